@@ -1,0 +1,5 @@
+"""Apache Airflow provider for the MLflow Model Registry."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,113 @@
+"""The provider-info dict: the single place Airflow learns about this package.
+
+Airflow 3.2+ builds the connection form from ``conn-fields`` and ``ui-field-behaviour``
+declared here, without importing the hook, so this module must stay import-free.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_mlflow_registry import __version__
+
+HOOK_CLASS = "airflow_mlflow_registry.hooks.mlflow_registry.MlflowRegistryHook"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider metadata read through the ``apache_airflow_provider`` entry point."""
+    return {
+        "package-name": "airflow-mlflow-registry",
+        "name": "MLflow Model Registry",
+        "description": "Register, trace and promote MLflow model versions from Airflow.",
+        "versions": [__version__],
+        "connection-types": [
+            {
+                "connection-type": "mlflow",
+                "hook-class-name": HOOK_CLASS,
+                "hook-name": "MLflow",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["port", "schema"],
+                    "relabeling": {
+                        "host": "Tracking URI",
+                        "login": "Username",
+                        "password": "Password",
+                    },
+                    "placeholders": {
+                        "host": "https://mlflow.example.com, http://127.0.0.1:5000, databricks",
+                        "login": "basic-auth username (leave empty for token auth)",
+                        "password": "basic-auth password",
+                        "extra": '{"timeout": 10, "max_retries": 2}',
+                    },
+                },
+                "conn-fields": {
+                    "token": {
+                        "label": "Bearer token",
+                        "description": "Token for bearer auth (Databricks personal access "
+                        "token, or a proxy in front of MLflow). Leave Username and Password "
+                        "empty when you set it.",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "insecure_tls": {
+                        "label": "Skip TLS verification (insecure)",
+                        "description": "Do not verify the server certificate. For test "
+                        "servers only; prefer a CA bundle. A warning is logged on each use.",
+                        "schema": {"type": ["boolean", "null"], "default": False},
+                    },
+                    "ca_bundle_path": {
+                        "label": "CA bundle path",
+                        "description": "PEM file with the CA certificate(s) that signed the "
+                        "server certificate (a private CA), on the worker's filesystem.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "client_cert_path": {
+                        "label": "Client certificate path",
+                        "description": "PEM file with the client certificate and its key, "
+                        "for servers that require mutual TLS.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "databricks_host": {
+                        "label": "Databricks workspace URL",
+                        "description": "Required when the tracking URI is 'databricks', "
+                        "e.g. https://adb-123.4.azuredatabricks.net (uses the bearer token).",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "registry_uri": {
+                        "label": "Registry URI",
+                        "description": "Model registry server, when it is not the tracking "
+                        "server. Uses the same credentials and TLS settings.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "timeout": {
+                        "label": "Request timeout (seconds)",
+                        "description": "Connect and read timeout of each HTTP request.",
+                        "schema": {"type": ["number", "null"], "default": 10},
+                    },
+                    "max_retries": {
+                        "label": "HTTP retries",
+                        "description": "Retries of idempotent requests on connection errors, "
+                        "429 and 5xx. Registration is never blindly re-sent.",
+                        "schema": {"type": ["integer", "null"], "default": 2},
+                    },
+                },
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "MLflow",
+                "python-modules": ["airflow_mlflow_registry.hooks.mlflow_registry"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "MLflow",
+                "python-modules": ["airflow_mlflow_registry.operators.register_model_version"],
+            }
+        ],
+        "integrations": [
+            {
+                "integration-name": "MLflow",
+                "external-doc-url": "https://mlflow.org/docs/latest/ml/model-registry/",
+                "tags": ["software"],
+            }
+        ],
+    }

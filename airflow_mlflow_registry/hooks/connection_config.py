@@ -1,0 +1,308 @@
+"""Parse and validate an ``mlflow`` Airflow connection into an immutable config.
+
+Where each setting lives in an Airflow ``Connection``:
+
+* ``host``: the tracking URI (``https://mlflow.example.com/prefix``, ``http://127.0.0.1:5000``,
+  ``databricks``, ``sqlite:///path/mlflow.db``, ``file:///path/mlruns``). A host without a scheme
+  (as the URI form ``mlflow://mlflow.example.com:5000/prefix`` produces) means ``https``; the
+  ``port`` and ``schema`` fields, hidden in the UI, are then merged in as port and path prefix.
+* ``login`` / ``password``: HTTP basic auth.
+* ``extra``: ``token``, ``insecure_tls``, ``ca_bundle_path``, ``client_cert_path``,
+  ``databricks_host``, ``registry_uri``, ``timeout``, ``max_retries``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from airflow_mlflow_registry.exceptions import MlflowConnectionConfigError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_MAX_RETRIES = 2
+MAX_RETRIES_LIMIT = 10
+
+REST_SCHEMES = frozenset({"http", "https"})
+DATABRICKS_SCHEMES = frozenset({"databricks", "databricks-uc"})
+LOCAL_SCHEMES = frozenset({"sqlite", "file", "postgresql", "mysql", "mssql"})
+EXTRA_FIELDS = (
+    "token",
+    "insecure_tls",
+    "ca_bundle_path",
+    "client_cert_path",
+    "databricks_host",
+    "registry_uri",
+    "timeout",
+    "max_retries",
+)
+
+
+@dataclass(frozen=True)
+class MlflowConnectionConfig:
+    """Everything needed to build an MLflow client for one connection. Immutable.
+
+    Secrets (``password``, ``token``) are excluded from ``repr`` so the config can be logged.
+    """
+
+    conn_id: str
+    tracking_uri: str
+    registry_uri: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    insecure_tls: bool = False
+    ca_bundle_path: str | None = None
+    client_cert_path: str | None = None
+    databricks_host: str | None = None
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    max_retries: int = DEFAULT_MAX_RETRIES
+
+    @property
+    def uses_rest(self) -> bool:
+        """True when the tracking store is reached over HTTP (a server or Databricks)."""
+        return _scheme(self.tracking_uri) in REST_SCHEMES | DATABRICKS_SCHEMES
+
+    @property
+    def is_databricks(self) -> bool:
+        """True when the tracking URI names Databricks."""
+        return _scheme(self.tracking_uri) in DATABRICKS_SCHEMES
+
+    @property
+    def rest_host(self) -> str:
+        """Base URL that REST calls go to: the tracking server, or the Databricks workspace."""
+        if self.is_databricks:
+            assert self.databricks_host is not None  # guaranteed by validation
+            return self.databricks_host
+        return self.tracking_uri
+
+    @property
+    def ui_base_url(self) -> str | None:
+        """Base URL of the MLflow web UI, or None when the tracking store is not http(s)."""
+        host = self.rest_host
+        return host.rstrip("/") if _scheme(host) in REST_SCHEMES else None
+
+    @classmethod
+    def from_connection(cls, conn: Connection) -> MlflowConnectionConfig:
+        """Validate ``conn`` and return its config.
+
+        :raises MlflowConnectionConfigError: naming the offending field and how to fix it.
+        """
+        conn_id = conn.conn_id
+        extra = _read_extra(conn_id, conn.extra_dejson)
+        tracking_uri = _tracking_uri(conn_id, conn.host, conn.port, conn.schema)
+        username = conn.login or None
+        password = conn.password or None
+        token = _optional_str(extra.get("token"))
+
+        if bool(username) != bool(password):
+            missing = "Password" if username else "Username (login)"
+            raise MlflowConnectionConfigError(
+                f"Connection {conn_id!r}: basic auth needs both Username and Password; "
+                f"set {missing} or clear both."
+            )
+        if token and username:
+            raise MlflowConnectionConfigError(
+                f"Connection {conn_id!r}: both a bearer token (extra 'token') and basic auth "
+                "(Username/Password) are set; remove the token or clear Username and Password."
+            )
+
+        insecure_tls = _bool_field(conn_id, "insecure_tls", extra.get("insecure_tls"))
+        ca_bundle_path = _readable_path(conn_id, "ca_bundle_path", extra.get("ca_bundle_path"))
+        client_cert_path = _readable_path(
+            conn_id, "client_cert_path", extra.get("client_cert_path")
+        )
+        if insecure_tls and ca_bundle_path:
+            raise MlflowConnectionConfigError(
+                f"Connection {conn_id!r}: 'insecure_tls' disables certificate checks, so "
+                "'ca_bundle_path' would be ignored; remove one of them (prefer the CA bundle)."
+            )
+
+        databricks_host = _optional_str(extra.get("databricks_host"))
+        if _scheme(tracking_uri) in DATABRICKS_SCHEMES:
+            if not databricks_host:
+                raise MlflowConnectionConfigError(
+                    f"Connection {conn_id!r}: Tracking URI is 'databricks' but extra "
+                    "'databricks_host' is empty; set it to the workspace URL, e.g. "
+                    "https://adb-1234.5.azuredatabricks.net."
+                )
+            databricks_host = _rest_url(conn_id, "databricks_host", databricks_host)
+            if not token:
+                raise MlflowConnectionConfigError(
+                    f"Connection {conn_id!r}: Databricks needs a personal access token; set "
+                    "extra 'token' (and clear Username/Password)."
+                )
+        elif databricks_host:
+            raise MlflowConnectionConfigError(
+                f"Connection {conn_id!r}: 'databricks_host' is only used when Tracking URI is "
+                "'databricks'; set Tracking URI to 'databricks' or remove 'databricks_host'."
+            )
+
+        registry_uri = _optional_str(extra.get("registry_uri"))
+        if registry_uri:
+            _check_store_uri(conn_id, "registry_uri", registry_uri)
+
+        return cls(
+            conn_id=conn_id,
+            tracking_uri=tracking_uri,
+            registry_uri=registry_uri,
+            username=username,
+            password=password,
+            token=token,
+            insecure_tls=insecure_tls,
+            ca_bundle_path=ca_bundle_path,
+            client_cert_path=client_cert_path,
+            databricks_host=databricks_host,
+            timeout=_timeout(conn_id, extra.get("timeout")),
+            max_retries=_max_retries(conn_id, extra.get("max_retries")),
+        )
+
+
+def _scheme(uri: str) -> str:
+    if uri in DATABRICKS_SCHEMES:
+        return uri
+    return urlsplit(uri).scheme.lower()
+
+
+def _read_extra(conn_id: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """Accept bare keys and the legacy ``extra__mlflow__<key>`` form; warn on unknown keys."""
+    known: dict[str, Any] = {}
+    for key, value in extra.items():
+        bare = key.removeprefix("extra__mlflow__")
+        if bare in EXTRA_FIELDS:
+            known[bare] = value
+        else:
+            log.warning(
+                "Connection %r: ignoring unknown extra field %r; known fields: %s.",
+                conn_id,
+                key,
+                ", ".join(EXTRA_FIELDS),
+            )
+    return known
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _tracking_uri(conn_id: str, host: str | None, port: int | None, schema: str | None) -> str:
+    host = (host or "").strip()
+    if not host:
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: field 'Tracking URI' (host) is empty; set it to the MLflow "
+            "server URL (e.g. https://mlflow.example.com), 'databricks', or a local store "
+            "such as sqlite:///path/mlflow.db."
+        )
+    if host in DATABRICKS_SCHEMES:
+        return host
+    if "://" not in host and ":" not in host:
+        # A bare host name, as the Airflow URI form mlflow://host:port/prefix yields.
+        netloc = f"{host}:{port}" if port else host
+        path = f"/{schema.strip('/')}" if schema else ""
+        host = f"https://{netloc}{path}"
+    elif port and _scheme(host) in REST_SCHEMES and urlsplit(host).port is None:
+        parts = urlsplit(host)
+        host = urlunsplit(parts._replace(netloc=f"{parts.netloc}:{port}"))
+    _check_store_uri(conn_id, "Tracking URI", host)
+    return host.rstrip("/") if _scheme(host) in REST_SCHEMES else host
+
+
+def _check_store_uri(conn_id: str, field_name: str, uri: str) -> None:
+    scheme = _scheme(uri)
+    allowed = REST_SCHEMES | DATABRICKS_SCHEMES | LOCAL_SCHEMES
+    if scheme not in allowed and scheme.split("+")[0] not in LOCAL_SCHEMES:
+        shown = scheme or "(none)"
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: {field_name} has unsupported scheme {shown!r}; use one of "
+            f"{', '.join(sorted(allowed))} (e.g. https://mlflow.example.com)."
+        )
+    if scheme in REST_SCHEMES:
+        parts = urlsplit(uri)
+        if not parts.hostname:
+            raise MlflowConnectionConfigError(
+                f"Connection {conn_id!r}: {field_name} has no host name; write it as "
+                "https://host[:port][/prefix]."
+            )
+        if parts.username or parts.password:
+            raise MlflowConnectionConfigError(
+                f"Connection {conn_id!r}: {field_name} contains credentials; move them to the "
+                "Username and Password fields and remove them from the URI."
+            )
+
+
+def _rest_url(conn_id: str, field_name: str, url: str) -> str:
+    if _scheme(url) not in REST_SCHEMES:
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: {field_name!r} must be an http(s) URL, e.g. "
+            "https://adb-1234.5.azuredatabricks.net."
+        )
+    _check_store_uri(conn_id, field_name, url)
+    return url.rstrip("/")
+
+
+def _bool_field(conn_id: str, field_name: str, value: Any) -> bool:
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "on"}:
+        return True
+    if text in {"false", "0", "no", "off"}:
+        return False
+    raise MlflowConnectionConfigError(
+        f"Connection {conn_id!r}: extra {field_name!r} must be true or false, got {value!r}."
+    )
+
+
+def _readable_path(conn_id: str, field_name: str, value: Any) -> str | None:
+    path = _optional_str(value)
+    if path is None:
+        return None
+    path = os.path.expanduser(path)
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: extra {field_name!r} points at {path!r}, which is not a "
+            "readable file on this worker; fix the path or the file permissions."
+        )
+    return path
+
+
+def _timeout(conn_id: str, value: Any) -> float:
+    if value is None or value == "":
+        return DEFAULT_TIMEOUT_SECONDS
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: extra 'timeout' must be a positive number of seconds, "
+            f"got {value!r}."
+        )
+    return seconds
+
+
+def _max_retries(conn_id: str, value: Any) -> int:
+    if value is None or value == "":
+        return DEFAULT_MAX_RETRIES
+    try:
+        retries = int(str(value))
+    except ValueError:
+        retries = -1
+    if not 0 <= retries <= MAX_RETRIES_LIMIT:
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: extra 'max_retries' must be an integer from 0 to "
+            f"{MAX_RETRIES_LIMIT}, got {value!r}."
+        )
+    return retries

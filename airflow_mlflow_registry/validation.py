@@ -1,0 +1,137 @@
+"""Argument checks shared by the hook (at run time) and the operators (at DAG parse).
+
+Each check raises ``ValueError`` naming the argument and what a valid value looks like. The
+limits are MLflow's own, checked here so the error comes at parse time, not from the server.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+TAG_KEY_MAX_LENGTH = 250
+TAG_VALUE_MAX_LENGTH = 5000
+MODEL_NAME_MAX_LENGTH = 256
+MODEL_URI_SCHEMES = (
+    "runs:/",
+    "models:/",
+    "mlflow-artifacts:/",
+    "file:",
+    "s3://",
+    "gs://",
+    "wasbs://",
+    "abfss://",
+    "hdfs://",
+    "dbfs:/",
+    "http://",
+    "https://",
+)
+_ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_VERSION_LIKE = re.compile(r"^[vV]\d+$")
+
+
+def is_templated(value: Any) -> bool:
+    """True for a string that still holds Jinja markup (checked again after rendering)."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def check_model_name(model_name: Any, argument: str = "model_name") -> str:
+    """Return ``model_name`` stripped; it must be a non-empty string of at most 256 chars."""
+    if not isinstance(model_name, str) or not model_name.strip():
+        raise ValueError(f"{argument} must be a non-empty string, e.g. 'churn-classifier'.")
+    name = model_name.strip()
+    if len(name) > MODEL_NAME_MAX_LENGTH or "/" in name or ":" in name:
+        raise ValueError(
+            f"{argument} {name[:60]!r} is not a valid registered model name: use at most "
+            f"{MODEL_NAME_MAX_LENGTH} characters, without '/' or ':'."
+        )
+    return name
+
+
+def check_model_uri(model_uri: Any, argument: str = "model_uri") -> str:
+    """Return ``model_uri``; it must be a ``runs:/``, ``models:/`` or artifact-store URI."""
+    if not isinstance(model_uri, str) or not model_uri.strip():
+        raise ValueError(
+            f"{argument} must be a non-empty URI such as runs:/<run_id>/model or "
+            "models:/<logged_model_id>."
+        )
+    uri = model_uri.strip()
+    if not uri.startswith(MODEL_URI_SCHEMES) and not uri.startswith("/"):
+        raise ValueError(
+            f"{argument} {uri[:80]!r} has an unsupported scheme; use runs:/<run_id>/<path>, "
+            "models:/<logged_model_id>, or an artifact location (mlflow-artifacts:/, s3://, "
+            "file://, ...)."
+        )
+    if uri.startswith("runs:/") and len([p for p in uri[len("runs:/") :].split("/") if p]) < 2:
+        raise ValueError(
+            f"{argument} {uri!r} needs a run id and an artifact path: runs:/<run_id>/<path>."
+        )
+    return uri
+
+
+def check_tags(tags: Any, argument: str = "tags") -> dict[str, str]:
+    """Return ``tags`` as ``{str: str}``; keys and values are strings (numbers and bools are
+    converted) within MLflow's length limits, and keys may not use the reserved prefix."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise ValueError(f"{argument} must be a dict of str to str, got {type(tags).__name__}.")
+    checked: dict[str, str] = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError(f"{argument} has a key {key!r} that is not a non-empty string.")
+        if len(key) > TAG_KEY_MAX_LENGTH:
+            raise ValueError(
+                f"{argument} key {key[:40]!r}... is {len(key)} characters long; MLflow allows "
+                f"at most {TAG_KEY_MAX_LENGTH}."
+            )
+        if key.startswith("airflow."):
+            raise ValueError(
+                f"{argument} key {key!r} uses the reserved prefix 'airflow.' (lineage tags); "
+                "rename it."
+            )
+        if isinstance(value, (bool, int, float)):
+            value = str(value).lower() if isinstance(value, bool) else str(value)
+        if not isinstance(value, str):
+            raise ValueError(
+                f"{argument}[{key!r}] must be a string (or number), got {type(value).__name__}; "
+                "serialise it first, e.g. json.dumps(value)."
+            )
+        if len(value) > TAG_VALUE_MAX_LENGTH:
+            raise ValueError(
+                f"{argument}[{key!r}] is {len(value)} characters long; MLflow allows at most "
+                f"{TAG_VALUE_MAX_LENGTH}."
+            )
+        checked[key] = value
+    return checked
+
+
+def check_aliases(aliases: Any, argument: str = "aliases") -> list[str]:
+    """Return ``aliases`` as a list; each is letters, digits, '_' or '-', not 'latest' or 'v<N>'."""
+    if aliases is None:
+        return []
+    if isinstance(aliases, str) or not isinstance(aliases, Iterable):
+        raise ValueError(f"{argument} must be a list of strings, e.g. ['staging'].")
+    checked: list[str] = []
+    for alias in aliases:
+        if not isinstance(alias, str) or not _ALIAS.match(alias):
+            raise ValueError(
+                f"{argument} entry {alias!r} is not a valid alias: use letters, digits, '_' "
+                "and '-' only (e.g. 'staging')."
+            )
+        if alias.lower() == "latest" or _VERSION_LIKE.match(alias):
+            raise ValueError(
+                f"{argument} entry {alias!r} is reserved by MLflow ('latest' and 'v<number>' "
+                "name versions); choose another alias."
+            )
+        if alias not in checked:
+            checked.append(alias)
+    return checked
+
+
+def check_timeout(seconds: Any, argument: str) -> float:
+    """Return ``seconds`` as a float; it must be a non-negative number."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise ValueError(f"{argument} must be a number of seconds >= 0, got {seconds!r}.")
+    return float(seconds)
