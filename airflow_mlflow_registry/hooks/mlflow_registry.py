@@ -212,10 +212,7 @@ class MlflowRegistryHook(BaseHook):
             version_tags.update(lineage.as_tags())
             version_tags[REGISTRATION_KEY_TAG] = key
 
-        model_is_new = self.ensure_registered_model(model_name)
-        earlier = (
-            [] if model_is_new or key is None else self.find_model_versions_by_key(model_name, key)
-        )
+        earlier = self.find_model_versions_by_key(model_name, key) if key else []
         if earlier:
             version, created = earlier[0], False
             log.info(
@@ -225,6 +222,7 @@ class MlflowRegistryHook(BaseHook):
                 version.version,
             )
         else:
+            self.ensure_registered_model(model_name)
             version = self._create_model_version_once(
                 model_name, model_uri, run_id, description, version_tags, key
             )
@@ -320,11 +318,13 @@ class MlflowRegistryHook(BaseHook):
         return version
 
     def _point_aliases(self, version: ModelVersion, aliases: list[str]) -> ModelVersion:
-        client = self.get_conn()
-        missing = [alias for alias in aliases if alias not in (version.aliases or [])]
-        for alias in missing:
+        """Point each alias at ``version`` (idempotent: re-pointing is a no-op on the server)."""
+        # The registry client directly: MlflowClient.set_registered_model_alias first GETs the
+        # model to rule out prompts, doubling the requests.
+        registry = self.get_conn()._get_registry_client()
+        for alias in aliases:
             try:
-                client.set_registered_model_alias(version.name, alias, version.version)
+                registry.set_registered_model_alias(version.name, alias, version.version)
             except Exception as exc:
                 raise self._request_error(
                     f"Pointing alias {alias!r} of model {version.name!r} at version "
@@ -337,8 +337,7 @@ class MlflowRegistryHook(BaseHook):
                 version.name,
                 version.version,
             )
-        if missing:
-            version.aliases = sorted({*(version.aliases or []), *missing})
+        version.aliases = sorted({*(version.aliases or []), *aliases})
         return version
 
     def get_model_version_entity(self, model_name: str, version: str | int) -> ModelVersion:

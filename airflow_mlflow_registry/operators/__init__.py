@@ -1,0 +1,9 @@
+"""Operators: thin wrappers that read the task context and call ``MlflowRegistryHook``."""
+
+from __future__ import annotations
+
+from airflow_mlflow_registry.operators.register_model_version import (
+    RegisterModelVersionOperator,
+)
+
+__all__ = ["RegisterModelVersionOperator"]
