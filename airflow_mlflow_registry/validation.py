@@ -32,8 +32,11 @@ _VERSION_LIKE = re.compile(r"^[vV]\d+$")
 
 
 def is_templated(value: Any) -> bool:
-    """True for a string that still holds Jinja markup (checked again after rendering)."""
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
+    """True for a value resolved only at run time: a string holding Jinja markup, or an
+    ``XComArg`` (anything with ``resolve``). Such values are checked again after rendering."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    return hasattr(value, "resolve")
 
 
 def check_model_name(model_name: Any, argument: str = "model_name") -> str:

@@ -1,0 +1,73 @@
+"""Train a tiny scikit-learn model, log it to MLflow, and register it as ``staging``.
+
+Runs as shipped against the ``mlflow_default`` connection: ``bash .ci/example.sh`` points that
+connection at a local SQLite MLflow store and runs this DAG with ``airflow dags test``.
+Retrying or clearing ``register`` returns the version registered before (``created: false``).
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task
+
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.operators import RegisterModelVersionOperator
+
+EXPERIMENT_NAME = "airflow-iris"
+MODEL_NAME = "iris-classifier"
+
+
+@dag(
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["mlflow", "example"],
+    doc_md=__doc__,
+)
+def register_model() -> None:
+    @task
+    def train_and_log() -> dict[str, object]:
+        """Fit a logistic regression on iris and log it as the ``model`` artifact of a run."""
+        import tempfile
+
+        import mlflow.sklearn
+        from sklearn.datasets import load_iris
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import train_test_split
+
+        client = MlflowRegistryHook().get_conn()
+        experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+        experiment_id = (
+            experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT_NAME)
+        )
+        run_id = client.create_run(experiment_id, run_name="iris-logreg").info.run_id
+
+        features, labels = load_iris(return_X_y=True)
+        x_train, x_test, y_train, y_test = train_test_split(
+            features, labels, test_size=0.3, random_state=0
+        )
+        model = LogisticRegression(max_iter=500).fit(x_train, y_train)
+        accuracy = float(model.score(x_test, y_test))
+        client.log_param(run_id, "max_iter", 500)
+        client.log_metric(run_id, "accuracy", accuracy)
+        with tempfile.TemporaryDirectory() as tmp:
+            mlflow.sklearn.save_model(model, f"{tmp}/model")
+            client.log_artifacts(run_id, f"{tmp}/model", artifact_path="model")
+        client.set_terminated(run_id)
+        return {"model_uri": f"runs:/{run_id}/model", "accuracy": accuracy}
+
+    trained = train_and_log()
+    RegisterModelVersionOperator(
+        task_id="register",
+        model_name=MODEL_NAME,
+        model_uri="{{ ti.xcom_pull(task_ids='train_and_log')['model_uri'] }}",
+        description="Logistic regression on iris, trained by Airflow run {{ run_id }}.",
+        tags={
+            "accuracy": "{{ ti.xcom_pull(task_ids='train_and_log')['accuracy'] }}",
+            "trained_by": "{{ dag.dag_id }}",
+        },
+        aliases=["staging"],
+    ).set_upstream(trained)
+
+
+register_model()
