@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from tests.support.silent_server import unused_port
+from tests.support.silent_server import find_unused_port
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,7 +32,7 @@ class MlflowServer:
     ``stop()`` kills its whole process group. Options:
 
     - ``basic_auth``: the ``basic-auth`` app; the admin is ``admin_username`` with a random
-      password, new users READ every resource they did not create (MLflow's default).
+      password; ``default_permission = READ``: a user may read, not change, what others made.
     - ``certs``: serve HTTPS with ``certs.server_pem``/``server_key``.
     - ``mutual_tls`` (needs ``certs``): also require a client certificate signed by
       ``certs.ca_pem``.
@@ -58,7 +58,7 @@ class MlflowServer:
         self.basic_auth = basic_auth
         self.certs = certs
         self.mutual_tls = mutual_tls
-        self.port = unused_port()
+        self.port = find_unused_port()
         self.url = f"{'https' if certs else 'http'}://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
         self.passwords: dict[str, str] = {}
@@ -85,7 +85,9 @@ class MlflowServer:
         if self.basic_auth:
             command += ["--app-name", "basic-auth"]
         if self.certs is not None:
-            uvicorn_opts = f"--ssl-certfile {self.certs.server_pem} --ssl-keyfile {self.certs.server_key}"
+            uvicorn_opts = (
+                f"--ssl-certfile {self.certs.server_pem} --ssl-keyfile {self.certs.server_key}"
+            )
             if self.mutual_tls:
                 # 2 is ssl.CERT_REQUIRED: the handshake fails without a client certificate.
                 uvicorn_opts += f" --ssl-ca-certs {self.certs.ca_pem} --ssl-cert-reqs 2"

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 _HOST = "127.0.0.1"
 
 
-def unused_port() -> int:
+def find_unused_port() -> int:
     """Return a TCP port on 127.0.0.1 with nothing listening on it.
 
     The port is free when this returns; another process could take it later, which is

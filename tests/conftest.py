@@ -1,0 +1,193 @@
+"""Fixtures. Session-scoped ones start real network services on 127.0.0.1: MLflow servers
+(plain, basic auth, HTTPS, mutual TLS), a bearer-token proxy, a silent listener, an unused
+port. Airflow runs against a temporary ``AIRFLOW_HOME`` (set in ``pytest_configure``, before
+Airflow is imported) with a SQLite metadata DB; connections come from ``AIRFLOW_CONN_*``.
+
+An ``mlflow server`` takes 13-23 s to start on two cores. So the first server fixture set up
+launches, without waiting, every server that any selected test needs; each server fixture
+then waits only for its own server, and the startups overlap. Everything started here is
+stopped at the end of the session, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pytest
+
+from tests.support.airflow_env import connection_env_var, connection_json
+from tests.support.bearer_proxy import BearerProxy
+from tests.support.certs import TlsCerts, make_tls_certs
+from tests.support.mlflow_server import MlflowServer
+from tests.support.silent_server import SilentServer, find_unused_port
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+AIRFLOW_TEST_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point Airflow at a throw-away home and SQLite DB before any test imports Airflow."""
+    os.environ.update(airflow_settings())
+
+
+def airflow_settings() -> dict[str, str]:
+    """Environment for an Airflow process (this one or a subprocess) run by the tests."""
+    return {
+        "AIRFLOW_HOME": str(AIRFLOW_TEST_HOME),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_TEST_HOME}/airflow.db",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(AIRFLOW_TEST_HOME / "dags"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+    }
+
+
+class UseConnection(Protocol):
+    """Define an ``mlflow`` connection for this test as ``AIRFLOW_CONN_<ID>`` (JSON form)."""
+
+    def __call__(self, conn_id: str, host: str, **fields: Any) -> str: ...
+
+
+@pytest.fixture
+def use_connection(monkeypatch: pytest.MonkeyPatch) -> UseConnection:
+    """Sets ``AIRFLOW_CONN_<ID>`` for the test's duration; returns the variable's name."""
+
+    def define(conn_id: str, host: str, **fields: Any) -> str:
+        name = connection_env_var(conn_id)
+        monkeypatch.setenv(name, connection_json(host, **fields))
+        return name
+
+    return define
+
+
+@pytest.fixture
+def airflow_env() -> dict[str, str]:
+    """A copy of this process's environment (with the test Airflow settings) for subprocesses."""
+    return {**os.environ, **airflow_settings()}
+
+
+# Server fixture name -> how to build its server from (root directory, TLS material).
+_SERVER_FACTORIES: dict[str, Callable[[Path, TlsCerts], MlflowServer]] = {
+    "mlflow_server": lambda root, certs: MlflowServer(root),
+    "auth_mlflow_server": lambda root, certs: MlflowServer(root, basic_auth=True),
+    "https_mlflow_server": lambda root, certs: MlflowServer(root, certs=certs),
+    "mtls_mlflow_server": lambda root, certs: MlflowServer(root, certs=certs, mutual_tls=True),
+}
+
+
+class _ServerPool:
+    """The session's MLflow servers: at most one per server fixture name."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, certs: TlsCerts) -> None:
+        self._tmp_path_factory = tmp_path_factory
+        self._certs = certs
+        self._servers: dict[str, MlflowServer] = {}
+
+    def launch(self, fixture_names: Iterable[str]) -> None:
+        """Start, without waiting, the servers of those ``fixture_names`` that are server
+        fixtures and not started yet.
+        """
+        for name in fixture_names:
+            if name in _SERVER_FACTORIES and name not in self._servers:
+                root = self._tmp_path_factory.mktemp(name)
+                server = _SERVER_FACTORIES[name](root, self._certs)
+                server.start()
+                self._servers[name] = server
+
+    def ready(self, fixture_name: str) -> MlflowServer:
+        """The server of ``fixture_name``, started if needed and ready to serve."""
+        self.launch([fixture_name])
+        server = self._servers[fixture_name]
+        server.wait_until_ready()
+        return server
+
+    def stop_all(self) -> None:
+        """Stop every server started so far, in parallel: each may take seconds to exit."""
+        with ThreadPoolExecutor() as executor:
+            list(executor.map(MlflowServer.stop, self._servers.values()))
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> TlsCerts:
+    """PEM files: a CA, a server cert for 127.0.0.1/localhost, a client cert+key, another CA."""
+    return make_tls_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="session")
+def _mlflow_servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tls_certs: TlsCerts
+) -> Iterator[_ServerPool]:
+    """Launches every MLflow server the selected tests need, without waiting; stops them all
+    at session end.
+    """
+    pool = _ServerPool(tmp_path_factory, tls_certs)
+    try:
+        for item in request.session.items:
+            pool.launch(getattr(item, "fixturenames", ()))
+        yield pool
+    finally:
+        pool.stop_all()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
+    """A running plain-HTTP MLflow server without authentication."""
+    return _mlflow_servers.ready("mlflow_server")
+
+
+@pytest.fixture(scope="session")
+def auth_mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
+    """A running plain-HTTP MLflow server with the basic-auth app (default permission READ).
+
+    Users: the admin (``admin_username``, ``admin_password``) and the non-admins ``alice`` and
+    ``bob``, with distinct random passwords in ``passwords["alice"]``/``passwords["bob"]``.
+    """
+    server = _mlflow_servers.ready("auth_mlflow_server")
+    server.create_user("alice")
+    server.create_user("bob")
+    return server
+
+
+@pytest.fixture(scope="session")
+def https_mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
+    """A running MLflow server on HTTPS with the ``tls_certs`` server certificate."""
+    return _mlflow_servers.ready("https_mlflow_server")
+
+
+@pytest.fixture(scope="session")
+def mtls_mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
+    """A running MLflow server on HTTPS that requires a client certificate signed by
+    ``tls_certs.ca_pem`` (``tls_certs.client_pem`` is one).
+    """
+    return _mlflow_servers.ready("mtls_mlflow_server")
+
+
+@pytest.fixture(scope="session")
+def bearer_proxy(mlflow_server: MlflowServer) -> Iterator[BearerProxy]:
+    """A running :class:`BearerProxy` in front of ``mlflow_server`` that forwards only requests
+    with ``Authorization: Bearer <bearer_proxy.token>`` (a random token). Shared by the
+    session: call ``reset_counts()`` before counting requests.
+    """
+    with BearerProxy(mlflow_server.url, token=secrets.token_urlsafe(24)) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="session")
+def silent_server() -> Iterator[SilentServer]:
+    """A running TCP listener (``.url``, ``.port``) that accepts connections, never answers."""
+    with SilentServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def unused_port() -> int:
+    """A 127.0.0.1 port with nothing listening: connections to it are refused."""
+    return find_unused_port()

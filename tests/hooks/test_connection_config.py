@@ -1,0 +1,166 @@
+"""MlflowConnectionConfig: every way to write a connection, and every validation error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from airflow.sdk import Connection
+
+from airflow_mlflow_registry.exceptions import MlflowConnectionConfigError
+from airflow_mlflow_registry.hooks.connection_config import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT_SECONDS,
+    MlflowConnectionConfig,
+)
+
+SECRET = "s3cr3t-password-value"
+TOKEN = "dapi-secret-token-value"
+
+
+def config_of(**fields: object) -> MlflowConnectionConfig:
+    extra = fields.pop("extra", None)
+    conn = Connection(
+        conn_id="mlflow_test",
+        conn_type="mlflow",
+        extra=json.dumps(extra) if extra is not None else None,
+        **fields,  # type: ignore[arg-type]
+    )
+    return MlflowConnectionConfig.from_connection(conn)
+
+
+def test_plain_http_uri_keeps_scheme_and_defaults() -> None:
+    config = config_of(host="http://127.0.0.1:5000/")
+    assert config.tracking_uri == "http://127.0.0.1:5000"
+    assert config.timeout == DEFAULT_TIMEOUT_SECONDS
+    assert config.max_retries == DEFAULT_MAX_RETRIES
+    assert config.insecure_tls is False
+    assert config.uses_rest and not config.is_databricks
+    assert config.ui_base_url == "http://127.0.0.1:5000"
+
+
+def test_uri_form_with_bare_host_means_https_and_merges_port_and_prefix() -> None:
+    conn = Connection.from_uri(
+        f"mlflow://alice:{SECRET}@mlflow.example.com:8443/team-a?timeout=3&max_retries=0",
+        conn_id="uri_form",
+    )
+    config = MlflowConnectionConfig.from_connection(conn)
+    assert config.tracking_uri == "https://mlflow.example.com:8443/team-a"
+    assert (config.username, config.password) == ("alice", SECRET)
+    assert (config.timeout, config.max_retries) == (3.0, 0)
+
+
+def test_uri_form_with_encoded_scheme_in_host() -> None:
+    conn = Connection.from_uri(
+        "mlflow://@http%3A%2F%2F127.0.0.1%3A5000%2Fprefix?insecure_tls=false", conn_id="enc"
+    )
+    config = MlflowConnectionConfig.from_connection(conn)
+    assert config.tracking_uri == "http://127.0.0.1:5000/prefix"
+    assert config.insecure_tls is False
+
+
+def test_json_form_with_token_and_string_settings() -> None:
+    conn = Connection.from_json(
+        json.dumps(
+            {
+                "conn_type": "mlflow",
+                "host": "https://mlflow.example.com",
+                "extra": {"token": TOKEN, "timeout": "2.5", "max_retries": "1"},
+            }
+        ),
+        conn_id="json_form",
+    )
+    config = MlflowConnectionConfig.from_connection(conn)
+    assert config.token == TOKEN and config.username is None
+    assert (config.timeout, config.max_retries) == (2.5, 1)
+
+
+def test_port_field_is_merged_into_http_uri_without_port() -> None:
+    assert config_of(host="http://127.0.0.1", port=5001).tracking_uri == "http://127.0.0.1:5001"
+
+
+def test_local_stores_are_accepted_and_not_rest() -> None:
+    for uri in ("sqlite:////tmp/mlflow.db", "file:///tmp/mlruns", "postgresql://db/mlflow"):
+        config = config_of(host=uri)
+        assert config.tracking_uri == uri
+        assert not config.uses_rest
+        assert config.ui_base_url is None
+
+
+def test_databricks_uses_workspace_host_for_rest() -> None:
+    config = config_of(
+        host="databricks",
+        extra={"databricks_host": "https://adb-1.2.azuredatabricks.net/", "token": TOKEN},
+    )
+    assert config.is_databricks
+    assert config.rest_host == "https://adb-1.2.azuredatabricks.net"
+
+
+def test_legacy_prefixed_extra_keys_are_read() -> None:
+    config = config_of(host="http://h:1", extra={"extra__mlflow__timeout": 4})
+    assert config.timeout == 4.0
+
+
+def test_unknown_extra_key_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    config_of(host="http://h:1", extra={"ca_bundle": "/x.pem"})
+    assert "ignoring unknown extra field 'ca_bundle'" in caplog.text
+
+
+def test_secrets_are_not_in_repr() -> None:
+    config = config_of(host="http://h:1", login="alice", password=SECRET)
+    assert SECRET not in repr(config)
+    config = config_of(host="https://h", extra={"token": TOKEN})
+    assert TOKEN not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("fields", "names"),
+    [
+        ({"host": ""}, ["Tracking URI", "sqlite:///"]),
+        ({"host": "ftp://mlflow.example.com"}, ["Tracking URI", "'ftp'"]),
+        ({"host": "localhost:5000"}, ["Tracking URI", "unsupported scheme"]),
+        ({"host": "http://"}, ["Tracking URI", "no host name"]),
+        ({"host": f"https://alice:{SECRET}@mlflow.example.com"}, ["Tracking URI", "Username"]),
+        ({"host": "http://h:1", "login": "alice"}, ["Password"]),
+        ({"host": "http://h:1", "password": SECRET}, ["Username"]),
+        (
+            {"host": "http://h:1", "login": "a", "password": SECRET, "extra": {"token": TOKEN}},
+            ["token", "remove the token or clear Username and Password"],
+        ),
+        ({"host": "https://h", "extra": {"insecure_tls": "maybe"}}, ["insecure_tls"]),
+        (
+            {"host": "https://h", "extra": {"insecure_tls": True, "ca_bundle_path": __file__}},
+            ["insecure_tls", "ca_bundle_path", "remove one"],
+        ),
+        ({"host": "https://h", "extra": {"ca_bundle_path": "/no/such/ca.pem"}}, ["ca_bundle_path"]),
+        (
+            {"host": "https://h", "extra": {"client_cert_path": "/no/cert.pem"}},
+            ["client_cert_path"],
+        ),
+        ({"host": "databricks", "extra": {"token": TOKEN}}, ["databricks_host"]),
+        (
+            {"host": "databricks", "extra": {"databricks_host": "adb-1.net", "token": TOKEN}},
+            ["databricks_host", "http(s) URL"],
+        ),
+        (
+            {"host": "databricks", "extra": {"databricks_host": "https://adb-1.net"}},
+            ["token"],
+        ),
+        ({"host": "https://h", "extra": {"databricks_host": "https://x"}}, ["databricks_host"]),
+        ({"host": "https://h", "extra": {"registry_uri": "gopher://r"}}, ["registry_uri"]),
+        ({"host": "https://h", "extra": {"timeout": -1}}, ["timeout", "positive"]),
+        ({"host": "https://h", "extra": {"timeout": "soon"}}, ["timeout"]),
+        ({"host": "https://h", "extra": {"max_retries": 99}}, ["max_retries", "0 to 10"]),
+        ({"host": "https://h", "extra": {"max_retries": "two"}}, ["max_retries"]),
+    ],
+)
+def test_invalid_connection_names_field_and_fix_without_secret(
+    fields: dict[str, object], names: list[str]
+) -> None:
+    with pytest.raises(MlflowConnectionConfigError) as raised:
+        config_of(**fields)
+    message = str(raised.value)
+    assert "mlflow_test" in message
+    for name in names:
+        assert name in message
+    assert SECRET not in message and TOKEN not in message

@@ -1,0 +1,72 @@
+"""What Airflow learns from the provider info: the `mlflow` connection form in the 3.x UI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from airflow_mlflow_registry.get_provider_info import get_provider_info
+
+EXPECTED_FIELDS = {
+    "token": "Bearer token",
+    "insecure_tls": "Skip TLS verification (insecure)",
+    "ca_bundle_path": "CA bundle path",
+    "client_cert_path": "Client certificate path",
+    "databricks_host": "Databricks workspace URL",
+    "registry_uri": "Registry URI",
+    "timeout": "Request timeout (seconds)",
+    "max_retries": "HTTP retries",
+}
+
+
+def test_ui_hook_meta_lists_mlflow_form_with_labels_and_sensitive_token() -> None:
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    metas = {meta.connection_type: meta for meta in HookMetaService.hook_meta_data()}
+    meta = metas["mlflow"]
+    assert meta.hook_name == "MLflow"
+    assert meta.hook_class_name.endswith("MlflowRegistryHook")
+    standard = meta.standard_fields
+    assert standard is not None
+    assert standard.host is not None and standard.host.title == "Tracking URI"
+    assert standard.port is not None and standard.port.hidden is True
+    extra = meta.extra_fields or {}
+    labels = {name: field["schema"]["title"] for name, field in extra.items()}
+    assert labels == EXPECTED_FIELDS
+    assert extra["token"]["schema"].get("format") == "password"
+    assert extra["insecure_tls"]["value"] is False
+
+
+def test_provider_info_points_at_importable_hook() -> None:
+    info = get_provider_info()
+    [conn_type] = info["connection-types"]
+    module_name, _, class_name = conn_type["hook-class-name"].rpartition(".")
+    module = __import__(module_name, fromlist=[class_name])
+    hook_class = getattr(module, class_name)
+    assert hook_class.conn_type == conn_type["connection-type"] == "mlflow"
+    assert hook_class.hook_name == conn_type["hook-name"]
+    assert hook_class.default_conn_name == "mlflow_default"
+    assert hook_class.conn_name_attr == "mlflow_conn_id"
+
+
+def test_importing_hooks_and_operators_does_not_import_mlflow() -> None:
+    code = (
+        "import sys, airflow_mlflow_registry.hooks, airflow_mlflow_registry.operators; "
+        "print(sorted(m for m in sys.modules if m == 'mlflow' or m.startswith('mlflow.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_airflow_providers_list_shows_package(airflow_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "list", "-o", "plain"],
+        capture_output=True,
+        text=True,
+        env=airflow_env,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "airflow-mlflow-registry" in result.stdout
