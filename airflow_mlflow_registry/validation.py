@@ -27,15 +27,21 @@ MODEL_URI_SCHEMES = (
     "http://",
     "https://",
 )
+_TAG_KEY = re.compile(r"^[\w\-. :/]+$")
 _ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _VERSION_LIKE = re.compile(r"^[vV]\d+$")
 
 
 def is_templated(value: Any) -> bool:
-    """True for a value resolved only at run time: a string holding Jinja markup, or an
-    ``XComArg`` (anything with ``resolve``). Such values are checked again after rendering."""
+    """True for a value resolved only at run time: a string holding Jinja markup, an
+    ``XComArg`` (anything with ``resolve``), or a list or dict holding one. Such values are
+    checked again after rendering."""
     if isinstance(value, str):
         return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(is_templated(key) or is_templated(item) for key, item in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return any(is_templated(item) for item in value)
     return hasattr(value, "resolve")
 
 
@@ -73,17 +79,28 @@ def check_model_uri(model_uri: Any, argument: str = "model_uri") -> str:
     return uri
 
 
-def check_tags(tags: Any, argument: str = "tags") -> dict[str, str]:
+def check_tags(tags: Any, argument: str = "tags", *, at_parse: bool = False) -> dict[str, Any]:
     """Return ``tags`` as ``{str: str}``; keys and values are strings (numbers and bools are
-    converted) within MLflow's length limits, and keys may not use the reserved prefix."""
+    converted) within MLflow's limits, and keys may not use the reserved prefix.
+
+    With ``at_parse``, values resolved at run time (``XComArg``) pass through unchecked; keys
+    are always checked, since Airflow renders only the values of a templated dict.
+    """
     if tags is None:
         return {}
+    if at_parse and hasattr(tags, "resolve"):
+        return tags
     if not isinstance(tags, Mapping):
         raise ValueError(f"{argument} must be a dict of str to str, got {type(tags).__name__}.")
     checked: dict[str, str] = {}
     for key, value in tags.items():
         if not isinstance(key, str) or not key.strip():
             raise ValueError(f"{argument} has a key {key!r} that is not a non-empty string.")
+        if not _TAG_KEY.match(key):
+            raise ValueError(
+                f"{argument} key {key[:60]!r} may only contain letters, digits, '_', '-', '.', "
+                "' ', ':' and '/' (keys are not templated; template the value instead)."
+            )
         if len(key) > TAG_KEY_MAX_LENGTH:
             raise ValueError(
                 f"{argument} key {key[:40]!r}... is {len(key)} characters long; MLflow allows "
@@ -94,6 +111,9 @@ def check_tags(tags: Any, argument: str = "tags") -> dict[str, str]:
                 f"{argument} key {key!r} uses the reserved prefix 'airflow.' (lineage tags); "
                 "rename it."
             )
+        if at_parse and hasattr(value, "resolve"):
+            checked[key] = value
+            continue
         if isinstance(value, (bool, int, float)):
             value = str(value).lower() if isinstance(value, bool) else str(value)
         if not isinstance(value, str):

@@ -23,6 +23,7 @@ import pytest
 from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.bearer_proxy import BearerProxy
 from tests.support.certs import TlsCerts, make_tls_certs
+from tests.support.fault_proxy import FaultProxy
 from tests.support.mlflow_server import MlflowServer
 from tests.support.silent_server import SilentServer, find_unused_port
 
@@ -66,6 +67,14 @@ def use_connection(monkeypatch: pytest.MonkeyPatch) -> UseConnection:
         return name
 
     return define
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A fresh Airflow metadata DB (SQLite in the test ``AIRFLOW_HOME``), made once a session."""
+    from airflow.utils.db import resetdb
+
+    resetdb()
 
 
 @pytest.fixture
@@ -191,3 +200,12 @@ def silent_server() -> Iterator[SilentServer]:
 def unused_port() -> int:
     """A 127.0.0.1 port with nothing listening: connections to it are refused."""
     return find_unused_port()
+
+
+@pytest.fixture
+def fault_proxy(mlflow_server: MlflowServer) -> Iterator[FaultProxy]:
+    """A running :class:`FaultProxy` in front of ``mlflow_server``, fresh for each test (no
+    faults, zero counts, accepting connections) and stopped after it.
+    """
+    with FaultProxy(mlflow_server.url) as proxy:
+        yield proxy

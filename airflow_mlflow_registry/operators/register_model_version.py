@@ -76,7 +76,7 @@ class RegisterModelVersionOperator(BaseOperator):
         self.model_uri = model_uri if is_templated(model_uri) else check_model_uri(model_uri)
         self.run_id = run_id
         self.description = description
-        self.tags = tags if is_templated(tags) else check_tags(tags)
+        self.tags = check_tags(tags, at_parse=True)
         self.aliases = aliases if is_templated(aliases) else check_aliases(aliases)
         self.await_registration_for = check_timeout(
             await_registration_for, "await_registration_for"

@@ -1,0 +1,52 @@
+"""Run a DAG defined in a test for real, with ``dag.test()``, and read what its tasks pushed."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk import DAG
+
+
+def run_dag(dag: DAG, **test_kwargs: Any) -> DagRun:
+    """Write ``dag`` to the metadata DB (``dag.test()`` needs it serialized) and run it."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    with tempfile.TemporaryDirectory() as empty_folder:
+        bag = DagBag(dag_folder=empty_folder)
+    bag.bag_dag(dag)
+    sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
+    return dag.test(**test_kwargs)
+
+
+def task_states(dag_run: DagRun) -> dict[tuple[str, int], str]:
+    """``(task_id, map_index)`` to the final state of each task instance of ``dag_run``."""
+    return {(ti.task_id, ti.map_index): str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def xcom_value(
+    dag_run: DagRun, task_id: str, map_index: int = -1, key: str = "return_value"
+) -> Any:
+    """The deserialized XCom ``key`` pushed by one task instance of ``dag_run``."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(
+                dag_id=dag_run.dag_id,
+                run_id=dag_run.run_id,
+                task_id=task_id,
+                map_index=map_index,
+                key=key,
+            )
+            .one_or_none()
+        )
+        if row is None:
+            raise LookupError(f"no XCom {key!r} from {task_id}[{map_index}] in {dag_run.run_id}")
+        return XComModel.deserialize_value(row)

@@ -1,0 +1,181 @@
+"""A reverse proxy that injects transport faults on chosen requests to a test MLflow server.
+
+Why it exists: MLflow's HTTP layer retries every method, POST included, on 5xx replies,
+connection errors and read errors (timeouts, connections closed before the reply). A POST
+the server already committed (``create_model_version``) can therefore run twice, and with
+retries off the call fails although its effect exists. Tests must prove exactly-once
+registration when a reply is lost, when a 503 comes before or after the server committed,
+when the client times out, and when connections are refused. A real ``mlflow server``
+cannot be made to do any of this on demand; this proxy, placed between the client and the
+server, can. It also fakes replies the open-source server never produces (model-version
+statuses such as ``PENDING_REGISTRATION`` or ``FAILED_REGISTRATION``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from tests.support.bearer_proxy import ForwardingProxy, ProxyReply, error_reply
+
+if TYPE_CHECKING:
+    from tests.support.bearer_proxy import ProxiedRequest
+
+FaultKind = Literal[
+    "drop_reply", "503_after_forward", "503_before_forward", "delay_reply", "rewrite_json"
+]
+JsonRewrite = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class _Fault:
+    method: str
+    path_contains: str
+    kind: FaultKind
+    remaining: int | None  # None: until clear_faults()
+    seconds: float
+    rewrite: JsonRewrite | None
+
+    def matches(self, request: ProxiedRequest) -> bool:
+        return (
+            self.remaining != 0
+            and request.method == self.method
+            and self.path_contains in request.path
+        )
+
+
+class FaultProxy(ForwardingProxy):
+    """A :class:`ForwardingProxy` (same ``url``, ``port``, ``start``/``stop``, context
+    manager, ``requests_seen``, ``forwarded_count``) in front of ``upstream_url`` that
+    injects the faults added with :meth:`add_fault` and refuses connections on demand.
+
+    Requests that match no pending fault are forwarded unchanged. All methods are
+    thread-safe.
+    """
+
+    def __init__(self, upstream_url: str) -> None:
+        super().__init__(upstream_url)
+        self._faults: list[_Fault] = []
+        self._faults_injected = 0
+        self._refusing = False
+        self._listener_lock = threading.Lock()
+
+    @property
+    def faults_injected(self) -> int:
+        """How many faults added with :meth:`add_fault` have fired so far."""
+        with self._lock:
+            return self._faults_injected
+
+    def add_fault(
+        self,
+        method: str,
+        path_contains: str,
+        kind: FaultKind,
+        times: int | None = 1,
+        *,
+        seconds: float | None = None,
+        rewrite: JsonRewrite | None = None,
+    ) -> None:
+        """Inject fault ``kind`` into the next ``times`` requests (``None``: every one until
+        :meth:`clear_faults`) whose method is ``method`` (case-insensitive) and whose path
+        (query included) contains ``path_contains``.
+
+        Kinds, and what a client sees:
+
+        - ``"drop_reply"``: forwarded (the server commits), then the connection is closed
+          without a reply: ``http.client.RemoteDisconnected`` (``requests``:
+          ``ConnectionError``).
+        - ``"503_after_forward"``: forwarded, the server's reply discarded, 503 sent with
+          ``{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "injected"}``.
+        - ``"503_before_forward"``: the same 503, but nothing is forwarded.
+        - ``"delay_reply"``: forwarded, then the reply is held for ``seconds`` (required),
+          so a shorter client read timeout fires after the server committed.
+        - ``"rewrite_json"``: forwarded, the reply's JSON object passed to ``rewrite``
+          (required) and its result sent instead (same status and headers).
+
+        When several pending faults match a request, the one added first fires. Raises
+        ``ValueError`` for an unknown ``kind``, ``times < 1``, a missing required option or
+        an option the kind does not take.
+        """
+        if kind not in get_args(FaultKind):
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {get_args(FaultKind)}")
+        if times is not None and times < 1:
+            raise ValueError(f"times must be at least 1 or None (no limit), got {times}")
+        if (seconds is not None) != (kind == "delay_reply"):
+            raise ValueError(f"seconds is required by 'delay_reply' only, got kind {kind!r}")
+        if (rewrite is not None) != (kind == "rewrite_json"):
+            raise ValueError(f"rewrite is required by 'rewrite_json' only, got kind {kind!r}")
+        fault = _Fault(method.upper(), path_contains, kind, times, seconds or 0.0, rewrite)
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear_faults(self) -> None:
+        """Drop every pending fault; ``faults_injected`` keeps its count."""
+        with self._lock:
+            self._faults.clear()
+
+    def reset_counts(self) -> None:
+        """Forget the requests seen and forwarded and the faults injected so far."""
+        super().reset_counts()
+        with self._lock:
+            self._faults_injected = 0
+
+    def refuse_connections(self, refuse: bool) -> None:
+        """With ``True``, close the listening socket, so a new connection is refused
+        (``ConnectionRefusedError``; ``requests``: ``ConnectionError``), and shut down the
+        connections already open, so a client's pooled keep-alive connection is not reused
+        (a request in flight on one loses its reply). With ``False``, listen again on the
+        same ``port``; raises ``OSError`` if another socket took it meanwhile. Call it on a
+        started proxy; calling it again with the same value does nothing.
+        """
+        with self._listener_lock:
+            if refuse == self._refusing:
+                return
+            if refuse:
+                self.stop()
+                self._close_client_connections()
+            else:
+                self._server = self._bind(self.port)
+                self.start()
+            self._refusing = refuse
+
+    def _reply_to(self, request: ProxiedRequest) -> ProxyReply | None:
+        fault = self._take_fault(request)
+        if fault is None:
+            return self._forward(request)
+        if fault.kind == "503_before_forward":
+            return _unavailable()
+        if fault.kind == "rewrite_json":
+            # The rewrite needs the JSON itself, not a compressed encoding of it.
+            reply = self._forward(request.without_headers("Accept-Encoding"))
+        else:
+            reply = self._forward(request)
+        if fault.kind == "drop_reply":
+            return None
+        if fault.kind == "503_after_forward":
+            return _unavailable()
+        if fault.kind == "delay_reply":
+            time.sleep(fault.seconds)
+            return reply
+        assert fault.rewrite is not None  # add_fault requires it for "rewrite_json"
+        body = json.dumps(fault.rewrite(json.loads(reply.body))).encode()
+        return ProxyReply(reply.status, reply.headers, body)
+
+    def _take_fault(self, request: ProxiedRequest) -> _Fault | None:
+        """The first pending fault matching ``request``, with one use consumed, or ``None``."""
+        with self._lock:
+            fault = next((f for f in self._faults if f.matches(request)), None)
+            if fault is None:
+                return None
+            if fault.remaining is not None:
+                fault.remaining -= 1
+            self._faults_injected += 1
+            return fault
+
+
+def _unavailable() -> ProxyReply:
+    return error_reply(503, "TEMPORARILY_UNAVAILABLE", "injected")
