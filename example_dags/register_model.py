@@ -31,6 +31,7 @@ def register_model() -> None:
         import tempfile
 
         import mlflow.sklearn
+        import sklearn
         from sklearn.datasets import load_iris
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import train_test_split
@@ -51,7 +52,10 @@ def register_model() -> None:
         client.log_param(run_id, "max_iter", 500)
         client.log_metric(run_id, "accuracy", accuracy)
         with tempfile.TemporaryDirectory() as tmp:
-            mlflow.sklearn.save_model(model, f"{tmp}/model")
+            # Explicit requirements skip MLflow's slow dependency inference.
+            mlflow.sklearn.save_model(
+                model, f"{tmp}/model", pip_requirements=[f"scikit-learn=={sklearn.__version__}"]
+            )
             client.log_artifacts(run_id, f"{tmp}/model", artifact_path="model")
         client.set_terminated(run_id)
         return {"model_uri": f"runs:/{run_id}/model", "accuracy": accuracy}

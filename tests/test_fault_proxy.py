@@ -146,14 +146,15 @@ def test_fault_fires_only_on_its_method_and_path_and_only_times_times(
     name = unique_model_name()
     fault_proxy.add_fault("post", "registered-models/create", "503_before_forward", times=2)
 
-    other_path = requests.post(f"{fault_proxy.url}{SEARCH_MODELS}", json={}, timeout=30)
+    other_path = requests.post(f"{fault_proxy.url}{CREATE_VERSION}", json={}, timeout=30)
     other_method = requests.get(f"{fault_proxy.url}{CREATE_MODEL}", timeout=30)
     statuses = [create_model(fault_proxy.url, name).status_code for _ in range(3)]
 
-    assert other_path.status_code != 503
-    assert other_method.status_code != 503
+    assert 503 not in (other_path.status_code, other_method.status_code)
     assert statuses == [503, 503, 200]
     assert fault_proxy.faults_injected == 2
+    # The two unfaulted requests and the third create; a 503_before_forward forwards nothing.
+    assert fault_proxy.forwarded_count == 3
     assert model_exists(mlflow_server, name)
 
 
@@ -187,18 +188,21 @@ def test_faults_fire_in_the_order_they_were_added(
 
 
 def test_refuse_connections_refuses_then_accepts_again_on_the_same_port(
-    fault_proxy: FaultProxy,
+    fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    url = f"{fault_proxy.url}{SEARCH_MODELS}"
+    name = unique_model_name()
 
     fault_proxy.refuse_connections(True)
     with pytest.raises(requests.exceptions.ConnectionError, match="Connection refused"):
-        requests.get(url, timeout=5)
+        create_model(fault_proxy.url, name, timeout=5)
+    committed_while_refusing = model_exists(mlflow_server, name)
     fault_proxy.refuse_connections(False)
-    accepted = requests.get(url, timeout=30)
+    accepted = create_model(fault_proxy.url, name)
 
+    assert not committed_while_refusing
     assert accepted.status_code == 200
-    assert fault_proxy.requests_seen == [("GET", SEARCH_MODELS)]
+    assert model_exists(mlflow_server, name)
+    assert fault_proxy.requests_seen == [("POST", CREATE_MODEL)]
 
 
 def test_refuse_connections_closes_kept_alive_connections(fault_proxy: FaultProxy) -> None:
@@ -218,9 +222,11 @@ def test_refuse_connections_closes_kept_alive_connections(fault_proxy: FaultProx
     ("kind", "options", "problem"),
     [
         ("drop_everything", {}, "unknown fault kind"),
-        ("delay_reply", {}, "seconds is required"),
-        ("drop_reply", {"seconds": 1.0}, "seconds is required by 'delay_reply' only"),
-        ("rewrite_json", {}, "rewrite is required"),
+        ("delay_reply", {}, "'delay_reply' needs seconds"),
+        ("delay_reply", {"seconds": -1.0}, "'delay_reply' needs seconds >= 0"),
+        ("drop_reply", {"seconds": 1.0}, "seconds applies to 'delay_reply' only"),
+        ("rewrite_json", {}, "'rewrite_json' needs rewrite"),
+        ("drop_reply", {"rewrite": dict}, "rewrite applies to 'rewrite_json' only"),
         ("503_after_forward", {"times": 0}, "times must be at least 1"),
     ],
 )

@@ -99,16 +99,20 @@ class FaultProxy(ForwardingProxy):
 
         When several pending faults match a request, the one added first fires. Raises
         ``ValueError`` for an unknown ``kind``, ``times < 1``, a missing required option or
-        an option the kind does not take.
+        an option the kind does not take, or ``seconds < 0``.
         """
         if kind not in get_args(FaultKind):
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {get_args(FaultKind)}")
         if times is not None and times < 1:
             raise ValueError(f"times must be at least 1 or None (no limit), got {times}")
-        if (seconds is not None) != (kind == "delay_reply"):
-            raise ValueError(f"seconds is required by 'delay_reply' only, got kind {kind!r}")
-        if (rewrite is not None) != (kind == "rewrite_json"):
-            raise ValueError(f"rewrite is required by 'rewrite_json' only, got kind {kind!r}")
+        if kind == "delay_reply" and (seconds is None or seconds < 0):
+            raise ValueError(f"'delay_reply' needs seconds >= 0 (how long to hold), got {seconds}")
+        if kind != "delay_reply" and seconds is not None:
+            raise ValueError(f"seconds applies to 'delay_reply' only, not to {kind!r}")
+        if kind == "rewrite_json" and rewrite is None:
+            raise ValueError("'rewrite_json' needs rewrite (a callable from dict to dict)")
+        if kind != "rewrite_json" and rewrite is not None:
+            raise ValueError(f"rewrite applies to 'rewrite_json' only, not to {kind!r}")
         fault = _Fault(method.upper(), path_contains, kind, times, seconds or 0.0, rewrite)
         with self._lock:
             self._faults.append(fault)
