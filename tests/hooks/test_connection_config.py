@@ -164,3 +164,41 @@ def test_invalid_connection_names_field_and_fix_without_secret(
     for name in names:
         assert name in message
     assert SECRET not in message and TOKEN not in message
+
+
+def readme_connection_examples() -> list[list[str]]:
+    """The ``AIRFLOW_CONN_*='...'`` values of each README example block, in order."""
+    from tests.conftest import REPO_ROOT
+
+    blocks: list[list[str]] = []
+    for block in (REPO_ROOT / "README.md").read_text().split("```bash")[1:]:
+        body = block.split("```")[0]
+        values = [
+            line.split("=", 1)[1].strip("'")
+            for line in body.splitlines()
+            if "AIRFLOW_CONN_" in line
+        ]
+        if values:
+            blocks.append(values)
+    return blocks
+
+
+def test_readme_examples_parse_and_json_and_uri_forms_agree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_mlflow_registry.hooks import connection_config
+
+    # The TLS example names certificate files that exist only on a real worker.
+    monkeypatch.setattr(connection_config.os.path, "isfile", lambda path: True)
+    monkeypatch.setattr(connection_config.os, "access", lambda path, mode: True)
+    blocks = readme_connection_examples()
+    assert len(blocks) >= 7
+    for values in blocks:
+        configs = []
+        for value in values:
+            if value.startswith("{"):
+                conn = Connection.from_json(value, conn_id="readme")
+            else:
+                conn = Connection.from_uri(value, conn_id="readme")
+            configs.append(MlflowConnectionConfig.from_connection(conn))
+        assert all(config == configs[0] for config in configs), values

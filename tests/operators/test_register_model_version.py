@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from tests.conftest import UseConnection
+    from tests.support.fault_proxy import FaultProxy
     from tests.support.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -236,3 +237,40 @@ def test_bad_arguments_fail_at_dag_parse_naming_the_argument(
     arguments = {"task_id": "register", "model_name": "m", "model_uri": "s3://b/m", **kwargs}
     with pytest.raises(ValueError, match=argument):
         RegisterModelVersionOperator(**arguments)
+
+
+def test_lost_create_reply_with_airflow_retry_ends_with_exactly_one_version(
+    fault_proxy: FaultProxy, use_connection: UseConnection, mlflow_server: MlflowServer
+) -> None:
+    """Try 1: the create commits, its reply is lost, and the look-up after it fails, so try 1
+    fails. Try 2 (an Airflow retry of the same task instance) must find that version."""
+    from mlflow import MlflowClient
+
+    use_connection("mlflow_faulty", fault_proxy.url, timeout=2, max_retries=0)
+    searches: list[dict[str, Any]] = []
+
+    def garble_second_search(body: dict[str, Any]) -> dict[str, Any]:
+        searches.append(body)
+        return {"model_versions": "unreadable"} if len(searches) == 2 else body
+
+    fault_proxy.add_fault("POST", "/model-versions/create", "drop_reply")
+    fault_proxy.add_fault(
+        "GET", "/model-versions/search", "rewrite_json", times=None, rewrite=garble_second_search
+    )
+    model = unique("lost")
+    with DAG(unique("dag_lost_reply"), schedule=None, start_date=START) as dag:
+        RegisterModelVersionOperator(
+            task_id="register",
+            model_name=model,
+            model_uri="s3://bucket/lost",
+            mlflow_conn_id="mlflow_faulty",
+            retries=2,
+            retry_delay=timedelta(seconds=0),
+        )
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {("register", -1): "success"}
+    record = xcom_value(dag_run, "register")
+    assert (record["version"], record["created"]) == ("1", False)
+    found = MlflowClient(tracking_uri=mlflow_server.url).search_model_versions(f"name='{model}'")
+    assert [v.version for v in found] == ["1"]
+    assert len(searches) == 3  # try 1: before and after the create; try 2: the look-up
