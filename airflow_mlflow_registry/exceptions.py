@@ -21,6 +21,10 @@ class ModelRegistrationError(MlflowRegistryError):
     """A model version could not be registered, or did not become READY in time."""
 
 
+class NoMatchingRunError(MlflowRegistryError):
+    """A run search found no run; the message shows the experiment and the rendered filter."""
+
+
 def describe_mlflow_error(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> str:
     """One line saying what went wrong with an MLflow call, in words a user can act on.
 

@@ -16,12 +16,15 @@ from urllib.parse import quote
 from airflow.sdk import BaseHook
 
 from airflow_mlflow_registry.exceptions import (
+    MlflowRegistryError,
     MlflowRequestError,
     ModelRegistrationError,
+    NoMatchingRunError,
     describe_mlflow_error,
 )
 from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TAG_PREFIX, TaskInstanceLineage
+from airflow_mlflow_registry.sources import ResolvedSource, RunSearch
 from airflow_mlflow_registry.validation import (
     check_aliases,
     check_model_name,
@@ -170,8 +173,9 @@ class MlflowRegistryHook(BaseHook):
     def register_model_version(
         self,
         model_name: str,
-        model_uri: str,
+        model_uri: str | None = None,
         *,
+        run_search: RunSearch | None = None,
         run_id: str | None = None,
         description: str | None = None,
         tags: Mapping[str, Any] | None = None,
@@ -188,6 +192,10 @@ class MlflowRegistryHook(BaseHook):
         response was lost is looked up again before it is re-sent, and if a re-sent create made
         a second version, the lowest version is kept and the duplicate deleted.
 
+        Give either ``model_uri`` or ``run_search``: the latter is resolved with
+        :meth:`find_run_source` only when no earlier attempt registered a version, and the
+        chosen run and filter are recorded as ``airflow.source_*`` tags.
+
         ``lineage`` defaults to the running task's context; outside a task (no context) there is
         no key and every call creates a version.
 
@@ -198,13 +206,16 @@ class MlflowRegistryHook(BaseHook):
         :raises ValueError: for invalid arguments, naming the argument.
         :raises MlflowRequestError: when MLflow rejects a request or cannot be reached.
         :raises ModelRegistrationError: when the version fails or is not READY in time.
+        :raises NoMatchingRunError: when ``run_search`` finds no run.
         """
         model_name = check_model_name(model_name)
-        model_uri = check_model_uri(model_uri)
+        if (model_uri is None) == (run_search is None):
+            raise ValueError("Give exactly one of model_uri and run_search.")
+        if model_uri is not None:
+            model_uri = check_model_uri(model_uri)
         user_tags = check_tags(tags)
         alias_list = check_aliases(aliases)
         wait_seconds = check_timeout(await_registration_for, "await_registration_for")
-        run_id = run_id or _run_id_from_uri(model_uri)
         lineage = lineage or _current_lineage()
         key = lineage.registration_key(model_name) if lineage else None
         version_tags = dict(user_tags)
@@ -222,6 +233,17 @@ class MlflowRegistryHook(BaseHook):
                 version.version,
             )
         else:
+            if run_search is not None:
+                source = self.find_run_source(run_search)
+                if source is None:
+                    raise NoMatchingRunError(
+                        f"No run to register as model {model_name!r}: nothing matched in "
+                        f"{run_search.describe()}."
+                    )
+                model_uri, run_id = source.model_uri, source.run_id
+                version_tags.update(source.as_tags())
+            assert model_uri is not None
+            run_id = run_id or _run_id_from_uri(model_uri)
             self.ensure_registered_model(model_name)
             version = self._create_model_version_once(
                 model_name, model_uri, run_id, description, version_tags, key
@@ -339,6 +361,48 @@ class MlflowRegistryHook(BaseHook):
             )
         version.aliases = sorted({*(version.aliases or []), *aliases})
         return version
+
+    def find_run_source(self, search: RunSearch) -> ResolvedSource | None:
+        """The first run matching ``search`` and the model URI to register from it, or None.
+
+        Prefers the run's MLflow 3 logged model (named ``search.artifact_path`` when it has
+        several) as ``models:/<model_id>``; falls back to ``runs:/<run_id>/<artifact_path>``.
+        """
+        client = self.get_conn()
+        try:
+            experiment_id = search.experiment_id or self._experiment_id(search.experiment_name)
+            runs = client.search_runs(
+                [experiment_id],
+                filter_string=search.run_filter,
+                order_by=list(search.order_by) or None,
+                max_results=1,
+            )
+            if not runs:
+                return None
+            run_id = runs[0].info.run_id
+            logged = client.search_logged_models(
+                [experiment_id], filter_string=f"source_run_id = '{run_id}'"
+            )
+        except MlflowRegistryError:
+            raise
+        except Exception as exc:
+            raise self._request_error(f"Searching runs in {search.describe()}", exc) from exc
+        named = [m for m in logged if m.name == search.artifact_path]
+        chosen = named or (logged if len(logged) == 1 else [])
+        if chosen:
+            model_id = chosen[0].model_id
+            return ResolvedSource(f"models:/{model_id}", run_id, experiment_id, search, model_id)
+        uri = f"runs:/{run_id}/{search.artifact_path.strip('/')}"
+        return ResolvedSource(uri, run_id, experiment_id, search)
+
+    def _experiment_id(self, experiment_name: str | None) -> str:
+        experiment = self.get_conn().get_experiment_by_name(experiment_name or "")
+        if experiment is None:
+            raise NoMatchingRunError(
+                f"Experiment {experiment_name!r} does not exist on {self.tracking_uri}; check "
+                "experiment_name (names are case-sensitive)."
+            )
+        return str(experiment.experiment_id)
 
     def get_model_version_entity(self, model_name: str, version: str | int) -> ModelVersion:
         """The MLflow ``ModelVersion`` of ``model_name``/``version``."""

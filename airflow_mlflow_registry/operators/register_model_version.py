@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_mlflow_registry.exceptions import NoMatchingRunError
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import TaskInstanceLineage
+from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH, RunSearch
 from airflow_mlflow_registry.validation import (
     check_aliases,
     check_model_name,
@@ -36,9 +38,23 @@ class RegisterModelVersionOperator(BaseOperator):
     (``models:/<name>/<version>``), ``source``, ``run_id``, ``status``, ``aliases``, ``tags``,
     ``lineage``, ``created``, ``tracking_uri``, ``registered_at``, ``model_version_url``.
 
+    The model comes from ``model_uri``, or from a run search (for backfills: "the best run of
+    this data interval"): ``experiment_name`` (or ``experiment_id``), ``run_filter``,
+    ``order_by`` and ``artifact_path``. The search runs only when no earlier attempt of the
+    task instance registered a version; the chosen run and the rendered filter are recorded
+    as ``airflow.source_run_id``/``airflow.source_filter`` lineage tags.
+
     :param model_name: registered model name; created when missing. Templated.
     :param model_uri: ``runs:/<run_id>/<path>``, ``models:/<logged_model_id>`` or an artifact
         location (``mlflow-artifacts:/...``, ``s3://...``, ``file://...``). Templated.
+    :param experiment_name: experiment to search for the run, instead of ``model_uri``.
+        Templated.
+    :param experiment_id: the same by id. Templated.
+    :param run_filter: MLflow run filter, e.g. ``tags.data_date = '{{ ds }}'`` or
+        ``attributes.start_time >= {{ data_interval_start.int_timestamp * 1000 }}``. Templated.
+    :param order_by: MLflow ordering, e.g. ``["metrics.accuracy DESC"]``. Templated.
+    :param artifact_path: the model's artifact path in the run (default ``model``). Templated.
+    :param on_no_match: ``"fail"`` (default) or ``"skip"`` the task when no run matches.
     :param run_id: MLflow run that produced the model; taken from a ``runs:/`` URI when
         omitted. Templated.
     :param description: version description. Templated.
@@ -55,6 +71,11 @@ class RegisterModelVersionOperator(BaseOperator):
         "description",
         "tags",
         "aliases",
+        "experiment_name",
+        "experiment_id",
+        "run_filter",
+        "order_by",
+        "artifact_path",
     )
     ui_color = "#d0e9f7"
 
@@ -62,7 +83,13 @@ class RegisterModelVersionOperator(BaseOperator):
         self,
         *,
         model_name: str,
-        model_uri: str,
+        model_uri: str | None = None,
+        experiment_name: str | None = None,
+        experiment_id: str | None = None,
+        run_filter: str = "",
+        order_by: Sequence[str] | None = None,
+        artifact_path: str = DEFAULT_ARTIFACT_PATH,
+        on_no_match: str = "fail",
         run_id: str | None = None,
         description: str | None = None,
         tags: Mapping[str, Any] | None = None,
@@ -73,7 +100,24 @@ class RegisterModelVersionOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.model_name = model_name if is_templated(model_name) else check_model_name(model_name)
-        self.model_uri = model_uri if is_templated(model_uri) else check_model_uri(model_uri)
+        if (model_uri is None) == (experiment_name is None and experiment_id is None):
+            raise ValueError(
+                "Give model_uri, or a run search (experiment_name or experiment_id, with "
+                "run_filter/order_by), not both and not neither."
+            )
+        if experiment_name is not None and experiment_id is not None:
+            raise ValueError("Give experiment_name or experiment_id, not both.")
+        if on_no_match not in ("fail", "skip"):
+            raise ValueError(f"on_no_match must be 'fail' or 'skip', got {on_no_match!r}.")
+        if model_uri is not None and not is_templated(model_uri):
+            model_uri = check_model_uri(model_uri)
+        self.model_uri = model_uri
+        self.experiment_name = experiment_name
+        self.experiment_id = experiment_id
+        self.run_filter = run_filter
+        self.order_by = list(order_by or [])
+        self.artifact_path = artifact_path
+        self.on_no_match = on_no_match
         self.run_id = run_id
         self.description = description
         self.tags = check_tags(tags, at_parse=True)
@@ -85,9 +129,31 @@ class RegisterModelVersionOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
+        try:
+            return self._register(hook, context)
+        except NoMatchingRunError as no_match:
+            if self.on_no_match != "skip":
+                raise
+            from airflow.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(str(no_match)) from no_match
+
+    def _run_search(self) -> RunSearch | None:
+        if self.model_uri:
+            return None
+        return RunSearch(
+            experiment_name=self.experiment_name or None,
+            experiment_id=str(self.experiment_id) if self.experiment_id else None,
+            run_filter=self.run_filter or "",
+            order_by=tuple(self.order_by),
+            artifact_path=self.artifact_path or DEFAULT_ARTIFACT_PATH,
+        )
+
+    def _register(self, hook: MlflowRegistryHook, context: Context) -> dict[str, Any]:
         return hook.register_model_version(
             self.model_name,
-            self.model_uri,
+            self.model_uri or None,
+            run_search=self._run_search(),
             run_id=self.run_id or None,
             description=self.description or None,
             tags=self.tags,
