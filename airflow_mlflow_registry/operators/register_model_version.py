@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator
 from airflow_mlflow_registry.exceptions import NoMatchingRunError
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import TaskInstanceLineage
+from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
 from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH, RunSearch
 from airflow_mlflow_registry.validation import (
     check_aliases,
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class RegisterModelVersionOperator(BaseOperator):
+class RegisterModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
     """Register a model as a new version in the MLflow Model Registry, with lineage.
 
     The version is created with ``tags`` plus ``airflow.*`` lineage tags (DAG, run, task,
@@ -61,6 +62,9 @@ class RegisterModelVersionOperator(BaseOperator):
     :param tags: user tags (str to str; numbers are converted). Templated.
     :param aliases: aliases to point at the new version, e.g. ``["staging"]``. Templated.
     :param await_registration_for: seconds to wait for status READY (default 300).
+    :param emit_asset: declare the model's asset (``assets.model_asset``) as an outlet and
+        record ``version``, ``alias`` (the first of ``aliases``), ``run_id`` and ``model_uri``
+        in its event. Needs a literal ``model_name``.
     :param mlflow_conn_id: Airflow connection of type ``mlflow`` (default ``mlflow_default``).
     """
 
@@ -95,6 +99,7 @@ class RegisterModelVersionOperator(BaseOperator):
         tags: Mapping[str, Any] | None = None,
         aliases: Sequence[str] | None = None,
         await_registration_for: float = 300,
+        emit_asset: bool = False,
         mlflow_conn_id: str = MlflowRegistryHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -126,15 +131,17 @@ class RegisterModelVersionOperator(BaseOperator):
             await_registration_for, "await_registration_for"
         )
         self.mlflow_conn_id = mlflow_conn_id
+        self._declare_model_asset(emit_asset, model_name, mlflow_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
         try:
-            return self._register(hook, context)
+            record = self._register(hook, context)
+            return self._publish(context, record, self.aliases[0] if self.aliases else None)
         except NoMatchingRunError as no_match:
             if self.on_no_match != "skip":
                 raise
-            from airflow.exceptions import AirflowSkipException
+            from airflow.sdk.exceptions import AirflowSkipException
 
             raise AirflowSkipException(str(no_match)) from no_match
 
