@@ -244,3 +244,24 @@ class TestTls:
         ok, message = MlflowRegistryHook(mlflow_conn_id="mtls_no_cert").test_connection()
         assert not ok
         assert "TLS" in message or "could not connect" in message
+
+
+def test_request_errors_name_the_model_and_never_the_secret(
+    auth_mlflow_server: MlflowServer,
+    bearer_proxy: BearerProxy,
+    use_connection: UseConnection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong_password = "wrong-password-abcdef123"
+    wrong_token = "wrong-token-abcdef123456"
+    use_connection("err_pw", auth_mlflow_server.url, login="alice", password=wrong_password)
+    use_connection("err_token", bearer_proxy.url, token=wrong_token)
+    for conn_id, secret in (("err_pw", wrong_password), ("err_token", wrong_token)):
+        hook = MlflowRegistryHook(mlflow_conn_id=conn_id)
+        with pytest.raises(MlflowRequestError) as raised:
+            hook.register_model_version("secret-free-model", "s3://bucket/m")
+        message = str(raised.value)
+        assert "secret-free-model" in message and "authentication failed" in message
+        assert secret not in message and secret not in repr(raised.value)
+        assert secret not in caplog.text
