@@ -91,3 +91,7 @@ def _http_status(exc: BaseException) -> int | None:
 def _last_line(exc: BaseException) -> str:
     message = getattr(exc, "message", None) or str(exc)
     return " ".join(str(message).split())[:500]
+
+
+class NoCandidateVersionError(MlflowRegistryError):
+    """No model version qualifies for promotion; the message names the model and the criteria."""

@@ -100,7 +100,32 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "MLflow",
-                "python-modules": ["airflow_mlflow_registry.operators.register_model_version"],
+                "python-modules": [
+                    "airflow_mlflow_registry.operators.register_model_version",
+                    "airflow_mlflow_registry.operators.set_model_version_alias",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "MLflow",
+                "python-modules": ["airflow_mlflow_registry.sensors.model_version"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "MLflow",
+                "python-modules": ["airflow_mlflow_registry.triggers.model_version"],
+            }
+        ],
+        "extra-links": ["airflow_mlflow_registry.links.mlflow.MlflowModelVersionLink"],
+        "asset-uris": [
+            {
+                "schemes": ["mlflow"],
+                "handler": "airflow_mlflow_registry.assets.normalize_model_asset_uri",
+                "to_openlineage_converter": (
+                    "airflow_mlflow_registry.assets.model_asset_to_openlineage"
+                ),
             }
         ],
         "integrations": [

@@ -209,3 +209,36 @@ def fault_proxy(mlflow_server: MlflowServer) -> Iterator[FaultProxy]:
     """
     with FaultProxy(mlflow_server.url) as proxy:
         yield proxy
+
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+@pytest.fixture
+def default_registry(mlflow_server: MlflowServer, use_connection: UseConnection) -> MlflowClient:
+    """Points ``mlflow_default`` at ``mlflow_server``; returns a plain ``MlflowClient`` on it,
+    to arrange and check registry content independently of the code under test."""
+    from mlflow import MlflowClient
+
+    use_connection("mlflow_default", mlflow_server.url)
+    return MlflowClient(tracking_uri=mlflow_server.url)
+
+
+_SUMMARY_LINES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture(scope="session")
+def summary_lines(request: pytest.FixtureRequest) -> list[str]:
+    """Lines to show in pytest's terminal summary (which is printed without ``-s``): a test
+    appends results worth reading in CI logs, such as the fault-injection tally."""
+    return request.config.stash.setdefault(_SUMMARY_LINES, [])
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Print the lines collected through the ``summary_lines`` fixture, if any."""
+    lines = config.stash.get(_SUMMARY_LINES, [])
+    if lines:
+        terminalreporter.section("reliability summary")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -15,16 +15,33 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseHook
 
+from airflow_mlflow_registry.backfill import (
+    ALREADY_REGISTERED,
+    FAILED,
+    REGISTERED,
+    WOULD_REGISTER,
+    BackfillRun,
+    backfill_report,
+    run_registration_key,
+    single_run_filter,
+)
 from airflow_mlflow_registry.exceptions import (
     MlflowRegistryError,
     MlflowRequestError,
     ModelRegistrationError,
     NoMatchingRunError,
     describe_mlflow_error,
+    redact,
 )
 from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TAG_PREFIX, TaskInstanceLineage
-from airflow_mlflow_registry.sources import ResolvedSource, RunSearch
+from airflow_mlflow_registry.search_filters import (
+    check_search_tags,
+    check_version_number,
+    model_version_filter,
+)
+from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH, ResolvedSource, RunSearch
+from airflow_mlflow_registry.time_window import TimeWindow
 from airflow_mlflow_registry.validation import (
     check_aliases,
     check_model_name,
@@ -34,15 +51,22 @@ from airflow_mlflow_registry.validation import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from datetime import datetime
 
     from mlflow import MlflowClient
+    from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
+    from mlflow.store.entities import PagedList
 
 log = logging.getLogger(__name__)
 
 TEST_CONNECTION_TIMEOUT_SECONDS = 5.0
 READY_POLL_INTERVAL_SECONDS = 2.0
+# Items per page of paginated searches, and run ids per `run_id IN (...)` filter (it travels
+# in a GET query string).
+SEARCH_PAGE_SIZE = 500
+RUN_IDS_PER_SEARCH = 50
 
 
 class MlflowRegistryHook(BaseHook):
@@ -182,6 +206,7 @@ class MlflowRegistryHook(BaseHook):
         aliases: Iterable[str] | None = None,
         lineage: TaskInstanceLineage | None = None,
         await_registration_for: float = 300,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Register ``model_uri`` as a version of ``model_name``, exactly once per task instance.
 
@@ -197,7 +222,9 @@ class MlflowRegistryHook(BaseHook):
         chosen run and filter are recorded as ``airflow.source_*`` tags.
 
         ``lineage`` defaults to the running task's context; outside a task (no context) there is
-        no key and every call creates a version.
+        no key and every call creates a version. ``idempotency_key`` (a string without single
+        quotes, e.g. a hex digest), when given, replaces the lineage's key: calls with the same
+        key register one version, inside or outside a task.
 
         Waits up to ``await_registration_for`` seconds for status READY, then points each alias
         at the version (moving it from an older version).
@@ -217,13 +244,16 @@ class MlflowRegistryHook(BaseHook):
         alias_list = check_aliases(aliases)
         wait_seconds = check_timeout(await_registration_for, "await_registration_for")
         lineage = lineage or _current_lineage()
-        key = lineage.registration_key(model_name) if lineage else None
+        key = idempotency_key or (lineage.registration_key(model_name) if lineage else None)
         version_tags = dict(user_tags)
-        if lineage is not None and key is not None:
+        if lineage is not None:
             version_tags.update(lineage.as_tags())
+        if key is not None:
             version_tags[REGISTRATION_KEY_TAG] = key
 
-        earlier = self.find_model_versions_by_key(model_name, key) if key else []
+        found = self.find_model_versions_by_key(model_name, key) if key else []
+        # A version whose registration failed is not a result to reuse: register again.
+        earlier = [version for version in found if version.status != "FAILED_REGISTRATION"]
         if earlier:
             version, created = earlier[0], False
             log.info(
@@ -341,12 +371,9 @@ class MlflowRegistryHook(BaseHook):
 
     def _point_aliases(self, version: ModelVersion, aliases: list[str]) -> ModelVersion:
         """Point each alias at ``version`` (idempotent: re-pointing is a no-op on the server)."""
-        # The registry client directly: MlflowClient.set_registered_model_alias first GETs the
-        # model to rule out prompts, doubling the requests.
-        registry = self.get_conn()._get_registry_client()
         for alias in aliases:
             try:
-                registry.set_registered_model_alias(version.name, alias, version.version)
+                self._set_registered_model_alias(version.name, alias, version.version)
             except Exception as exc:
                 raise self._request_error(
                     f"Pointing alias {alias!r} of model {version.name!r} at version "
@@ -403,6 +430,456 @@ class MlflowRegistryHook(BaseHook):
                 "experiment_name (names are case-sensitive)."
             )
         return str(experiment.experiment_id)
+
+    # ------------------------------------------------- aliases, version searches, run metrics
+
+    def get_version_by_alias(self, model_name: str, alias: str) -> ModelVersion | None:
+        """The version ``alias`` of ``model_name`` points at, or None when the alias or the model
+        does not exist (MLflow answers INVALID_PARAMETER_VALUE, resp. RESOURCE_DOES_NOT_EXIST).
+
+        :raises MlflowRequestError: for any other failure, naming the model and alias.
+        """
+        try:
+            return self.get_conn().get_model_version_by_alias(model_name, alias)
+        except Exception as exc:
+            if getattr(exc, "error_code", None) in (
+                "INVALID_PARAMETER_VALUE",
+                "RESOURCE_DOES_NOT_EXIST",
+            ):
+                return None
+            raise self._request_error(
+                f"Reading alias {alias!r} of model {model_name!r}", exc
+            ) from exc
+
+    def set_model_version_alias(
+        self, model_name: str, alias: str, version: str | int
+    ) -> str | None:
+        """Point ``alias`` of ``model_name`` at ``version``.
+
+        Sends no update when the alias already points at ``version``.
+
+        :return: the version the alias pointed at before (equal to ``version`` when nothing
+            changed), or None when the alias did not exist.
+        :raises MlflowRequestError: naming the model, alias and version.
+        """
+        previous = self.get_version_by_alias(model_name, alias)
+        previous_version = None if previous is None else str(previous.version)
+        if previous_version == str(version):
+            log.info(
+                "Alias %r of model %r already points at version %s.", alias, model_name, version
+            )
+            return previous_version
+        try:
+            self._set_registered_model_alias(model_name, alias, str(version))
+        except Exception as exc:
+            raise self._request_error(
+                f"Pointing alias {alias!r} of model {model_name!r} at version {version}", exc
+            ) from exc
+        log.info(
+            "Alias %r of model %r moved from version %s to %s.",
+            alias,
+            model_name,
+            previous_version or "(none)",
+            version,
+        )
+        return previous_version
+
+    def find_model_versions(
+        self, model_name: str, tags: Mapping[str, Any] | None = None
+    ) -> list[ModelVersion]:
+        """Versions of ``model_name`` (any status) carrying every tag in ``tags``, newest first.
+
+        One search request; the server matches the tags.
+
+        :raises ValueError: when the model name or a tag value contains a single quote.
+        :raises MlflowRequestError: naming the model and the filter.
+        """
+        filter_string = model_version_filter(model_name, tags)
+        try:
+            found = self.get_conn().search_model_versions(filter_string=filter_string)
+        except Exception as exc:
+            raise self._request_error(
+                f"Searching versions of model {model_name!r} ({filter_string})", exc
+            ) from exc
+        return sorted(
+            (mv for mv in found if mv.name == model_name), key=lambda mv: -int(mv.version)
+        )
+
+    def find_ready_versions(
+        self,
+        model_name: str,
+        *,
+        alias: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        newer_than_version: str | int | None = None,
+    ) -> list[ModelVersion]:
+        """READY versions of ``model_name``, newest first, that carry every tag in ``tags``, are
+        newer than ``newer_than_version`` (when given) and, when ``alias`` is given, are the
+        version the alias points at (so at most one).
+
+        :raises ValueError: for a ``newer_than_version`` that is not a version number, or a
+            tag value containing a single quote.
+        """
+        floor = (
+            0
+            if newer_than_version in (None, "")
+            else check_version_number(newer_than_version, "newer_than_version")
+        )
+        wanted = check_tags(tags)
+        if alias is None:
+            candidates = self.find_model_versions(model_name, wanted)
+        else:
+            holder = self.get_version_by_alias(model_name, alias)
+            candidates = [holder] if holder is not None else []
+        return [
+            mv
+            for mv in candidates
+            if mv.status == "READY"
+            and int(mv.version) > floor
+            and wanted.items() <= dict(mv.tags or {}).items()
+        ]
+
+    def find_matching_version(
+        self,
+        model_name: str,
+        *,
+        alias: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        newer_than_version: str | int | None = None,
+    ) -> dict[str, Any] | None:
+        """The record (as :meth:`get_model_version`) of the newest version matching
+        :meth:`find_ready_versions`, or None. The condition of ``ModelVersionSensor``, in
+        poke mode and in its trigger alike.
+        """
+        found = self.find_ready_versions(
+            model_name, alias=alias, tags=tags, newer_than_version=newer_than_version
+        )
+        return self._version_record(found[0], created=False) if found else None
+
+    def source_run_metric(self, version: ModelVersion, metric: str) -> float | None:
+        """The latest value of ``metric`` logged in the run that produced ``version``.
+
+        :return: None when the version has no source run, the run no longer exists, or it
+            never logged ``metric``.
+        :raises MlflowRequestError: naming the model version and run.
+        """
+        if not version.run_id:
+            return None
+        try:
+            run = self.get_conn().get_run(version.run_id)
+        except Exception as exc:
+            if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+                log.warning(
+                    "Run %s, source of model %r version %s, does not exist.",
+                    version.run_id,
+                    version.name,
+                    version.version,
+                )
+                return None
+            raise self._request_error(
+                f"Reading metric {metric!r} of run {version.run_id} (source of model "
+                f"{version.name!r} version {version.version})",
+                exc,
+            ) from exc
+        value = run.data.metrics.get(metric)
+        return None if value is None else float(value)
+
+    def best_version_by_metric(
+        self, versions: Iterable[ModelVersion], metric: str, direction: str
+    ) -> tuple[ModelVersion, float] | None:
+        """The version whose source run has the highest (``direction="max"``) or lowest
+        (``"min"``) value of ``metric``, with that value; ties go to the newest version.
+        Versions without the metric are skipped (logged). None when no version has it.
+
+        Sends one request per version (its source run).
+        """
+        if direction not in ("max", "min"):
+            raise ValueError(f"metric_direction must be 'max' or 'min', got {direction!r}.")
+        scored: list[tuple[float, int, ModelVersion]] = []
+        for mv in versions:
+            value = self.source_run_metric(mv, metric)
+            if value is None:
+                log.info(
+                    "Model %r version %s: its source run has no metric %r; not a candidate.",
+                    mv.name,
+                    mv.version,
+                    metric,
+                )
+                continue
+            scored.append((value if direction == "max" else -value, int(mv.version), mv))
+        if not scored:
+            return None
+        best = max(scored, key=lambda item: item[:2])
+        return best[2], (best[0] if direction == "max" else -best[0])
+
+    # ------------------------------------------- listing versions, backfilling past runs
+
+    def redact_secrets(self, text: str) -> str:
+        """``text`` with the connection's password and token replaced by ``***``."""
+        return redact(text, self._secrets())
+
+    def search_model_versions(
+        self,
+        model_name: str,
+        *,
+        alias: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int | None = None,
+        page_size: int = SEARCH_PAGE_SIZE,
+    ) -> list[dict[str, Any]]:
+        """Records (as :meth:`get_model_version`) of the versions of ``model_name``, newest
+        (highest version) first, that carry every tag in ``tags``, were created in
+        ``[created_after, created_before)`` (naive datetimes mean UTC) and, when ``alias`` is
+        given, are the version the alias points at (so at most one). At most ``limit``.
+
+        The server matches the tags; creation times are matched here (MLflow cannot filter on
+        them). Pages of ``page_size`` versions are read until ``limit`` records are found or
+        the last page is read.
+
+        :raises ValueError: for an empty time window, a ``limit`` below 1, or a model name or
+            tag value containing a single quote.
+        :raises MlflowRequestError: naming the model.
+        """
+        window = TimeWindow(created_after, created_before)
+        wanted = check_search_tags(tags, "tags")
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}.")
+        candidates: Iterable[ModelVersion]
+        if alias is None:
+            candidates = self._model_versions_newest_first(
+                model_version_filter(model_name, wanted), page_size
+            )
+        else:
+            holder = self.get_version_by_alias(model_name, alias)
+            candidates = [holder] if holder is not None else []
+        found: list[ModelVersion] = []
+        for mv in candidates:
+            if (
+                mv.name == model_name
+                and wanted.items() <= dict(mv.tags or {}).items()
+                and window.contains(mv.creation_timestamp)
+            ):
+                found.append(mv)
+                if len(found) == limit:
+                    break
+        # Searches return versions without their aliases: read them from the model.
+        aliases = self._aliases_by_version(model_name) if found else {}
+        for mv in found:
+            mv.aliases = aliases.get(str(mv.version), [])
+        return [self._version_record(mv, created=False) for mv in found]
+
+    def _aliases_by_version(self, model_name: str) -> dict[str, list[str]]:
+        """Version number to the aliases of ``model_name`` pointing at it."""
+        try:
+            model = self.get_conn().get_registered_model(model_name)
+        except Exception as exc:
+            raise self._request_error(f"Reading aliases of model {model_name!r}", exc) from exc
+        by_version: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            by_version.setdefault(str(version), []).append(alias)
+        return by_version
+
+    def backfill_registrations(
+        self,
+        model_name: str,
+        *,
+        experiment_name: str,
+        start: datetime,
+        end: datetime,
+        run_filter: str = "",
+        artifact_path: str = DEFAULT_ARTIFACT_PATH,
+        aliases: Iterable[str] | None = None,
+        dry_run: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Register the model of every run of ``experiment_name`` that started in
+        ``[start, end)`` (naive datetimes mean UTC) and matches the MLflow ``run_filter``, as
+        a version of ``model_name``, oldest run first.
+
+        A run that already has a version of ``model_name`` (any version whose ``run_id`` is
+        the run, whoever registered it) is skipped, so a second backfill registers nothing.
+        Each registration resolves the run's source like :meth:`find_run_source` (its logged
+        model, else ``runs:/<run_id>/<artifact_path>``), records it in ``airflow.source_*``
+        tags, and carries the key :func:`~airflow_mlflow_registry.backfill.run_registration_key`
+        so a create interrupted in flight is found, not repeated, by the next backfill. Each
+        new version gets ``aliases``: after the backfill they point at the newest run's version.
+        A run that fails is reported and the backfill goes on. With ``dry_run`` nothing is
+        registered and the runs to register are reported as ``would_register``.
+
+        ``on_progress(done, total)`` is called once the runs are known and after each run.
+
+        :return: the report of :func:`~airflow_mlflow_registry.backfill.backfill_report`.
+        :raises ValueError: for an invalid model name or alias, or an empty time window.
+        :raises NoMatchingRunError: when the experiment does not exist.
+        :raises MlflowRequestError: when searching the runs or the model's versions fails.
+        """
+        model_name = check_model_name(model_name)
+        alias_list = check_aliases(aliases)
+        window = TimeWindow(start, end)
+        try:
+            experiment_id = self._experiment_id(experiment_name)
+        except MlflowRegistryError:
+            raise
+        except Exception as exc:
+            raise self._request_error(f"Looking up experiment {experiment_name!r}", exc) from exc
+        runs = self._runs_started_in(experiment_id, window, run_filter)
+        registered = self._versions_by_run(model_name, [run.info.run_id for run in runs])
+        rows: list[BackfillRun] = []
+        if on_progress is not None:
+            on_progress(0, len(runs))
+        for run in runs:
+            search = RunSearch(
+                experiment_id=experiment_id,
+                run_filter=single_run_filter(run.info.run_id),
+                artifact_path=artifact_path,
+            )
+            rows.append(
+                self._backfill_run(
+                    model_name, run, search, registered.get(run.info.run_id), alias_list, dry_run
+                )
+            )
+            if on_progress is not None:
+                on_progress(len(rows), len(runs))
+        return backfill_report(
+            model_name=model_name,
+            experiment_name=experiment_name,
+            experiment_id=experiment_id,
+            window=window,
+            run_filter=run_filter,
+            dry_run=dry_run,
+            runs=rows,
+        )
+
+    def _backfill_run(
+        self,
+        model_name: str,
+        run: Run,
+        search: RunSearch,
+        existing_version: str | None,
+        aliases: list[str],
+        dry_run: bool,
+    ) -> BackfillRun:
+        """Register (or, with ``dry_run``, resolve) the model of ``run`` unless it already has
+        ``existing_version``; a failure becomes a ``failed`` row."""
+        if existing_version is not None:
+            return BackfillRun.of(run.info, ALREADY_REGISTERED, version=existing_version)
+        try:
+            if dry_run:
+                source = self.find_run_source(search)
+                if source is None:
+                    raise NoMatchingRunError(f"Run {run.info.run_id} no longer exists.")
+                return BackfillRun.of(run.info, WOULD_REGISTER, model_uri=source.model_uri)
+            record = self.register_model_version(
+                model_name,
+                run_search=search,
+                aliases=aliases,
+                idempotency_key=run_registration_key(model_name, run.info.run_id),
+            )
+        except MlflowRegistryError as exc:
+            log.warning("Backfill of run %s failed: %s", run.info.run_id, exc)
+            return BackfillRun.of(run.info, FAILED, error=str(exc))
+        outcome = REGISTERED if record["created"] else ALREADY_REGISTERED
+        return BackfillRun.of(
+            run.info, outcome, version=record["version"], model_uri=record["source"]
+        )
+
+    def _runs_started_in(
+        self, experiment_id: str, window: TimeWindow, run_filter: str
+    ) -> list[Run]:
+        """Every active run of the experiment started in ``window`` and matching
+        ``run_filter``, oldest first (all pages)."""
+        filter_string = " AND ".join(
+            clause for clause in (run_filter.strip(), window.run_start_filter()) if clause
+        )
+        client = self.get_conn()
+        return list(
+            self._all_pages(
+                lambda token: client.search_runs(
+                    [experiment_id],
+                    filter_string=filter_string,
+                    max_results=SEARCH_PAGE_SIZE,
+                    order_by=["attributes.start_time ASC"],
+                    page_token=token,
+                ),
+                f"Searching runs of experiment {experiment_id} ({filter_string or 'no filter'})",
+            )
+        )
+
+    def _versions_by_run(self, model_name: str, run_ids: list[str]) -> dict[str, str]:
+        """Run id to the lowest version of ``model_name`` registered from it, for those of
+        ``run_ids`` that have one (one ``run_id IN (...)`` search per chunk of run ids)."""
+        name_filter = model_version_filter(model_name)
+        lowest: dict[str, int] = {}
+        for first in range(0, len(run_ids), RUN_IDS_PER_SEARCH):
+            chunk = run_ids[first : first + RUN_IDS_PER_SEARCH]
+            quoted = ", ".join(f"'{run_id}'" for run_id in chunk)
+            versions = self._model_versions_newest_first(
+                f"{name_filter} AND run_id IN ({quoted})", SEARCH_PAGE_SIZE
+            )
+            for mv in versions:
+                if mv.name == model_name and mv.run_id:
+                    lowest[mv.run_id] = min(int(mv.version), lowest.get(mv.run_id, int(mv.version)))
+        return {run_id: str(version) for run_id, version in lowest.items()}
+
+    def _model_versions_newest_first(
+        self, filter_string: str, page_size: int
+    ) -> Iterator[ModelVersion]:
+        """The versions matching ``filter_string``, highest version first, page by page."""
+        client = self.get_conn()
+        return self._all_pages(
+            lambda token: client.search_model_versions(
+                filter_string=filter_string,
+                max_results=page_size,
+                order_by=["version_number DESC"],
+                page_token=token,
+            ),
+            f"Searching model versions ({filter_string})",
+        )
+
+    def _all_pages(
+        self, search_page: Callable[[str | None], PagedList[Any]], action: str
+    ) -> Iterator[Any]:
+        """Every item of a paginated MLflow search; ``search_page(token)`` fetches one page.
+        Pages are fetched as the items are consumed.
+
+        :raises MlflowRequestError: naming ``action``.
+        """
+        token: str | None = None
+        while True:
+            try:
+                page = search_page(token)
+            except Exception as exc:
+                raise self._request_error(action, exc) from exc
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+    def _set_registered_model_alias(self, model_name: str, alias: str, version: str) -> None:
+        """Point ``alias`` at ``version``, sending once more after a ``BAD_REQUEST``.
+
+        MLflow's SQL store creates an alias by select-then-insert, so two tasks creating the
+        same alias at once make one fail with ``BAD_REQUEST`` (a unique-index IntegrityError).
+        Setting an alias is idempotent: the re-send updates the row the other task inserted.
+        Uses the registry client directly: ``MlflowClient.set_registered_model_alias`` first
+        GETs the model to rule out prompts, doubling the requests.
+        """
+        registry = self.get_conn()._get_registry_client()
+        try:
+            registry.set_registered_model_alias(model_name, alias, version)
+        except Exception as exc:
+            if getattr(exc, "error_code", None) != "BAD_REQUEST":
+                raise
+            log.warning(
+                "Pointing alias %r of model %r at version %s collided with a concurrent "
+                "update; sending it again.",
+                alias,
+                model_name,
+                version,
+            )
+            registry.set_registered_model_alias(model_name, alias, version)
 
     def get_model_version_entity(self, model_name: str, version: str | int) -> ModelVersion:
         """The MLflow ``ModelVersion`` of ``model_name``/``version``."""

@@ -5,5 +5,8 @@ from __future__ import annotations
 from airflow_mlflow_registry.operators.register_model_version import (
     RegisterModelVersionOperator,
 )
+from airflow_mlflow_registry.operators.set_model_version_alias import (
+    SetModelVersionAliasOperator,
+)
 
-__all__ = ["RegisterModelVersionOperator"]
+__all__ = ["RegisterModelVersionOperator", "SetModelVersionAliasOperator"]

@@ -36,6 +36,8 @@ class MlflowServer:
     - ``certs``: serve HTTPS with ``certs.server_pem``/``server_key``.
     - ``mutual_tls`` (needs ``certs``): also require a client certificate signed by
       ``certs.ca_pem``.
+    - ``port``: listen on this port instead of a free one; with the ``root`` of a stopped
+      server, a new instance restarts that server on the same store and URL.
 
     Attributes: ``url`` (``http(s)://127.0.0.1:<port>``), ``port``, ``root``, ``log_path``,
     ``passwords`` (username to password for the admin and every user made with
@@ -51,6 +53,7 @@ class MlflowServer:
         basic_auth: bool = False,
         certs: TlsCerts | None = None,
         mutual_tls: bool = False,
+        port: int | None = None,
     ) -> None:
         if mutual_tls and certs is None:
             raise ValueError("mutual_tls=True needs certs")
@@ -58,7 +61,7 @@ class MlflowServer:
         self.basic_auth = basic_auth
         self.certs = certs
         self.mutual_tls = mutual_tls
-        self.port = find_unused_port()
+        self.port = port or find_unused_port()
         self.url = f"{'https' if certs else 'http'}://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
         self.passwords: dict[str, str] = {}

@@ -1,0 +1,96 @@
+"""Backfilling registrations: one model version per past run of an experiment.
+
+A backfill registers the model of every run of an experiment that started in a time window
+as a version of one registered model, except runs that already have a version of it, whoever
+registered them (an earlier backfill, a DAG, a person). Each registration carries a key
+derived from (model, run), so a backfill interrupted while a create was in flight cannot
+duplicate that version when it runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow_mlflow_registry.time_window import TimeWindow
+
+REGISTERED = "registered"
+ALREADY_REGISTERED = "already_registered"
+WOULD_REGISTER = "would_register"
+FAILED = "failed"
+OUTCOMES = (REGISTERED, ALREADY_REGISTERED, WOULD_REGISTER, FAILED)
+
+
+def run_registration_key(model_name: str, run_id: str) -> str:
+    """The exactly-once key of registering run ``run_id`` as a version of ``model_name``.
+
+    A hex digest, because MLflow search filters cannot escape quotes inside values.
+    """
+    identity = "\x1f".join(["backfill", model_name, run_id])
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+def single_run_filter(run_id: str) -> str:
+    """The MLflow run filter matching run ``run_id`` only (run ids are hex, never quoted)."""
+    return f"attributes.run_id = '{run_id}'"
+
+
+@dataclass(frozen=True)
+class BackfillRun:
+    """What a backfill did (or, in a dry run, would do) with one run.
+
+    ``outcome`` is one of :data:`OUTCOMES`; ``version`` is the version registered or found,
+    ``model_uri`` the source registered (or to be registered), ``error`` why it failed.
+    """
+
+    run_id: str
+    run_name: str | None
+    start_time: str
+    outcome: str
+    version: str | None = None
+    model_uri: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, run_info: Any, outcome: str, **details: str | None) -> BackfillRun:
+        """The row of an MLflow ``RunInfo``; ``details`` are ``version``, ``model_uri``,
+        ``error``."""
+        started = datetime.fromtimestamp(run_info.start_time / 1000, tz=timezone.utc)
+        return cls(
+            run_id=run_info.run_id,
+            run_name=run_info.run_name or None,
+            start_time=started.isoformat(),
+            outcome=outcome,
+            **details,
+        )
+
+
+def backfill_report(
+    *,
+    model_name: str,
+    experiment_name: str,
+    experiment_id: str,
+    window: TimeWindow,
+    run_filter: str,
+    dry_run: bool,
+    runs: Sequence[BackfillRun],
+) -> dict[str, Any]:
+    """The JSON-able report of a backfill: its parameters, a count per outcome (every outcome
+    present, zero included) and one row per run, in run start order."""
+    counts = Counter(run.outcome for run in runs)
+    return {
+        "model_name": model_name,
+        "experiment_name": experiment_name,
+        "experiment_id": experiment_id,
+        "window": window.as_dict(),
+        "run_filter": run_filter,
+        "dry_run": dry_run,
+        "counts": {outcome: counts[outcome] for outcome in OUTCOMES},
+        "runs": [asdict(run) for run in runs],
+    }

@@ -1,0 +1,58 @@
+"""OpenLineage for the operators, without a hard dependency on the openlineage provider.
+
+A task that registers or promotes a model version reads the version's source artifact (input)
+and produces the registered version (output, named ``<model>/<version>`` in namespace
+``mlflow://<tracking-host>``, the namespace of the model's Airflow asset).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow_mlflow_registry.assets import ASSET_SCHEME, tracking_host
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+# Sources that live in the MLflow server's own namespace rather than a storage location.
+_MLFLOW_SOURCE_SCHEMES = ("runs", "models", "mlflow-artifacts")
+
+
+def model_version_lineage(record: Mapping[str, Any] | None) -> Any:
+    """An ``OperatorLineage`` for a model-version record (the operators' XCom dict).
+
+    :return: None when ``record`` is None (the task did not finish its work) or when the
+        ``apache-airflow-providers-openlineage`` package is not installed.
+    """
+    if record is None:
+        return None
+    try:
+        # The provider package itself (looked up in sys.modules), not only a cached submodule.
+        import airflow.providers.openlineage  # noqa: F401
+    except ImportError:
+        return None
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    namespace = f"{ASSET_SCHEME}://{tracking_host(record['tracking_uri'])}"
+    output = Dataset(namespace=namespace, name=f"{record['model_name']}/{record['version']}")
+    inputs = []
+    if record.get("source"):
+        source_namespace, source_name = source_dataset_name(record["source"], namespace)
+        inputs.append(Dataset(namespace=source_namespace, name=source_name))
+    return OperatorLineage(inputs=inputs, outputs=[output])
+
+
+def source_dataset_name(source: str, mlflow_namespace: str) -> tuple[str, str]:
+    """OpenLineage ``(namespace, name)`` of a version's source: storage URIs such as
+    ``s3://bucket/key`` become ``("s3://bucket", "key")``, ``file:`` paths ``("file", path)``;
+    ``runs:/``, ``models:/`` and ``mlflow-artifacts:/`` sources stay whole in the MLflow
+    namespace.
+    """
+    parts = urlsplit(source)
+    if parts.scheme == "file":
+        return "file", parts.path
+    if parts.netloc and parts.scheme not in _MLFLOW_SOURCE_SCHEMES:
+        return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/") or "/"
+    return mlflow_namespace, source

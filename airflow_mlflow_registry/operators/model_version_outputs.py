@@ -1,0 +1,60 @@
+"""What an operator that produces a model version shows besides its XCom: the "MLflow model
+version" link, an optional asset event for the model, and OpenLineage datasets."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlflow_registry.assets import model_asset, record_model_asset_event
+from airflow_mlflow_registry.links.mlflow import MlflowModelVersionLink
+from airflow_mlflow_registry.openlineage_facets import model_version_lineage
+from airflow_mlflow_registry.validation import is_templated
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from airflow.sdk import Asset, BaseOperatorLink, Context
+
+
+class ModelVersionOutputsMixin:
+    """Mix into a ``BaseOperator`` (before it) whose ``execute`` returns a model-version record.
+
+    Call :meth:`_declare_model_asset` in ``__init__`` and return through :meth:`_publish`.
+    ``published_record`` is the record ``execute`` returned in this process (None before, or
+    when the task failed or was skipped); the link and OpenLineage read it.
+    """
+
+    operator_extra_links: Collection[BaseOperatorLink] = (MlflowModelVersionLink(),)
+    _model_asset: Asset | None = None
+    published_record: dict[str, Any] | None = None
+
+    def _declare_model_asset(self, emit_asset: bool, model_name: Any, mlflow_conn_id: str) -> None:
+        """With ``emit_asset``, add the model's asset (:func:`model_asset`) to the outlets, so
+        Airflow knows at parse time that this task updates it.
+
+        :raises ValueError: when ``model_name`` is templated (the asset must be known at parse).
+        """
+        if not emit_asset:
+            return
+        if is_templated(model_name):
+            raise ValueError(
+                "emit_asset=True needs a literal model_name (the asset is declared when the DAG "
+                f"is parsed), got the template {model_name!r}."
+            )
+        self._model_asset = model_asset(mlflow_conn_id, model_name)
+        self.add_outlets([self._model_asset])  # type: ignore[attr-defined]
+
+    def _publish(
+        self, context: Context, record: dict[str, Any], alias: str | None
+    ) -> dict[str, Any]:
+        """Remember ``record`` for OpenLineage, attach it to the asset event, and return it."""
+        self.published_record = record
+        if self._model_asset is not None:
+            record_model_asset_event(context, self._model_asset, record, alias)
+        return record
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage datasets of the finished task (see
+        :func:`~airflow_mlflow_registry.openlineage_facets.model_version_lineage`); None when
+        the openlineage provider is not installed."""
+        return model_version_lineage(self.published_record)

@@ -1,0 +1,128 @@
+"""``ModelVersionSensor``: wait until a model version matches (alias moved, tagged version)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowSensorTimeout
+
+from airflow_mlflow_registry.exceptions import MlflowRegistryError
+from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+from airflow_mlflow_registry.search_filters import check_search_tags, check_version_number
+from airflow_mlflow_registry.triggers.model_version import (
+    MlflowModelVersionTrigger,
+    describe_version_condition,
+)
+from airflow_mlflow_registry.validation import check_aliases, check_model_name, is_templated
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from airflow.sdk import Context
+
+
+class ModelVersionSensor(BaseSensorOperator):
+    """Wait until a READY version of ``model_name`` matches:
+
+    * ``alias`` points at it (and, with ``newer_than_version``, it is newer than that), or
+    * it carries every tag in ``tags`` (the newest such version; also newer than
+      ``newer_than_version`` when given).
+
+    Both ``alias`` and ``tags`` together mean the version the alias points at must carry the
+    tags. A model, alias or version that does not exist yet is waited for, not an error.
+
+    Returns (and pushes to XCom) the matched version's record, the same dict as
+    ``MlflowRegistryHook.get_model_version``.
+
+    With ``deferrable=True`` the wait runs in the triggerer (:class:`MlflowModelVersionTrigger`)
+    and holds no worker slot; ``poke_interval`` and ``timeout`` apply there too. On timeout the
+    task fails (``AirflowSensorTimeout``, or is skipped with ``soft_fail``) with a message
+    stating the condition.
+
+    :param model_name: registered model name. Templated.
+    :param alias: alias to watch, e.g. ``"staging"``. Templated.
+    :param tags: tags the version must carry (str to str). Templated.
+    :param newer_than_version: only versions above this number match, e.g. the version in
+        production. Templated.
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param mlflow_conn_id: Airflow connection of type ``mlflow`` (default ``mlflow_default``).
+    """
+
+    template_fields: Sequence[str] = ("model_name", "alias", "tags", "newer_than_version")
+    ui_color = "#d0e9f7"
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        alias: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        newer_than_version: str | int | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        mlflow_conn_id: str = MlflowRegistryHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if alias is None and not tags:
+            raise ValueError("Give alias, tags, or both: what should the version match?")
+        self.model_name = model_name if is_templated(model_name) else check_model_name(model_name)
+        if alias is not None and not is_templated(alias):
+            alias = check_aliases([alias], "alias")[0]
+        self.alias = alias
+        self.tags = check_search_tags(tags, "tags", at_parse=True)
+        if newer_than_version is not None and not is_templated(newer_than_version):
+            check_version_number(newer_than_version, "newer_than_version")
+        self.newer_than_version = newer_than_version
+        self.deferrable = deferrable
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def _condition(self) -> str:
+        return describe_version_condition(
+            self.model_name, self.alias, self.tags, self.newer_than_version
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        record = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id).find_matching_version(
+            self.model_name,
+            alias=self.alias or None,
+            tags=self.tags,
+            newer_than_version=self.newer_than_version,
+        )
+        if record is None:
+            self.log.info("Waiting for %s.", self._condition())
+        else:
+            self.log.info("Model %r version %s matches.", record["model_name"], record["version"])
+        return PokeReturnValue(is_done=record is not None, xcom_value=record)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            try:
+                return super().execute(context)
+            except AirflowSensorTimeout as timeout:
+                raise AirflowSensorTimeout(f"Waiting for {self._condition()}: {timeout}") from None
+        self.defer(
+            trigger=MlflowModelVersionTrigger(
+                model_name=self.model_name,
+                mlflow_conn_id=self.mlflow_conn_id,
+                alias=self.alias or None,
+                tags=self.tags,
+                newer_than_version=self.newer_than_version,
+                poke_interval=self.poke_interval,
+                timeout=self.timeout,
+                started_at=time.time(),
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger: return the matched record, or fail with its message."""
+        status = event.get("status")
+        if status == "success":
+            record = event["version"]
+            self.log.info("Model %r version %s matches.", record["model_name"], record["version"])
+            return record
+        if status == "timeout":
+            raise AirflowSensorTimeout(event["message"])
+        raise MlflowRegistryError(event.get("message") or f"Unexpected trigger event {event!r}.")

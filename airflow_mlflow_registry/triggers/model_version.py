@@ -1,0 +1,113 @@
+"""``MlflowModelVersionTrigger``: wait in the triggerer until a model version matches."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_mlflow_registry.exceptions import MlflowRegistryError
+from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping
+
+
+def describe_version_condition(
+    model_name: str,
+    alias: str | None,
+    tags: Mapping[str, Any] | None,
+    newer_than_version: str | int | None,
+) -> str:
+    """The condition of ``ModelVersionSensor`` in words, for logs and timeout messages."""
+    parts = [f"a READY version of model {model_name!r}"]
+    if alias:
+        parts.append(f"that alias {alias!r} points at")
+    if tags:
+        parts.append(f"with tags {dict(tags)}")
+    if newer_than_version not in (None, ""):
+        parts.append(f"newer than version {newer_than_version}")
+    return " ".join(parts)
+
+
+class MlflowModelVersionTrigger(BaseTrigger):
+    """Poll the registry every ``poke_interval`` seconds until a version matches
+    (:meth:`MlflowRegistryHook.find_matching_version`) or ``timeout`` seconds after
+    ``started_at`` (epoch seconds; default: when polling starts) have passed.
+
+    The hook is built inside :meth:`run` from ``mlflow_conn_id``; its blocking calls, including
+    the connection lookup, run in a worker thread so the triggerer's event loop never blocks.
+
+    Yields one event: ``{"status": "success", "version": <record>}``,
+    ``{"status": "timeout", "message": ...}`` or ``{"status": "error", "message": ...}``.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        mlflow_conn_id: str,
+        alias: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        newer_than_version: str | int | None = None,
+        poke_interval: float = 60.0,
+        timeout: float = 7 * 24 * 3600.0,
+        started_at: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.model_name = model_name
+        self.mlflow_conn_id = mlflow_conn_id
+        self.alias = alias
+        self.tags = dict(tags or {})
+        self.newer_than_version = newer_than_version
+        self.poke_interval = float(poke_interval)
+        self.timeout = float(timeout)
+        self.started_at = started_at
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "model_name": self.model_name,
+                "mlflow_conn_id": self.mlflow_conn_id,
+                "alias": self.alias,
+                "tags": self.tags,
+                "newer_than_version": self.newer_than_version,
+                "poke_interval": self.poke_interval,
+                "timeout": self.timeout,
+                "started_at": self.started_at,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
+        condition = describe_version_condition(
+            self.model_name, self.alias, self.tags, self.newer_than_version
+        )
+        deadline = (self.started_at or time.time()) + self.timeout
+        while True:
+            try:
+                record = await asyncio.to_thread(
+                    hook.find_matching_version,
+                    self.model_name,
+                    alias=self.alias,
+                    tags=self.tags,
+                    newer_than_version=self.newer_than_version,
+                )
+            except (MlflowRegistryError, ValueError) as exc:
+                yield TriggerEvent(
+                    {"status": "error", "message": f"Waiting for {condition}: {exc}"}
+                )
+                return
+            if record is not None:
+                yield TriggerEvent({"status": "success", "version": record})
+                return
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                message = f"Timed out after {self.timeout:g} s waiting for {condition}."
+                yield TriggerEvent({"status": "timeout", "message": message})
+                return
+            self.log.info("Waiting for %s; next check in %g s.", condition, self.poke_interval)
+            await asyncio.sleep(min(self.poke_interval, remaining))

@@ -1,0 +1,45 @@
+"""Promote the version ``staging`` points at to ``production``, but only when it is better.
+
+Scheduled on the model's asset (``mlflow://<tracking-host>/iris-classifier``): it runs each
+time a task with ``emit_asset=True`` registers or promotes a version of the model, e.g.
+``RegisterModelVersionOperator(..., aliases=["staging"], emit_asset=True)``. The ``promote``
+task compares the ``accuracy`` metric of the source runs of the ``staging`` and
+``production`` versions: it moves ``production`` when ``staging`` is strictly better, and is
+skipped otherwise (the log states both values). Its XCom keeps ``previous_version`` for a
+rollback.
+
+The asset is built from the ``mlflow_default`` connection when the DAG is parsed, so that
+connection must be defined where DAGs are parsed.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag
+
+from airflow_mlflow_registry.assets import model_asset
+from airflow_mlflow_registry.operators import SetModelVersionAliasOperator
+
+MODEL_NAME = "iris-classifier"
+MODEL_ASSET = model_asset("mlflow_default", MODEL_NAME)
+
+
+@dag(
+    schedule=[MODEL_ASSET],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["mlflow", "example"],
+    doc_md=__doc__,
+)
+def promote_on_new_version() -> None:
+    SetModelVersionAliasOperator(
+        task_id="promote",
+        model_name=MODEL_NAME,
+        alias="production",
+        best_metric="accuracy",
+        candidate_alias="staging",
+        require_improvement=True,
+    )
+
+
+promote_on_new_version()

@@ -1,0 +1,120 @@
+"""MlflowRegistryHook's alias, version-search and run-metric methods against a real server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from tests.support.model_versions import add_version, unique
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from tests.conftest import UseConnection
+    from tests.support.fault_proxy import FaultProxy
+
+
+@pytest.fixture
+def hook(default_registry: MlflowClient) -> MlflowRegistryHook:
+    """A hook on ``mlflow_default``, the server ``default_registry`` arranges content on."""
+    return MlflowRegistryHook()
+
+
+def test_alias_lookup_returns_none_for_missing_alias_and_missing_model(
+    hook: MlflowRegistryHook, default_registry: MlflowClient
+) -> None:
+    model = unique("alias")
+    add_version(default_registry, model, aliases=["staging"])
+    holder = hook.get_version_by_alias(model, "staging")
+    assert holder is not None and holder.version == "1"
+    assert hook.get_version_by_alias(model, "production") is None
+    assert hook.get_version_by_alias(unique("no-such-model"), "staging") is None
+
+
+def test_set_alias_returns_previous_holder_and_moves_the_alias(
+    hook: MlflowRegistryHook, default_registry: MlflowClient
+) -> None:
+    model = unique("move")
+    add_version(default_registry, model)
+    add_version(default_registry, model)
+    assert hook.set_model_version_alias(model, "production", "1") is None
+    assert hook.set_model_version_alias(model, "production", 2) == "1"
+    assert default_registry.get_model_version_by_alias(model, "production").version == "2"
+
+
+def test_set_alias_to_its_current_version_sends_only_the_lookup(
+    fault_proxy: FaultProxy, use_connection: UseConnection, default_registry: MlflowClient
+) -> None:
+    model = unique("idem")
+    add_version(default_registry, model, aliases=["production"])
+    use_connection("mlflow_counted", fault_proxy.url)
+    hook = MlflowRegistryHook(mlflow_conn_id="mlflow_counted")
+    fault_proxy.reset_counts()
+    assert hook.set_model_version_alias(model, "production", "1") == "1"
+    assert [method for method, _ in fault_proxy.requests_seen] == ["GET"]
+
+
+def test_find_model_versions_matches_tags_on_the_server_newest_first(
+    hook: MlflowRegistryHook, default_registry: MlflowClient
+) -> None:
+    model = unique("search")
+    add_version(default_registry, model, tags={"team": "a", "data.set": "v1"})
+    add_version(default_registry, model, tags={"team": "b"})
+    add_version(default_registry, model, tags={"team": "a", "data.set": "v1"})
+    found = hook.find_model_versions(model, {"team": "a", "data.set": "v1"})
+    assert [mv.version for mv in found] == ["3", "1"]
+    assert [mv.version for mv in hook.find_model_versions(model)] == ["3", "2", "1"]
+
+
+def test_tag_value_with_a_single_quote_is_rejected_not_silently_unmatched(
+    hook: MlflowRegistryHook,
+) -> None:
+    with pytest.raises(ValueError, match="single quote"):
+        hook.find_model_versions("m", {"owner": "o'brien"})
+
+
+def test_find_matching_version_applies_alias_tags_and_newer_than(
+    hook: MlflowRegistryHook, default_registry: MlflowClient
+) -> None:
+    model = unique("match")
+    add_version(default_registry, model, tags={"ok": "yes"}, aliases=["staging"])
+    assert hook.find_matching_version(model, alias="staging", newer_than_version=1) is None
+    add_version(default_registry, model, tags={"ok": "no"})
+    add_version(default_registry, model, tags={"ok": "yes"})
+    record = hook.find_matching_version(model, tags={"ok": "yes"}, newer_than_version="1")
+    assert record is not None and record["version"] == "3" and record["status"] == "READY"
+    default_registry.set_registered_model_alias(model, "staging", "2")
+    moved = hook.find_matching_version(model, alias="staging", newer_than_version=1)
+    assert moved is not None and moved["version"] == "2" and moved["aliases"] == ["staging"]
+    assert hook.find_matching_version(model, alias="staging", tags={"ok": "yes"}) is None
+    assert hook.find_matching_version(unique("missing"), tags={"ok": "yes"}) is None
+
+
+def test_source_run_metric_is_the_latest_value_or_none(
+    hook: MlflowRegistryHook, default_registry: MlflowClient
+) -> None:
+    model = unique("metric")
+    add_version(default_registry, model, {"accuracy": 0.5})
+    version = default_registry.get_model_version(model, "1")
+    default_registry.log_metric(version.run_id, "accuracy", 0.75, step=1)
+    assert hook.source_run_metric(version, "accuracy") == 0.75
+    assert hook.source_run_metric(version, "f1") is None
+    runless = default_registry.create_model_version(model, "s3://bucket/no-run")
+    assert hook.source_run_metric(runless, "accuracy") is None
+
+
+def test_best_version_by_metric_respects_direction_and_skips_versions_without_it(
+    hook: MlflowRegistryHook, default_registry: MlflowClient
+) -> None:
+    model = unique("best")
+    for value in (0.2, 0.9, 0.5):
+        add_version(default_registry, model, {"loss": value})
+    add_version(default_registry, model, {"other": 1.0})
+    versions = hook.find_model_versions(model)
+    best_max = hook.best_version_by_metric(versions, "loss", "max")
+    best_min = hook.best_version_by_metric(versions, "loss", "min")
+    assert best_max is not None and (best_max[0].version, best_max[1]) == ("2", 0.9)
+    assert best_min is not None and (best_min[0].version, best_min[1]) == ("1", 0.2)
+    assert hook.best_version_by_metric(versions, "absent", "max") is None

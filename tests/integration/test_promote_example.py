@@ -1,0 +1,90 @@
+"""The shipped `example_dags/promote_on_new_version.py`, as shipped, against a real
+`mlflow server`: its asset schedule, and its guarded promotion of `staging` to `production`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pendulum
+import pytest
+from airflow.sdk import DAG
+
+from airflow_mlflow_registry.operators import RegisterModelVersionOperator
+from tests.conftest import REPO_ROOT
+from tests.integration.test_example_dags import load_example
+from tests.support.airflow_env import connection_env_var, connection_json
+from tests.support.dag_runs import run_dag, task_states, xcom_value
+from tests.support.model_versions import add_version, unique
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from tests.conftest import UseConnection
+    from tests.support.mlflow_server import MlflowServer
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+def test_example_imports_without_importing_mlflow(
+    mlflow_server: MlflowServer, airflow_env: dict[str, str]
+) -> None:
+    env = {**airflow_env, connection_env_var("mlflow_default"): connection_json(mlflow_server.url)}
+    code = (
+        "import runpy, sys; "
+        f"runpy.run_path({str(REPO_ROOT / 'example_dags' / 'promote_on_new_version.py')!r}); "
+        "print(sorted(m for m in sys.modules if m == 'mlflow' or m.startswith('mlflow.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_promotes_staging_only_when_better_and_is_queued_by_a_registration(
+    mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from mlflow import MlflowClient
+
+    use_connection("mlflow_default", mlflow_server.url)
+    client: MlflowClient = MlflowClient(tracking_uri=mlflow_server.url)
+    example = load_example("promote_on_new_version")
+    model = example.MODEL_NAME
+    dag = example.promote_on_new_version()
+    assert example.MODEL_ASSET.uri == f"mlflow://{mlflow_server.url[7:]}/{model}"
+    assert list(dag.timetable.asset_condition.objects) == [example.MODEL_ASSET]
+
+    production = add_version(client, model, {"accuracy": 0.80}, aliases=["production"])
+    better = add_version(client, model, {"accuracy": 0.90}, aliases=["staging"])
+    dag_run = run_dag(dag)
+    record = xcom_value(dag_run, "promote")
+    assert (record["version"], record["previous_version"]) == (better, production)
+    assert client.get_model_version_by_alias(model, "production").version == better
+
+    # A registration that emits the model's asset queues a run of the (unpaused) example DAG.
+    with create_session() as session:
+        session.query(DagModel).filter_by(dag_id=dag.dag_id).update({"is_paused": False})
+    experiment_id = client.create_experiment(unique("exp"))
+    worse_run = client.create_run(experiment_id).info.run_id
+    client.log_metric(worse_run, "accuracy", 0.5)
+    with DAG(unique("dag_register"), schedule=None, start_date=pendulum.now("UTC")) as producer:
+        RegisterModelVersionOperator(
+            task_id="register",
+            model_name=model,
+            model_uri=f"runs:/{worse_run}/model",
+            aliases=["staging"],
+            emit_asset=True,
+        )
+    run_dag(producer)
+    with create_session() as session:
+        queued = session.query(AssetDagRunQueue).filter_by(target_dag_id=dag.dag_id).count()
+    assert queued == 1
+
+    # The worse staging version is not promoted: the task is skipped.
+    assert task_states(run_dag(dag)) == {("promote", -1): "skipped"}
+    assert client.get_model_version_by_alias(model, "production").version == better

@@ -1,0 +1,1 @@
+"""Reliability: fault injection, server restarts, concurrency and bad input."""

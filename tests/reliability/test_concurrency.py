@@ -1,0 +1,62 @@
+"""Many task instances register versions of one model at the same moment, each pointing the
+same alias at its version, against a real `mlflow server`."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
+from tests.support.model_versions import unique
+
+if TYPE_CHECKING:
+    from tests.conftest import UseConnection
+    from tests.support.mlflow_server import MlflowServer
+
+pytestmark = pytest.mark.reliability
+
+TASK_INSTANCES = 16
+DEADLINE_SECONDS = 120
+
+
+def test_concurrent_task_instances_get_distinct_versions_and_alias_lands_on_one(
+    mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    from mlflow import MlflowClient
+
+    use_connection("concurrent", mlflow_server.url, timeout=30)
+    model = unique("concurrent")
+    start_together = threading.Barrier(TASK_INSTANCES, timeout=DEADLINE_SECONDS)
+
+    def task_instance(index: int) -> dict[str, Any]:
+        lineage = TaskInstanceLineage("concurrency", "register", f"manual__{index}")
+        hook = MlflowRegistryHook("concurrent")
+        hook.get_conn()  # build the client before the barrier, so the requests overlap
+        start_together.wait()
+        return hook.register_model_version(
+            model, f"s3://bucket/{index}", lineage=lineage, aliases=["champion"]
+        )
+
+    with ThreadPoolExecutor(max_workers=TASK_INSTANCES) as executor:
+        futures = [executor.submit(task_instance, index) for index in range(TASK_INSTANCES)]
+        records = [future.result(timeout=DEADLINE_SECONDS) for future in futures]
+
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    stored = {v.version: v for v in client.search_model_versions(f"name = '{model}'")}
+    versions = [record["version"] for record in records]
+    assert len(set(versions)) == TASK_INSTANCES
+    assert sorted(stored, key=int) == [str(n) for n in range(1, TASK_INSTANCES + 1)]
+    for index, record in enumerate(records):
+        key = TaskInstanceLineage("concurrency", "register", f"manual__{index}").registration_key(
+            model
+        )
+        assert stored[record["version"]].tags[REGISTRATION_KEY_TAG] == key
+        assert stored[record["version"]].source == f"s3://bucket/{index}"
+        assert record["created"] is True
+    champion = client.get_model_version_by_alias(model, "champion").version
+    assert champion in versions
+    assert client.get_registered_model(model).aliases == {"champion": champion}

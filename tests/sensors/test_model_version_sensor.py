@@ -1,0 +1,204 @@
+"""ModelVersionSensor in real DAG runs (`dag.test()`, which runs triggers in line) against a
+real `mlflow server`, in poke mode and in deferrable mode."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+import pytest
+from airflow.sdk import DAG
+
+from airflow_mlflow_registry.sensors import ModelVersionSensor
+from airflow_mlflow_registry.triggers import MlflowModelVersionTrigger
+from tests.support.dag_runs import run_dag, task_states, xcom_value
+from tests.support.model_versions import add_version, unique
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from airflow.models.dagrun import DagRun
+    from mlflow import MlflowClient
+
+    from tests.support.mlflow_server import MlflowServer
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+INLINE_TRIGGER_LOG = "[DAG TEST] running trigger in line"
+
+
+@pytest.fixture
+def later() -> Iterator[Callable[[float, Callable[[], Any]], None]]:
+    """``later(seconds, action)`` runs ``action`` in a thread after ``seconds`` (while the DAG
+    runs); the test fails if an action raised, and waits for the threads at the end."""
+    threads: list[threading.Thread] = []
+    errors: list[BaseException] = []
+
+    def schedule(seconds: float, action: Callable[[], Any]) -> None:
+        def run() -> None:
+            try:
+                action()
+            except BaseException as exc:
+                errors.append(exc)
+
+        timer = threading.Timer(seconds, run)
+        timer.start()
+        threads.append(timer)
+
+    yield schedule
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+
+
+def sense(**kwargs: Any) -> DagRun:
+    """Run one ModelVersionSensor task (task id ``wait``) and return the DAG run."""
+    with DAG(unique("dag_sense"), schedule=None, start_date=START) as dag:
+        ModelVersionSensor(task_id="wait", **kwargs)
+    return run_dag(dag)
+
+
+def test_poke_mode_waits_until_the_alias_moves_to_a_newer_version(
+    default_registry: MlflowClient, later: Callable[[float, Callable[[], Any]], None]
+) -> None:
+    model = unique("poke-alias")
+    add_version(default_registry, model, aliases=["staging"])
+    add_version(default_registry, model)
+    later(3, lambda: default_registry.set_registered_model_alias(model, "staging", "2"))
+    dag_run = sense(
+        model_name=model, alias="staging", newer_than_version=1, poke_interval=1, timeout=120
+    )
+    assert task_states(dag_run) == {("wait", -1): "success"}
+    record = xcom_value(dag_run, "wait")
+    assert (record["model_name"], record["version"], record["aliases"]) == (model, "2", ["staging"])
+    assert record["status"] == "READY" and record["model_uri"] == f"models:/{model}/2"
+
+
+def test_poke_mode_finds_the_newest_ready_version_with_all_tags(
+    default_registry: MlflowClient,
+) -> None:
+    model = unique("poke-tags")
+    add_version(default_registry, model, tags={"validated": "true", "team": "a"})
+    add_version(default_registry, model, tags={"validated": "true", "team": "a"})
+    add_version(default_registry, model, tags={"validated": "false", "team": "a"})
+    dag_run = sense(
+        model_name=model, tags={"validated": "true", "team": "a"}, poke_interval=1, timeout=60
+    )
+    assert xcom_value(dag_run, "wait")["version"] == "2"
+
+
+def test_poke_mode_timeout_fails_with_the_condition_in_the_message(
+    default_registry: MlflowClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = unique("poke-timeout")
+    add_version(default_registry, model, aliases=["staging"])
+    dag_run = sense(
+        model_name=model, alias="staging", newer_than_version=1, poke_interval=1, timeout=2
+    )
+    assert task_states(dag_run) == {("wait", -1): "failed"}
+    output = capsys.readouterr().out
+    assert "AirflowSensorTimeout" in output
+    assert (
+        f"Waiting for a READY version of model {model!r} that alias 'staging' points at newer "
+        "than version 1: Sensor has timed out" in output
+    )
+
+
+def test_deferrable_mode_polls_from_the_trigger_until_a_tagged_version_appears(
+    default_registry: MlflowClient,
+    later: Callable[[float, Callable[[], Any]], None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = unique("deferred")
+    add_version(default_registry, model, tags={"validated": "false"})
+    later(3, lambda: add_version(default_registry, model, tags={"validated": "true"}))
+    dag_run = sense(
+        model_name=model,
+        tags={"validated": "true"},
+        deferrable=True,
+        poke_interval=1,
+        timeout=120,
+    )
+    assert task_states(dag_run) == {("wait", -1): "success"}
+    assert INLINE_TRIGGER_LOG in caplog.text  # the wait went through the trigger
+    record = xcom_value(dag_run, "wait")
+    assert (record["version"], record["tags"]) == ("2", {"validated": "true"})
+
+
+def test_deferrable_mode_timeout_fails_with_the_trigger_message(
+    default_registry: MlflowClient,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model = unique("deferred-timeout")
+    dag_run = sense(
+        model_name=model, alias="production", deferrable=True, poke_interval=1, timeout=2
+    )
+    assert task_states(dag_run) == {("wait", -1): "failed"}
+    assert INLINE_TRIGGER_LOG in caplog.text
+    assert (
+        f"Timed out after 2 s waiting for a READY version of model {model!r} that alias "
+        "'production' points at" in capsys.readouterr().out
+    )
+
+
+def test_trigger_reads_a_connection_stored_only_in_the_metadata_db(
+    mlflow_server: MlflowServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The trigger builds its hook in `run` and resolves the connection in a worker thread
+    through the supervisor (no AIRFLOW_CONN_ variable here), as in a triggerer."""
+    from airflow.models import Connection
+    from airflow.utils.session import create_session
+    from mlflow import MlflowClient
+
+    model = unique("db-conn")
+    add_version(MlflowClient(tracking_uri=mlflow_server.url), model, aliases=["staging"])
+    conn_id = unique("mlflow_db_only").replace("-", "_")
+    with create_session() as session:
+        session.add(Connection(conn_id=conn_id, conn_type="mlflow", host=mlflow_server.url))
+    dag_run = sense(
+        model_name=model,
+        alias="staging",
+        deferrable=True,
+        poke_interval=1,
+        timeout=60,
+        mlflow_conn_id=conn_id,
+    )
+    assert task_states(dag_run) == {("wait", -1): "success"}
+    assert INLINE_TRIGGER_LOG in caplog.text
+    assert xcom_value(dag_run, "wait")["version"] == "1"
+
+
+def test_trigger_serializes_to_kwargs_that_rebuild_it() -> None:
+    trigger = MlflowModelVersionTrigger(
+        model_name="m",
+        mlflow_conn_id="conn",
+        alias="staging",
+        tags={"k": "v"},
+        newer_than_version="3",
+        poke_interval=5,
+        timeout=60,
+        started_at=1_700_000_000.0,
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_mlflow_registry.triggers.model_version.MlflowModelVersionTrigger"
+    assert MlflowModelVersionTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert kwargs["tags"] == {"k": "v"} and kwargs["started_at"] == 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({}, "Give alias, tags, or both"),
+        ({"alias": "bad alias"}, "alias"),
+        ({"tags": {"k": "it's"}}, "tags"),
+        ({"alias": "staging", "newer_than_version": "x"}, "newer_than_version"),
+        ({"model_name": "", "alias": "staging"}, "model_name"),
+    ],
+)
+def test_bad_arguments_fail_at_dag_parse_naming_the_argument(
+    kwargs: dict[str, Any], argument: str
+) -> None:
+    with pytest.raises(ValueError, match=argument):
+        ModelVersionSensor(task_id="wait", **{"model_name": "m", **kwargs})

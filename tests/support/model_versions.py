@@ -1,0 +1,40 @@
+"""Registry content for tests, made with a plain ``MlflowClient`` (not the code under test)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from mlflow import MlflowClient
+
+
+def unique(prefix: str) -> str:
+    """``prefix`` plus a random suffix: names that no other test (or earlier run) uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def add_version(
+    client: MlflowClient,
+    model_name: str,
+    metrics: Mapping[str, float] | None = None,
+    *,
+    tags: Mapping[str, str] | None = None,
+    aliases: Iterable[str] = (),
+) -> str:
+    """Log a run with ``metrics``, register it as a new version of ``model_name`` (created when
+    missing) with ``tags``, point ``aliases`` at it, and return the version number."""
+    if not client.search_registered_models(filter_string=f"name = '{model_name}'"):
+        client.create_registered_model(model_name)
+    experiment_id = client.create_experiment(unique("exp"))
+    run_id = client.create_run(experiment_id).info.run_id
+    for key, value in (metrics or {}).items():
+        client.log_metric(run_id, key, value)
+    version = client.create_model_version(
+        model_name, f"runs:/{run_id}/model", run_id=run_id, tags=dict(tags or {})
+    ).version
+    for alias in aliases:
+        client.set_registered_model_alias(model_name, alias, version)
+    return str(version)

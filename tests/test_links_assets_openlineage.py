@@ -1,0 +1,295 @@
+"""What the operators show besides their XCom, in real DAG runs (`dag.test()`) against a real
+`mlflow server`: the "MLflow model version" extra link, the model's asset and its events,
+and OpenLineage datasets."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+import pytest
+from airflow.sdk import DAG, Asset
+
+from airflow_mlflow_registry.assets import model_asset
+from airflow_mlflow_registry.openlineage_facets import source_dataset_name
+from airflow_mlflow_registry.operators import (
+    RegisterModelVersionOperator,
+    SetModelVersionAliasOperator,
+)
+from tests.support.dag_runs import run_dag, task_states, xcom_value
+from tests.support.model_versions import add_version, unique
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from airflow.models.dagrun import DagRun
+    from mlflow import MlflowClient
+
+    from tests.conftest import UseConnection
+    from tests.support.mlflow_server import MlflowServer
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+LINK_NAME = "MLflow model version"
+
+
+def extra_links(dag_run: DagRun, task_id: str) -> dict[str, str | None]:
+    """The task instance's extra links as the API server computes them: from the serialized
+    DAG in the metadata DB, reading what the worker stored."""
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        serialized = SerializedDagModel.get_dag(dag_run.dag_id, session=session)
+        assert serialized is not None
+        task = serialized.get_task(task_id)
+        ti = dag_run.get_task_instance(task_id, session=session)
+        assert ti is not None
+        return {name: task.get_extra_links(ti, name) or None for name in task.extra_links}
+
+
+def asset_events(asset: Asset, dag_run: DagRun) -> list[dict[str, Any]]:
+    """``extra`` of each event recorded in the metadata DB for ``asset`` by ``dag_run``."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri == asset.uri, AssetEvent.source_run_id == dag_run.run_id)
+            .all()
+        )
+        return [dict(row.extra) for row in rows]
+
+
+# ------------------------------------------------------------------------- provider info
+
+
+def test_airflow_discovers_the_link_asset_handler_and_lineage_converter() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    from airflow_mlflow_registry.assets import (
+        model_asset_to_openlineage,
+        normalize_model_asset_uri,
+    )
+
+    manager = ProvidersManager()
+    assert (
+        "airflow_mlflow_registry.links.mlflow.MlflowModelVersionLink"
+        in manager.extra_links_class_names
+    )
+    assert manager.asset_uri_handlers["mlflow"] is normalize_model_asset_uri
+    assert manager.asset_to_openlineage_converters["mlflow"] is model_asset_to_openlineage
+
+
+# ------------------------------------------------------------------------------- extra link
+
+
+def test_link_opens_the_registered_version_page(
+    default_registry: MlflowClient, mlflow_server: MlflowServer
+) -> None:
+    model = unique("link")
+    with DAG(unique("dag_link"), schedule=None, start_date=START) as dag:
+        RegisterModelVersionOperator(
+            task_id="register", model_name=model, model_uri="s3://bucket/link"
+        )
+    dag_run = run_dag(dag)
+    assert extra_links(dag_run, "register") == {
+        LINK_NAME: f"{mlflow_server.url}/#/models/{model}/versions/1"
+    }
+
+
+def test_link_opens_the_promoted_version_page_and_is_absent_after_a_skip(
+    default_registry: MlflowClient, mlflow_server: MlflowServer
+) -> None:
+    model = unique("link-promote")
+    add_version(default_registry, model, {"accuracy": 0.9}, aliases=["production"])
+    add_version(default_registry, model, {"accuracy": 0.8}, aliases=["staging"])
+    with DAG(unique("dag_link_promote"), schedule=None, start_date=START) as dag:
+        SetModelVersionAliasOperator(
+            task_id="promote", model_name=model, alias="candidate", version=2
+        )
+        SetModelVersionAliasOperator(
+            task_id="no_gain",
+            model_name=model,
+            alias="production",
+            best_metric="accuracy",
+            candidate_alias="staging",
+            require_improvement=True,
+        )
+    dag_run = run_dag(dag)
+    assert task_states(dag_run)[("no_gain", -1)] == "skipped"
+    assert extra_links(dag_run, "promote") == {
+        LINK_NAME: f"{mlflow_server.url}/#/models/{model}/versions/2"
+    }
+    assert extra_links(dag_run, "no_gain") == {LINK_NAME: None}
+
+
+def test_no_link_for_a_tracking_store_without_a_web_server(
+    use_connection: UseConnection, tmp_path: Path
+) -> None:
+    use_connection("mlflow_local", f"sqlite:///{tmp_path}/mlflow.db")
+    with DAG(unique("dag_local_link"), schedule=None, start_date=START) as dag:
+        RegisterModelVersionOperator(
+            task_id="register",
+            model_name=unique("local"),
+            model_uri="s3://bucket/local",
+            mlflow_conn_id="mlflow_local",
+        )
+    dag_run = run_dag(dag)
+    assert xcom_value(dag_run, "register")["model_version_url"] is None
+    assert extra_links(dag_run, "register") == {LINK_NAME: None}
+
+
+# ---------------------------------------------------------------------------------- assets
+
+
+def test_model_asset_from_a_connection_equals_the_one_from_its_tracking_uri(
+    mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    use_connection("mlflow_asset", mlflow_server.url)
+    host = mlflow_server.url.removeprefix("http://")
+    by_conn = model_asset("mlflow_asset", "churn model")
+    assert by_conn.uri == f"mlflow://{host}/churn%20model"
+    assert model_asset(mlflow_server.url + "/", "churn model") == by_conn
+    assert model_asset(host, "churn model") == by_conn
+
+
+def test_asset_uris_are_normalised_by_the_registered_handler() -> None:
+    assert Asset("mlflow://MLflow.Example.COM:5000/churn model/").uri == (
+        "mlflow://mlflow.example.com:5000/churn%20model"
+    )
+    assert Asset("mlflow://mlflow.example.com:5000/churn%20model").uri == (
+        "mlflow://mlflow.example.com:5000/churn%20model"
+    )
+    assert model_asset("sqlite:////srv/mlflow.db", "m").uri == "mlflow://local/m"
+    assert model_asset("databricks", "m").uri == "mlflow://databricks/m"
+    with pytest.raises(ValueError, match="mlflow://<tracking-host>/<model-name>"):
+        Asset("mlflow://host/a/b")
+
+
+def test_registration_with_emit_asset_records_an_event_with_the_version(
+    default_registry: MlflowClient, mlflow_server: MlflowServer
+) -> None:
+    model = unique("asset")
+    add_version(default_registry, model)
+    run_id = default_registry.get_model_version(model, "1").run_id
+    with DAG(unique("dag_asset"), schedule=None, start_date=START) as dag:
+        register = RegisterModelVersionOperator(
+            task_id="register",
+            model_name=model,
+            model_uri=f"runs:/{run_id}/model",
+            aliases=["staging", "candidate"],
+            emit_asset=True,
+        )
+    asset = model_asset(mlflow_server.url, model)
+    assert register.outlets == [asset]  # declared when the DAG is parsed
+    dag_run = run_dag(dag)
+    assert asset_events(asset, dag_run) == [
+        {
+            "version": "2",
+            "alias": "staging",
+            "run_id": run_id,
+            "model_uri": f"models:/{model}/2",
+        }
+    ]
+
+
+def test_promotion_with_emit_asset_records_the_alias_it_moved(
+    default_registry: MlflowClient, mlflow_server: MlflowServer
+) -> None:
+    model = unique("asset-promote")
+    add_version(default_registry, model, aliases=["staging"])
+    with DAG(unique("dag_asset_promote"), schedule=None, start_date=START) as dag:
+        SetModelVersionAliasOperator(
+            task_id="promote",
+            model_name=model,
+            alias="production",
+            from_alias="staging",
+            emit_asset=True,
+        )
+    dag_run = run_dag(dag)
+    [event] = asset_events(model_asset(mlflow_server.url, model), dag_run)
+    assert (event["version"], event["alias"], event["model_uri"]) == (
+        "1",
+        "production",
+        f"models:/{model}/1",
+    )
+    assert event["run_id"] == default_registry.get_model_version(model, "1").run_id
+
+
+# ----------------------------------------------------------------------------- OpenLineage
+
+
+def promoted_operator(default_registry: MlflowClient, model: str) -> tuple[Any, DagRun]:
+    """An operator that has run, and its DAG run: the run's real record is published on the
+    operator as its ``execute`` does (dag.test() runs a copy of the task)."""
+    add_version(default_registry, model, aliases=["staging"])
+    with DAG(unique("dag_lineage"), schedule=None, start_date=START) as dag:
+        operator = SetModelVersionAliasOperator(
+            task_id="promote", model_name=model, alias="production", from_alias="staging"
+        )
+    dag_run = run_dag(dag)
+    operator.published_record = xcom_value(dag_run, "promote")
+    return operator, dag_run
+
+
+def test_openlineage_extraction_names_the_version_and_its_source(
+    default_registry: MlflowClient, mlflow_server: MlflowServer
+) -> None:
+    """Through the openlineage provider's ExtractorManager, as its listener calls it."""
+    pytest.importorskip("airflow.providers.openlineage")
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
+    from airflow.utils.state import TaskInstanceState
+
+    model = unique("lineage")
+    operator, dag_run = promoted_operator(default_registry, model)
+    lineage = ExtractorManager().extract_metadata(
+        dagrun=dag_run,
+        task=operator,
+        task_instance_state=TaskInstanceState.SUCCESS,
+        task_instance=dag_run.get_task_instance("promote"),
+    )
+    source = operator.published_record["source"]
+    assert source.startswith("runs:/")
+    namespace = f"mlflow://{mlflow_server.url.removeprefix('http://')}"
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [(namespace, f"{model}/1")]
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [(namespace, source)]
+
+
+def test_model_asset_converts_to_the_models_openlineage_dataset() -> None:
+    pytest.importorskip("airflow.providers.openlineage")
+    from airflow_mlflow_registry.assets import model_asset_to_openlineage
+
+    dataset = model_asset_to_openlineage(model_asset("http://h:5000", "churn model"), None)
+    assert (dataset.namespace, dataset.name) == ("mlflow://h:5000", "churn model")
+
+
+def test_openlineage_method_returns_none_when_the_provider_is_missing(
+    default_registry: MlflowClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operator, _ = promoted_operator(default_registry, unique("no-lineage"))
+    # A None entry in sys.modules makes `import airflow.providers.openlineage...` fail.
+    monkeypatch.setitem(sys.modules, "airflow.providers.openlineage", None)
+    assert operator.get_openlineage_facets_on_complete(task_instance=None) is None
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("s3://bucket/models/churn", ("s3://bucket", "models/churn")),
+        ("file:///srv/models/churn", ("file", "/srv/models/churn")),
+        ("runs:/abc123/model", ("mlflow://h:5000", "runs:/abc123/model")),
+        ("models:/m-0123", ("mlflow://h:5000", "models:/m-0123")),
+        (
+            "mlflow-artifacts:/1/abc/artifacts/model",
+            ("mlflow://h:5000", "mlflow-artifacts:/1/abc/artifacts/model"),
+        ),
+    ],
+)
+def test_openlineage_input_name_follows_the_source_storage(
+    source: str, expected: tuple[str, str]
+) -> None:
+    assert source_dataset_name(source, "mlflow://h:5000") == expected
