@@ -180,7 +180,10 @@ def test_help_and_usage_errors_answer_without_importing_airflow_or_mlflow(
         "loaded = sorted(m for m in ('airflow', 'mlflow') if m in sys.modules)\n"
         "assert not loaded, loaded\n"
     )
-    subprocess.run([sys.executable, "-c", script], check=True, env=airflow_env, capture_output=True)
+    in_process = subprocess.run(
+        [sys.executable, "-c", script], env=airflow_env, capture_output=True, text=True
+    )
+    assert in_process.returncode == 0, in_process.stderr
 
     (help_result,) = run_cli(airflow_env, ["--help"])
     assert help_result.code == 0
