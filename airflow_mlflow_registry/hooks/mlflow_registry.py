@@ -186,8 +186,9 @@ class MlflowRegistryHook(BaseHook):
         """Versions of ``model_name`` tagged with ``registration_key``, lowest version first."""
         tag_filter = f"tags.`{REGISTRATION_KEY_TAG}` = '{registration_key}'"
         name_filter = f"name = '{model_name}' AND " if "'" not in model_name else ""
+        client = self.get_conn()  # outside the try: a misconfigured connection is not a request
         try:
-            found = self.get_conn().search_model_versions(filter_string=name_filter + tag_filter)
+            found = client.search_model_versions(filter_string=name_filter + tag_filter)
         except Exception as exc:
             raise self._request_error(
                 f"Looking up earlier registrations of model {model_name!r}", exc
