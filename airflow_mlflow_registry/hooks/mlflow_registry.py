@@ -373,14 +373,7 @@ class MlflowRegistryHook(BaseHook):
     def _point_aliases(self, version: ModelVersion, aliases: list[str]) -> ModelVersion:
         """Point each alias at ``version`` (idempotent: re-pointing is a no-op on the server)."""
         for alias in aliases:
-            try:
-                self._set_registered_model_alias(version.name, alias, version.version)
-            except Exception as exc:
-                raise self._request_error(
-                    f"Pointing alias {alias!r} of model {version.name!r} at version "
-                    f"{version.version}",
-                    exc,
-                ) from exc
+            self._set_registered_model_alias(version.name, alias, version.version)
             log.info(
                 "Alias %r of model %r now points at version %s.",
                 alias,
@@ -397,8 +390,8 @@ class MlflowRegistryHook(BaseHook):
         several) as ``models:/<model_id>``; falls back to ``runs:/<run_id>/<artifact_path>``.
         """
         client = self.get_conn()
+        experiment_id = search.experiment_id or self._experiment_id(search.experiment_name)
         try:
-            experiment_id = search.experiment_id or self._experiment_id(search.experiment_name)
             runs = client.search_runs(
                 [experiment_id],
                 filter_string=search.run_filter,
@@ -411,8 +404,6 @@ class MlflowRegistryHook(BaseHook):
             logged = client.search_logged_models(
                 [experiment_id], filter_string=f"source_run_id = '{run_id}'"
             )
-        except MlflowRegistryError:
-            raise
         except Exception as exc:
             raise self._request_error(f"Searching runs in {search.describe()}", exc) from exc
         named = [m for m in logged if m.name == search.artifact_path]
@@ -424,7 +415,15 @@ class MlflowRegistryHook(BaseHook):
         return ResolvedSource(uri, run_id, experiment_id, search)
 
     def _experiment_id(self, experiment_name: str | None) -> str:
-        experiment = self.get_conn().get_experiment_by_name(experiment_name or "")
+        """The id of experiment ``experiment_name``.
+
+        :raises NoMatchingRunError: when it does not exist.
+        :raises MlflowRequestError: when the look-up fails.
+        """
+        try:
+            experiment = self.get_conn().get_experiment_by_name(experiment_name or "")
+        except Exception as exc:
+            raise self._request_error(f"Looking up experiment {experiment_name!r}", exc) from exc
         if experiment is None:
             raise NoMatchingRunError(
                 f"Experiment {experiment_name!r} does not exist on {self.tracking_uri}; check "
@@ -470,12 +469,7 @@ class MlflowRegistryHook(BaseHook):
                 "Alias %r of model %r already points at version %s.", alias, model_name, version
             )
             return previous_version
-        try:
-            self._set_registered_model_alias(model_name, alias, str(version))
-        except Exception as exc:
-            raise self._request_error(
-                f"Pointing alias {alias!r} of model {model_name!r} at version {version}", exc
-            ) from exc
+        self._set_registered_model_alias(model_name, alias, str(version))
         log.info(
             "Alias %r of model %r moved from version %s to %s.",
             alias,
@@ -719,12 +713,7 @@ class MlflowRegistryHook(BaseHook):
         model_name = check_model_name(model_name)
         alias_list = check_aliases(aliases)
         window = TimeWindow(start, end)
-        try:
-            experiment_id = self._experiment_id(experiment_name)
-        except MlflowRegistryError:
-            raise
-        except Exception as exc:
-            raise self._request_error(f"Looking up experiment {experiment_name!r}", exc) from exc
+        experiment_id = self._experiment_id(experiment_name)
         runs = self._runs_started_in(experiment_id, window, run_filter)
         registered = self._versions_by_run(model_name, [run.info.run_id for run in runs])
         rows: list[BackfillRun] = []
@@ -866,21 +855,28 @@ class MlflowRegistryHook(BaseHook):
         Setting an alias is idempotent: the re-send updates the row the other task inserted.
         Uses the registry client directly: ``MlflowClient.set_registered_model_alias`` first
         GETs the model to rule out prompts, doubling the requests.
+
+        :raises MlflowRequestError: naming the model, alias and version.
         """
         registry = self.get_conn()._get_registry_client()
         try:
-            registry.set_registered_model_alias(model_name, alias, version)
+            try:
+                registry.set_registered_model_alias(model_name, alias, version)
+            except Exception as exc:
+                if getattr(exc, "error_code", None) != "BAD_REQUEST":
+                    raise
+                log.warning(
+                    "Pointing alias %r of model %r at version %s collided with a concurrent "
+                    "update; sending it again.",
+                    alias,
+                    model_name,
+                    version,
+                )
+                registry.set_registered_model_alias(model_name, alias, version)
         except Exception as exc:
-            if getattr(exc, "error_code", None) != "BAD_REQUEST":
-                raise
-            log.warning(
-                "Pointing alias %r of model %r at version %s collided with a concurrent "
-                "update; sending it again.",
-                alias,
-                model_name,
-                version,
-            )
-            registry.set_registered_model_alias(model_name, alias, version)
+            raise self._request_error(
+                f"Pointing alias {alias!r} of model {model_name!r} at version {version}", exc
+            ) from exc
 
     def get_model_version_entity(self, model_name: str, version: str | int) -> ModelVersion:
         """The MLflow ``ModelVersion`` of ``model_name``/``version``."""
