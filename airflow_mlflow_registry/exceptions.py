@@ -25,6 +25,12 @@ class NoMatchingRunError(MlflowRegistryError):
     """A run search found no run; the message shows the experiment and the rendered filter."""
 
 
+class ExperimentNotFoundError(MlflowRegistryError):
+    """The experiment of a run search or backfill does not exist (or is deleted): a
+    configuration error, never a "no run this time" (so ``on_no_match="skip"`` does not skip
+    it). The message names the experiment and the server."""
+
+
 def describe_mlflow_error(exc: BaseException, secrets: tuple[str | None, ...] = ()) -> str:
     """One line saying what went wrong with an MLflow call, in words a user can act on.
 

@@ -4,7 +4,7 @@ A training pipeline logs one or more runs a day to the MLflow experiment
 ``daily-forecaster-training`` (each run logs an ``accuracy`` metric and its model under the
 artifact path ``model``). This DAG runs once a day and registers, as a version of
 ``daily-forecaster``, the most accurate run that started inside its data interval. Days with
-no training run are skipped, not failed.
+no training run are skipped, not failed; a missing (e.g. misspelled) experiment fails.
 
 Backfill past days (needs a running scheduler, dag-processor and api-server, DAG unpaused)::
 

@@ -26,6 +26,7 @@ from airflow_mlflow_registry.backfill import (
     single_run_filter,
 )
 from airflow_mlflow_registry.exceptions import (
+    ExperimentNotFoundError,
     MlflowRegistryError,
     MlflowRequestError,
     ModelRegistrationError,
@@ -235,6 +236,7 @@ class MlflowRegistryHook(BaseHook):
         :raises MlflowRequestError: when MLflow rejects a request or cannot be reached.
         :raises ModelRegistrationError: when the version fails or is not READY in time.
         :raises NoMatchingRunError: when ``run_search`` finds no run.
+        :raises ExperimentNotFoundError: when ``run_search``'s experiment does not exist.
         """
         model_name = check_model_name(model_name)
         if (model_uri is None) == (run_search is None):
@@ -384,10 +386,15 @@ class MlflowRegistryHook(BaseHook):
         return version
 
     def find_run_source(self, search: RunSearch) -> ResolvedSource | None:
-        """The first run matching ``search`` and the model URI to register from it, or None.
+        """The first run matching ``search`` and the model URI to register from it, or None
+        when no run matches.
 
         Prefers the run's MLflow 3 logged model (named ``search.artifact_path`` when it has
         several) as ``models:/<model_id>``; falls back to ``runs:/<run_id>/<artifact_path>``.
+
+        :raises ExperimentNotFoundError: when the experiment does not exist or is deleted (a
+            misspelled name is a configuration error, not "no run matched").
+        :raises MlflowRequestError: when a search fails.
         """
         client = self.get_conn()
         experiment_id = search.experiment_id or self._experiment_id(search.experiment_name)
@@ -398,9 +405,18 @@ class MlflowRegistryHook(BaseHook):
                 order_by=list(search.order_by) or None,
                 max_results=1,
             )
-            if not runs:
-                return None
-            run_id = runs[0].info.run_id
+        except Exception as exc:
+            if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+                raise self._experiment_not_found(f"id {experiment_id}") from exc
+            raise self._request_error(f"Searching runs in {search.describe()}", exc) from exc
+        if not runs:
+            if search.experiment_id:
+                # The server searches an unknown experiment id without complaint: check it
+                # here, on the no-match path only, so a wrong id is not taken for "no run".
+                self._experiment_by_id(search.experiment_id)
+            return None
+        run_id = runs[0].info.run_id
+        try:
             logged = client.search_logged_models(
                 [experiment_id], filter_string=f"source_run_id = '{run_id}'"
             )
@@ -415,21 +431,39 @@ class MlflowRegistryHook(BaseHook):
         return ResolvedSource(uri, run_id, experiment_id, search)
 
     def _experiment_id(self, experiment_name: str | None) -> str:
-        """The id of experiment ``experiment_name``.
+        """The id of the active experiment ``experiment_name``.
 
-        :raises NoMatchingRunError: when it does not exist.
+        :raises ExperimentNotFoundError: when it does not exist or is deleted.
         :raises MlflowRequestError: when the look-up fails.
         """
         try:
             experiment = self.get_conn().get_experiment_by_name(experiment_name or "")
         except Exception as exc:
             raise self._request_error(f"Looking up experiment {experiment_name!r}", exc) from exc
-        if experiment is None:
-            raise NoMatchingRunError(
-                f"Experiment {experiment_name!r} does not exist on {self.tracking_uri}; check "
-                "experiment_name (names are case-sensitive)."
-            )
+        if experiment is None or experiment.lifecycle_stage == "deleted":
+            raise self._experiment_not_found(repr(experiment_name))
         return str(experiment.experiment_id)
+
+    def _experiment_by_id(self, experiment_id: str) -> None:
+        """Check that experiment ``experiment_id`` exists and is active.
+
+        :raises ExperimentNotFoundError: when it does not exist or is deleted.
+        :raises MlflowRequestError: when the look-up fails.
+        """
+        try:
+            experiment = self.get_conn().get_experiment(experiment_id)
+        except Exception as exc:
+            if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+                raise self._experiment_not_found(f"id {experiment_id}") from exc
+            raise self._request_error(f"Looking up experiment id {experiment_id}", exc) from exc
+        if experiment.lifecycle_stage == "deleted":
+            raise self._experiment_not_found(f"id {experiment_id}")
+
+    def _experiment_not_found(self, experiment: str) -> ExperimentNotFoundError:
+        return ExperimentNotFoundError(
+            f"Experiment {experiment} does not exist (or is deleted) on {self.tracking_uri}; "
+            "check experiment_name/experiment_id (names are case-sensitive)."
+        )
 
     # ------------------------------------------------- aliases, version searches, run metrics
 
@@ -707,7 +741,7 @@ class MlflowRegistryHook(BaseHook):
 
         :return: the report of :func:`~airflow_mlflow_registry.backfill.backfill_report`.
         :raises ValueError: for an invalid model name or alias, or an empty time window.
-        :raises NoMatchingRunError: when the experiment does not exist.
+        :raises ExperimentNotFoundError: when the experiment does not exist or is deleted.
         :raises MlflowRequestError: when searching the runs or the model's versions fails.
         """
         model_name = check_model_name(model_name)

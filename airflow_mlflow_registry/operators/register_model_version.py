@@ -55,7 +55,9 @@ class RegisterModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
         ``attributes.start_time >= {{ data_interval_start.int_timestamp * 1000 }}``. Templated.
     :param order_by: MLflow ordering, e.g. ``["metrics.accuracy DESC"]``. Templated.
     :param artifact_path: the model's artifact path in the run (default ``model``). Templated.
-    :param on_no_match: ``"fail"`` (default) or ``"skip"`` the task when no run matches.
+    :param on_no_match: ``"fail"`` (default) or ``"skip"`` the task when no run matches. An
+        experiment that does not exist always fails the task (``ExperimentNotFoundError``):
+        it is a configuration error, not a day without runs.
     :param run_id: MLflow run that produced the model; taken from a ``runs:/`` URI when
         omitted. Templated.
     :param description: version description. Templated.

@@ -102,6 +102,28 @@ def test_no_matching_run_skips_when_asked(client: MlflowClient) -> None:
     assert task_states(run_dag(dag)) == {("register", -1): "skipped"}
 
 
+@pytest.mark.parametrize("by", ["experiment_name", "experiment_id"])
+def test_missing_experiment_fails_even_with_skip_naming_the_experiment(
+    client: MlflowClient, capsys: pytest.CaptureFixture[str], by: str
+) -> None:
+    """A misspelled experiment is a configuration error: skipping it would skip every day."""
+    experiment, _ = seed(client, logged_model_for=set())
+    misspelled = experiment.upper() if by == "experiment_name" else "987654321"
+    with DAG(unique("dag_missing_exp"), schedule=None, start_date=START) as dag:
+        RegisterModelVersionOperator(
+            task_id="register",
+            model_name=unique("missing-exp"),
+            run_filter="tags.day = '2026-03-01'",
+            on_no_match="skip",
+            **{by: misspelled},  # type: ignore[arg-type]
+        )
+    assert task_states(run_dag(dag)) == {("register", -1): "failed"}
+    task_log = capsys.readouterr().out
+    assert "ExperimentNotFoundError" in task_log
+    name_in_message = repr(misspelled) if by == "experiment_name" else f"id {misspelled}"
+    assert f"Experiment {name_in_message} does not exist" in task_log
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
