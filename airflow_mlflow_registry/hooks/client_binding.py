@@ -2,17 +2,25 @@
 
 MLflow resolves credentials from process-wide ``MLFLOW_TRACKING_*`` environment variables on
 every request and shares one REST store per URI between all clients. To keep two connections
-apart inside one worker, the client built here gets its own REST stores, constructed with a
-callable that returns this connection's fixed ``MlflowHostCreds``, and those stores send their
-requests with this connection's timeout and retry policy instead of MLflow's global one.
+apart inside one worker, the client built here gets its own REST stores:
 
-This subclasses MLflow's REST stores (internal API): ``mlflow-skinny`` is pinned ``<4`` and
-``tests/hooks/test_client_binding.py`` pins the behaviour. This module imports mlflow at top
-level; the hook imports it lazily.
+- credentials and TLS: each store is constructed with a callable that returns this
+  connection's fixed ``MlflowHostCreds`` (the stores' constructor argument, stable across
+  MLflow 3.x);
+- HTTP policy: each request the store sends goes through a :class:`RestTransport` with this
+  connection's timeout and retries (creates are never re-sent). The store's request is
+  resolved with :mod:`~airflow_mlflow_registry.hooks.mlflow_compat`, which knows what differs
+  between client versions; a request it does not understand is left to MLflow's own transport,
+  still with this connection's credentials.
+
+These are MLflow internals: ``mlflow-skinny`` is pinned ``<4`` and the tests in
+``tests/hooks`` (credential isolation, TLS, exactly-once) pin the behaviour on the oldest and
+newest supported client. This module imports mlflow at top level; the hook imports it lazily.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -21,17 +29,16 @@ from mlflow import MlflowClient
 from mlflow.exceptions import RestException
 from mlflow.protos.databricks_pb2 import ENDPOINT_NOT_FOUND, ErrorCode
 from mlflow.store.model_registry.rest_store import RestStore as RegistryRestStore
-from mlflow.store.tracking.databricks_rest_store import DatabricksTracingRestStore
-from mlflow.store.tracking.rest_store import RestStore as TrackingRestStore
 from mlflow.tracking._model_registry.client import ModelRegistryClient
 from mlflow.tracking._tracking_service.client import TrackingServiceClient
 from mlflow.utils.proto_json_utils import parse_dict
 from mlflow.utils.rest_utils import MlflowHostCreds, http_request, verify_rest_response
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from airflow_mlflow_registry.hooks import mlflow_compat
 
+if TYPE_CHECKING:
     from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
+    from airflow_mlflow_registry.hooks.mlflow_compat import StoreRequest
 
 log = logging.getLogger(__name__)
 
@@ -69,22 +76,16 @@ class RestTransport:
         """The store's credential callable: always this connection's credentials."""
         return self.creds
 
-    def call(
-        self,
-        request_name: str,
-        endpoints: Sequence[tuple[str, str]],
-        json_body: str | None,
-        response_proto: Any,
-        extra_headers: dict[str, str] | None = None,
-    ) -> Any:
-        """Send one request, trying ``endpoints`` in order while the server lacks an endpoint.
+    def call(self, request: StoreRequest) -> Any:
+        """Send ``request``, trying its endpoints in order while the server lacks an endpoint.
 
         Mirrors ``mlflow.utils.rest_utils.call_endpoint(s)`` with a per-connection policy:
         only requests named in ``IDEMPOTENT_REQUEST_PREFIXES`` are retried.
         """
-        retries = self.max_retries if request_name.startswith(IDEMPOTENT_REQUEST_PREFIXES) else 0
-        body = json.loads(json_body) if json_body is not None else None
-        for index, (endpoint, method) in enumerate(endpoints):
+        idempotent = request.name.startswith(IDEMPOTENT_REQUEST_PREFIXES)
+        retries = self.max_retries if idempotent else 0
+        body = json.loads(request.json_body) if request.json_body is not None else None
+        for index, (endpoint, method) in enumerate(request.endpoints):
             payload = {"params": body} if method == "GET" else {"json": body}
             try:
                 response = http_request(
@@ -94,88 +95,48 @@ class RestTransport:
                     max_retries=retries,
                     backoff_factor=BACKOFF_FACTOR,
                     timeout=self.timeout,
-                    extra_headers=extra_headers,
+                    extra_headers=request.extra_headers,
                     **payload,
                 )
                 response = verify_rest_response(response, endpoint)
             except RestException as exc:
-                last = index == len(endpoints) - 1
+                last = index == len(request.endpoints) - 1
                 if last or exc.error_code != ErrorCode.Name(ENDPOINT_NOT_FOUND):
                     raise
                 continue
             if response.status_code != 204:
-                parse_dict(js_dict=json.loads(response.text), message=response_proto)
-            return response_proto
-        raise AssertionError("unreachable: endpoints is never empty")
+                parse_dict(js_dict=json.loads(response.text), message=request.response_proto)
+            return request.response_proto
+        raise AssertionError("unreachable: a StoreRequest always has an endpoint")
 
 
-class BoundRegistryStore(RegistryRestStore):
-    """Model-registry REST store that sends every request through one ``RestTransport``."""
-
-    def __init__(self, transport: RestTransport) -> None:
-        super().__init__(transport.get_host_creds)
-        self.transport = transport
-
-    def _call_endpoint(
-        self,
-        api: Any,
-        json_body: str | None,
-        call_all_endpoints: bool = False,
-        extra_headers: dict[str, str] | None = None,
-    ) -> Any:
-        self._validate_workspace_support_if_specified()
-        if call_all_endpoints:
-            endpoints = self._get_all_endpoints_from_method(api)
-        else:
-            endpoints = [self._get_endpoint_from_method(api)]
-        return self.transport.call(
-            api.__name__, endpoints, json_body, self._get_response_from_method(api), extra_headers
-        )
-
-
-class BoundTrackingRoutingMixin:
-    """Routes a tracking REST store's requests through one ``RestTransport``."""
+class PolicyRoutingMixin:
+    """Mixed in front of an MLflow REST store class: the store's requests go through
+    ``self.transport`` whenever :func:`mlflow_compat.describe_store_request` understands them.
+    """
 
     transport: RestTransport
-    _METHOD_TO_INFO: dict[Any, tuple[str, str]]
-    _V3_METHOD_TO_INFO: dict[Any, tuple[str, str]]
-    _V3_APIS: Any
 
-    def _validate_workspace_support_if_specified(self) -> None: ...  # provided by the store
-
-    def _call_endpoint(
-        self,
-        api: Any,
-        json_body: str | None = None,
-        endpoint: str | None = None,
-        retry_timeout_seconds: float | None = None,
-        response_proto: Any = None,
-    ) -> Any:
-        method_to_info = self._V3_METHOD_TO_INFO if api in self._V3_APIS else self._METHOD_TO_INFO
-        self._validate_workspace_support_if_specified()
-        default_endpoint, method = method_to_info[api]
-        return self.transport.call(
-            api.__name__,
-            [(endpoint or default_endpoint, method)],
-            json_body,
-            response_proto or api.Response(),
-        )
+    def _call_endpoint(self, *args: Any, **kwargs: Any) -> Any:
+        mlflow_call_endpoint = super()._call_endpoint  # type: ignore[misc]
+        request = mlflow_compat.describe_store_request(self, mlflow_call_endpoint, args, kwargs)
+        if request is None:
+            return mlflow_call_endpoint(*args, **kwargs)
+        mlflow_compat.check_workspace_support(self)
+        return self.transport.call(request)
 
 
-class BoundTrackingStore(BoundTrackingRoutingMixin, TrackingRestStore):  # type: ignore[misc]
-    """Tracking REST store (MLflow server) bound to one ``RestTransport``."""
-
-    def __init__(self, transport: RestTransport) -> None:
-        TrackingRestStore.__init__(self, transport.get_host_creds)
-        self.transport = transport
+@functools.cache
+def _bound_store_class(store_class: type) -> type:
+    return type(f"Bound{store_class.__name__}", (PolicyRoutingMixin, store_class), {})
 
 
-class BoundDatabricksTrackingStore(BoundTrackingRoutingMixin, DatabricksTracingRestStore):  # type: ignore[misc]
-    """Tracking REST store (Databricks workspace) bound to one ``RestTransport``."""
-
-    def __init__(self, transport: RestTransport) -> None:
-        DatabricksTracingRestStore.__init__(self, transport.get_host_creds)
-        self.transport = transport
+def bound_rest_store(store_class: type, transport: RestTransport) -> Any:
+    """A new ``store_class`` (an MLflow REST store) whose credentials and HTTP policy are
+    ``transport``'s."""
+    store = _bound_store_class(store_class)(transport.get_host_creds)
+    store.transport = transport
+    return store
 
 
 class BoundTrackingServiceClient(TrackingServiceClient):
@@ -221,12 +182,10 @@ def build_client(config: MlflowConnectionConfig) -> MlflowClient:
 
     transport = RestTransport(host_creds(config), config.timeout, config.max_retries)
     client = MlflowClient(tracking_uri=config.tracking_uri, registry_uri=registry_uri)
-    tracking_store_cls = (
-        BoundDatabricksTrackingStore if config.is_databricks else BoundTrackingStore
+    tracking_store = bound_rest_store(
+        mlflow_compat.tracking_store_class(config.is_databricks), transport
     )
-    client._tracking_client = BoundTrackingServiceClient(
-        config.tracking_uri, tracking_store_cls(transport)
-    )
+    client._tracking_client = BoundTrackingServiceClient(config.tracking_uri, tracking_store)
     registry_store = _registry_store(config, registry_uri, transport)
     if registry_store is not None:
         client._registry_client_lazy = BoundModelRegistryClient(  # type: ignore[attr-defined]
@@ -245,17 +204,17 @@ def _registry_store(
 ) -> Any | None:
     """Return the bound registry store for ``registry_uri``, or None for a local store."""
     if registry_uri in (config.tracking_uri, "databricks"):
-        return BoundRegistryStore(transport)
+        return bound_rest_store(RegistryRestStore, transport)
     if registry_uri.startswith("databricks-uc"):
-        from mlflow.store._unity_catalog.registry.utils import get_uc_model_registry_store_class
-
         # The Unity Catalog store talks to its own endpoints and cloud storage; bind only its
         # credential callables (its HTTP policy stays MLflow's).
-        store = get_uc_model_registry_store_class()(registry_uri, config.tracking_uri)
+        store = mlflow_compat.uc_registry_store_class()(registry_uri, config.tracking_uri)
         store.get_host_creds = transport.get_host_creds
         store.get_tracking_host_creds = transport.get_host_creds
         return store
     if registry_uri.startswith(("http://", "https://")):
         creds = host_creds(config, host=registry_uri)
-        return BoundRegistryStore(RestTransport(creds, config.timeout, config.max_retries))
+        return bound_rest_store(
+            RegistryRestStore, RestTransport(creds, config.timeout, config.max_retries)
+        )
     return None

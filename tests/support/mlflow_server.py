@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from tests.support.certs import TlsCerts
 
 _STOP_GRACE_SECONDS = 5.0
+#: Environment variable naming the Python that runs ``mlflow server``: the client under test may
+#: be an ``mlflow-skinny`` without the server (e.g. an older client in a compatibility venv).
+SERVER_PYTHON_ENV = "MLFLOW_TEST_SERVER_PYTHON"
 
 
 class MlflowServer:
@@ -78,7 +81,7 @@ class MlflowServer:
         """Launch the server in its own process group and return without waiting."""
         self.root.mkdir(parents=True, exist_ok=True)
         command = [
-            sys.executable, "-m", "mlflow", "server",
+            server_python(), "-m", "mlflow", "server",
             "--backend-store-uri", f"sqlite:///{self.root}/mlflow.db",
             "--artifacts-destination", f"{self.root}/artifacts",
             "--host", "127.0.0.1",
@@ -209,6 +212,11 @@ class MlflowServer:
 
     def _failure(self, what: str) -> RuntimeError:
         return RuntimeError(f"mlflow server at {self.url} {what}; log tail:\n{self.log_tail()}")
+
+
+def server_python() -> str:
+    """The Python that runs ``mlflow server``: ``$MLFLOW_TEST_SERVER_PYTHON``, else this one."""
+    return os.environ.get(SERVER_PYTHON_ENV) or sys.executable
 
 
 def _signal_group(process_group: int, signum: signal.Signals) -> None:

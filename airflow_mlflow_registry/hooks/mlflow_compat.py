@@ -1,0 +1,164 @@
+"""What differs between the MLflow 3.x clients this provider supports, detected by feature.
+
+Every difference between ``mlflow-skinny`` 3.x releases that the client binding depends on is
+answered here, by looking at what the installed MLflow offers (``hasattr``, signatures), never
+by parsing its version number. The rest of the package asks these functions instead of
+touching the differing MLflow internals itself.
+
+Differences handled (read in the sources of mlflow-skinny 3.0.0, 3.1.0, 3.4.0, 3.7.0 and
+3.17.2):
+
+- The Databricks tracking store class ``DatabricksTracingRestStore`` exists from a release
+  after 3.4 on; 3.0-3.4 use the plain tracking ``RestStore`` for Databricks.
+- The tracking store's endpoint table is a module constant up to 3.4 and a class attribute
+  (``_METHOD_TO_INFO``) later; late clients route some APIs to ``/api/3.0`` (``_V3_APIS``).
+- The stores' ``_call_endpoint`` gained an argument (``response_proto``) after 3.4 and, in late
+  3.x, a workspace check (``_validate_workspace_support_if_specified``) before each request.
+- ``ArtifactRepository.__init__`` and ``get_artifact_repository`` take the tracking URI from a
+  release after 3.1 on (3.0 and 3.1 take only the artifact URI).
+
+This module imports mlflow at top level; the hook imports it lazily.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import mlflow.store.tracking.rest_store as tracking_rest_store
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from mlflow.store.artifact.artifact_repo import ArtifactRepository
+
+#: Arguments of the stores' ``_call_endpoint`` that :func:`describe_store_request` understands.
+#: ``retry_timeout_seconds`` only tunes the Databricks SDK's retries, which the bound transport
+#: replaces by its own policy.
+KNOWN_CALL_ARGUMENTS = frozenset(
+    {
+        "api",
+        "json_body",
+        "endpoint",
+        "call_all_endpoints",
+        "extra_headers",
+        "response_proto",
+        "retry_timeout_seconds",
+    }
+)
+
+
+@dataclass(frozen=True)
+class StoreRequest:
+    """One REST request of a store, resolved: what to send, where, and what comes back."""
+
+    name: str
+    endpoints: list[tuple[str, str]]
+    json_body: str | None
+    response_proto: Any
+    extra_headers: dict[str, str] | None
+
+
+def tracking_store_class(is_databricks: bool) -> type:
+    """The tracking REST store class MLflow uses for an http(s) server or for Databricks."""
+    if is_databricks:
+        try:
+            from mlflow.store.tracking.databricks_rest_store import DatabricksTracingRestStore
+        except ImportError:  # clients before 3.5: Databricks used the plain REST store
+            return tracking_rest_store.RestStore
+        return DatabricksTracingRestStore
+    return tracking_rest_store.RestStore
+
+
+def uc_registry_store_class() -> type:
+    """The Unity Catalog registry store class MLflow uses for ``databricks-uc``.
+
+    Late clients choose between two classes (``get_uc_model_registry_store_class``, driven by an
+    environment flag); earlier ones have ``UcModelRegistryStore`` only.
+    """
+    try:
+        from mlflow.store._unity_catalog.registry.utils import get_uc_model_registry_store_class
+    except ImportError:
+        from mlflow.store._unity_catalog.registry.rest_store import UcModelRegistryStore
+
+        return UcModelRegistryStore
+    store_class: type = get_uc_model_registry_store_class()
+    return store_class
+
+
+def describe_store_request(
+    store: Any, call_endpoint: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> StoreRequest | None:
+    """Resolve a call of ``store._call_endpoint(*args, **kwargs)`` into a :class:`StoreRequest`.
+
+    ``call_endpoint`` is the store's own (MLflow's) ``_call_endpoint``; its signature names the
+    arguments. Returns None when the call carries an argument this module does not know or the
+    store offers no endpoint table for the API: the caller then lets MLflow send the request.
+    """
+    try:
+        arguments = inspect.signature(call_endpoint).bind(*args, **kwargs).arguments
+    except TypeError:
+        return None
+    if not set(arguments) <= KNOWN_CALL_ARGUMENTS or "api" not in arguments:
+        return None
+    api = arguments["api"]
+    endpoints = _endpoints(
+        store, api, arguments.get("endpoint"), bool(arguments.get("call_all_endpoints"))
+    )
+    if not endpoints:
+        return None
+    return StoreRequest(
+        name=api.__name__,
+        endpoints=endpoints,
+        json_body=arguments.get("json_body"),
+        response_proto=arguments.get("response_proto") or api.Response(),
+        extra_headers=arguments.get("extra_headers"),
+    )
+
+
+def check_workspace_support(store: Any) -> None:
+    """Run the store's check that an active MLflow workspace is supported by the server.
+
+    Clients before late 3.x have no workspaces and no such check.
+    """
+    validate = getattr(store, "_validate_workspace_support_if_specified", None)
+    if validate is not None:
+        validate()
+
+
+def _endpoints(
+    store: Any, api: Any, endpoint: str | None, call_all_endpoints: bool
+) -> list[tuple[str, str]] | None:
+    """The ``(path, method)`` pairs to try for ``api``, as the store itself would choose them."""
+    if hasattr(store, "_get_endpoint_from_method"):  # model-registry stores
+        if call_all_endpoints:
+            return list(store._get_all_endpoints_from_method(api))
+        return [store._get_endpoint_from_method(api)]
+    if api in getattr(store, "_V3_APIS", ()):
+        table = store._V3_METHOD_TO_INFO
+    else:
+        table = getattr(store, "_METHOD_TO_INFO", None) or tracking_rest_store.__dict__.get(
+            "_METHOD_TO_INFO", {}
+        )
+    if api not in table:
+        return None
+    default_endpoint, method = table[api]
+    return [(endpoint or default_endpoint, method)]
+
+
+def artifact_repository_init_kwargs(tracking_uri: str | None) -> dict[str, Any]:
+    """Keyword arguments for ``ArtifactRepository.__init__`` beyond the artifact URI."""
+    from mlflow.store.artifact.artifact_repo import ArtifactRepository
+
+    if "tracking_uri" in inspect.signature(ArtifactRepository.__init__).parameters:
+        return {"tracking_uri": tracking_uri}
+    return {}
+
+
+def mlflow_artifact_repository(artifact_uri: str, tracking_uri: str) -> ArtifactRepository:
+    """MLflow's own artifact repository for ``artifact_uri`` (cloud stores, local paths)."""
+    if "tracking_uri" in inspect.signature(get_artifact_repository).parameters:
+        return get_artifact_repository(artifact_uri, tracking_uri=tracking_uri)
+    return get_artifact_repository(artifact_uri)

@@ -1,0 +1,75 @@
+"""The installed MLflow client is bound by feature detection, whatever its 3.x version: every
+registry and tracking request the hook sends goes through the connection's transport (its
+timeout, its retry rule), none is left to MLflow's process-wide HTTP policy.
+
+Which transport sends a request cannot be seen from a server, so ``RestTransport.call`` (our
+own class) is replaced by a recorder that notes each request, answers MLflow's preliminary
+look-ups with an empty response and stops at the request under test; the connection points
+at a closed port, so a request MLflow's transport sent instead fails with "connection refused"
+and is not recorded. Run this file with each supported client (see README, compatibility).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mlflow import MlflowClient
+
+    from tests.conftest import UseConnection
+
+#: Request name -> a client call that sends it: every call the hook and operators make.
+CLIENT_CALLS: dict[str, Callable[[MlflowClient], Any]] = {
+    "CreateRegisteredModel": lambda c: c.create_registered_model("m"),
+    "SearchRegisteredModels": lambda c: c.search_registered_models(max_results=1),
+    "CreateModelVersion": lambda c: c.create_model_version("m", "s3://bucket/m", tags={"k": "v"}),
+    "SearchModelVersions": lambda c: c.search_model_versions("name = 'm'"),
+    "GetModelVersion": lambda c: c.get_model_version("m", "1"),
+    "DeleteModelVersion": lambda c: c.delete_model_version("m", "2"),
+    "SetModelVersionTag": lambda c: c.set_model_version_tag("m", "1", "k", "v"),
+    "SetRegisteredModelAlias": lambda c: c.set_registered_model_alias("m", "staging", "1"),
+    "GetModelVersionByAlias": lambda c: c.get_model_version_by_alias("m", "staging"),
+    "GetRun": lambda c: c.get_run("0" * 32),
+    "SearchRuns": lambda c: c.search_runs(["1"], "attributes.status = 'FINISHED'"),
+    "GetExperimentByName": lambda c: c.get_experiment_by_name("e"),
+    "CreateRun": lambda c: c.create_run("1"),
+    "LogMetric": lambda c: c.log_metric("0" * 32, "accuracy", 0.5),
+}
+
+
+class Recorded(Exception):
+    """Raised by the recording transport once it has noted a request."""
+
+
+@pytest.mark.parametrize("request_name", sorted(CLIENT_CALLS))
+def test_request_is_sent_by_the_connection_transport(
+    request_name: str,
+    unused_port: int,
+    use_connection: UseConnection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_mlflow_registry.hooks.client_binding import RestTransport
+
+    seen: list[str] = []
+
+    def record(transport: RestTransport, request: Any) -> Any:
+        seen.append(request.name)
+        if request.name != request_name:  # a look-up MLflow makes first: answer it empty
+            return request.response_proto
+        raise Recorded(request.name)
+
+    monkeypatch.setattr(RestTransport, "call", record)
+    # A request MLflow's transport sent would be refused at once instead of retried for minutes.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    use_connection("compat", f"http://127.0.0.1:{unused_port}", max_retries=0, timeout=2)
+    client = MlflowRegistryHook(mlflow_conn_id="compat").get_conn()
+
+    with pytest.raises(Recorded):
+        CLIENT_CALLS[request_name](client)
+    assert seen[-1] == request_name
