@@ -220,6 +220,85 @@ def test_promotion_with_emit_asset_records_the_alias_it_moved(
     assert event["run_id"] == default_registry.get_model_version(model, "1").run_id
 
 
+def all_asset_events(asset: Asset) -> list[dict[str, Any]]:
+    """``extra`` of every event recorded in the metadata DB for ``asset``, oldest first."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri == asset.uri)
+            .order_by(AssetEvent.id)
+            .all()
+        )
+        return [dict(row.extra) for row in rows]
+
+
+def test_rerun_of_a_registration_records_an_asset_event_only_when_an_alias_moves_back(
+    default_registry: MlflowClient, mlflow_server: MlflowServer
+) -> None:
+    """dag.test() with the same logical date and run-after date re-runs the same task
+    instance (same run id): the registration is found (`created: false`)."""
+    model = unique("asset-rerun")
+    add_version(default_registry, model)
+    run_id = default_registry.get_model_version(model, "1").run_id
+    with DAG(unique("dag_asset_rerun"), schedule=None, start_date=START) as dag:
+        RegisterModelVersionOperator(
+            task_id="register",
+            model_name=model,
+            model_uri=f"runs:/{run_id}/model",
+            aliases=["staging"],
+            emit_asset=True,
+        )
+    asset = model_asset(mlflow_server.url, model)
+    same_run = {"logical_date": pendulum.now("UTC").start_of("second")}
+    same_run["run_after"] = same_run["logical_date"]
+
+    first_run = run_dag(dag, **same_run)
+    first = xcom_value(first_run, "register")
+    assert (first["version"], first["created"]) == ("2", True)
+    assert [event["version"] for event in all_asset_events(asset)] == ["2"]
+
+    rerun = run_dag(dag, **same_run)
+    assert rerun.run_id == first_run.run_id  # the same task instance, run again
+    assert task_states(rerun) == {("register", -1): "success"}
+    assert xcom_value(rerun, "register")["created"] is False
+    assert [event["version"] for event in all_asset_events(asset)] == ["2"]  # nothing new
+
+    default_registry.set_registered_model_alias(model, "staging", "1")
+    moved_back = xcom_value(run_dag(dag, **same_run), "register")
+    assert moved_back["created"] is False
+    assert default_registry.get_model_version_by_alias(model, "staging").version == "2"
+    assert [(e["version"], e["alias"]) for e in all_asset_events(asset)] == [
+        ("2", "staging"),
+        ("2", "staging"),
+    ]
+
+
+def test_promotion_that_leaves_the_alias_in_place_records_no_asset_event(
+    default_registry: MlflowClient, mlflow_server: MlflowServer
+) -> None:
+    model = unique("asset-unchanged")
+    add_version(default_registry, model, aliases=["staging"])
+    with DAG(unique("dag_asset_unchanged"), schedule=None, start_date=START) as dag:
+        SetModelVersionAliasOperator(
+            task_id="promote",
+            model_name=model,
+            alias="production",
+            from_alias="staging",
+            emit_asset=True,
+        )
+    asset = model_asset(mlflow_server.url, model)
+    assert xcom_value(run_dag(dag), "promote")["changed"] is True
+    assert len(all_asset_events(asset)) == 1
+    second = run_dag(dag)
+    assert task_states(second) == {("promote", -1): "success"}
+    assert xcom_value(second, "promote")["changed"] is False
+    assert len(all_asset_events(asset)) == 1  # no event: the alias did not move
+
+
 # ----------------------------------------------------------------------------- OpenLineage
 
 

@@ -45,12 +45,29 @@ class ModelVersionOutputsMixin:
         self.add_outlets([self._model_asset])  # type: ignore[attr-defined]
 
     def _publish(
-        self, context: Context, record: dict[str, Any], alias: str | None
+        self, context: Context, record: dict[str, Any], alias: str | None, *, changed: bool
     ) -> dict[str, Any]:
-        """Remember ``record`` for OpenLineage, attach it to the asset event, and return it."""
+        """Remember ``record`` for OpenLineage and return it; with ``emit_asset``, record the
+        asset event only when the registry ``changed`` (a new version, or an alias that moved).
+
+        Airflow records an event for every outlet of a successful task, so on a run that
+        changed nothing the model's asset is taken out of this task instance's outlets: a
+        re-run, or a promotion to the version the alias already holds, must not schedule the
+        model's consumers again (an asset-scheduled promotion would otherwise trigger itself
+        forever). The outlet stays declared in the DAG.
+        """
         self.published_record = record
         if self._model_asset is not None:
-            record_model_asset_event(context, self._model_asset, record, alias)
+            if changed:
+                record_model_asset_event(context, self._model_asset, record, alias)
+            else:
+                operator: Any = self  # the BaseOperator this class is mixed into
+                operator.outlets = [o for o in operator.outlets if o != self._model_asset]
+                operator.log.info(
+                    "Model %r: no new version and no alias moved; no event for asset %s.",
+                    record["model_name"],
+                    self._model_asset.uri,
+                )
         return record
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:

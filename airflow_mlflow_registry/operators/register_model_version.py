@@ -64,9 +64,11 @@ class RegisterModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
     :param tags: user tags (str to str; numbers are converted). Templated.
     :param aliases: aliases to point at the new version, e.g. ``["staging"]``. Templated.
     :param await_registration_for: seconds to wait for status READY (default 300).
-    :param emit_asset: declare the model's asset (``assets.model_asset``) as an outlet and
-        record ``version``, ``alias`` (the first of ``aliases``), ``run_id`` and ``model_uri``
-        in its event. Needs a literal ``model_name``.
+    :param emit_asset: declare the model's asset (``assets.model_asset``) as an outlet and,
+        when the registry changed (a new version, or an alias moved to it), record an event
+        with ``version``, ``alias`` (the first of ``aliases``), ``run_id`` and ``model_uri``.
+        A re-run that finds its version with every alias already on it (``created`` false)
+        records none. Costs one request per alias. Needs a literal ``model_name``.
     :param mlflow_conn_id: Airflow connection of type ``mlflow`` (default ``mlflow_default``).
     """
 
@@ -138,14 +140,29 @@ class RegisterModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
         try:
+            holders_before = self._alias_holders(hook) if self._model_asset is not None else {}
             record = self._register(hook, context)
-            return self._publish(context, record, self.aliases[0] if self.aliases else None)
+            changed = record["created"] or any(
+                holder != record["version"] for holder in holders_before.values()
+            )
+            alias = self.aliases[0] if self.aliases else None
+            return self._publish(context, record, alias, changed=changed)
         except NoMatchingRunError as no_match:
             if self.on_no_match != "skip":
                 raise
             from airflow.sdk.exceptions import AirflowSkipException
 
             raise AirflowSkipException(str(no_match)) from no_match
+
+    def _alias_holders(self, hook: MlflowRegistryHook) -> dict[str, str | None]:
+        """Each alias to the version it points at now (None: nowhere), to tell afterwards
+        whether the registration moved one. One request per alias; only with ``emit_asset``."""
+        model_name = check_model_name(self.model_name)
+        holders: dict[str, str | None] = {}
+        for alias in check_aliases(self.aliases):
+            holder = hook.get_version_by_alias(model_name, alias)
+            holders[alias] = None if holder is None else str(holder.version)
+        return holders
 
     def _run_search(self) -> RunSearch | None:
         if self.model_uri:

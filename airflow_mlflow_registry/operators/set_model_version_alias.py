@@ -56,8 +56,9 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
     :param candidate_alias: only the version this alias points at is a candidate. Templated.
     :param require_improvement: move only when the candidate beats the current holder.
     :param emit_asset: declare the model's asset (:func:`~airflow_mlflow_registry.assets.
-        model_asset`) as an outlet and record ``version``, ``alias``, ``run_id`` and
-        ``model_uri`` in its event. Needs a literal ``model_name``.
+        model_asset`) as an outlet and, when the alias moved (``changed``), record an event
+        with ``version``, ``alias``, ``run_id`` and ``model_uri``; a run that leaves the alias
+        where it was records none. Needs a literal ``model_name``.
     :param mlflow_conn_id: Airflow connection of type ``mlflow`` (default ``mlflow_default``).
     """
 
@@ -141,7 +142,7 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
             "tracking_uri": hook.tracking_uri,
             **metrics,
         }
-        return self._publish(context, record, alias)
+        return self._publish(context, record, alias, changed=record["changed"])
 
     def _choose_version(
         self, hook: MlflowRegistryHook, model_name: str
