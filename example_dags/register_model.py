@@ -3,6 +3,16 @@
 Runs as shipped against the ``mlflow_default`` connection: ``bash .ci/example.sh`` points that
 connection at a local SQLite MLflow store and runs this DAG with ``airflow dags test``.
 Retrying or clearing ``register`` returns the version registered before (``created: false``).
+
+The model is logged with a signature (input columns and output type, inferred from the
+training data) and an input example, so the registry shows its schema and registries that
+require a signature (Unity Catalog) accept it. ``register`` emits the model's asset
+(``mlflow://<tracking-host>/iris-classifier``) when it registers a version or moves
+``staging``; ``promote_on_new_version.py`` is scheduled on it. A re-run that changes nothing
+emits nothing, so the two DAGs cannot trigger each other in a loop.
+
+The asset is built from the ``mlflow_default`` connection when the DAG is parsed, so that
+connection must be defined where DAGs are parsed.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ def register_model() -> None:
 
         import mlflow.sklearn
         import sklearn
+        from mlflow.models import infer_signature
         from sklearn.datasets import load_iris
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import train_test_split
@@ -43,7 +54,8 @@ def register_model() -> None:
         )
         run_id = client.create_run(experiment_id, run_name="iris-logreg").info.run_id
 
-        features, labels = load_iris(return_X_y=True)
+        # A DataFrame, so the signature names the four input columns.
+        features, labels = load_iris(return_X_y=True, as_frame=True)
         x_train, x_test, y_train, y_test = train_test_split(
             features, labels, test_size=0.3, random_state=0
         )
@@ -52,9 +64,13 @@ def register_model() -> None:
         client.log_param(run_id, "max_iter", 500)
         client.log_metric(run_id, "accuracy", accuracy)
         with tempfile.TemporaryDirectory() as tmp:
-            # Explicit requirements skip MLflow's slow dependency inference.
             mlflow.sklearn.save_model(
-                model, f"{tmp}/model", pip_requirements=[f"scikit-learn=={sklearn.__version__}"]
+                model,
+                f"{tmp}/model",
+                signature=infer_signature(x_train, model.predict(x_train)),
+                input_example=x_train.head(3),
+                # Explicit requirements skip MLflow's slow dependency inference.
+                pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
             )
             client.log_artifacts(run_id, f"{tmp}/model", artifact_path="model")
         client.set_terminated(run_id)
@@ -71,6 +87,7 @@ def register_model() -> None:
             "trained_by": "{{ dag.dag_id }}",
         },
         aliases=["staging"],
+        emit_asset=True,
     ).set_upstream(trained)
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import pendulum
 import pytest
 
 from tests.conftest import REPO_ROOT
@@ -26,16 +29,38 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
+def model_asset_events(asset_uri: str, dag_id: str) -> list[dict[str, Any]]:
+    """``extra`` of every event DAG ``dag_id`` recorded in the metadata DB for the asset
+    ``asset_uri``, oldest first."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri == asset_uri, AssetEvent.source_dag_id == dag_id)
+            .order_by(AssetEvent.id)
+            .all()
+        )
+        return [dict(row.extra) for row in rows]
+
+
 @pytest.mark.usefixtures("airflow_db")
 def test_register_model_example_trains_logs_and_registers_as_staging(
-    mlflow_server: MlflowServer, use_connection: UseConnection
+    mlflow_server: MlflowServer, use_connection: UseConnection, tmp_path: Path
 ) -> None:
+    import yaml
     from mlflow import MlflowClient
 
     use_connection("mlflow_default", mlflow_server.url)
     example = load_example("register_model")
     dag = example.register_model()
-    dag_run = run_dag(dag)
+    # The same logical and run-after dates give the same run id: the second run re-runs the
+    # same task instances.
+    same_run = {"logical_date": pendulum.now("UTC").start_of("second")}
+    same_run["run_after"] = same_run["logical_date"]
+    dag_run = run_dag(dag, **same_run)
     assert set(task_states(dag_run).values()) == {"success"}
     record = xcom_value(dag_run, "register")
     assert record["model_name"] == example.MODEL_NAME
@@ -44,6 +69,30 @@ def test_register_model_example_trains_logs_and_registers_as_staging(
     client = MlflowClient(tracking_uri=mlflow_server.url)
     staging = client.get_model_version_by_alias(example.MODEL_NAME, "staging")
     assert staging.version == record["version"]
-    # The registered source holds a real, loadable model artifact.
+    # The registered source holds a real, loadable model artifact, with a signature naming
+    # the four iris columns and the predicted label, and an input example.
     artifacts = {a.path for a in client.list_artifacts(record["run_id"], "model")}
-    assert "model/MLmodel" in artifacts
+    assert {"model/MLmodel", "model/input_example.json"} <= artifacts
+    mlmodel = yaml.safe_load(
+        Path(
+            client.download_artifacts(record["run_id"], "model/MLmodel", str(tmp_path))
+        ).read_text()
+    )
+    inputs = json.loads(mlmodel["signature"]["inputs"])
+    assert [column["name"] for column in inputs] == [
+        "sepal length (cm)",
+        "sepal width (cm)",
+        "petal length (cm)",
+        "petal width (cm)",
+    ]
+    assert json.loads(mlmodel["signature"]["outputs"])
+    assert mlmodel["saved_input_example_info"]["artifact_path"] == "input_example.json"
+
+    # The register task emitted the model's asset once; re-running it changes nothing and
+    # emits nothing, so the asset-scheduled promote example is not triggered again.
+    asset_uri = f"mlflow://{mlflow_server.url.removeprefix('http://')}/{example.MODEL_NAME}"
+    assert [e["version"] for e in model_asset_events(asset_uri, dag.dag_id)] == [record["version"]]
+    rerun = run_dag(dag, **same_run)
+    assert rerun.run_id == dag_run.run_id
+    assert xcom_value(rerun, "register")["created"] is False
+    assert [e["version"] for e in model_asset_events(asset_uri, dag.dag_id)] == [record["version"]]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pendulum
 import pytest
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 
 from airflow_mlflow_registry.operators import RegisterModelVersionOperator
 from tests.conftest import REPO_ROOT
@@ -41,6 +41,57 @@ def test_example_imports_without_importing_mlflow(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def asset_uris(condition: object) -> set[str]:
+    """URIs of the assets in a schedule's asset condition (nested any/all included)."""
+    if isinstance(condition, Asset):
+        return {condition.uri}
+    return set().union(*(asset_uris(item) for item in getattr(condition, "objects", ())))
+
+
+def test_shipped_dags_cannot_trigger_each_other_in_a_loop(
+    mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    """The asset graph of example_dags/ as a real DagBag parses it: a DAG triggers another
+    when one of its tasks' outlets is in the other's schedule. The only edge is
+    register_model -> promote_on_new_version, and no DAG can reach itself. (That an
+    unchanged re-run of `register` emits nothing is shown by a real run in
+    test_example_dags.py.)"""
+    from airflow.dag_processing.dagbag import DagBag
+
+    use_connection("mlflow_default", mlflow_server.url)
+    bag = DagBag(dag_folder=str(REPO_ROOT / "example_dags"))
+    assert bag.import_errors == {}
+    assert set(bag.dags) == {"register_model", "promote_on_new_version", "backfill_registrations"}
+    emits = {
+        dag_id: {o.uri for task in dag.tasks for o in task.outlets if isinstance(o, Asset)}
+        for dag_id, dag in bag.dags.items()
+    }
+    consumes = {
+        dag_id: asset_uris(getattr(dag.timetable, "asset_condition", None))
+        for dag_id, dag in bag.dags.items()
+    }
+    triggers = {
+        (producer, consumer)
+        for producer in bag.dags
+        for consumer in bag.dags
+        if emits[producer] & consumes[consumer]
+    }
+    assert triggers == {("register_model", "promote_on_new_version")}
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        frontier = [start]
+        while frontier:
+            current = frontier.pop()
+            for producer, consumer in triggers:
+                if producer == current and consumer not in seen:
+                    seen.add(consumer)
+                    frontier.append(consumer)
+        return seen
+
+    assert all(dag_id not in reachable(dag_id) for dag_id in bag.dags)
 
 
 def test_promotes_staging_only_when_better_and_is_queued_by_a_registration(
