@@ -484,9 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _describe_failure(exc: Exception, conn_id: str) -> tuple[int, str]:
     """The exit code and one-line message for ``exc``."""
-    from airflow.exceptions import AirflowNotFoundException
-
     from airflow_mlflow_registry.exceptions import MlflowRegistryError
+    from airflow_mlflow_registry.version_compat import AirflowNotFoundException
 
     if isinstance(exc, AirflowNotFoundException):
         return EXIT_USAGE, (

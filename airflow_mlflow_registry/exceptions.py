@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.exceptions import AirflowException
+from airflow_mlflow_registry.version_compat import AirflowException
 
 
 class MlflowRegistryError(AirflowException):

@@ -91,7 +91,7 @@ def _iso(value: Any) -> str:
 
 def _task_instance_link(dag_id: str, run_id: str, task_id: str, map_index: Any) -> str | None:
     """Link to the task instance in the Airflow UI, when ``[api] base_url`` is configured."""
-    from airflow.configuration import conf
+    from airflow_mlflow_registry.version_compat import conf
 
     base_url = conf.get("api", "base_url", fallback=None)
     if not base_url:

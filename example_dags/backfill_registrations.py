@@ -20,9 +20,10 @@ nothing new: every task instance finds the version it registered before (``creat
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag
+from airflow.sdk import dag
 
 from airflow_mlflow_registry.operators import RegisterModelVersionOperator
+from airflow_mlflow_registry.version_compat import CronDataIntervalTimetable
 
 MODEL_NAME = "daily-forecaster"
 EXPERIMENT_NAME = "daily-forecaster-training"

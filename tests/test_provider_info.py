@@ -5,7 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from airflow_mlflow_registry.get_provider_info import get_provider_info
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+
+pytestmark = pytest.mark.compat
 
 EXPECTED_FIELDS = {
     "token": "Bearer token",
@@ -49,9 +54,35 @@ def test_provider_info_points_at_importable_hook() -> None:
     assert hook_class.conn_name_attr == "mlflow_conn_id"
 
 
-def test_importing_hooks_and_operators_does_not_import_mlflow() -> None:
+def test_hook_form_widgets_mirror_conn_fields_for_airflow_3_0_and_3_1() -> None:
+    from wtforms import PasswordField, StringField
+
+    widgets = MlflowRegistryHook.get_connection_form_widgets()
+    assert {name: widget.args[0] for name, widget in widgets.items()} == EXPECTED_FIELDS
+    secret = {name for name, widget in widgets.items() if widget.field_class is PasswordField}
+    assert secret == {"token"}
+    # The timeout (a number) is text in the form; the connection parser accepts "10".
+    assert widgets["timeout"].field_class is StringField
+    assert widgets["timeout"].kwargs["default"] == "10"
+    assert widgets["insecure_tls"].kwargs["default"] is False
+
+
+def test_hook_field_behaviour_is_the_provider_info_behaviour() -> None:
+    [conn_type] = get_provider_info()["connection-types"]
+    behaviour = MlflowRegistryHook.get_ui_field_behaviour()
+    assert behaviour == {
+        "hidden_fields": ["port", "schema"],
+        "relabeling": conn_type["ui-field-behaviour"]["relabeling"],
+        "placeholders": conn_type["ui-field-behaviour"]["placeholders"],
+    }
+    assert behaviour["relabeling"]["host"] == "Tracking URI"
+
+
+def test_importing_hooks_and_operators_and_building_the_form_does_not_import_mlflow() -> None:
     code = (
         "import sys, airflow_mlflow_registry.hooks, airflow_mlflow_registry.operators; "
+        "hook = airflow_mlflow_registry.hooks.MlflowRegistryHook; "
+        "hook.get_connection_form_widgets(); hook.get_ui_field_behaviour(); "
         "print(sorted(m for m in sys.modules if m == 'mlflow' or m.startswith('mlflow.')))"
     )
     result = subprocess.run(

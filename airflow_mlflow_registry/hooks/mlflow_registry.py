@@ -13,8 +13,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow.sdk import BaseHook
-
 from airflow_mlflow_registry.backfill import (
     ALREADY_REGISTERED,
     FAILED,
@@ -35,6 +33,10 @@ from airflow_mlflow_registry.exceptions import (
     redact,
 )
 from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
+from airflow_mlflow_registry.hooks.connection_form import (
+    connection_form_widgets,
+    ui_field_behaviour,
+)
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TAG_PREFIX, TaskInstanceLineage
 from airflow_mlflow_registry.search_filters import (
     check_search_tags,
@@ -50,6 +52,7 @@ from airflow_mlflow_registry.validation import (
     check_tags,
     check_timeout,
 )
+from airflow_mlflow_registry.version_compat import BaseHook
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -89,6 +92,18 @@ class MlflowRegistryHook(BaseHook):
         super().__init__()
         self.mlflow_conn_id = mlflow_conn_id
 
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The connection form's custom fields for Airflow 3.0 and 3.1 (3.2+ reads the
+        provider info's ``conn-fields`` instead): same names, labels and secret field."""
+        return connection_form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden and relabelled standard fields for Airflow 3.0 and 3.1 (3.2+ reads the
+        provider info's ``ui-field-behaviour`` instead)."""
+        return ui_field_behaviour()
+
     @cached_property
     def config(self) -> MlflowConnectionConfig:
         """The validated connection settings.
@@ -96,7 +111,7 @@ class MlflowRegistryHook(BaseHook):
         :raises MlflowConnectionConfigError: naming the misconfigured field.
         """
         config = MlflowConnectionConfig.from_connection(self.get_connection(self.mlflow_conn_id))
-        from airflow.sdk.log import mask_secret
+        from airflow_mlflow_registry.version_compat import mask_secret
 
         for secret in (config.password, config.token):
             if secret:

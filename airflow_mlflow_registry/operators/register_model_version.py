@@ -150,7 +150,7 @@ class RegisterModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
         except NoMatchingRunError as no_match:
             if self.on_no_match != "skip":
                 raise
-            from airflow.sdk.exceptions import AirflowSkipException
+            from airflow_mlflow_registry.version_compat import AirflowSkipException
 
             raise AirflowSkipException(str(no_match)) from no_match
 

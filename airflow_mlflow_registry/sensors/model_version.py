@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_mlflow_registry.exceptions import MlflowRegistryError
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
@@ -16,6 +15,7 @@ from airflow_mlflow_registry.triggers.model_version import (
     describe_version_condition,
 )
 from airflow_mlflow_registry.validation import check_aliases, check_model_name, is_templated
+from airflow_mlflow_registry.version_compat import AirflowSensorTimeout, conf
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -11,6 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+import pytest
 import requests
 
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
@@ -24,6 +25,7 @@ THREADS_PER_USER = 4
 MODELS_PER_THREAD = 6
 
 
+@pytest.mark.compat
 def test_interleaved_calls_from_8_threads_never_run_under_the_other_identity(
     auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> None:

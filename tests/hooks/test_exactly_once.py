@@ -57,6 +57,7 @@ def creates_sent(proxy: FaultProxy) -> int:
         ("delay_reply", {"seconds": 2.5}),
     ],
 )
+@pytest.mark.compat
 def test_create_committed_but_reply_lost_returns_that_version_without_resending(
     kind: FaultKind,
     options: dict[str, Any],

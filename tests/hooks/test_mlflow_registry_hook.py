@@ -68,6 +68,7 @@ def test_basic_auth_acts_as_the_connection_user(
         bob.set_registered_model_tag("owned-by-alice", "k", "bob-was-here")
 
 
+@pytest.mark.compat
 def test_test_connection_succeeds_with_good_credentials(
     auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> None:
@@ -82,6 +83,7 @@ def test_test_connection_succeeds_with_good_credentials(
     assert auth_mlflow_server.url in message
 
 
+@pytest.mark.compat
 def test_test_connection_reports_wrong_password_without_leaking_it(
     auth_mlflow_server: MlflowServer,
     use_connection: UseConnection,
@@ -186,6 +188,7 @@ def test_databricks_unity_catalog_store_gets_the_connection_credentials(
 
 
 class TestTls:
+    @pytest.mark.compat
     def test_https_with_ca_bundle_succeeds(
         self, https_mlflow_server: MlflowServer, tls_certs: TlsCerts, use_connection: UseConnection
     ) -> None:

@@ -46,6 +46,7 @@ def plain_client(mlflow_server: MlflowServer, use_connection: UseConnection) -> 
     return MlflowClient(tracking_uri=mlflow_server.url)
 
 
+@pytest.mark.compat
 def test_registration_records_tags_alias_lineage_and_every_xcom_field(
     plain_client: MlflowClient, mlflow_server: MlflowServer
 ) -> None:

@@ -1,0 +1,74 @@
+"""Every Airflow name that moved between the supported minors (3.0 to 3.3), in one place.
+
+The rest of the package imports these names from here, never from their Airflow module. Each
+name is looked up where current Airflow keeps it (the task SDK, ``airflow.sdk``) and, when
+that import fails, where older minors keep it: detection by feature, not by version number.
+
+What moved (measured on released Airflow):
+
+- ``BaseHook``: ``airflow.sdk`` from 3.1; ``airflow.hooks.base`` on 3.0.
+- ``AirflowException``, ``AirflowNotFoundException``, ``AirflowSkipException``,
+  ``AirflowSensorTimeout``: all in ``airflow.sdk.exceptions`` from 3.2; on 3.0 and 3.1 only
+  ``airflow.exceptions`` has them all (3.1's SDK has a distinct ``AirflowNotFoundException``
+  that connection look-ups do not raise), so the four come from one module together.
+- ``conf``: ``airflow.sdk`` from 3.2; ``airflow.configuration`` on 3.0 and 3.1.
+- ``mask_secret``: ``airflow.sdk.log`` from 3.1; ``airflow.sdk.execution_time.secrets_masker``
+  on 3.0.
+- ``CronDataIntervalTimetable``: ``airflow.sdk`` from 3.2; ``airflow.timetables.interval`` on
+  3.0 and 3.1.
+
+Importing this module imports Airflow, never mlflow.
+"""
+
+from __future__ import annotations
+
+# mypy checks against the newest Airflow, where the first branch of each pair is taken.
+try:
+    from airflow.sdk import BaseHook
+except ImportError:  # Airflow 3.0
+    from airflow.hooks.base import BaseHook  # type: ignore[attr-defined,no-redef]
+
+try:
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowNotFoundException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+    )
+except ImportError:  # Airflow 3.0, 3.1
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowException,
+        AirflowNotFoundException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+    )
+
+try:
+    from airflow.sdk import conf
+except ImportError:  # Airflow 3.0, 3.1
+    from airflow.configuration import conf  # type: ignore[assignment]
+
+try:
+    from airflow.sdk.log import mask_secret
+except ImportError:  # Airflow 3.0
+    from airflow.sdk.execution_time.secrets_masker import (  # type: ignore[no-redef]
+        mask_secret,
+    )
+
+try:
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow 3.0, 3.1
+    from airflow.timetables.interval import (  # type: ignore[assignment]
+        CronDataIntervalTimetable,
+    )
+
+__all__ = [
+    "AirflowException",
+    "AirflowNotFoundException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "BaseHook",
+    "CronDataIntervalTimetable",
+    "conf",
+    "mask_secret",
+]
