@@ -13,14 +13,31 @@ if TYPE_CHECKING:
 def run_dag(dag: DAG, **test_kwargs: Any) -> DagRun:
     """Write ``dag`` to the metadata DB (``dag.test()`` needs it serialized) and run it."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0, 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     DagBundlesManager().sync_bundles_to_db()
     with tempfile.TemporaryDirectory() as empty_folder:
         bag = DagBag(dag_folder=empty_folder)
     bag.bag_dag(dag)
-    sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
+    _sync_bag_to_db(bag)
     return dag.test(**test_kwargs)
+
+
+def _sync_bag_to_db(bag: Any) -> None:
+    """Serialize the DAGs of ``bag`` into the metadata DB, wherever this Airflow keeps that."""
+    try:
+        from airflow.dag_processing.dagbag import sync_bag_to_db
+    except ImportError:
+        try:  # Airflow 3.1
+            from airflow.models.dagbag import sync_bag_to_db  # type: ignore[no-redef]
+        except ImportError:  # Airflow 3.0: a DagBag method
+            bag.sync_to_db(bundle_name="dags-folder", bundle_version=None)
+            return
+    sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
 
 
 def task_states(dag_run: DagRun) -> dict[tuple[str, int], str]:
