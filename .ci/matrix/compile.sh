@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Resolve and pin each matrix entry of .ci/matrix/entries.txt into .ci/matrix/<name>.txt.
+# Run after changing an entry or the package's dependencies; commit the results.
+# Usage: bash .ci/matrix/compile.sh [NAME...]   (default: every entry)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+MATRIX="$ROOT/.ci/matrix"
+bash "$ROOT/.ci/bootstrap.sh"
+UV="$ROOT/.venv/bin/uv"
+
+grep -v '^#' "$MATRIX/entries.txt" | while read -r name python airflow skinny resolution as_of; do
+    [[ -n "$name" ]] || continue
+    if (($# > 0)) && [[ " $* " != *" $name "* ]]; then continue; fi
+    pins="$(mktemp)"
+    printf 'apache-airflow==%s\nmlflow-skinny==%s\n' "$airflow" "$skinny" > "$pins"
+    echo ">> $name: Airflow $airflow, mlflow-skinny $skinny, Python $python, $resolution, as of $as_of" >&2
+    (cd "$ROOT" && "$UV" pip compile --quiet \
+        --python-version "$python" --resolution "$resolution" \
+        --exclude-newer "${as_of}T00:00:00Z" \
+        --custom-compile-command "bash .ci/matrix/compile.sh $name" \
+        --output-file ".ci/matrix/$name.txt" \
+        pyproject.toml .ci/matrix/test-requirements.in "$pins")
+    rm -f "$pins"
+done

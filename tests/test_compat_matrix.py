@@ -1,0 +1,105 @@
+"""What the package declares is exactly what the compatibility matrix runs.
+
+The matrix is ``.ci/matrix/entries.txt`` (run by ``.ci/matrix.sh``). These tests fail when
+``pyproject.toml``'s ranges, its Python classifiers, the README's compatibility table or a
+committed pin file drift from it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MATRIX_DIR = REPO_ROOT / ".ci" / "matrix"
+
+
+@dataclass(frozen=True)
+class MatrixEntry:
+    name: str
+    python: str
+    airflow: str
+    mlflow_skinny: str
+    resolution: str
+    as_of: str
+
+
+def matrix_entries() -> list[MatrixEntry]:
+    """The entries of ``.ci/matrix/entries.txt``, in file order."""
+    lines = (MATRIX_DIR / "entries.txt").read_text().splitlines()
+    return [MatrixEntry(*line.split()) for line in lines if line.strip() and line[0] != "#"]
+
+
+def covering_range(versions: list[str]) -> SpecifierSet:
+    """``>=lowest,<next minor after the highest``: what a matrix over ``versions`` supports."""
+    parsed = sorted(Version(version) for version in versions)
+    lowest, highest = parsed[0], parsed[-1]
+    return SpecifierSet(f">={lowest},<{highest.major}.{highest.minor + 1}")
+
+
+def pyproject() -> dict:
+    import tomllib  # Python 3.11+: this module is not part of the `compat` set run on 3.10
+
+    with (REPO_ROOT / "pyproject.toml").open("rb") as file:
+        return tomllib.load(file)["project"]
+
+
+def test_matrix_covers_every_python_and_the_lowest_and_newest_client() -> None:
+    entries = matrix_entries()
+    assert {entry.python for entry in entries} == {"3.10", "3.11", "3.12", "3.13"}
+    assert len({entry.name for entry in entries}) == len(entries)
+    assert any(entry.resolution == "lowest-direct" for entry in entries)
+
+
+def test_pyproject_declares_exactly_the_ranges_the_matrix_runs() -> None:
+    entries = matrix_entries()
+    project = pyproject()
+    requirements = {Requirement(text).name: Requirement(text) for text in project["dependencies"]}
+    assert requirements["apache-airflow"].specifier == covering_range(
+        [entry.airflow for entry in entries]
+    )
+    assert requirements["mlflow-skinny"].specifier == covering_range(
+        [entry.mlflow_skinny for entry in entries]
+    )
+    assert SpecifierSet(project["requires-python"]) == covering_range(
+        [entry.python for entry in entries]
+    )
+    classified = {
+        classifier.rsplit(" :: ", 1)[1]
+        for classifier in project["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", classifier)
+    }
+    assert classified == {entry.python for entry in entries}
+
+
+def test_readme_compatibility_table_is_the_matrix() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = readme.split("<!-- compat-matrix -->")[1]
+    rows = [
+        [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
+        for line in table.strip().splitlines()[2:]
+    ]
+    expected = [
+        [entry.airflow, entry.mlflow_skinny, entry.python, entry.resolution, entry.as_of]
+        for entry in matrix_entries()
+    ]
+    assert rows == expected
+    project = pyproject()
+    for text in project["dependencies"]:
+        if Requirement(text).name in {"apache-airflow", "mlflow-skinny"}:
+            assert f"`{text}`" in readme
+    assert f'`requires-python = "{project["requires-python"]}"`' in readme
+
+
+def test_each_pin_file_pins_its_entry_and_names_its_generator() -> None:
+    for entry in matrix_entries():
+        pins = (MATRIX_DIR / f"{entry.name}.txt").read_text()
+        lines = set(pins.splitlines())
+        assert f"apache-airflow=={entry.airflow}" in lines, entry.name
+        assert f"mlflow-skinny=={entry.mlflow_skinny}" in lines, entry.name
+        assert f"#    bash .ci/matrix/compile.sh {entry.name}" in lines, entry.name
