@@ -38,6 +38,17 @@ from airflow_mlflow_registry.hooks.connection_form import (
     ui_field_behaviour,
 )
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TAG_PREFIX, TaskInstanceLineage
+from airflow_mlflow_registry.registration import (
+    SOURCE_URI_TAG,
+    SUPERSEDES_TAG,
+    EarlierRegistration,
+    Generation,
+    earlier_registration,
+    generation_of,
+    generation_winner,
+    live_versions,
+    registered_source,
+)
 from airflow_mlflow_registry.search_filters import (
     check_search_tags,
     check_version_number,
@@ -197,19 +208,56 @@ class MlflowRegistryHook(BaseHook):
         return True
 
     def find_model_versions_by_key(
-        self, model_name: str, registration_key: str
+        self, model_name: str, registration_key: str, *, run_id: str | None = None
     ) -> list[ModelVersion]:
-        """Versions of ``model_name`` tagged with ``registration_key``, lowest version first."""
-        tag_filter = f"tags.`{REGISTRATION_KEY_TAG}` = '{registration_key}'"
-        name_filter = f"name = '{model_name}' AND " if "'" not in model_name else ""
-        client = self.get_conn()  # outside the try: a misconfigured connection is not a request
-        try:
-            found = client.search_model_versions(filter_string=name_filter + tag_filter)
-        except Exception as exc:
-            raise self._request_error(
-                f"Looking up earlier registrations of model {model_name!r}", exc
-            ) from exc
+        """Versions of ``model_name`` tagged with ``registration_key`` (any status, tags
+        readable), lowest version first.
+
+        One search request (``name = ... AND tags.<key> = ...``), except on a Unity Catalog
+        registry, whose version search accepts a single ``name =`` or ``run_id =`` condition and
+        returns versions without tags: there it searches by ``run_id`` (when given; the versions
+        registered from that run) or else by name, and reads each candidate with
+        ``get_model_version`` (one request per candidate) to match the key.
+
+        :raises MlflowRequestError: naming the model.
+        """
+        action = f"Looking up earlier registrations of model {model_name!r}"
+        found: Iterable[ModelVersion]
+        if not self._registry_is_unity_catalog:
+            tag_filter = f"tags.`{REGISTRATION_KEY_TAG}` = '{registration_key}'"
+            name_filter = f"name = '{model_name}' AND " if "'" not in model_name else ""
+            client = self.get_conn()  # outside the try: a misconfigured connection is no request
+            try:
+                found = client.search_model_versions(filter_string=name_filter + tag_filter)
+            except Exception as exc:
+                raise self._request_error(action, exc) from exc
+        else:
+            by_run = run_id is not None and "'" not in run_id
+            only_filter = f"run_id = '{run_id}'" if by_run else model_version_filter(model_name)
+            client = self.get_conn()
+            candidates = [
+                mv
+                for mv in self._all_pages(
+                    lambda token: client.search_model_versions(
+                        filter_string=only_filter, max_results=SEARCH_PAGE_SIZE, page_token=token
+                    ),
+                    action,
+                )
+                if mv.name == model_name
+            ]
+            versions = [self.get_model_version_entity(model_name, mv.version) for mv in candidates]
+            found = [mv for mv in versions if mv.tags.get(REGISTRATION_KEY_TAG) == registration_key]
         return sorted((mv for mv in found if mv.name == model_name), key=lambda mv: int(mv.version))
+
+    @cached_property
+    def _registry_is_unity_catalog(self) -> bool:
+        """True when this connection's registry is Unity Catalog (``databricks-uc``/``uc``)."""
+        from mlflow.utils.uri import is_databricks_unity_catalog_uri, is_oss_unity_catalog_uri
+
+        registry_uri = self.get_conn()._registry_uri
+        return is_databricks_unity_catalog_uri(registry_uri) or is_oss_unity_catalog_uri(
+            registry_uri
+        )
 
     def register_model_version(
         self,
@@ -225,28 +273,41 @@ class MlflowRegistryHook(BaseHook):
         await_registration_for: float = 300,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Register ``model_uri`` as a version of ``model_name``, exactly once per task instance.
+        """Register ``model_uri`` as a version of ``model_name``, exactly once per task instance
+        and source.
 
-        The version carries ``tags``, the ``airflow.*`` lineage tags and a registration key
-        derived from (model, dag, run, task, map index), all in the create request. A later
-        attempt of the same task instance (retry, clear, backfill re-run) finds the version by
-        that key and returns it (``created`` false) instead of creating another; a create whose
-        response was lost is looked up again before it is re-sent, and if a re-sent create made
-        a second version, the lowest version is kept and the duplicate deleted.
+        The version carries ``tags``, the ``airflow.*`` lineage tags, the source it registers
+        (``airflow.source_uri``) and a registration key derived from (model, dag, run, task,
+        map index), all in the create request. A later attempt of the same task instance
+        (retry, clear, backfill re-run) finds the versions carrying that key (see
+        :mod:`airflow_mlflow_registry.registration`):
+
+        - the task instance's current version registered the same source: it is returned
+          (``created`` false) and nothing is created;
+        - it registered another source (a cleared task that retrained, a reordered ``expand``):
+          a new version is created with ``airflow.supersedes_version`` naming the old one,
+          which is logged, and the aliases move to the new version.
+
+        A create whose response was lost is looked up again before it is re-sent; if a re-sent
+        create made a second version, the lowest live version is kept and the duplicate
+        deleted. An attempt with try number above 1 (one that may overlap an earlier attempt
+        still running) checks after its create that no lower version of the same registration
+        exists, and gives way to it (deleting its own). Failed registrations are never reused.
 
         Give either ``model_uri`` or ``run_search``: the latter is resolved with
-        :meth:`find_run_source` only when no earlier attempt registered a version, and the
-        chosen run and filter are recorded as ``airflow.source_*`` tags.
+        :meth:`find_run_source` on every attempt (so a cleared task registers what the search
+        chooses now), and the chosen run and filter are recorded as ``airflow.source_*`` tags.
 
         ``lineage`` defaults to the running task's context; outside a task (no context) there is
         no key and every call creates a version. ``idempotency_key`` (a string without single
         quotes, e.g. a hex digest), when given, replaces the lineage's key: calls with the same
-        key register one version, inside or outside a task.
+        key and source register one version, inside or outside a task.
 
         Waits up to ``await_registration_for`` seconds for status READY, then points each alias
-        at the version (moving it from an older version).
+        at the version (moving it from an older version; aliases already on it are not sent).
 
-        :return: a JSON-able record (see README: "The XCom record").
+        :return: a JSON-able record (see README: "The XCom record"); ``aliases`` lists every
+            alias of the version, not only those this call set.
         :raises ValueError: for invalid arguments, naming the argument.
         :raises MlflowRequestError: when MLflow rejects a request or cannot be reached.
         :raises ModelRegistrationError: when the version fails or is not READY in time.
@@ -266,45 +327,66 @@ class MlflowRegistryHook(BaseHook):
         version_tags = dict(user_tags)
         if lineage is not None:
             version_tags.update(lineage.as_tags())
-        if key is not None:
+        if run_search is not None:
+            source = self.find_run_source(run_search)
+            if source is None:
+                raise NoMatchingRunError(
+                    f"No run to register as model {model_name!r}: nothing matched in "
+                    f"{run_search.describe()}."
+                )
+            model_uri, run_id = source.model_uri, source.run_id
+            version_tags.update(source.as_tags())
+        assert model_uri is not None
+        run_id = run_id or _run_id_from_uri(model_uri)
+        version_tags[SOURCE_URI_TAG] = model_uri
+        if key is None:
+            earlier = EarlierRegistration()
+        else:
             version_tags[REGISTRATION_KEY_TAG] = key
+            found = self.find_model_versions_by_key(model_name, key, run_id=run_id)
+            earlier = earlier_registration(found, model_uri)
 
-        found = self.find_model_versions_by_key(model_name, key) if key else []
-        # A version whose registration failed is not a result to reuse: register again.
-        earlier = [version for version in found if version.status != "FAILED_REGISTRATION"]
-        if earlier:
-            version, created = earlier[0], False
+        if earlier.reusable is not None:
+            version, created = earlier.reusable, False
             log.info(
-                "Model %r version %s was registered by an earlier attempt of this task "
+                "Model %r version %s was registered from %s by an earlier attempt of this task "
                 "instance; reusing it.",
                 model_name,
                 version.version,
+                model_uri,
             )
+            if not self._registry_is_unity_catalog:  # UC look-ups already read each version
+                # Search results carry no aliases: read the version for them and its status.
+                version = self.get_model_version_entity(model_name, version.version)
         else:
-            if run_search is not None:
-                source = self.find_run_source(run_search)
-                if source is None:
-                    raise NoMatchingRunError(
-                        f"No run to register as model {model_name!r}: nothing matched in "
-                        f"{run_search.describe()}."
-                    )
-                model_uri, run_id = source.model_uri, source.run_id
-                version_tags.update(source.as_tags())
-            assert model_uri is not None
-            run_id = run_id or _run_id_from_uri(model_uri)
-            self.ensure_registered_model(model_name)
-            version = self._create_model_version_once(
-                model_name, model_uri, run_id, description, version_tags, key
+            if earlier.superseded is not None:
+                version_tags[SUPERSEDES_TAG] = str(earlier.superseded.version)
+            version, created = self._register_new_version(
+                model_name,
+                model_uri,
+                run_id,
+                description,
+                version_tags,
+                key,
+                may_overlap=lineage is not None and lineage.try_number > 1,
             )
-            created = True
-            log.info(
-                "Registered model %r version %s from %s.", model_name, version.version, model_uri
-            )
+            if earlier.superseded is not None:
+                log.warning(
+                    "Model %r version %s (from %s) supersedes version %s (from %s), which an "
+                    "earlier attempt of this task instance registered; the aliases move to "
+                    "version %s.",
+                    model_name,
+                    version.version,
+                    model_uri,
+                    earlier.superseded.version,
+                    registered_source(earlier.superseded),
+                    version.version,
+                )
         version = self._await_ready(version, wait_seconds)
         version = self._point_aliases(version, alias_list)
         return self._version_record(version, created=created)
 
-    def _create_model_version_once(
+    def _register_new_version(
         self,
         model_name: str,
         source: str,
@@ -312,10 +394,21 @@ class MlflowRegistryHook(BaseHook):
         description: str | None,
         tags: dict[str, str],
         key: str | None,
-    ) -> ModelVersion:
-        """Create the version; after an ambiguous failure, look it up before sending again."""
+        *,
+        may_overlap: bool,
+    ) -> tuple[ModelVersion, bool]:
+        """Create the version exactly once; return the version that counts and whether this
+        call created it.
+
+        After an ambiguous failure the version is looked up before the create is sent again.
+        After a re-sent create, or when ``may_overlap`` (another attempt of the task instance
+        may be registering at the same time), the generation is settled: its lowest live
+        version wins and the others are deleted.
+        """
+        self.ensure_registered_model(model_name)
         client = self.get_conn()
         model_id = _logged_model_id(source)
+        generation = (source, tags.get(SUPERSEDES_TAG))
         attempts = 1 + self.config.max_retries
         failure: BaseException | None = None
         for attempt in range(attempts):
@@ -339,32 +432,76 @@ class MlflowRegistryHook(BaseHook):
                     action,
                     describe_mlflow_error(exc, self._secrets()),
                 )
-                found = self.find_model_versions_by_key(model_name, key)
-                if found:
-                    return found[0]
+                found = self.find_model_versions_by_key(model_name, key, run_id=run_id)
+                winner = generation_winner(found, generation)
+                if winner is not None:
+                    return winner, True
                 time.sleep(min(2**attempt, 5))
                 continue
-            if failure is not None and key is not None:
-                return self._drop_duplicates(model_name, key, version)
-            return version
+            if key is None or not (failure is not None or may_overlap):
+                return version, True
+            winner = self._settle_generation(model_name, key, version, generation, run_id)
+            return winner, failure is not None or winner.version == version.version
         assert failure is not None
         raise self._request_error(
             f"Registering {source} as a version of model {model_name!r} ({attempts} attempts)",
             failure,
         ) from failure
 
-    def _drop_duplicates(self, model_name: str, key: str, created: ModelVersion) -> ModelVersion:
-        """Keep the lowest version carrying ``key``; delete higher ones made by re-sent creates."""
-        found = self.find_model_versions_by_key(model_name, key) or [created]
-        for duplicate in found[1:]:
+    def _settle_generation(
+        self,
+        model_name: str,
+        key: str,
+        created: ModelVersion,
+        generation: Generation,
+        run_id: str | None,
+    ) -> ModelVersion:
+        """Return the lowest live version of ``generation`` (``created`` when the look-up
+        misses it) and delete the generation's other live versions: duplicates from re-sent
+        creates or from overlapping attempts. Failed versions are neither kept nor a reason
+        to delete; while the winner is not READY yet, nothing is deleted.
+        """
+        found = self.find_model_versions_by_key(model_name, key, run_id=run_id)
+        winner = generation_winner(found, generation) or created
+        duplicates = [
+            mv
+            for mv in live_versions(found)
+            if generation_of(mv) == generation and mv.version != winner.version
+        ]
+        if duplicates and winner.status != "READY":
             log.warning(
-                "Model %r version %s duplicates version %s (a re-sent create); deleting it.",
+                "Model %r versions %s duplicate version %s, which is %s; keeping them until it "
+                "is READY.",
+                model_name,
+                ", ".join(str(mv.version) for mv in duplicates),
+                winner.version,
+                winner.status,
+            )
+            return winner
+        for duplicate in duplicates:
+            log.warning(
+                "Model %r version %s duplicates version %s (a re-sent create or an overlapping "
+                "attempt of the same task instance); deleting it.",
                 model_name,
                 duplicate.version,
-                found[0].version,
+                winner.version,
             )
-            self.get_conn().delete_model_version(model_name, duplicate.version)
-        return found[0]
+            self._delete_model_version(model_name, duplicate.version)
+        return winner
+
+    def _delete_model_version(self, model_name: str, version: str) -> None:
+        """Delete ``version``; one that no longer exists (a re-sent delete) is not an error.
+
+        :raises MlflowRequestError: naming the model and version.
+        """
+        try:
+            self.get_conn().delete_model_version(model_name, version)
+        except Exception as exc:
+            if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+                return
+            raise self._request_error(
+                f"Deleting duplicate version {version} of model {model_name!r}", exc
+            ) from exc
 
     def _await_ready(self, version: ModelVersion, timeout: float) -> ModelVersion:
         """Poll until ``version`` leaves PENDING_REGISTRATION; fail on FAILED or timeout."""
@@ -388,8 +525,17 @@ class MlflowRegistryHook(BaseHook):
         return version
 
     def _point_aliases(self, version: ModelVersion, aliases: list[str]) -> ModelVersion:
-        """Point each alias at ``version`` (idempotent: re-pointing is a no-op on the server)."""
+        """Point each alias at ``version``, except those already on it (idempotent: re-pointing
+        is a no-op on the server). The returned version lists all its aliases."""
         for alias in aliases:
+            if alias in (version.aliases or []):
+                log.info(
+                    "Alias %r of model %r already points at version %s.",
+                    alias,
+                    version.name,
+                    version.version,
+                )
+                continue
             self._set_registered_model_alias(version.name, alias, version.version)
             log.info(
                 "Alias %r of model %r now points at version %s.",

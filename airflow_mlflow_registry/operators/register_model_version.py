@@ -32,8 +32,10 @@ class RegisterModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
     The version is created with ``tags`` plus ``airflow.*`` lineage tags (DAG, run, task,
     map index, try, logical date, data interval, link to the task instance) in one request,
     waited on until READY, and each alias is pointed at it. Retries, clears and backfill
-    re-runs of the same task instance return the version registered before instead of creating
-    another (``created`` is then false). Mapped tasks register one version per map index.
+    re-runs of the same task instance with the same source return the version registered
+    before instead of creating another (``created`` is then false); with another source (a run
+    cleared to retrain) they register a new version that supersedes it and takes the aliases.
+    Mapped tasks register one version per map index.
 
     Returns (and pushes to XCom) a plain dict: ``model_name``, ``version``, ``model_uri``
     (``models:/<name>/<version>``), ``source``, ``run_id``, ``status``, ``aliases``, ``tags``,
@@ -41,9 +43,9 @@ class RegisterModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
 
     The model comes from ``model_uri``, or from a run search (for backfills: "the best run of
     this data interval"): ``experiment_name`` (or ``experiment_id``), ``run_filter``,
-    ``order_by`` and ``artifact_path``. The search runs only when no earlier attempt of the
-    task instance registered a version; the chosen run and the rendered filter are recorded
-    as ``airflow.source_run_id``/``airflow.source_filter`` lineage tags.
+    ``order_by`` and ``artifact_path``. The search runs on every attempt, so a cleared task
+    registers what it chooses now; the chosen run and the rendered filter are recorded as
+    ``airflow.source_run_id``/``airflow.source_filter`` lineage tags.
 
     :param model_name: registered model name; created when missing. Templated.
     :param model_uri: ``runs:/<run_id>/<path>``, ``models:/<logged_model_id>`` or an artifact

@@ -13,8 +13,14 @@ if TYPE_CHECKING:
     from tests.conftest import UseConnection
     from tests.support.mlflow_server import MlflowServer
 
+# The numbers the README's "Request economy" table states.
+FIRST_EVER_REGISTRATION = 4
+NEW_VERSION_OF_EXISTING_MODEL = 4
+RERUN = 2
+PLAIN_CLIENT_BASELINE = 5
 
-def test_fresh_registration_needs_4_requests_and_a_rerun_2(
+
+def test_requests_of_first_registration_new_version_and_rerun(
     mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> None:
     from mlflow import MlflowClient
@@ -23,19 +29,18 @@ def test_fresh_registration_needs_4_requests_and_a_rerun_2(
     with BearerProxy(mlflow_server.url) as proxy:
         use_connection("counted", proxy.url)
         hook = MlflowRegistryHook(mlflow_conn_id="counted")
-        attempt_1 = TaskInstanceLineage(dag_id="d", task_id="t", run_id=model, try_number=1)
-        attempt_2 = TaskInstanceLineage(dag_id="d", task_id="t", run_id=model, try_number=2)
 
-        proxy.reset_counts()
-        first = hook.register_model_version(
-            model, "s3://bucket/m", aliases=["staging"], lineage=attempt_1
-        )
-        fresh = proxy.requests_seen
-        proxy.reset_counts()
-        again = hook.register_model_version(
-            model, "s3://bucket/m", aliases=["staging"], lineage=attempt_2
-        )
-        rerun = proxy.requests_seen
+        def register(run_id: str, try_number: int) -> tuple[dict[str, object], list[object]]:
+            lineage = TaskInstanceLineage("d", "t", run_id, try_number=try_number)
+            proxy.reset_counts()
+            record = hook.register_model_version(
+                model, f"s3://bucket/{run_id}", aliases=["staging"], lineage=lineage
+            )
+            return record, list(proxy.requests_seen)
+
+        first, first_requests = register("run-1", 1)
+        second, second_requests = register("run-2", 1)
+        again, rerun_requests = register("run-2", 2)
 
         # Baseline: plain MlflowClient, lineage as a separate tag, then the alias.
         plain = MlflowClient(tracking_uri=proxy.url)
@@ -46,11 +51,13 @@ def test_fresh_registration_needs_4_requests_and_a_rerun_2(
         baseline = proxy.requests_seen
 
     print(
-        f"\nrequests per registration: fresh={len(fresh)} re-run={len(rerun)} "
+        f"\nrequests per registration: first-ever={len(first_requests)} "
+        f"new-version={len(second_requests)} re-run={len(rerun_requests)} "
         f"plain MlflowClient create+tag+alias={len(baseline)}"
     )
-    assert (first["created"], again["created"]) == (True, False)
-    assert again["version"] == first["version"]
-    assert len(fresh) <= 4, fresh
-    assert len(rerun) <= 2, rerun
-    assert len(baseline) == 5, baseline  # what the README compares against
+    assert [r["created"] for r in (first, second, again)] == [True, True, False]
+    assert (first["version"], second["version"], again["version"]) == ("1", "2", "2")
+    assert len(first_requests) == FIRST_EVER_REGISTRATION, first_requests
+    assert len(second_requests) == NEW_VERSION_OF_EXISTING_MODEL, second_requests
+    assert len(rerun_requests) == RERUN, rerun_requests
+    assert len(baseline) == PLAIN_CLIENT_BASELINE, baseline
