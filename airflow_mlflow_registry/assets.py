@@ -1,9 +1,12 @@
 """Airflow assets for registered models: ``mlflow://<tracking-host>/<model-name>``.
 
-``<tracking-host>`` is the lower-cased ``host[:port]`` of an http(s) tracking URI,
-``databricks`` for Databricks, and ``local`` for stores without a server (``sqlite:``,
-``file:``, ...). The model name is URL-quoted. The same URI names the model's OpenLineage
-namespace (``mlflow://<tracking-host>``), so assets and lineage events agree.
+``<tracking-host>`` is the lower-cased ``host[:port]`` of an http(s) tracking URI followed by
+its path prefix (``mlflow.example.com/team-a``: servers behind one host under different
+prefixes are different registries), ``databricks`` for Databricks, and ``local`` for stores
+without a server (``sqlite:``, ``file:``, ...). The model name is URL-quoted, so it is always
+the last path segment. The same URI names the model's OpenLineage namespace
+(``mlflow://<tracking-host>``), so assets and lineage events agree. User info and query
+strings of the tracking URI never appear.
 
 Importing this module does not import mlflow (Airflow imports :func:`normalize_model_asset_uri`
 while discovering providers).
@@ -53,30 +56,33 @@ def model_asset(conn_id_or_tracking_host: str, model_name: str) -> Asset:
 
 
 def tracking_host(tracking_uri: str) -> str:
-    """The stable host part of asset URIs and lineage namespaces for ``tracking_uri``."""
-    parts = urlsplit(tracking_uri)
+    """The server part of asset URIs and lineage namespaces for ``tracking_uri``: for http(s),
+    the lower-cased ``host[:port]`` and the path prefix without its trailing ``/``."""
+    parts = urlsplit(tracking_uri.strip())
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
-        return parts.netloc.rpartition("@")[2].lower()
+        return parts.netloc.rpartition("@")[2].lower() + parts.path.rstrip("/")
     if tracking_uri.strip().lower().startswith("databricks"):
         return DATABRICKS_TRACKING_HOST
     return LOCAL_TRACKING_HOST
 
 
 def normalize_model_asset_uri(uri: SplitResult) -> SplitResult:
-    """Airflow's ``asset-uris`` handler for ``mlflow://``: lower-case host, quoted model name.
+    """Airflow's ``asset-uris`` handler for ``mlflow://``: lower-case host, quoted model name
+    (the last path segment) after the tracking server's path prefix, if any.
 
     Airflow has already lower-cased the scheme and stripped trailing slashes.
 
-    :raises ValueError: when the URI names no model or a nested path.
+    :raises ValueError: when the URI names no model.
     """
-    name = unquote(uri.path.strip("/"))
-    if not name or "/" in name:
+    prefix, _, name = uri.path.strip("/").rpartition("/")
+    if not name:
         raise ValueError(
             f"An mlflow:// asset URI is mlflow://<tracking-host>/<model-name>; got path "
             f"{uri.path!r}. Build it with airflow_mlflow_registry.assets.model_asset()."
         )
-    return uri._replace(netloc=uri.netloc.lower(), path="/" + quote(name, safe=""))
+    path = "/".join(part for part in ("", prefix, quote(unquote(name), safe="")) if part)
+    return uri._replace(netloc=uri.netloc.lower(), path="/" + path)
 
 
 def model_asset_to_openlineage(asset: Asset, lineage_context: Any) -> Any:
@@ -85,7 +91,8 @@ def model_asset_to_openlineage(asset: Asset, lineage_context: Any) -> Any:
     from airflow.providers.common.compat.openlineage.facet import Dataset
 
     parts = urlsplit(asset.uri)
-    return Dataset(namespace=f"{ASSET_SCHEME}://{parts.netloc}", name=unquote(parts.path[1:]))
+    prefix, _, name = parts.path.rpartition("/")
+    return Dataset(namespace=f"{ASSET_SCHEME}://{parts.netloc}{prefix}", name=unquote(name))
 
 
 def record_model_asset_event(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_mlflow_registry.assets import ASSET_SCHEME, tracking_host
+from airflow_mlflow_registry.exceptions import display_uri
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -48,11 +49,13 @@ def source_dataset_name(source: str, mlflow_namespace: str) -> tuple[str, str]:
     """OpenLineage ``(namespace, name)`` of a version's source: storage URIs such as
     ``s3://bucket/key`` become ``("s3://bucket", "key")``, ``file:`` paths ``("file", path)``;
     ``runs:/``, ``models:/`` and ``mlflow-artifacts:/`` sources stay whole in the MLflow
-    namespace.
+    namespace. User info, query strings and fragments (credentials of pre-signed URLs) are
+    left out.
     """
     parts = urlsplit(source)
     if parts.scheme == "file":
         return "file", parts.path
     if parts.netloc and parts.scheme not in _MLFLOW_SOURCE_SCHEMES:
-        return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/") or "/"
-    return mlflow_namespace, source
+        host = parts.netloc.rpartition("@")[2]
+        return f"{parts.scheme}://{host}", parts.path.lstrip("/") or "/"
+    return mlflow_namespace, display_uri(source)

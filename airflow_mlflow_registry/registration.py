@@ -2,7 +2,9 @@
 
 Every version a task instance registers carries its registration key (one task instance, see
 :meth:`~airflow_mlflow_registry.lineage.TaskInstanceLineage.registration_key`), the source it
-was asked to register (``airflow.source_uri``) and, when it replaced an earlier version of the
+was asked to register (``airflow.source_uri``, in its
+:func:`~airflow_mlflow_registry.exceptions.display_uri` form: a tag is no place for the
+signature of a pre-signed URL) and, when it replaced an earlier version of the
 same task instance, that version's number (``airflow.supersedes_version``). Versions with the
 same key, source and superseded version are one *generation*: attempts that raced, or creates
 that were re-sent, and of those the lowest live version is the one that counts. A version whose
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from airflow_mlflow_registry.exceptions import display_uri
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -29,9 +33,10 @@ Generation = tuple[str, str | None]
 
 
 def registered_source(version: ModelVersion) -> str:
-    """The source ``version`` was asked to register: its ``airflow.source_uri`` tag, else (for
-    versions registered before that tag existed) the source the registry stored."""
-    return str(dict(version.tags or {}).get(SOURCE_URI_TAG) or version.source)
+    """The source ``version`` was asked to register, in its ``display_uri`` form: its
+    ``airflow.source_uri`` tag, else (for versions registered before that tag existed) the
+    source the registry stored."""
+    return display_uri(str(dict(version.tags or {}).get(SOURCE_URI_TAG) or version.source))
 
 
 def generation_of(version: ModelVersion) -> Generation:
@@ -63,7 +68,8 @@ class EarlierRegistration:
 
 
 def earlier_registration(versions: Iterable[ModelVersion], source: str) -> EarlierRegistration:
-    """Decide from the versions carrying one registration key what registering ``source`` does.
+    """Decide from the versions carrying one registration key what registering ``source`` does
+    (sources are compared in their ``display_uri`` form).
 
     The task instance's current version is the winner of the generation of its newest live
     version. When that version registered ``source``, it is reused; otherwise a new version
@@ -74,6 +80,6 @@ def earlier_registration(versions: Iterable[ModelVersion], source: str) -> Earli
         return EarlierRegistration()
     current = generation_winner(live, generation_of(live[-1]))
     assert current is not None  # live[-1] itself belongs to its generation
-    if registered_source(current) == source:
+    if registered_source(current) == display_uri(source):
         return EarlierRegistration(reusable=current)
     return EarlierRegistration(superseded=current)

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from airflow_mlflow_registry.exceptions import display_uri
+
 TAG_KEY_MAX_LENGTH = 250
 TAG_VALUE_MAX_LENGTH = 5000
 MODEL_NAME_MAX_LENGTH = 256
@@ -68,13 +70,14 @@ def check_model_uri(model_uri: Any, argument: str = "model_uri") -> str:
     uri = model_uri.strip()
     if not uri.startswith(MODEL_URI_SCHEMES) and not uri.startswith("/"):
         raise ValueError(
-            f"{argument} {uri[:80]!r} has an unsupported scheme; use runs:/<run_id>/<path>, "
-            "models:/<logged_model_id>, or an artifact location (mlflow-artifacts:/, s3://, "
-            "file://, ...)."
+            f"{argument} {display_uri(uri)[:80]!r} has an unsupported scheme; use "
+            "runs:/<run_id>/<path>, models:/<logged_model_id>, or an artifact location "
+            "(mlflow-artifacts:/, s3://, file://, ...)."
         )
     if uri.startswith("runs:/") and len([p for p in uri[len("runs:/") :].split("/") if p]) < 2:
         raise ValueError(
-            f"{argument} {uri!r} needs a run id and an artifact path: runs:/<run_id>/<path>."
+            f"{argument} {display_uri(uri)!r} needs a run id and an artifact path: "
+            "runs:/<run_id>/<path>."
         )
     return uri
 

@@ -166,8 +166,17 @@ def test_asset_uris_are_normalised_by_the_registered_handler() -> None:
     )
     assert model_asset("sqlite:////srv/mlflow.db", "m").uri == "mlflow://local/m"
     assert model_asset("databricks", "m").uri == "mlflow://databricks/m"
+    assert Asset("mlflow://Host/Team-A/churn model/").uri == "mlflow://host/Team-A/churn%20model"
     with pytest.raises(ValueError, match="mlflow://<tracking-host>/<model-name>"):
-        Asset("mlflow://host/a/b")
+        Asset("mlflow://host/")
+
+
+def test_servers_under_one_host_with_different_path_prefixes_are_different_assets() -> None:
+    team_a = model_asset("https://mlflow.example.com/team-a/", "churn")
+    team_b = model_asset("https://mlflow.example.com/team-b", "churn")
+    assert team_a.uri == "mlflow://mlflow.example.com/team-a/churn"
+    assert team_b.uri == "mlflow://mlflow.example.com/team-b/churn"
+    assert model_asset("mlflow.example.com/team-a", "churn") == team_a
 
 
 def test_registration_with_emit_asset_records_an_event_with_the_version(
@@ -344,6 +353,23 @@ def test_model_asset_converts_to_the_models_openlineage_dataset() -> None:
 
     dataset = model_asset_to_openlineage(model_asset("http://h:5000", "churn model"), None)
     assert (dataset.namespace, dataset.name) == ("mlflow://h:5000", "churn model")
+    dataset = model_asset_to_openlineage(model_asset("http://h:5000/team-a", "churn"), None)
+    assert (dataset.namespace, dataset.name) == ("mlflow://h:5000/team-a", "churn")
+
+
+def test_openlineage_output_namespace_keeps_the_tracking_path_prefix() -> None:
+    pytest.importorskip("airflow.providers.openlineage")
+    from airflow_mlflow_registry.openlineage_facets import model_version_lineage
+
+    namespaces = {
+        model_version_lineage(
+            {"tracking_uri": f"https://h/{team}", "model_name": "m", "version": "1"}
+        )
+        .outputs[0]
+        .namespace
+        for team in ("team-a", "team-b")
+    }
+    assert namespaces == {"mlflow://h/team-a", "mlflow://h/team-b"}
 
 
 def test_openlineage_method_returns_none_when_the_provider_is_missing(
@@ -365,6 +391,10 @@ def test_openlineage_method_returns_none_when_the_provider_is_missing(
         (
             "mlflow-artifacts:/1/abc/artifacts/model",
             ("mlflow://h:5000", "mlflow-artifacts:/1/abc/artifacts/model"),
+        ),
+        (
+            "https://user:pw-Kq2@b.s3.amazonaws.com/m.tar?X-Amz-Signature=sig-Kq2",
+            ("https://b.s3.amazonaws.com", "m.tar"),
         ),
     ],
 )

@@ -166,13 +166,17 @@ class BoundModelRegistryClient(ModelRegistryClient):
 def build_client(config: MlflowConnectionConfig) -> MlflowClient:
     """Return a new ``MlflowClient`` bound to ``config`` alone.
 
-    Local stores (``sqlite://``, ``file://``, databases) carry no credentials and get a plain
-    client. REST stores get this connection's credentials, TLS and HTTP policy; nothing is
-    read from or written to ``os.environ``.
+    Local stores (``sqlite://``, ``file://``, databases, whose credentials are inside the URI)
+    get a plain client. REST stores get this connection's credentials, TLS and HTTP policy;
+    nothing is read from or written to ``os.environ``.
+
+    :raises MlflowConnectionConfigError: when a certificate file of ``config`` is not readable
+        here.
     """
     registry_uri = config.registry_uri or _default_registry_uri(config)
     if not config.uses_rest:
         return MlflowClient(tracking_uri=config.tracking_uri, registry_uri=registry_uri)
+    config.check_certificate_files()
     if config.insecure_tls:
         log.warning(
             "Connection %r: TLS certificate verification is OFF (insecure_tls). Anyone on the "

@@ -3,23 +3,34 @@
 Where each setting lives in an Airflow ``Connection``:
 
 * ``host``: the tracking URI (``https://mlflow.example.com/prefix``, ``http://127.0.0.1:5000``,
-  ``databricks``, ``sqlite:///path/mlflow.db``, ``file:///path/mlruns``). A host without a scheme
-  (as the URI form ``mlflow://mlflow.example.com:5000/prefix`` produces) means ``https``; the
-  ``port`` and ``schema`` fields, hidden in the UI, are then merged in as port and path prefix.
-* ``login`` / ``password``: HTTP basic auth.
+  ``databricks``, ``sqlite:///path/mlflow.db``, ``file:///path/mlruns``,
+  ``postgresql://db/mlflow``). A host without a scheme (as the URI form
+  ``mlflow://mlflow.example.com:5000/prefix`` produces) means ``https``; the ``port`` and
+  ``schema`` fields, hidden in the UI, are then merged in as port and path prefix.
+* ``login`` / ``password``: HTTP basic auth; for a database tracking URI, the database user and
+  password, put into the URI only to connect.
 * ``extra``: ``token``, ``insecure_tls``, ``ca_bundle_path``, ``client_cert_path``,
   ``databricks_host``, ``registry_uri``, ``timeout``, ``max_retries``.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
+import re
+import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from airflow_mlflow_registry.exceptions import MlflowConnectionConfigError
+from airflow_mlflow_registry.exceptions import (
+    DATABASE_SCHEMES,
+    MlflowConnectionConfigError,
+    display_uri,
+    split_userinfo,
+    uri_secrets,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -32,7 +43,9 @@ MAX_RETRIES_LIMIT = 10
 
 REST_SCHEMES = frozenset({"http", "https"})
 DATABRICKS_SCHEMES = frozenset({"databricks", "databricks-uc"})
-LOCAL_SCHEMES = frozenset({"sqlite", "file", "postgresql", "mysql", "mssql"})
+LOCAL_SCHEMES = DATABASE_SCHEMES | {"file"}
+# A bare ``host:port[/path]``: a tracking URI whose scheme was left out.
+_HOST_AND_PORT = re.compile(r"[\w.-]+:\d+(/.*)?")
 EXTRA_FIELDS = (
     "token",
     "insecure_tls",
@@ -49,12 +62,14 @@ EXTRA_FIELDS = (
 class MlflowConnectionConfig:
     """Everything needed to build an MLflow client for one connection. Immutable.
 
-    Secrets (``password``, ``token``) are excluded from ``repr`` so the config can be logged.
+    ``tracking_uri`` and ``registry_uri`` are what the client connects to, and may carry a
+    database password: show :attr:`display_tracking_uri` instead. Secrets (``password``,
+    ``token``, the URIs) are excluded from ``repr`` so the config can be logged.
     """
 
     conn_id: str
-    tracking_uri: str
-    registry_uri: str | None = None
+    tracking_uri: str = field(repr=False)
+    registry_uri: str | None = field(default=None, repr=False)
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
@@ -64,6 +79,48 @@ class MlflowConnectionConfig:
     databricks_host: str | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     max_retries: int = DEFAULT_MAX_RETRIES
+
+    @property
+    def display_tracking_uri(self) -> str:
+        """The tracking URI as it may be shown, logged or stored: user info and query values
+        replaced by ``***`` (:func:`~airflow_mlflow_registry.exceptions.display_uri`)."""
+        return display_uri(self.tracking_uri)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret of this connection, in each form it may appear in text: the password
+        (also percent-encoded), the basic-auth header value, the token, and the credentials
+        inside the tracking and registry URIs."""
+        found: list[str | None] = [self.token]
+        if self.password:
+            found += [self.password, quote(self.password, safe="")]
+            if self.username:
+                pair = f"{self.username}:{self.password}".encode()
+                found.append(base64.b64encode(pair).decode())
+        found += [*uri_secrets(self.tracking_uri), *uri_secrets(self.registry_uri)]
+        return tuple(dict.fromkeys(secret for secret in found if secret))
+
+    def check_certificate_files(self) -> None:
+        """Check that ``ca_bundle_path`` and ``client_cert_path`` are readable files here.
+
+        Called where a client is built (a worker, the triggerer, or the API server for the Test
+        button), not where the connection is only parsed (e.g. a DAG processor reading a model
+        asset), because the files need to exist only where the connection is used.
+
+        :raises MlflowConnectionConfigError: naming the field, this host and where the file
+            must be readable.
+        """
+        for field_name in ("ca_bundle_path", "client_cert_path"):
+            path = getattr(self, field_name)
+            if path is not None and not (os.path.isfile(path) and os.access(path, os.R_OK)):
+                raise MlflowConnectionConfigError(
+                    f"Connection {self.conn_id!r}: extra {field_name!r} points at {path!r}, "
+                    f"which is not a readable file on host {socket.gethostname()!r} (checked "
+                    f"by process {os.getpid()} before connecting). The file must be readable "
+                    "on every machine that uses this connection: the workers and triggerers "
+                    "that run its tasks, and the API server for the Test button. Fix the "
+                    "path or the file permissions."
+                )
 
     @property
     def uses_rest(self) -> bool:
@@ -101,6 +158,8 @@ class MlflowConnectionConfig:
         username = conn.login or None
         password = conn.password or None
         token = _optional_str(extra.get("token"))
+        if username and password and _scheme(tracking_uri).split("+")[0] in DATABASE_SCHEMES:
+            tracking_uri = _with_database_credentials(conn_id, tracking_uri, username, password)
 
         if bool(username) != bool(password):
             missing = "Password" if username else "Username (login)"
@@ -115,10 +174,8 @@ class MlflowConnectionConfig:
             )
 
         insecure_tls = _bool_field(conn_id, "insecure_tls", extra.get("insecure_tls"))
-        ca_bundle_path = _readable_path(conn_id, "ca_bundle_path", extra.get("ca_bundle_path"))
-        client_cert_path = _readable_path(
-            conn_id, "client_cert_path", extra.get("client_cert_path")
-        )
+        ca_bundle_path = _path(extra.get("ca_bundle_path"))
+        client_cert_path = _path(extra.get("client_cert_path"))
         if insecure_tls and ca_bundle_path:
             raise MlflowConnectionConfigError(
                 f"Connection {conn_id!r}: 'insecure_tls' disables certificate checks, so "
@@ -195,6 +252,18 @@ def _optional_str(value: Any) -> str | None:
     return text or None
 
 
+def _with_database_credentials(conn_id: str, uri: str, username: str, password: str) -> str:
+    """``uri`` with ``username:password@`` (percent-encoded) inserted as its user info."""
+    prefix, userinfo, rest = split_userinfo(uri)
+    if userinfo:
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: the database Tracking URI has user info and the Username "
+            "and Password fields are set too; remove 'user[:password]@' from the URI and keep "
+            "the Username and Password fields."
+        )
+    return f"{prefix}{quote(username, safe='')}:{quote(password, safe='')}@{rest}"
+
+
 def _tracking_uri(conn_id: str, host: str | None, port: int | None, schema: str | None) -> str:
     host = (host or "").strip()
     if not host:
@@ -218,6 +287,11 @@ def _tracking_uri(conn_id: str, host: str | None, port: int | None, schema: str 
 
 
 def _check_store_uri(conn_id: str, field_name: str, uri: str) -> None:
+    if _HOST_AND_PORT.fullmatch(uri):
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: {field_name} {uri!r} has no scheme; write "
+            f"https://{uri} (or http://{uri} for a server without TLS)."
+        )
     scheme = _scheme(uri)
     allowed = REST_SCHEMES | DATABRICKS_SCHEMES | LOCAL_SCHEMES
     if scheme not in allowed and scheme.split("+")[0] not in LOCAL_SCHEMES:
@@ -237,6 +311,12 @@ def _check_store_uri(conn_id: str, field_name: str, uri: str) -> None:
             raise MlflowConnectionConfigError(
                 f"Connection {conn_id!r}: {field_name} contains credentials; move them to the "
                 "Username and Password fields and remove them from the URI."
+            )
+        if parts.query or parts.fragment:
+            raise MlflowConnectionConfigError(
+                f"Connection {conn_id!r}: {field_name} has a query string or fragment, which "
+                "MLflow cannot use in a server URL; write it as https://host[:port][/prefix] "
+                "and put a token in the extra 'token'."
             )
 
 
@@ -265,17 +345,9 @@ def _bool_field(conn_id: str, field_name: str, value: Any) -> bool:
     )
 
 
-def _readable_path(conn_id: str, field_name: str, value: Any) -> str | None:
+def _path(value: Any) -> str | None:
     path = _optional_str(value)
-    if path is None:
-        return None
-    path = os.path.expanduser(path)
-    if not os.path.isfile(path) or not os.access(path, os.R_OK):
-        raise MlflowConnectionConfigError(
-            f"Connection {conn_id!r}: extra {field_name!r} points at {path!r}, which is not a "
-            "readable file on this worker; fix the path or the file permissions."
-        )
-    return path
+    return None if path is None else os.path.expanduser(path)
 
 
 def _timeout(conn_id: str, value: Any) -> float:

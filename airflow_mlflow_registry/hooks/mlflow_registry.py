@@ -30,7 +30,10 @@ from airflow_mlflow_registry.exceptions import (
     ModelRegistrationError,
     NoMatchingRunError,
     describe_mlflow_error,
+    display_uri,
+    mask_secrets,
     redact,
+    uri_secrets,
 )
 from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
 from airflow_mlflow_registry.hooks.connection_form import (
@@ -102,6 +105,8 @@ class MlflowRegistryHook(BaseHook):
     def __init__(self, mlflow_conn_id: str = default_conn_name) -> None:
         super().__init__()
         self.mlflow_conn_id = mlflow_conn_id
+        # Credentials found in model URIs this hook was given (pre-signed URLs, user info).
+        self._model_uri_secrets: set[str] = set()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -122,17 +127,14 @@ class MlflowRegistryHook(BaseHook):
         :raises MlflowConnectionConfigError: naming the misconfigured field.
         """
         config = MlflowConnectionConfig.from_connection(self.get_connection(self.mlflow_conn_id))
-        from airflow_mlflow_registry.version_compat import mask_secret
-
-        for secret in (config.password, config.token):
-            if secret:
-                mask_secret(secret)
+        mask_secrets(config.secrets)
         return config
 
     @property
     def tracking_uri(self) -> str:
-        """The tracking URI of the connection (never contains credentials)."""
-        return self.config.tracking_uri
+        """The tracking URI of the connection as it may be shown and stored: user info and
+        query values replaced by ``***`` (the client alone connects with the real one)."""
+        return self.config.display_tracking_uri
 
     def get_conn(self) -> MlflowClient:
         """Return this hook's ``MlflowClient``, built once and bound to this connection alone."""
@@ -162,14 +164,22 @@ class MlflowRegistryHook(BaseHook):
             build_client(probe).search_registered_models(max_results=1)
         except Exception as exc:
             reason = describe_mlflow_error(exc, self._secrets())
-            return False, f"MLflow at {config.tracking_uri}: {reason}"
-        return True, f"Connected to the MLflow model registry at {config.tracking_uri}."
+            return False, f"MLflow at {config.display_tracking_uri}: {reason}"
+        return True, f"Connected to the MLflow model registry at {config.display_tracking_uri}."
 
-    def _secrets(self) -> tuple[str | None, ...]:
+    def _secrets(self) -> tuple[str, ...]:
         try:
-            return (self.config.password, self.config.token)
+            connection_secrets = self.config.secrets
         except Exception:
-            return ()
+            connection_secrets = ()
+        return (*connection_secrets, *self._model_uri_secrets)
+
+    def _hide_model_uri_secrets(self, model_uri: str) -> None:
+        """Mask the credentials inside ``model_uri`` in Airflow's logs and redact them from
+        this hook's messages."""
+        found = uri_secrets(model_uri)
+        self._model_uri_secrets.update(found)
+        mask_secrets(found)
 
     def _request_error(self, action: str, exc: BaseException) -> MlflowRequestError:
         return MlflowRequestError(f"{action} failed: {describe_mlflow_error(exc, self._secrets())}")
@@ -319,6 +329,7 @@ class MlflowRegistryHook(BaseHook):
             raise ValueError("Give exactly one of model_uri and run_search.")
         if model_uri is not None:
             model_uri = check_model_uri(model_uri)
+            self._hide_model_uri_secrets(model_uri)
         user_tags = check_tags(tags)
         alias_list = check_aliases(aliases)
         wait_seconds = check_timeout(await_registration_for, "await_registration_for")
@@ -338,7 +349,7 @@ class MlflowRegistryHook(BaseHook):
             version_tags.update(source.as_tags())
         assert model_uri is not None
         run_id = run_id or _run_id_from_uri(model_uri)
-        version_tags[SOURCE_URI_TAG] = model_uri
+        version_tags[SOURCE_URI_TAG] = display_uri(model_uri)
         if key is None:
             earlier = EarlierRegistration()
         else:
@@ -353,7 +364,7 @@ class MlflowRegistryHook(BaseHook):
                 "instance; reusing it.",
                 model_name,
                 version.version,
-                model_uri,
+                display_uri(model_uri),
             )
             if not self._registry_is_unity_catalog:  # UC look-ups already read each version
                 # Search results carry no aliases: read the version for them and its status.
@@ -377,7 +388,7 @@ class MlflowRegistryHook(BaseHook):
                     "version %s.",
                     model_name,
                     version.version,
-                    model_uri,
+                    display_uri(model_uri),
                     earlier.superseded.version,
                     registered_source(earlier.superseded),
                     version.version,
@@ -408,7 +419,7 @@ class MlflowRegistryHook(BaseHook):
         self.ensure_registered_model(model_name)
         client = self.get_conn()
         model_id = _logged_model_id(source)
-        generation = (source, tags.get(SUPERSEDES_TAG))
+        generation = (display_uri(source), tags.get(SUPERSEDES_TAG))
         attempts = 1 + self.config.max_retries
         failure: BaseException | None = None
         for attempt in range(attempts):
@@ -423,7 +434,7 @@ class MlflowRegistryHook(BaseHook):
                     model_id=model_id,
                 )
             except Exception as exc:
-                action = f"Registering {source} as a version of model {model_name!r}"
+                action = f"Registering {display_uri(source)} as a version of model {model_name!r}"
                 if _is_definitive(exc) or key is None:
                     raise self._request_error(action, exc) from exc
                 failure = exc
@@ -444,7 +455,8 @@ class MlflowRegistryHook(BaseHook):
             return winner, failure is not None or winner.version == version.version
         assert failure is not None
         raise self._request_error(
-            f"Registering {source} as a version of model {model_name!r} ({attempts} attempts)",
+            f"Registering {display_uri(source)} as a version of model {model_name!r} "
+            f"({attempts} attempts)",
             failure,
         ) from failure
 
@@ -1098,7 +1110,7 @@ class MlflowRegistryHook(BaseHook):
             "model_name": version.name,
             "version": str(version.version),
             "model_uri": f"models:/{version.name}/{version.version}",
-            "source": version.source,
+            "source": display_uri(version.source) if version.source else version.source,
             "run_id": version.run_id or None,
             "status": version.status,
             "aliases": sorted(version.aliases or []),

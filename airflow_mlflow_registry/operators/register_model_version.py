@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_mlflow_registry.exceptions import NoMatchingRunError
+from airflow_mlflow_registry.exceptions import NoMatchingRunError, mask_secrets, uri_secrets
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import TaskInstanceLineage
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
@@ -23,6 +23,7 @@ from airflow_mlflow_registry.validation import (
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    import jinja2
     from airflow.sdk import Context
 
 
@@ -138,6 +139,16 @@ class RegisterModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
         )
         self.mlflow_conn_id = mlflow_conn_id
         self._declare_model_asset(emit_asset, model_name, mlflow_conn_id)
+
+    def render_template_fields(
+        self, context: Context, jinja_env: jinja2.Environment | None = None
+    ) -> None:
+        """Render the templated fields, then mask the credentials inside ``model_uri`` (user
+        info, pre-signed URL signatures): Airflow sends the rendered fields to the API server
+        right after this, through its secrets masker."""
+        super().render_template_fields(context, jinja_env)
+        if isinstance(self.model_uri, str):
+            mask_secrets(uri_secrets(self.model_uri))
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)

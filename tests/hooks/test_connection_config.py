@@ -118,7 +118,12 @@ def test_secrets_are_not_in_repr() -> None:
     [
         ({"host": ""}, ["Tracking URI", "sqlite:///"]),
         ({"host": "ftp://mlflow.example.com"}, ["Tracking URI", "'ftp'"]),
-        ({"host": "localhost:5000"}, ["Tracking URI", "unsupported scheme"]),
+        ({"host": "localhost:5000"}, ["Tracking URI", "no scheme", "https://localhost:5000"]),
+        (
+            {"host": "mlflow.internal:5000/team-a"},
+            ["no scheme", "https://mlflow.internal:5000/team-a", "http://"],
+        ),
+        ({"host": "https://h/x?token=abc"}, ["Tracking URI", "query string"]),
         ({"host": "http://"}, ["Tracking URI", "no host name"]),
         ({"host": f"https://alice:{SECRET}@mlflow.example.com"}, ["Tracking URI", "Username"]),
         ({"host": "http://h:1", "login": "alice"}, ["Password"]),
@@ -132,11 +137,6 @@ def test_secrets_are_not_in_repr() -> None:
             {"host": "https://h", "extra": {"insecure_tls": True, "ca_bundle_path": __file__}},
             ["insecure_tls", "ca_bundle_path", "remove one"],
         ),
-        ({"host": "https://h", "extra": {"ca_bundle_path": "/no/such/ca.pem"}}, ["ca_bundle_path"]),
-        (
-            {"host": "https://h", "extra": {"client_cert_path": "/no/cert.pem"}},
-            ["client_cert_path"],
-        ),
         ({"host": "databricks", "extra": {"token": TOKEN}}, ["databricks_host"]),
         (
             {"host": "databricks", "extra": {"databricks_host": "adb-1.net", "token": TOKEN}},
@@ -148,6 +148,10 @@ def test_secrets_are_not_in_repr() -> None:
         ),
         ({"host": "https://h", "extra": {"databricks_host": "https://x"}}, ["databricks_host"]),
         ({"host": "https://h", "extra": {"registry_uri": "gopher://r"}}, ["registry_uri"]),
+        (
+            {"host": f"postgresql://alice:{SECRET}@db/mlflow", "login": "bob", "password": SECRET},
+            ["Username and Password", "remove 'user[:password]@'"],
+        ),
         ({"host": "https://h", "extra": {"timeout": -1}}, ["timeout", "positive"]),
         ({"host": "https://h", "extra": {"timeout": "soon"}}, ["timeout"]),
         ({"host": "https://h", "extra": {"max_retries": 99}}, ["max_retries", "0 to 10"]),
@@ -183,14 +187,9 @@ def readme_connection_examples() -> list[list[str]]:
     return blocks
 
 
-def test_readme_examples_parse_and_json_and_uri_forms_agree(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from airflow_mlflow_registry.hooks import connection_config
-
-    # The TLS example names certificate files that exist only on a real worker.
-    monkeypatch.setattr(connection_config.os.path, "isfile", lambda path: True)
-    monkeypatch.setattr(connection_config.os, "access", lambda path, mode: True)
+def test_readme_examples_parse_and_json_and_uri_forms_agree() -> None:
+    # The TLS example names certificate files that exist only on a real worker: parsing the
+    # connection does not look at them.
     blocks = readme_connection_examples()
     assert len(blocks) >= 7
     for values in blocks:
@@ -202,3 +201,66 @@ def test_readme_examples_parse_and_json_and_uri_forms_agree(
                 conn = Connection.from_uri(value, conn_id="readme")
             configs.append(MlflowConnectionConfig.from_connection(conn))
         assert all(config == configs[0] for config in configs), values
+
+
+@pytest.mark.parametrize("field_name", ["ca_bundle_path", "client_cert_path"])
+def test_missing_certificate_file_is_reported_where_the_client_is_built_naming_the_host(
+    field_name: str,
+) -> None:
+    """A DAG processor or API server that only parses the connection (e.g. for a model asset)
+    does not need the worker's certificate files; building a client there names the host."""
+    import socket
+
+    config = config_of(host="https://h", extra={field_name: "/no/such/file.pem"})
+    with pytest.raises(MlflowConnectionConfigError) as raised:
+        config.check_certificate_files()
+    message = str(raised.value)
+    for expected in (field_name, "/no/such/file.pem", socket.gethostname(), "API server"):
+        assert expected in message
+    assert "this worker" not in message
+
+
+def test_database_uri_with_password_is_shown_without_user_info() -> None:
+    for uri, shown in [
+        (f"postgresql://alice:{SECRET}@db/mlflow", "postgresql://***@db/mlflow"),
+        (f"mysql+pymysql://alice:{SECRET}@db:3306/mlflow", "mysql+pymysql://***@db:3306/mlflow"),
+        (f"mssql+pyodbc://alice:{SECRET}@db/mlflow?x=1", "mssql+pyodbc://***@db/mlflow?x=***"),
+    ]:
+        config = config_of(host=uri)
+        assert config.tracking_uri == uri  # the client connects with the real URI
+        assert config.display_tracking_uri == shown
+        assert SECRET in config.secrets
+        assert SECRET not in repr(config)
+
+
+def test_database_password_from_the_password_field_is_put_into_the_uri_percent_encoded() -> None:
+    from sqlalchemy.engine import make_url
+
+    password = "p@ss/w:rd%"
+    config = config_of(
+        host="postgresql+psycopg2://db:5432/mlflow", login="al ice", password=password
+    )
+    url = make_url(config.tracking_uri)  # as MLflow's SQLAlchemy store reads it
+    assert (url.username, url.password, url.host, url.database) == (
+        "al ice",
+        password,
+        "db",
+        "mlflow",
+    )
+    assert config.display_tracking_uri == "postgresql+psycopg2://***@db:5432/mlflow"
+    assert {password, "p%40ss%2Fw%3Ard%25"} <= set(config.secrets)
+
+
+def test_registry_uri_password_is_a_secret_and_not_in_repr() -> None:
+    config = config_of(
+        host="http://h:1", extra={"registry_uri": f"postgresql://reg:{SECRET}@db/registry"}
+    )
+    assert SECRET in config.secrets
+    assert SECRET not in repr(config)
+
+
+def test_basic_auth_header_value_is_a_secret() -> None:
+    import base64
+
+    config = config_of(host="http://h:1", login="alice", password=SECRET)
+    assert base64.b64encode(f"alice:{SECRET}".encode()).decode() in config.secrets

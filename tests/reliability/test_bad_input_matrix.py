@@ -104,7 +104,7 @@ def operator(**overrides: Any) -> Callable[[Servers], Any]:
 def unreadable_ca(servers: Servers) -> Any:
     missing = servers.tmp_path / "no-such-ca.pem"
     servers.use_connection("bad_ca_path", servers.https.url, ca_bundle_path=str(missing))
-    return MlflowRegistryHook("bad_ca_path").config
+    return MlflowRegistryHook("bad_ca_path").get_conn()
 
 
 def wrong_ca(servers: Servers) -> Any:
@@ -160,7 +160,14 @@ ROWS: dict[str, Row] = {
         MlflowConnectionConfigError,
         ("insecure_tls",),
     ),
-    "unreadable CA path": Row(unreadable_ca, MlflowConnectionConfigError, ("ca_bundle_path",)),
+    "unreadable CA path": Row(
+        unreadable_ca, MlflowConnectionConfigError, ("ca_bundle_path", "readable on every")
+    ),
+    "tracking URI without a scheme": Row(
+        register_through("no_scheme", "mlflow.internal:5000"),
+        MlflowConnectionConfigError,
+        ("Tracking URI", "https://mlflow.internal:5000"),
+    ),
     "databricks without workspace URL": Row(
         register_through("dbx", "databricks", token=TOKEN),
         MlflowConnectionConfigError,
