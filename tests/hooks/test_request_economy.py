@@ -61,3 +61,26 @@ def test_requests_of_first_registration_new_version_and_rerun(
     assert len(second_requests) == NEW_VERSION_OF_EXISTING_MODEL, second_requests
     assert len(rerun_requests) == RERUN, rerun_requests
     assert len(baseline) == PLAIN_CLIENT_BASELINE, baseline
+
+
+def test_open_source_key_lookup_is_one_request(
+    mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    """On the open-source registry the look-up filters by name and key on the server (one
+    search), unlike Unity Catalog's (tests/hooks/test_unity_catalog_lookup.py)."""
+    model = f"lookup-{uuid.uuid4().hex[:8]}"
+    lineage = TaskInstanceLineage("d", "t", model)
+    with BearerProxy(mlflow_server.url) as proxy:
+        use_connection("counted", proxy.url)
+        hook = MlflowRegistryHook(mlflow_conn_id="counted")
+        hook.register_model_version(model, "s3://bucket/m", lineage=lineage)
+        hook.register_model_version(model, "s3://bucket/other", idempotency_key="c" * 64)
+        proxy.reset_counts()
+        found = hook.find_model_versions_by_key(
+            model, lineage.registration_key(model), run_id="0" * 32
+        )
+        lookup = proxy.requests_seen
+    assert [mv.version for mv in found] == ["1"]
+    assert [(method, path.split("?")[0]) for method, path in lookup] == [
+        ("GET", "/api/2.0/mlflow/model-versions/search")
+    ]
