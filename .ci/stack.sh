@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# A production-like deployment on 127.0.0.1 to evaluate the provider: PostgreSQL, Redis, an
+# authenticated MLflow server (several workers, proxied artifacts) and Airflow with the
+# CeleryExecutor (api-server, scheduler, dag-processor, triggerer, two Celery workers).
+#
+#   bash .ci/stack.sh up     [--dir DIR] [--dags-folder FOLDER]   # prints UI addresses and credentials
+#   bash .ci/stack.sh status [--dir DIR]
+#   bash .ci/stack.sh down   [--dir DIR]
+#
+# DIR defaults to .local/stack, FOLDER to example_dags. Needs the postgresql and redis-server
+# Debian packages (installed by .ci/bootstrap.sh as root when missing).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash .ci/bootstrap.sh
+exec "$ROOT/.venv/bin/python" -m tests.support.stack "$@"
