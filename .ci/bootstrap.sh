@@ -13,6 +13,22 @@ if sys.version_info < (3, 10):
     sys.exit(f"Python >= 3.10 is required, found {sys.version.split()[0]}; set PYTHON=/path/to/python3.x")
 PY
 
+# The stack tier (.ci/stack.sh) needs a PostgreSQL server and Redis: install the Debian
+# packages when missing and we are root (CI is); otherwise say what is missing and go on.
+missing=()
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" > /dev/null || missing+=(postgresql)
+command -v redis-server > /dev/null || missing+=(redis-server)
+if (( ${#missing[@]} )); then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get > /dev/null; then
+        echo ">> installing ${missing[*]} (for the stack tier)" >&2
+        apt-get update -qq > /dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" > /dev/null
+    else
+        echo ">> note: ${missing[*]} missing; the stack tier (.ci/stack-tests.sh) needs them" >&2
+    fi
+fi
+
 STAMP="$VENV/.bootstrap-stamp"
 WANT="$(cat "$ROOT/pyproject.toml" "$ROOT/.ci/constraints.txt" | sha256sum | cut -d' ' -f1)"
 if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then

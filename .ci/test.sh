@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, format check, type check, then pytest (real MLflow servers and
-# real Airflow). Bootstraps .venv itself. Extra arguments go to pytest.
+# The default test suite: lint, format check, type check, then pytest (real MLflow servers and
+# real Airflow). Bootstraps .venv itself. Extra arguments go to pytest. The stack tier
+# (tests/stack, marker `stack`) runs separately: bash .ci/stack-tests.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -13,4 +14,5 @@ echo ">> ruff check / ruff format --check / mypy"
 "$ROOT/.venv/bin/mypy"
 
 echo ">> pytest"
-exec "$PY" -m pytest -p no:cacheprovider "$@"
+# `-m "not stack"` comes first, so a `-m` given by the caller replaces it.
+exec "$PY" -m pytest -p no:cacheprovider -m "not stack" "$@"

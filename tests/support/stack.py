@@ -51,6 +51,7 @@ STATE_FILE = "stack.json"
 WORKERS = ("worker-1", "worker-2")
 AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", *WORKERS)
 MLFLOW_WORKERS = 2
+DATABASES = ("airflow", "mlflow")  # each owned by a role of the same name
 # Generous: a loaded two-core machine needs minutes for the migrations and imports.
 STARTUP_TIMEOUT = 480.0
 WORKER_HOSTNAME_VARIABLE = "STACK_WORKER_HOSTNAME"
@@ -281,7 +282,7 @@ def _start_postgres(state: StackState) -> None:
              "-l", str(data.parent / "postgres.log"), "start"]
         )
     )  # fmt: skip
-    for name in ("airflow", "mlflow"):
+    for name in DATABASES:
         sql = (
             f"CREATE ROLE {name} LOGIN PASSWORD '{state.postgres_password[name]}'; "
             f"CREATE DATABASE {name} OWNER {name};"
@@ -366,13 +367,15 @@ def wait_for_mlflow(state: StackState, deadline: float) -> None:
         state,
         "mlflow",
         deadline,
-        lambda: requests.get(
-            f"{state.mlflow_url}/api/2.0/mlflow/registered-models/search",
-            params={"max_results": 1},
-            auth=admin,
-            timeout=30,
-        ).status_code
-        == 200,
+        lambda: (
+            requests.get(
+                f"{state.mlflow_url}/api/2.0/mlflow/registered-models/search",
+                params={"max_results": 1},
+                auth=admin,
+                timeout=30,
+            ).status_code
+            == 200
+        ),
     )
 
 
@@ -488,7 +491,9 @@ def up(root: Path, dags_folder: Path) -> StackState:
         postgres_port=find_unused_port(),
         # PostgreSQL runs as its own user: its files live outside a root-only tree.
         postgres_data=str(Path(tempfile.mkdtemp(prefix="stack-postgres-")) / "data"),
-        postgres_password={name: secrets.token_hex(16) for name in ("postgres", "airflow", "mlflow")},
+        postgres_password={
+            name: secrets.token_hex(16) for name in ("postgres", "airflow", "mlflow")
+        },
         redis_port=find_unused_port(),
         redis_password=secrets.token_hex(16),
         mlflow_port=find_unused_port(),

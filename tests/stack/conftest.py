@@ -1,0 +1,50 @@
+"""The ``stack`` tier (marker ``stack``, set by each module; ``bash .ci/stack-tests.sh``):
+tests against the production-like deployment of ``.ci/stack.sh``, started once for the
+session (1-4 minutes on two cores) and stopped at its end, whatever the outcome. Its DAGs
+folder holds the shipped example DAGs, unchanged, beside the tier's own DAGs in
+``tests/stack/dags``.
+
+``STACK_DIR`` (set by ``.ci/stack-tests.sh``) names the stack's directory, so the script can
+stop the stack even if pytest itself is killed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support.stack import REPO_ROOT
+from tests.support.stack_api import StackApi
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+STACK_DAGS = Path(__file__).resolve().parent / "dags"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackApi]:
+    """A running stack (``bash .ci/stack.sh up``), stopped with ``down`` after the session."""
+    root = Path(os.environ.get("STACK_DIR") or tempfile.mkdtemp(prefix="stack-"))
+    dags_folder = root.parent / f"{root.name}-dags"
+    dags_folder.mkdir(parents=True, exist_ok=True)
+    for source in (REPO_ROOT / "example_dags", STACK_DAGS):
+        for dag_file in source.glob("*.py"):
+            shutil.copy(dag_file, dags_folder)
+    root.mkdir(parents=True, exist_ok=True)
+    script = REPO_ROOT / ".ci" / "stack.sh"
+    up = ["bash", str(script), "up", "--dir", str(root), "--dags-folder", str(dags_folder)]
+    try:
+        result = subprocess.run(up, capture_output=True, text=True, timeout=900, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"stack.sh up failed:\n{result.stderr[-6000:]}")
+        print(result.stdout)
+        yield StackApi(root)
+    finally:
+        subprocess.run(["bash", str(script), "down", "--dir", str(root)], timeout=300, check=False)
+        shutil.rmtree(dags_folder, ignore_errors=True)
