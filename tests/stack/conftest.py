@@ -5,7 +5,9 @@ folder holds the shipped example DAGs, unchanged, beside the tier's own DAGs in
 ``tests/stack/dags``.
 
 ``STACK_DIR`` (set by ``.ci/stack-tests.sh``) names the stack's directory, so the script can
-stop the stack even if pytest itself is killed."""
+stop the stack even if pytest itself is killed. If a stack is already running there (started
+by hand with ``bash .ci/stack.sh up --dir $STACK_DIR --dags-folder $STACK_DIR-dags`` on a
+folder holding the same DAGs), the tests use it and leave it running."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.stack import REPO_ROOT
+from tests.support.stack import REPO_ROOT, STATE_FILE
 from tests.support.stack_api import StackApi
 
 if TYPE_CHECKING:
@@ -31,6 +33,9 @@ STACK_DAGS = Path(__file__).resolve().parent / "dags"
 def stack() -> Iterator[StackApi]:
     """A running stack (``bash .ci/stack.sh up``), stopped with ``down`` after the session."""
     root = Path(os.environ.get("STACK_DIR") or tempfile.mkdtemp(prefix="stack-"))
+    if (root / STATE_FILE).exists():
+        yield StackApi(root)
+        return
     dags_folder = root.parent / f"{root.name}-dags"
     dags_folder.mkdir(parents=True, exist_ok=True)
     for source in (REPO_ROOT / "example_dags", STACK_DAGS):

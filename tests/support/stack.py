@@ -400,14 +400,28 @@ def _prepare_airflow(state: StackState) -> None:
         directory.mkdir(parents=True, exist_ok=True)
     (home / "passwords.json").write_text(json.dumps({"admin": state.airflow_admin_password}))
     airflow_cli(state, "db", "migrate")
-    airflow_cli(
-        state,
-        "connections",
-        "add",
-        "mlflow_default",
-        "--conn-json",
-        json.dumps(state.mlflow_connection()),
+
+
+def _add_mlflow_connection(state: StackState) -> None:
+    """Store ``mlflow_default`` in the metadata DB through the REST API, as the admin."""
+    token = requests.post(
+        f"{state.airflow_url}/auth/token",
+        json={"username": "admin", "password": state.airflow_admin_password},
+        timeout=60,
     )
+    token.raise_for_status()
+    connection = state.mlflow_connection()
+    response = requests.post(
+        f"{state.airflow_url}/api/v2/connections",
+        json={
+            **connection,
+            "connection_id": "mlflow_default",
+            "extra": json.dumps(connection["extra"]),
+        },
+        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        timeout=60,
+    )
+    response.raise_for_status()
 
 
 def start_airflow_service(state: StackState, service: str) -> None:
@@ -539,6 +553,7 @@ def _start_airflow_stack(state: StackState, deadline: float) -> None:
     for service in AIRFLOW_SERVICES:
         start_airflow_service(state, service)
     wait_for_airflow(state, deadline, WORKERS)
+    _add_mlflow_connection(state)
     _progress(f"Airflow ready at {state.airflow_url}")
 
 
