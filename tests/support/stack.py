@@ -164,6 +164,10 @@ class StackState:
             # A task whose worker died is failed (and retried) after 30 s instead of 5 min.
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+            # A task sent to a worker that died before starting it stays queued (its message is
+            # unacknowledged): requeued after 90 s instead of 10 min.
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "10",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         }
 
