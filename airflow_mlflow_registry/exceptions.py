@@ -87,6 +87,29 @@ def describe_mlflow_error(exc: BaseException, secrets: tuple[str | None, ...] = 
     return redact(text, secrets)
 
 
+def is_transient_error(exc: BaseException) -> bool:
+    """True when trying the same request again later may succeed: the server could not be
+    reached, did not answer in time, or answered 408, 429 or 5xx. False for everything else:
+    TLS failures, 401/403, a rejected filter or argument (other 4xx), invalid input.
+
+    Inspects ``exc`` and its chain (MLflow reports every transport failure, TLS included, as
+    ``INTERNAL_ERROR``, HTTP 500).
+    """
+    chain = _chain(exc)
+    chain_text = " | ".join(f"{type(e).__name__}: {e}" for e in chain)
+    if "SSLError" in chain_text or "CERTIFICATE_VERIFY_FAILED" in chain_text:
+        return False
+    statuses = [status for status in map(_http_status, chain) if status is not None]
+    if any(400 <= status < 500 and status not in (408, 429) for status in statuses):
+        return False
+    if any(status >= 500 or status in (408, 429) for status in statuses):
+        return True
+    return any(
+        marker in chain_text
+        for marker in ("ConnectionError", "Connection refused", "Timeout", "timed out")
+    )
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Replace every non-empty secret in ``text`` by ``***``, longest first (so a secret that
     contains another is replaced whole)."""

@@ -70,16 +70,23 @@ def test_503_after_forward_answers_503_after_the_server_committed(
     assert fault_proxy.forwarded_count == 1
 
 
-def test_503_before_forward_answers_503_and_the_server_never_sees_the_request(
-    fault_proxy: FaultProxy, mlflow_server: MlflowServer
+@pytest.mark.parametrize(
+    ("kind", "status", "error_code"),
+    [
+        ("503_before_forward", 503, "TEMPORARILY_UNAVAILABLE"),
+        ("403_before_forward", 403, "PERMISSION_DENIED"),
+    ],
+)
+def test_before_forward_faults_answer_an_error_and_the_server_never_sees_the_request(
+    fault_proxy: FaultProxy, mlflow_server: MlflowServer, kind: str, status: int, error_code: str
 ) -> None:
     name = unique_model_name()
-    fault_proxy.add_fault("POST", CREATE_MODEL, "503_before_forward")
+    fault_proxy.add_fault("POST", CREATE_MODEL, kind)  # type: ignore[arg-type]
 
     response = create_model(fault_proxy.url, name)
 
-    assert response.status_code == 503
-    assert response.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert response.status_code == status
+    assert response.json()["error_code"] == error_code
     assert not model_exists(mlflow_server, name)
     assert fault_proxy.forwarded_count == 0
     assert fault_proxy.requests_seen == [("POST", CREATE_MODEL)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_mlflow_registry.exceptions import MlflowRegistryError
+from airflow_mlflow_registry.exceptions import MlflowRegistryError, is_transient_error
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.search_filters import check_search_tags, check_version_number
 from airflow_mlflow_registry.triggers.model_version import (
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from airflow.sdk import Context
+
+# Task state store key of the deferrable wait's start (epoch seconds) and its round's first try.
+STARTED_AT_STATE_KEY = "airflow_mlflow_registry.sensor_started_at"
 
 
 class ModelVersionSensor(BaseSensorOperator):
@@ -37,9 +41,19 @@ class ModelVersionSensor(BaseSensorOperator):
     ``MlflowRegistryHook.get_model_version``.
 
     With ``deferrable=True`` the wait runs in the triggerer (:class:`MlflowModelVersionTrigger`)
-    and holds no worker slot; ``poke_interval`` and ``timeout`` apply there too. On timeout the
-    task fails (``AirflowSensorTimeout``, or is skipped with ``soft_fail``) with a message
-    stating the condition.
+    and holds no worker slot; ``poke_interval``, ``timeout`` and ``silent_fail`` apply there
+    too. On timeout the task fails (``AirflowSensorTimeout``, or is skipped with
+    ``soft_fail``) with a message stating the condition.
+
+    Errors, in both modes: a transient one (server unreachable, no answer in time, HTTP
+    408/429/5xx) is logged and the registry asked again at the next poke, until the timeout;
+    any other (401/403, a rejected request, an invalid connection) fails the task at once,
+    unless ``silent_fail`` is set (then it is logged and the wait goes on).
+
+    In deferrable mode the timeout counts from the first try: a retry (after a failure, or a
+    lost triggerer) waits only for what is left. The start is kept in the task state store
+    (Airflow 3.3+; on older versions each try starts the count again); clearing the task
+    starts a new count.
 
     :param model_name: registered model name. Templated.
     :param alias: alias to watch, e.g. ``"staging"``. Templated.
@@ -84,12 +98,23 @@ class ModelVersionSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
-        record = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id).find_matching_version(
-            self.model_name,
-            alias=self.alias or None,
-            tags=self.tags,
-            newer_than_version=self.newer_than_version,
-        )
+        hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
+        try:
+            record = hook.find_matching_version(
+                self.model_name,
+                alias=self.alias or None,
+                tags=self.tags,
+                newer_than_version=self.newer_than_version,
+            )
+        except MlflowRegistryError as exc:
+            if not is_transient_error(exc):
+                raise
+            self.log.warning(
+                "Waiting for %s: %s (a transient error; checking again until the timeout).",
+                self._condition(),
+                exc,
+            )
+            return PokeReturnValue(is_done=False)
         if record is None:
             self.log.info("Waiting for %s.", self._condition())
         else:
@@ -102,6 +127,13 @@ class ModelVersionSensor(BaseSensorOperator):
                 return super().execute(context)
             except AirflowSensorTimeout as timeout:
                 raise AirflowSensorTimeout(f"Waiting for {self._condition()}: {timeout}") from None
+        started_at = self._first_try_started_at(context)
+        self.log.info(
+            "Deferring: waiting for %s since %s, for at most %g s from then.",
+            self._condition(),
+            datetime.fromtimestamp(started_at, tz=timezone.utc).isoformat(),
+            self.timeout,
+        )
         self.defer(
             trigger=MlflowModelVersionTrigger(
                 model_name=self.model_name,
@@ -111,10 +143,29 @@ class ModelVersionSensor(BaseSensorOperator):
                 newer_than_version=self.newer_than_version,
                 poke_interval=self.poke_interval,
                 timeout=self.timeout,
-                started_at=time.time(),
+                started_at=started_at,
+                silent_fail=self.silent_fail,
             ),
             method_name="execute_complete",
         )
+
+    def _first_try_started_at(self, context: Context) -> float:
+        """Epoch seconds at which the first try of this round of tries started waiting.
+
+        Kept in the task state store (Airflow 3.3+), which outlives retries, with the round's
+        first try number: clearing the task raises ``max_tries`` and so starts a new round.
+        Without a task state store (older Airflow), now.
+        """
+        now = time.time()
+        store = context.get("task_state_store")
+        if store is None:
+            return now
+        first_try = context["ti"].max_tries - (self.retries or 0) + 1
+        saved = store.get(STARTED_AT_STATE_KEY)
+        if isinstance(saved, dict) and saved.get("first_try") == first_try:
+            return float(saved["started_at"])  # type: ignore[arg-type]
+        store.set(STARTED_AT_STATE_KEY, {"first_try": first_try, "started_at": now})
+        return now
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger: return the matched record, or fail with its message."""

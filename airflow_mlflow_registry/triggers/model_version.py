@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_mlflow_registry.exceptions import MlflowRegistryError
+from airflow_mlflow_registry.exceptions import is_transient_error
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 
 if TYPE_CHECKING:
@@ -37,6 +37,12 @@ class MlflowModelVersionTrigger(BaseTrigger):
     (:meth:`MlflowRegistryHook.find_matching_version`) or ``timeout`` seconds after
     ``started_at`` (epoch seconds; default: when polling starts) have passed.
 
+    A transient failure (server unreachable, no answer in time, HTTP 408/429/5xx: see
+    :func:`~airflow_mlflow_registry.exceptions.is_transient_error`) is logged and polled
+    again until the timeout. Any other failure (401/403, a rejected request, a broken
+    connection) ends the wait with an error event, unless ``silent_fail`` is set: then every
+    failure is logged and polled again.
+
     The hook is built inside :meth:`run` from ``mlflow_conn_id``; its blocking calls, including
     the connection lookup, run in a worker thread so the triggerer's event loop never blocks.
 
@@ -55,6 +61,7 @@ class MlflowModelVersionTrigger(BaseTrigger):
         poke_interval: float = 60.0,
         timeout: float = 7 * 24 * 3600.0,
         started_at: float | None = None,
+        silent_fail: bool = False,
     ) -> None:
         super().__init__()
         self.model_name = model_name
@@ -65,6 +72,7 @@ class MlflowModelVersionTrigger(BaseTrigger):
         self.poke_interval = float(poke_interval)
         self.timeout = float(timeout)
         self.started_at = started_at
+        self.silent_fail = silent_fail
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -78,6 +86,7 @@ class MlflowModelVersionTrigger(BaseTrigger):
                 "poke_interval": self.poke_interval,
                 "timeout": self.timeout,
                 "started_at": self.started_at,
+                "silent_fail": self.silent_fail,
             },
         )
 
@@ -96,11 +105,14 @@ class MlflowModelVersionTrigger(BaseTrigger):
                     tags=self.tags,
                     newer_than_version=self.newer_than_version,
                 )
-            except (MlflowRegistryError, ValueError) as exc:
-                yield TriggerEvent(
-                    {"status": "error", "message": f"Waiting for {condition}: {exc}"}
-                )
-                return
+            except Exception as exc:
+                message = f"Waiting for {condition}: {exc}"
+                if not (self.silent_fail or is_transient_error(exc)):
+                    yield TriggerEvent({"status": "error", "message": message})
+                    return
+                reason = "silent_fail is set" if self.silent_fail else "a transient error"
+                self.log.warning("%s (%s; checking again until the timeout).", message, reason)
+                record = None
             if record is not None:
                 yield TriggerEvent({"status": "success", "version": record})
                 return

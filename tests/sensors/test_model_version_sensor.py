@@ -3,7 +3,11 @@ real `mlflow server`, in poke mode and in deferrable mode."""
 
 from __future__ import annotations
 
+import re
 import threading
+import time
+from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pendulum
@@ -21,11 +25,20 @@ if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun
     from mlflow import MlflowClient
 
+    from tests.conftest import UseConnection
+    from tests.support.fault_proxy import FaultProxy
     from tests.support.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 INLINE_TRIGGER_LOG = "[DAG TEST] running trigger in line"
+SEARCH_PATH = "/model-versions/search"
+ALIAS_PATH = "/registered-models/alias"
+
+
+def output_says(capsys: pytest.CaptureFixture[str], text: str) -> bool:
+    """Whether the task logs (dag.test() prints them to stdout) so far contain ``text``."""
+    return text in capsys.readouterr().out
 
 
 @pytest.fixture
@@ -59,13 +72,46 @@ def sense(**kwargs: Any) -> DagRun:
     return run_dag(dag)
 
 
+@pytest.fixture
+def proxied_registry(
+    fault_proxy: FaultProxy, mlflow_server: MlflowServer, use_connection: UseConnection
+) -> MlflowClient:
+    """Points ``mlflow_default`` at ``fault_proxy`` (in front of ``mlflow_server``; no
+    transport retries, so each injected fault reaches the sensor); returns a plain
+    ``MlflowClient`` of the server itself, for changes the sensor must wait for."""
+    from mlflow import MlflowClient
+
+    use_connection("mlflow_default", fault_proxy.url, max_retries=0, timeout=5)
+    return MlflowClient(tracking_uri=mlflow_server.url)
+
+
+def after_a_poke(
+    fault_proxy: FaultProxy, path: str, action: Callable[[], Any]
+) -> Callable[[], Any]:
+    """``action``, run once the sensor has sent a GET whose path contains ``path`` (waiting
+    up to 50 s, else failing): proves the sensor polled before the change it waits for."""
+
+    def run() -> Any:
+        deadline = time.monotonic() + 50
+        while not any(m == "GET" and path in p for m, p in fault_proxy.requests_seen):
+            assert time.monotonic() < deadline, "the sensor never polled"
+            time.sleep(0.2)
+        return action()
+
+    return run
+
+
 def test_poke_mode_waits_until_the_alias_moves_to_a_newer_version(
-    default_registry: MlflowClient, later: Callable[[float, Callable[[], Any]], None]
+    proxied_registry: MlflowClient,
+    fault_proxy: FaultProxy,
+    later: Callable[[float, Callable[[], Any]], None],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     model = unique("poke-alias")
-    add_version(default_registry, model, aliases=["staging"])
-    add_version(default_registry, model)
-    later(3, lambda: default_registry.set_registered_model_alias(model, "staging", "2"))
+    add_version(proxied_registry, model, aliases=["staging"])
+    add_version(proxied_registry, model)
+    move = partial(proxied_registry.set_registered_model_alias, model, "staging", "2")
+    later(0, after_a_poke(fault_proxy, ALIAS_PATH, move))
     dag_run = sense(
         model_name=model, alias="staging", newer_than_version=1, poke_interval=1, timeout=120
     )
@@ -73,6 +119,7 @@ def test_poke_mode_waits_until_the_alias_moves_to_a_newer_version(
     record = xcom_value(dag_run, "wait")
     assert (record["model_name"], record["version"], record["aliases"]) == (model, "2", ["staging"])
     assert record["status"] == "READY" and record["model_uri"] == f"models:/{model}/2"
+    assert output_says(capsys, "Waiting for")  # a poke found nothing first
 
 
 def test_poke_mode_finds_the_newest_ready_version_with_all_tags(
@@ -106,13 +153,15 @@ def test_poke_mode_timeout_fails_with_the_condition_in_the_message(
 
 
 def test_deferrable_mode_polls_from_the_trigger_until_a_tagged_version_appears(
-    default_registry: MlflowClient,
+    proxied_registry: MlflowClient,
+    fault_proxy: FaultProxy,
     later: Callable[[float, Callable[[], Any]], None],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     model = unique("deferred")
-    add_version(default_registry, model, tags={"validated": "false"})
-    later(3, lambda: add_version(default_registry, model, tags={"validated": "true"}))
+    add_version(proxied_registry, model, tags={"validated": "false"})
+    add = partial(add_version, proxied_registry, model, tags={"validated": "true"})
+    later(0, after_a_poke(fault_proxy, SEARCH_PATH, add))
     dag_run = sense(
         model_name=model,
         tags={"validated": "true"},
@@ -141,6 +190,108 @@ def test_deferrable_mode_timeout_fails_with_the_trigger_message(
         f"Timed out after 2 s waiting for a READY version of model {model!r} that alias "
         "'production' points at" in capsys.readouterr().out
     )
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
+def test_transient_errors_are_polled_again_until_the_version_appears(
+    proxied_registry: MlflowClient,
+    fault_proxy: FaultProxy,
+    later: Callable[[float, Callable[[], Any]], None],
+    capsys: pytest.CaptureFixture[str],
+    deferrable: bool,
+) -> None:
+    """Two 503s and a dropped connection: logged, and the wait goes on."""
+    model = unique("transient")
+    add_version(proxied_registry, model, tags={"validated": "false"})
+    fault_proxy.add_fault("GET", SEARCH_PATH, "503_before_forward", times=2)
+    fault_proxy.add_fault("GET", SEARCH_PATH, "drop_reply", times=1)
+    add = partial(add_version, proxied_registry, model, tags={"validated": "true"})
+    later(0, after_a_poke(fault_proxy, SEARCH_PATH, add))
+    dag_run = sense(
+        model_name=model,
+        tags={"validated": "true"},
+        deferrable=deferrable,
+        poke_interval=1,
+        timeout=120,
+    )
+    assert task_states(dag_run) == {("wait", -1): "success"}
+    assert fault_proxy.faults_injected == 3
+    assert xcom_value(dag_run, "wait")["version"] == "2"
+    assert output_says(capsys, "a transient error; checking again until the timeout")
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
+def test_permanent_error_fails_at_once_not_at_the_timeout(
+    proxied_registry: MlflowClient,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+    deferrable: bool,
+) -> None:
+    model = unique("permanent")
+    add_version(proxied_registry, model, tags={"validated": "false"})
+    fault_proxy.add_fault("GET", SEARCH_PATH, "403_before_forward", times=None)
+    dag_run = sense(
+        model_name=model,
+        tags={"validated": "true"},
+        deferrable=deferrable,
+        poke_interval=1,
+        timeout=600,
+    )
+    assert task_states(dag_run) == {("wait", -1): "failed"}
+    assert fault_proxy.faults_injected == 1  # one request, then the task failed
+    output = capsys.readouterr().out
+    assert "permission denied (HTTP 403)" in output
+    assert "timed out" not in output.lower()
+
+
+def test_deferrable_silent_fail_keeps_waiting_through_errors_until_the_timeout(
+    proxied_registry: MlflowClient,
+    fault_proxy: FaultProxy,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model = unique("silent")
+    fault_proxy.add_fault("GET", SEARCH_PATH, "403_before_forward", times=None)
+    dag_run = sense(
+        model_name=model,
+        tags={"validated": "true"},
+        deferrable=True,
+        silent_fail=True,
+        poke_interval=1,
+        timeout=3,
+    )
+    assert task_states(dag_run) == {("wait", -1): "failed"}
+    assert INLINE_TRIGGER_LOG in caplog.text
+    assert fault_proxy.faults_injected >= 2  # polled again after the first 403
+    output = capsys.readouterr().out + caplog.text
+    assert "silent_fail is set; checking again until the timeout" in output
+    assert f"Timed out after 3 s waiting for a READY version of model {model!r}" in output
+
+
+def test_deferrable_timeout_counts_from_the_first_try(
+    proxied_registry: MlflowClient,
+    fault_proxy: FaultProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Try 1 fails on a permanent error; try 2 defers with the start of try 1 (kept in the
+    task state store), so its timeout is what is left of the first try's."""
+    model = unique("first-try")
+    fault_proxy.add_fault("GET", SEARCH_PATH, "403_before_forward", times=1)
+    dag_run = sense(
+        model_name=model,
+        tags={"validated": "true"},
+        deferrable=True,
+        poke_interval=1,
+        timeout=3,
+        retries=1,
+        retry_delay=timedelta(0),
+    )
+    assert task_states(dag_run) == {("wait", -1): "failed"}
+    output = capsys.readouterr().out
+    starts = re.findall(r"Deferring: waiting for .*? since (\S+), for at most 3 s", output)
+    assert len(starts) == 2, output[-3000:]  # both tries deferred
+    assert starts[0] == starts[1]
+    assert "permission denied (HTTP 403)" in output and "Timed out after 3 s" in output
 
 
 def test_trigger_reads_a_connection_stored_only_in_the_metadata_db(

@@ -26,7 +26,12 @@ if TYPE_CHECKING:
     from tests.support.bearer_proxy import ProxiedRequest
 
 FaultKind = Literal[
-    "drop_reply", "503_after_forward", "503_before_forward", "delay_reply", "rewrite_json"
+    "drop_reply",
+    "503_after_forward",
+    "503_before_forward",
+    "403_before_forward",
+    "delay_reply",
+    "rewrite_json",
 ]
 JsonRewrite = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -92,6 +97,8 @@ class FaultProxy(ForwardingProxy):
         - ``"503_after_forward"``: forwarded, the server's reply discarded, 503 sent with
           ``{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "injected"}``.
         - ``"503_before_forward"``: the same 503, but nothing is forwarded.
+        - ``"403_before_forward"``: nothing forwarded, 403 sent with
+          ``{"error_code": "PERMISSION_DENIED", "message": "injected"}`` (a permanent error).
         - ``"delay_reply"``: forwarded, then the reply is held for ``seconds`` (required),
           so a shorter client read timeout fires after the server committed.
         - ``"rewrite_json"``: forwarded, the reply's JSON object passed to ``rewrite``
@@ -153,6 +160,8 @@ class FaultProxy(ForwardingProxy):
             return self._forward(request)
         if fault.kind == "503_before_forward":
             return _unavailable()
+        if fault.kind == "403_before_forward":
+            return error_reply(403, "PERMISSION_DENIED", "injected")
         if fault.kind == "rewrite_json":
             # The rewrite needs the JSON itself, not a compressed encoding of it.
             reply = self._forward(request.without_headers("Accept-Encoding"))
