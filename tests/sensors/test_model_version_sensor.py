@@ -89,10 +89,10 @@ def after_a_poke(
     fault_proxy: FaultProxy, path: str, action: Callable[[], Any]
 ) -> Callable[[], Any]:
     """``action``, run once the sensor has sent a GET whose path contains ``path`` (waiting
-    up to 50 s, else failing): proves the sensor polled before the change it waits for."""
+    up to 240 s, else failing): proves the sensor polled before the change it waits for."""
 
     def run() -> Any:
-        deadline = time.monotonic() + 50
+        deadline = time.monotonic() + 240
         while not any(m == "GET" and path in p for m, p in fault_proxy.requests_seen):
             assert time.monotonic() < deadline, "the sensor never polled"
             time.sleep(0.2)
@@ -113,7 +113,7 @@ def test_poke_mode_waits_until_the_alias_moves_to_a_newer_version(
     move = partial(proxied_registry.set_registered_model_alias, model, "staging", "2")
     later(0, after_a_poke(fault_proxy, ALIAS_PATH, move))
     dag_run = sense(
-        model_name=model, alias="staging", newer_than_version=1, poke_interval=1, timeout=120
+        model_name=model, alias="staging", newer_than_version=1, poke_interval=1, timeout=300
     )
     assert task_states(dag_run) == {("wait", -1): "success"}
     record = xcom_value(dag_run, "wait")
@@ -167,7 +167,7 @@ def test_deferrable_mode_polls_from_the_trigger_until_a_tagged_version_appears(
         tags={"validated": "true"},
         deferrable=True,
         poke_interval=1,
-        timeout=120,
+        timeout=300,
     )
     assert task_states(dag_run) == {("wait", -1): "success"}
     assert INLINE_TRIGGER_LOG in caplog.text  # the wait went through the trigger
@@ -212,7 +212,7 @@ def test_transient_errors_are_polled_again_until_the_version_appears(
         tags={"validated": "true"},
         deferrable=deferrable,
         poke_interval=1,
-        timeout=120,
+        timeout=300,
     )
     assert task_states(dag_run) == {("wait", -1): "success"}
     assert fault_proxy.faults_injected == 3
