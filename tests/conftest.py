@@ -87,6 +87,9 @@ def airflow_env() -> dict[str, str]:
 _SERVER_FACTORIES: dict[str, Callable[[Path, TlsCerts], MlflowServer]] = {
     "mlflow_server": lambda root, certs: MlflowServer(root),
     "auth_mlflow_server": lambda root, certs: MlflowServer(root, basic_auth=True),
+    "private_auth_mlflow_server": lambda root, certs: MlflowServer(
+        root, basic_auth=True, default_permission="NO_PERMISSIONS"
+    ),
     "https_mlflow_server": lambda root, certs: MlflowServer(root, certs=certs),
     "mtls_mlflow_server": lambda root, certs: MlflowServer(root, certs=certs, mutual_tls=True),
 }
@@ -160,6 +163,16 @@ def auth_mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
     ``bob``, with distinct random passwords in ``passwords["alice"]``/``passwords["bob"]``.
     """
     server = _mlflow_servers.ready("auth_mlflow_server")
+    server.create_user("alice")
+    server.create_user("bob")
+    return server
+
+
+@pytest.fixture(scope="session")
+def private_auth_mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
+    """Like ``auth_mlflow_server`` (users ``alice`` and ``bob``), but with default permission
+    NO_PERMISSIONS: a user can neither read nor change what another user made."""
+    server = _mlflow_servers.ready("private_auth_mlflow_server")
     server.create_user("alice")
     server.create_user("bob")
     return server

@@ -32,11 +32,18 @@ from mlflow.store.model_registry.rest_store import RestStore as RegistryRestStor
 from mlflow.tracking._model_registry.client import ModelRegistryClient
 from mlflow.tracking._tracking_service.client import TrackingServiceClient
 from mlflow.utils.proto_json_utils import parse_dict
+from mlflow.utils.request_utils import augmented_raise_for_status
 from mlflow.utils.rest_utils import MlflowHostCreds, http_request, verify_rest_response
 
 from airflow_mlflow_registry.hooks import mlflow_compat
+from airflow_mlflow_registry.hooks.artifact_binding import (
+    ProxiedArtifactRepository,
+    proxied_artifact_root,
+)
 
 if TYPE_CHECKING:
+    from mlflow.store.artifact.artifact_repo import ArtifactRepository
+
     from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
     from airflow_mlflow_registry.hooks.mlflow_compat import StoreRequest
 
@@ -75,6 +82,27 @@ class RestTransport:
     def get_host_creds(self) -> MlflowHostCreds:
         """The store's credential callable: always this connection's credentials."""
         return self.creds
+
+    def send(self, method: str, endpoint: str, *, retried: bool, **kwargs: Any) -> Any:
+        """Send one HTTP request to ``endpoint`` (relative to the host); return the response.
+
+        ``retried``: whether the HTTP layer may re-send it (only for idempotent requests whose
+        body can be sent again). ``kwargs`` go to ``requests`` (``params``, ``data``,
+        ``stream``, ...) and ``extra_headers`` to MLflow's ``http_request``.
+
+        :raises requests.HTTPError: for an error status, with the server's message.
+        """
+        response = http_request(
+            self.creds,
+            endpoint,
+            method,
+            max_retries=self.max_retries if retried else 0,
+            backoff_factor=BACKOFF_FACTOR,
+            timeout=self.timeout,
+            **kwargs,
+        )
+        augmented_raise_for_status(response)
+        return response
 
     def call(self, request: StoreRequest) -> Any:
         """Send ``request``, trying its endpoints in order while the server lacks an endpoint.
@@ -140,15 +168,47 @@ def bound_rest_store(store_class: type, transport: RestTransport) -> Any:
 
 
 class BoundTrackingServiceClient(TrackingServiceClient):
-    """``TrackingServiceClient`` that always uses the store it was given."""
+    """``TrackingServiceClient`` that always uses the store it was given, and whose artifact
+    operations use repositories bound to the same connection (MLflow's own build them from
+    environment credentials and cache them process-wide by run id)."""
 
-    def __init__(self, tracking_uri: str, store: Any) -> None:
+    def __init__(self, tracking_uri: str, store: Any, transport: RestTransport) -> None:
         self._bound_store = store
+        self._artifact_transport = transport
         super().__init__(tracking_uri)
 
     @property
     def store(self) -> Any:
         return self._bound_store
+
+    def _get_artifact_repo(self, resource_id: str, *, resource: str = "run") -> Any:
+        """The artifact repository of a run (``resource="run"``) or a logged model."""
+        if resource == "run":
+            location = self.get_run(resource_id).info.artifact_uri
+        else:
+            location = self.get_logged_model(resource_id).artifact_location
+        return artifact_repository(location, self.tracking_uri, self._artifact_transport)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> Any:
+        """The run's artifacts directly under ``path``, listed as this connection's user."""
+        return self._get_artifact_repo(run_id).list_artifacts(path)
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+        """Download the run's artifact file or directory ``path``; return its local path."""
+        local_path: str = self._get_artifact_repo(run_id).download_artifacts(path, dst_path)
+        return local_path
+
+
+def artifact_repository(
+    artifact_uri: str, tracking_uri: str, transport: RestTransport
+) -> ArtifactRepository:
+    """The repository for ``artifact_uri``: bound to ``transport`` when the tracking server
+    proxies it, else MLflow's own (cloud stores and local paths, with their usual
+    credentials: the MLflow connection carries none for them)."""
+    root = proxied_artifact_root(artifact_uri, tracking_uri)
+    if root is None:
+        return mlflow_compat.mlflow_artifact_repository(artifact_uri, tracking_uri)
+    return ProxiedArtifactRepository(artifact_uri, root, transport, tracking_uri)
 
 
 class BoundModelRegistryClient(ModelRegistryClient):
@@ -189,7 +249,9 @@ def build_client(config: MlflowConnectionConfig) -> MlflowClient:
     tracking_store = bound_rest_store(
         mlflow_compat.tracking_store_class(config.is_databricks), transport
     )
-    client._tracking_client = BoundTrackingServiceClient(config.tracking_uri, tracking_store)
+    client._tracking_client = BoundTrackingServiceClient(
+        config.tracking_uri, tracking_store, transport
+    )
     registry_store = _registry_store(config, registry_uri, transport)
     if registry_store is not None:
         client._registry_client_lazy = BoundModelRegistryClient(  # type: ignore[attr-defined]

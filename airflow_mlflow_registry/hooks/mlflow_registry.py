@@ -71,6 +71,7 @@ from airflow_mlflow_registry.version_compat import BaseHook
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
     from datetime import datetime
+    from types import ModuleType
 
     from mlflow import MlflowClient
     from mlflow.entities import Run
@@ -183,6 +184,22 @@ class MlflowRegistryHook(BaseHook):
 
     def _request_error(self, action: str, exc: BaseException) -> MlflowRequestError:
         return MlflowRequestError(f"{action} failed: {describe_mlflow_error(exc, self._secrets())}")
+
+    def log_model(
+        self, flavor: ModuleType, model: Any, *, run_id: str, name: str = "model", **kwargs: Any
+    ) -> dict[str, str]:
+        """Log ``model`` as an MLflow 3 logged model of run ``run_id``, as this connection's
+        user: the per-connection counterpart of ``flavor.log_model`` (e.g. ``mlflow.sklearn``),
+        which uses process-global state (active run, environment credentials).
+
+        ``kwargs`` (``pip_requirements``, ``signature``, ``input_example``, ``params``,
+        ``tags``, ``model_type``, ...) are those of :func:`.model_logging.log_model`. Returns
+        ``{"model_id", "model_uri", "run_id", "name", "artifact_location"}``; register
+        ``model_uri`` (``models:/<model_id>``).
+        """
+        from airflow_mlflow_registry.hooks.model_logging import log_model
+
+        return log_model(self.get_conn(), flavor, model, run_id=run_id, name=name, **kwargs)
 
     # ------------------------------------------------------------------ registry operations
 

@@ -35,7 +35,8 @@ class MlflowServer:
     ``stop()`` kills its whole process group. Options:
 
     - ``basic_auth``: the ``basic-auth`` app; the admin is ``admin_username`` with a random
-      password; ``default_permission = READ``: a user may read, not change, what others made.
+      password; ``default_permission`` (``READ`` unless given): a user may read, not change,
+      what others made; with ``NO_PERMISSIONS`` a user cannot even see it.
     - ``certs``: serve HTTPS with ``certs.server_pem``/``server_key``.
     - ``mutual_tls`` (needs ``certs``): also require a client certificate signed by
       ``certs.ca_pem``.
@@ -54,6 +55,7 @@ class MlflowServer:
         root: Path,
         *,
         basic_auth: bool = False,
+        default_permission: str = "READ",
         certs: TlsCerts | None = None,
         mutual_tls: bool = False,
         port: int | None = None,
@@ -62,6 +64,7 @@ class MlflowServer:
             raise ValueError("mutual_tls=True needs certs")
         self.root = root
         self.basic_auth = basic_auth
+        self.default_permission = default_permission
         self.certs = certs
         self.mutual_tls = mutual_tls
         self.port = port or find_unused_port()
@@ -186,7 +189,7 @@ class MlflowServer:
             auth_config = self.root / "basic_auth.ini"
             auth_config.write_text(
                 "[mlflow]\n"
-                "default_permission = READ\n"
+                f"default_permission = {self.default_permission}\n"
                 f"database_uri = sqlite:///{self.root}/basic_auth.db\n"
                 "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
                 # Without the cache every request spends ~0.4 s checking a password hash.
