@@ -659,21 +659,32 @@ class MlflowRegistryHook(BaseHook):
 
     def get_version_by_alias(self, model_name: str, alias: str) -> ModelVersion | None:
         """The version ``alias`` of ``model_name`` points at, or None when the alias or the model
-        does not exist (MLflow answers INVALID_PARAMETER_VALUE, resp. RESOURCE_DOES_NOT_EXIST).
+        does not exist (MLflow answers INVALID_PARAMETER_VALUE, resp. RESOURCE_DOES_NOT_EXIST;
+        MLflow's basic-auth server answers PERMISSION_DENIED to a non-admin user for a model
+        that does not exist, which a second look-up of the model tells apart).
 
         :raises MlflowRequestError: for any other failure, naming the model and alias.
         """
         try:
             return self.get_conn().get_model_version_by_alias(model_name, alias)
         except Exception as exc:
-            if getattr(exc, "error_code", None) in (
-                "INVALID_PARAMETER_VALUE",
-                "RESOURCE_DOES_NOT_EXIST",
-            ):
+            error_code = getattr(exc, "error_code", None)
+            if error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
+                return None
+            if error_code == "PERMISSION_DENIED" and not self._registered_model_exists(model_name):
                 return None
             raise self._request_error(
                 f"Reading alias {alias!r} of model {model_name!r}", exc
             ) from exc
+
+    def _registered_model_exists(self, model_name: str) -> bool:
+        """False when the registry answers RESOURCE_DOES_NOT_EXIST for ``model_name``, True when
+        it returns the model or any other error."""
+        try:
+            self.get_conn().get_registered_model(model_name)
+        except Exception as exc:
+            return getattr(exc, "error_code", None) != "RESOURCE_DOES_NOT_EXIST"
+        return True
 
     def set_model_version_alias(
         self, model_name: str, alias: str, version: str | int

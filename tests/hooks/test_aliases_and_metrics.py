@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from tests.conftest import UseConnection
     from tests.support.fault_proxy import FaultProxy
+    from tests.support.mlflow_server import MlflowServer
 
 
 @pytest.fixture
@@ -31,6 +32,20 @@ def test_alias_lookup_returns_none_for_missing_alias_and_missing_model(
     assert holder is not None and holder.version == "1"
     assert hook.get_version_by_alias(model, "production") is None
     assert hook.get_version_by_alias(unique("no-such-model"), "staging") is None
+
+
+def test_alias_of_a_missing_model_is_none_for_a_non_admin_on_a_basic_auth_server(
+    auth_mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    """MLflow's basic-auth server answers 403 (not 404) when a non-admin reads an alias of a
+    model that does not exist, as the operator does before registering a new model."""
+    server = auth_mlflow_server
+    use_connection("alias_alice", server.url, login="alice", password=server.passwords["alice"])
+    alice = MlflowRegistryHook(mlflow_conn_id="alias_alice")
+    model = unique("alias-auth")
+    assert alice.get_version_by_alias(model, "staging") is None
+    alice.get_conn().create_registered_model(model)
+    assert alice.get_version_by_alias(model, "staging") is None
 
 
 def test_set_alias_returns_previous_holder_and_moves_the_alias(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,3 +97,33 @@ def test_register_model_example_trains_logs_and_registers_as_staging(
     assert rerun.run_id == dag_run.run_id
     assert xcom_value(rerun, "register")["created"] is False
     assert [e["version"] for e in model_asset_events(asset_uri, dag.dag_id)] == [record["version"]]
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_register_model_example_runs_against_basic_auth_server_with_proxied_artifacts(
+    auth_mlflow_server: MlflowServer,
+    use_connection: UseConnection,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """As shipped, with ``mlflow_default`` holding alice's credentials and no
+    ``MLFLOW_TRACKING_*`` variable: the model is uploaded through the server's artifact proxy
+    and registered (the server answers 401 to any request without credentials)."""
+    from airflow_mlflow_registry.hooks import MlflowRegistryHook
+
+    for name in [key for key in os.environ if key.startswith("MLFLOW_TRACKING_")]:
+        monkeypatch.delenv(name)
+    server = auth_mlflow_server
+    use_connection("mlflow_default", server.url, login="alice", password=server.passwords["alice"])
+    example = load_example("register_model")
+
+    dag_run = run_dag(example.register_model())
+
+    assert set(task_states(dag_run).values()) == {"success"}
+    record = xcom_value(dag_run, "register")
+    assert record["aliases"] == ["staging"] and record["created"] is True
+    client = MlflowRegistryHook().get_conn()
+    run = client.get_run(record["run_id"])
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:")
+    model_dir = client.download_artifacts(record["run_id"], "model", str(tmp_path))
+    assert (Path(model_dir) / "MLmodel").is_file()
