@@ -48,6 +48,7 @@ def experiments(
     return made
 
 
+@pytest.mark.compat
 def test_artifact_uploads_and_downloads_run_as_their_own_user_under_a_hostile_environment(
     private_auth_mlflow_server: MlflowServer,
     experiments: dict[str, tuple[MlflowRegistryHook, str]],
@@ -96,6 +97,7 @@ def test_artifact_uploads_and_downloads_run_as_their_own_user_under_a_hostile_en
     assert checked == 2 * len(USERS) * THREADS_PER_USER
 
 
+@pytest.mark.compat
 def test_environment_credentials_would_be_refused_on_the_other_users_artifacts(
     private_auth_mlflow_server: MlflowServer,
     experiments: dict[str, tuple[MlflowRegistryHook, str]],

@@ -47,6 +47,7 @@ class Recorded(Exception):
     """Raised by the recording transport once it has noted a request."""
 
 
+@pytest.mark.compat
 @pytest.mark.parametrize("request_name", sorted(CLIENT_CALLS))
 def test_request_is_sent_by_the_connection_transport(
     request_name: str,
