@@ -80,9 +80,11 @@ def backfill_report(
     run_filter: str,
     dry_run: bool,
     runs: Sequence[BackfillRun],
+    aliases: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The JSON-able report of a backfill: its parameters, a count per outcome (every outcome
-    present, zero included) and one row per run, in run start order."""
+    present, zero included), one row per run, in run start order, and where each alias was
+    pointed (``alias``, ``run_id``, ``version``, ``previous_version``)."""
     counts = Counter(run.outcome for run in runs)
     return {
         "model_name": model_name,
@@ -93,4 +95,5 @@ def backfill_report(
         "dry_run": dry_run,
         "counts": {outcome: counts[outcome] for outcome in OUTCOMES},
         "runs": [asdict(run) for run in runs],
+        "aliases": list(aliases),
     }

@@ -6,8 +6,9 @@ parses its arguments, calls one hook method and prints the result (text, or JSON
 e.g. from the ``AIRFLOW_CONN_MLFLOW_DEFAULT`` environment variable.
 
 Exit codes: 0 success; 1 the operation failed (a backfill with any failed run included); 2 bad
-usage (arguments, or a missing or invalid connection). An error is one line on stderr, with a
-traceback only under ``--debug``, and never contains the connection's password or token.
+usage (arguments, or a missing or invalid connection); 130 interrupted (SIGINT, Ctrl-C). An
+error is one line on stderr, with a traceback only under ``--debug``, and never contains the
+connection's password or token.
 
 Airflow and MLflow are imported only when a command runs: ``--help`` and argument errors
 answer without them.
@@ -40,8 +41,9 @@ EXIT_INTERRUPTED = 130
 DEFAULT_CONN_ID = "mlflow_default"
 _STARTS_WITH_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ].+)?$")
 _EPILOG = (
-    "Exit codes: 0 success, 1 the operation failed (including a backfill in which any run "
-    "failed), 2 bad usage (arguments, missing or invalid connection)."
+    "Tags are KEY=VALUE in every command (--tag, repeatable). Exit codes: 0 success, 1 the "
+    "operation failed (including a backfill in which any run failed), 2 bad usage "
+    "(arguments, missing or invalid connection), 130 interrupted (Ctrl-C)."
 )
 
 
@@ -132,12 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     register.add_argument("--description", help="version description")
     register.add_argument(
-        "-m",
-        "--metadata",
-        nargs=2,
+        "--tag",
+        type=parse_tag,
         action="append",
-        metavar=("KEY", "VALUE"),
         default=[],
+        metavar="KEY=VALUE",
         help="version tag (repeatable)",
     )
     register.add_argument(
@@ -219,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--alias",
         action="append",
         default=[],
-        help="alias to point at each new version; ends on the newest run's (repeatable)",
+        help="alias to point, after the backfill, at the version of the newest run of the "
+        "window (repeatable)",
     )
     backfill.add_argument(
         "--dry-run", action="store_true", help="register nothing; list what would be done"
@@ -250,7 +252,7 @@ def run_register_version(hook: MlflowRegistryHook, args: argparse.Namespace) -> 
         args.name,
         args.model_uri,
         description=args.description,
-        tags=dict(args.metadata),
+        tags=dict(args.tag),
         aliases=args.alias,
         lineage=None,
     )
@@ -381,6 +383,21 @@ def _print_backfill_summary(report: dict[str, Any]) -> None:
             f"{counts['already_registered']}, failed {counts['failed']} ({len(runs)} runs of "
             f"{experiment} started in {window})."
         )
+    for move in report["aliases"]:
+        print(_describe_alias_move(move, report["dry_run"]))
+
+
+def _describe_alias_move(move: dict[str, Any], dry_run: bool) -> str:
+    """One line: where a backfill pointed (or would point) an alias, and where it was."""
+    target = f"version {move['version']}" if move["version"] else "the version"
+    where = f"{target} of run {move['run_id']}, the newest run of the window"
+    before = move["previous_version"]
+    was = f"version {before}" if before else "none"
+    if dry_run:
+        return f"Alias {move['alias']!r} would point at {where} (now: {was})."
+    if before == move["version"]:
+        return f"Alias {move['alias']!r} already pointed at {where}."
+    return f"Alias {move['alias']!r} now points at {where} (before: {was})."
 
 
 def _print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,6 +38,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def pytest_configure(config: pytest.Config) -> None:
     """Point Airflow at a throw-away home and SQLite DB before any test imports Airflow."""
     os.environ.update(airflow_settings())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the throw-away Airflow home (metadata DB, logs) when the session ends."""
+    shutil.rmtree(AIRFLOW_TEST_HOME, ignore_errors=True)
 
 
 def airflow_settings() -> dict[str, str]:

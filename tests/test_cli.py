@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from tests.conftest import UseConnection
     from tests.support.fault_proxy import FaultProxy
     from tests.support.mlflow_server import MlflowServer
+    from tests.support.silent_server import SilentServer
 
 CLI = Path(sys.executable).with_name("airflow-mlflow-registry")
 CLI_TIMEOUT_SECONDS = 240
@@ -59,18 +62,30 @@ class CliResult:
 
 
 def run_cli(env: dict[str, str], *command_lines: Sequence[str]) -> list[CliResult]:
-    """Run each command line as its own CLI process, all at once; results in the same order."""
+    """Run each command line as its own CLI process, all at once; results in the same order.
+    Every process still running when one exceeds ``CLI_TIMEOUT_SECONDS`` is killed."""
     processes = [
         subprocess.Popen(
             [str(CLI), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )
         for args in command_lines
     ]
-    results = []
+    try:
+        results = []
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
+            results.append(CliResult(process.returncode, stdout, stderr))
+        return results
+    finally:
+        kill_all(processes)
+
+
+def kill_all(processes: Sequence[subprocess.Popen[Any]]) -> None:
+    """Kill and reap each process that has not exited (after a timeout or a failed test)."""
     for process in processes:
-        stdout, stderr = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
-        results.append(CliResult(process.returncode, stdout, stderr))
-    return results
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def run_cli_with_terminal_stderr(env: dict[str, str], args: Sequence[str]) -> tuple[CliResult, str]:
@@ -95,9 +110,12 @@ def run_cli_with_terminal_stderr(env: dict[str, str], args: Sequence[str]) -> tu
 
     reader = threading.Thread(target=drain)
     reader.start()
-    stdout, _ = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
-    reader.join(timeout=10)
-    os.close(controller)
+    try:
+        stdout, _ = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
+    finally:
+        kill_all([process])
+        reader.join(timeout=10)
+        os.close(controller)
     terminal_text = b"".join(chunks).decode(errors="replace")
     return CliResult(process.returncode, stdout, terminal_text), terminal_text
 
@@ -257,7 +275,7 @@ def test_register_get_and_list_versions_print_json_records_and_a_table(
         cli_env,
         [
             "register-version", model, "--model-uri", source, "--description", "by hand",
-            "-m", "team", "ml", "-m", "stage", "candidate", "--alias", "champion", "--json",
+            "--tag", "team=ml", "--tag", "stage=candidate", "--alias", "champion", "--json",
         ],
     )  # fmt: skip
     assert registered.code == 0, registered
@@ -423,6 +441,55 @@ def test_backfill_dry_run_registers_nothing_backfill_registers_each_run_once_and
     assert sum(len(found) for found in versions_by_run(plain_client, model).values()) == 4
 
 
+def test_backfill_alias_ends_on_the_newest_run_of_the_window_never_moving_back(
+    cli_env: dict[str, str], plain_client: MlflowClient
+) -> None:
+    """The window's newest run was registered before, and `staging` points at it; the
+    backfill registers the two older runs and leaves `staging` where it was, saying so."""
+    model, experiment = unique("alias-back"), unique("training")
+    experiment_id = plain_client.create_experiment(experiment)
+    day = pendulum.datetime(2026, 4, 1, tz="UTC")
+    older = [seed_run(plain_client, experiment_id, day.add(hours=hour)) for hour in (1, 2)]
+    newest = seed_run(plain_client, experiment_id, day.add(hours=3))
+    plain_client.create_registered_model(model)
+    held = plain_client.create_model_version(model, f"runs:/{newest}/model", run_id=newest)
+    plain_client.set_registered_model_alias(model, "staging", held.version)
+    window = ["--experiment", experiment, "--from", "2026-04-01", "--to", "2026-04-02"]
+
+    dry, done = run_cli(
+        cli_env,
+        ["backfill", model, *window, "--alias", "staging", "--dry-run"],
+        ["backfill", model, *window, "--alias", "staging", "--json"],
+    )
+    assert dry.code == 0, dry
+    assert (
+        f"Alias 'staging' would point at version {held.version} of run {newest}, the newest "
+        f"run of the window (now: version {held.version})." in dry.stdout
+    )
+    assert done.code == 0, done
+    report = done.json()
+    assert report["counts"]["registered"] == 2
+    assert set(versions_by_run(plain_client, model)) == {*older, newest}
+    assert report["aliases"] == [
+        {
+            "alias": "staging",
+            "run_id": newest,
+            "version": held.version,
+            "previous_version": held.version,
+        }
+    ]
+    assert plain_client.get_model_version_by_alias(model, "staging").run_id == newest
+    # Pointed elsewhere, the alias is moved to the newest run's version, and the text says so.
+    plain_client.set_registered_model_alias(model, "staging", "2")
+    (again,) = run_cli(cli_env, ["backfill", model, *window, "--alias", "staging"])
+    assert again.code == 0, again
+    assert (
+        f"Alias 'staging' now points at version {held.version} of run {newest}, the newest "
+        "run of the window (before: version 2)." in again.stdout
+    )
+    assert plain_client.get_model_version_by_alias(model, "staging").run_id == newest
+
+
 def test_backfill_with_a_failed_run_exits_1_and_a_rerun_registers_only_that_run(
     fault_proxy: FaultProxy, plain_client: MlflowClient, airflow_env: dict[str, str]
 ) -> None:
@@ -467,6 +534,38 @@ def test_backfill_with_a_failed_run_exits_1_and_a_rerun_registers_only_that_run(
 
 
 # ------------------------------------------------------------------ failures
+
+
+def test_sigint_exits_130_with_one_error_line(
+    airflow_env: dict[str, str], silent_server: SilentServer
+) -> None:
+    """Ctrl-C while a request is in flight (to a server that never answers)."""
+    env = {
+        **airflow_env,
+        connection_env_var("mlflow_default"): connection_json(
+            silent_server.url, timeout=120, max_retries=0
+        ),
+    }
+    process = subprocess.Popen(
+        [str(CLI), "list-versions", "m"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + CLI_TIMEOUT_SECONDS
+        while silent_server.connections_accepted == 0:  # the request is in flight
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the CLI never connected"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
+    finally:
+        kill_all([process])
+    assert process.returncode == 130, stderr
+    assert [line for line in stderr.splitlines() if line.strip()] == ["error: interrupted."]
+    assert stdout == ""
 
 
 def test_unreachable_server_exits_1_with_one_error_line_and_a_traceback_only_with_debug(

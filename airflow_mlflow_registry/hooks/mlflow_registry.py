@@ -933,10 +933,15 @@ class MlflowRegistryHook(BaseHook):
         Each registration resolves the run's source like :meth:`find_run_source` (its logged
         model, else ``runs:/<run_id>/<artifact_path>``), records it in ``airflow.source_*``
         tags, and carries the key :func:`~airflow_mlflow_registry.backfill.run_registration_key`
-        so a create interrupted in flight is found, not repeated, by the next backfill. Each
-        new version gets ``aliases``: after the backfill they point at the newest run's version.
-        A run that fails is reported and the backfill goes on. With ``dry_run`` nothing is
+        so a create interrupted in flight is found, not repeated, by the next backfill. A run
+        that fails is reported and the backfill goes on. With ``dry_run`` nothing is
         registered and the runs to register are reported as ``would_register``.
+
+        ``aliases`` are pointed once, after the runs, at the version of the newest run of the
+        window that has one (registered now or before; a failed run is passed over), so a
+        backfill of older runs never moves an alias from a newer run of the window to an older
+        one. The report's ``aliases`` says, per alias, that version and run and the version the
+        alias pointed at before (with ``dry_run``: where it would point; nothing is moved).
 
         ``on_progress(done, total)`` is called once the runs are known and after each run.
 
@@ -962,7 +967,7 @@ class MlflowRegistryHook(BaseHook):
             )
             rows.append(
                 self._backfill_run(
-                    model_name, run, search, registered.get(run.info.run_id), alias_list, dry_run
+                    model_name, run, search, registered.get(run.info.run_id), dry_run
                 )
             )
             if on_progress is not None:
@@ -975,7 +980,34 @@ class MlflowRegistryHook(BaseHook):
             run_filter=run_filter,
             dry_run=dry_run,
             runs=rows,
+            aliases=self._point_aliases_at_newest_run(model_name, alias_list, rows, dry_run),
         )
+
+    def _point_aliases_at_newest_run(
+        self, model_name: str, aliases: list[str], rows: list[BackfillRun], dry_run: bool
+    ) -> list[dict[str, Any]]:
+        """Point each alias at the version of the newest run in ``rows`` (oldest first) that
+        has or, in a dry run, would have one; one entry per alias: ``alias``, ``run_id``,
+        ``version`` (None in a dry run for a run not registered yet), ``previous_version``."""
+        newest = next((row for row in reversed(rows) if row.outcome != FAILED), None)
+        if newest is None:
+            return []
+        moves = []
+        for alias in aliases:
+            if dry_run or newest.version is None:
+                holder = self.get_version_by_alias(model_name, alias)
+                previous = None if holder is None else str(holder.version)
+            else:
+                previous = self.set_model_version_alias(model_name, alias, newest.version)
+            moves.append(
+                {
+                    "alias": alias,
+                    "run_id": newest.run_id,
+                    "version": newest.version,
+                    "previous_version": previous,
+                }
+            )
+        return moves
 
     def _backfill_run(
         self,
@@ -983,7 +1015,6 @@ class MlflowRegistryHook(BaseHook):
         run: Run,
         search: RunSearch,
         existing_version: str | None,
-        aliases: list[str],
         dry_run: bool,
     ) -> BackfillRun:
         """Register (or, with ``dry_run``, resolve) the model of ``run`` unless it already has
@@ -999,7 +1030,6 @@ class MlflowRegistryHook(BaseHook):
             record = self.register_model_version(
                 model_name,
                 run_search=search,
-                aliases=aliases,
                 idempotency_key=run_registration_key(model_name, run.info.run_id),
             )
         except MlflowRegistryError as exc:

@@ -40,6 +40,11 @@ class SilentServer:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._accept_forever, daemon=True)
 
+    @property
+    def connections_accepted(self) -> int:
+        """How many connections were accepted so far."""
+        return len(self._connections)
+
     def start(self) -> None:
         """Start accepting connections in a background thread; returns at once."""
         self._thread.start()
