@@ -35,6 +35,9 @@ def _sync_bag_to_db(bag: Any) -> None:
         try:  # Airflow 3.1
             from airflow.models.dagbag import sync_bag_to_db  # type: ignore[no-redef]
         except ImportError:  # Airflow 3.0: a DagBag method
+            for dag in bag.dags.values():
+                # Set only when a DAG is parsed from a file; 3.0.0 fails to write it without.
+                dag.relative_fileloc = dag.relative_fileloc or dag.fileloc
             bag.sync_to_db(bundle_name="dags-folder", bundle_version=None)
             return
     sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
