@@ -13,19 +13,21 @@ if sys.version_info < (3, 10):
     sys.exit(f"Python >= 3.10 is required, found {sys.version.split()[0]}; set PYTHON=/path/to/python3.x")
 PY
 
-# The stack tier (.ci/stack.sh) needs a PostgreSQL server and Redis: install the Debian
-# packages when missing and we are root (CI is); otherwise say what is missing and go on.
+# The stack tier (.ci/stack.sh) needs a PostgreSQL server and Redis, the browser test Debian's
+# Chromium (Playwright never downloads a browser here): install the Debian packages when
+# missing and we are root (CI is); otherwise say what is missing and go on.
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" > /dev/null || missing+=(postgresql)
 command -v redis-server > /dev/null || missing+=(redis-server)
+command -v chromium > /dev/null || missing+=(chromium)
 if (( ${#missing[@]} )); then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get > /dev/null; then
-        echo ">> installing ${missing[*]} (for the stack tier)" >&2
+        echo ">> installing ${missing[*]} (stack tier, browser test)" >&2
         apt-get update -qq > /dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
             "${missing[@]}" > /dev/null
     else
-        echo ">> note: ${missing[*]} missing; the stack tier (.ci/stack-tests.sh) needs them" >&2
+        echo ">> note: ${missing[*]} missing; the stack tier and the browser test need them" >&2
     fi
 fi
 

@@ -1,0 +1,132 @@
+"""A real ``airflow api-server`` (the UI and the REST API) from any venv's Python, with a fresh
+SQLite metadata DB, no login (the simple auth manager with everyone an admin) and connection
+testing enabled."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import time
+from typing import TYPE_CHECKING
+
+import requests
+
+from tests.support.silent_server import find_unused_port
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+class ApiServer:
+    """``python -m airflow api-server`` on 127.0.0.1 in its own process group.
+
+    ``python`` is the interpreter of the venv whose Airflow (and installed provider) runs;
+    ``home`` becomes ``AIRFLOW_HOME``. ``start()`` migrates the DB and waits until the server
+    answers; ``stop()`` kills the group. ``url`` is the UI's base URL; ``cli()`` runs the same
+    Airflow's command line against the same DB.
+    """
+
+    def __init__(self, python: str, home: Path) -> None:
+        self.python = python
+        self.home = home
+        self.port = find_unused_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = home / "api-server.log"
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("AIRFLOW_", "AIRFLOW__", "PYTEST", "VIRTUAL_ENV"))
+        }
+        self.env.update(
+            {
+                "AIRFLOW_HOME": str(home),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+                "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__BASE_URL": self.url,
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+            }
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run ``airflow <args>`` with this server's settings; return the finished process."""
+        return subprocess.run(
+            [self.python, "-m", "airflow", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            cwd=self.home,
+        )
+
+    def api(self) -> requests.Session:
+        """A session for the REST API, with the token the simple auth manager hands to
+        everyone when all users are admins (Airflow 3.0 requires it; 3.3 does not)."""
+        session = requests.Session()
+        response = session.get(f"{self.url}/auth/token", timeout=30)
+        if response.ok:
+            session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        return session
+
+    def start(self, timeout: float = 240) -> None:
+        """Migrate the DB, launch the server, and block until its UI answers.
+
+        :raises RuntimeError: with the log tail, if migration fails, the server exits or it
+            does not answer within ``timeout`` seconds.
+        """
+        (self.home / "dags").mkdir(parents=True, exist_ok=True)
+        migrated = self.cli("db", "migrate")
+        if migrated.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                [self.python, "-m", "airflow", "api-server", "--port", str(self.port)],
+                env=self.env,
+                cwd=self.home,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while not self._answers():
+            if self._process.poll() is not None:
+                raise RuntimeError(f"api-server exited ({self._process.returncode}){self.tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"api-server did not answer within {timeout} s{self.tail()}")
+            time.sleep(1)
+
+    def stop(self) -> None:
+        """SIGTERM the server's process group, SIGKILL it after 10 s. Safe to call twice."""
+        if self._process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGTERM)
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+
+    def tail(self, lines: int = 30) -> str:
+        """The last lines of the server log, for failure messages."""
+        if not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        return "\n--- api-server.log\n" + "\n".join(text)
+
+    def _answers(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/api/v2/version", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
