@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
     from tests.support.mlflow_server import MlflowServer
 
-pytestmark = pytest.mark.browser
+# A first `airflow db migrate` and api-server start take minutes on a busy 2-core machine.
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
 AIRFLOW_PYTHONS_ENV = "BROWSER_TEST_AIRFLOW_PYTHONS"
 CHROMIUM_FLAGS = [

@@ -3,7 +3,7 @@ into a fresh venv beside a released Airflow (the pinned 3.3.2 set of ``.ci/const
 and Airflow, the example DAG and the command line run from that venv.
 
 The venv gets the wheel with its declared dependencies (mlflow-skinny, not mlflow) plus
-scikit-learn and pandas for the example DAG; its processes run outside the checkout, with a
+scikit-learn, pandas and skops for the example DAG; its processes run outside the checkout, with a
 throw-away ``AIRFLOW_HOME`` and a copy of the example DAG file, against a real MLflow server.
 """
 
@@ -28,7 +28,8 @@ from tests.support.airflow_env import connection_json
 if TYPE_CHECKING:
     from tests.support.mlflow_server import MlflowServer
 
-pytestmark = pytest.mark.wheel
+# Building, installing and a first `airflow db migrate` take minutes on a busy 2-core machine.
+pytestmark = [pytest.mark.wheel, pytest.mark.timeout(1200)]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 UV = Path(sys.executable).parent / "uv"
@@ -74,7 +75,9 @@ def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
     run([UV, "venv", "--quiet", "--python", sys.executable, venv], cwd=workdir, timeout=120)
     install = [UV, "pip", "install", "--quiet", "--python", venv / "bin" / "python"]
     constraints = ["--constraint", REPO_ROOT / ".ci" / "constraints.txt"]
-    run([*install, *constraints, wheel, "scikit-learn", "pandas"], cwd=workdir, timeout=600)
+    # What the example DAG's training task imports; MLflow 3.17 saves sklearn models with skops.
+    example_needs = ["scikit-learn", "pandas", "skops"]
+    run([*install, *constraints, wheel, *example_needs], cwd=workdir, timeout=600)
     return InstalledWheel(sdist=sdist, wheel=wheel, bin=venv / "bin", workdir=workdir)
 
 

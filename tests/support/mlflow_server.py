@@ -112,11 +112,12 @@ class MlflowServer:
                 start_new_session=True,
             )
 
-    def wait_until_ready(self, timeout: float = 120.0) -> None:
+    def wait_until_ready(self, timeout: float = 300.0) -> None:
         """Block until ``/health`` answers, then send one registry request to warm it up.
 
         Raises ``RuntimeError`` with the tail of the server log if the process exits, the
-        warm-up request fails or ``timeout`` seconds pass.
+        warm-up request fails or ``timeout`` seconds pass (the default leaves room for several
+        servers and Airflow processes starting at once on two busy cores).
         """
         process = self._started_process()
         deadline = time.monotonic() + timeout
