@@ -59,6 +59,21 @@ while read -r name python airflow skinny _; do
     ((status == 0)) || failed+=("$name")
 done < "$ROOT/.ci/matrix/entries.txt"
 
+# The connection form in headless Chromium on the floor entry's Airflow (the default suite
+# covers the newest): the test runs from the main .venv and starts that venv's api-server.
+floor="$(awk '!/^#/ && $5 == "lowest-direct" { print $1; exit }' "$ROOT/.ci/matrix/entries.txt")"
+if [[ -x "$ROOT/.venv-matrix/$floor/bin/python" ]] && { (($# == 0)) || [[ " $* " == *" $floor "* ]]; }; then
+    started=$SECONDS
+    echo ">> $floor: connection form in a browser" >&2
+    status=0
+    BROWSER_TEST_AIRFLOW_PYTHONS="$ROOT/.venv-matrix/$floor/bin/python" \
+        "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -m browser -q \
+        tests/integration/test_connection_form_browser.py || status=$?
+    result="$( ((status == 0)) && echo passed || echo "FAILED ($status)")"
+    summary+=("$floor browser: $result in $((SECONDS - started)) s")
+    ((status == 0)) || failed+=("$floor browser")
+fi
+
 echo ">> matrix summary" >&2
 printf '   %s\n' "${summary[@]}" >&2
 if ((${#summary[@]} == 0)); then
