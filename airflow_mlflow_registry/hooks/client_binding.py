@@ -23,6 +23,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 from mlflow import MlflowClient
@@ -212,15 +214,64 @@ def artifact_repository(
 
 
 class BoundModelRegistryClient(ModelRegistryClient):
-    """``ModelRegistryClient`` that always uses the store it was given."""
+    """``ModelRegistryClient`` that always uses the store it was given.
 
-    def __init__(self, registry_uri: str, tracking_uri: str, store: Any) -> None:
+    With ``tracking_client`` (given for a Unity Catalog registry, whose store copies the model
+    files into UC storage), ``create_model_version`` downloads the source through that bound
+    client and hands the store the local copy, so the store does not download it with
+    MLflow's environment credentials.
+    """
+
+    def __init__(
+        self,
+        registry_uri: str,
+        tracking_uri: str,
+        store: Any,
+        tracking_client: BoundTrackingServiceClient | None = None,
+    ) -> None:
         self._bound_store = store
+        self._source_tracking_client = tracking_client
         super().__init__(registry_uri, tracking_uri)
 
     @property
     def store(self) -> Any:
         return self._bound_store
+
+    def create_model_version(self, name: str, source: str, *args: Any, **kwargs: Any) -> Any:
+        if self._source_tracking_client is None or kwargs.get("local_model_path") is not None:
+            return super().create_model_version(name, source, *args, **kwargs)
+        with tempfile.TemporaryDirectory(prefix="mlflow-model-source-") as download_dir:
+            kwargs["local_model_path"] = download_model_source(
+                self._source_tracking_client, source, download_dir
+            )
+            return super().create_model_version(name, source, *args, **kwargs)
+
+
+def download_model_source(
+    tracking_client: BoundTrackingServiceClient, source: str, download_dir: str
+) -> str:
+    """Download the model files at ``source`` into ``download_dir`` through ``tracking_client``
+    (its credentials); return the local directory (``source`` itself when it is local).
+
+    ``runs:/<run_id>/<path>`` and ``models:/<logged model id>`` are resolved through the
+    tracking server; other URIs (``dbfs:/``, ``s3://``, ``mlflow-artifacts:/``, ...) through
+    :func:`artifact_repository`.
+    """
+    if os.path.isdir(source):
+        return source
+    scheme, _, rest = source.partition(":")
+    rest = rest.lstrip("/")
+    if scheme == "runs":
+        run_id, _, path = rest.partition("/")
+        return tracking_client.download_artifacts(run_id, path, download_dir)
+    if scheme == "models" and "/" not in rest.rstrip("/"):
+        repository = tracking_client._get_artifact_repo(rest.rstrip("/"), resource="logged_model")
+    else:
+        repository = artifact_repository(
+            source, tracking_client.tracking_uri, tracking_client._artifact_transport
+        )
+    local_dir: str = repository.download_artifacts("", download_dir)
+    return local_dir
 
 
 def build_client(config: MlflowConnectionConfig) -> MlflowClient:
@@ -249,13 +300,16 @@ def build_client(config: MlflowConnectionConfig) -> MlflowClient:
     tracking_store = bound_rest_store(
         mlflow_compat.tracking_store_class(config.is_databricks), transport
     )
-    client._tracking_client = BoundTrackingServiceClient(
-        config.tracking_uri, tracking_store, transport
-    )
+    tracking_client = BoundTrackingServiceClient(config.tracking_uri, tracking_store, transport)
+    client._tracking_client = tracking_client
     registry_store = _registry_store(config, registry_uri, transport)
     if registry_store is not None:
+        copies_source = registry_uri.startswith("databricks-uc")
         client._registry_client_lazy = BoundModelRegistryClient(  # type: ignore[attr-defined]
-            registry_uri, config.tracking_uri, registry_store
+            registry_uri,
+            config.tracking_uri,
+            registry_store,
+            tracking_client if copies_source else None,
         )
     return client
 
@@ -273,7 +327,9 @@ def _registry_store(
         return bound_rest_store(RegistryRestStore, transport)
     if registry_uri.startswith("databricks-uc"):
         # The Unity Catalog store talks to its own endpoints and cloud storage; bind only its
-        # credential callables (its HTTP policy stays MLflow's).
+        # credential callables (its HTTP policy stays MLflow's). It uploads model files with
+        # scoped credentials it requests through them; BoundModelRegistryClient downloads the
+        # source for it.
         store = mlflow_compat.uc_registry_store_class()(registry_uri, config.tracking_uri)
         store.get_host_creds = transport.get_host_creds
         store.get_tracking_host_creds = transport.get_host_creds
