@@ -12,6 +12,6 @@ trap 'bash .ci/stack.sh down --dir "$STACK_DIR" >/dev/null 2>&1 || true; rm -rf 
 started=$SECONDS
 echo ">> pytest -m stack (tests/stack)"
 status=0
-"$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -m stack tests/stack "$@" || status=$?
+"$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -m stack --durations=0 tests/stack "$@" || status=$?
 echo ">> stack tier: $((SECONDS - started)) s"
 exit "$status"
