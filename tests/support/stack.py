@@ -585,7 +585,7 @@ def down(root: Path) -> None:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
     _stop_postgres(state)
-    (root / STATE_FILE).unlink()
+    (root / STATE_FILE).unlink(missing_ok=True)
 
 
 def _group_alive(pgid: int) -> bool:

@@ -83,6 +83,17 @@ class StackApi:
         body = {"logical_date": None, "conf": conf or {}}
         return str(self.airflow("POST", f"dags/{dag_id}/dagRuns", json=body)["dag_run_id"])
 
+    def wait_for_first_run(self, dag_id: str, timeout: float = 300) -> str:
+        """Block until ``dag_id`` has a run (started by the scheduler); return its run id."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = self.airflow("GET", f"dags/{dag_id}/dagRuns")["dag_runs"]
+            if runs:
+                return str(runs[0]["dag_run_id"])
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} has no run after {timeout:.0f} s")
+            time.sleep(2)
+
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 420) -> str:
         """Block until the run ends; return its state (``success`` or ``failed``)."""
         deadline = time.monotonic() + timeout

@@ -1,0 +1,51 @@
+"""The shipped example DAGs, unchanged, on the stack: ``register_model`` trains a model, logs
+it through the hook's client to the authenticated MLflow server (proxied artifacts) and
+registers it as ``staging`` on a Celery worker; the model's asset event then starts
+``promote_on_new_version``, which promotes it.
+(``backfill_registrations`` runs in ``test_backfill_on_workers.py``; that no stack process has
+an ``MLFLOW_TRACKING_*`` variable is checked in ``test_process_environments.py``.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.support.stack_api import StackApi
+
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
+
+MODEL_NAME = "iris-classifier"
+
+
+def test_example_dags_train_log_register_and_promote_on_the_stack(stack: StackApi) -> None:
+    for dag_id in ("register_model", "promote_on_new_version"):
+        stack.wait_for_dag(dag_id)
+
+    run_id = stack.trigger("register_model")
+    assert stack.wait_for_run("register_model", run_id) == "success"
+    record = stack.xcom("register_model", run_id, "register")
+    assert record["model_name"] == MODEL_NAME and record["aliases"] == ["staging"]
+    assert record["created"] is True and float(record["tags"]["accuracy"]) > 0.8
+    assert stack.aliases(MODEL_NAME)["staging"] == record["version"]
+    # The model was logged through the proxied artifact store, as the `airflow` user.
+    listed = stack.mlflow(
+        "GET", "artifacts/list", params={"run_id": record["run_id"], "path": "model"}
+    )
+    assert "model/MLmodel" in {entry["path"] for entry in listed["files"]}
+    artifacts = Path(stack.state.root) / "mlflow" / "artifacts"
+    assert list(artifacts.rglob("MLmodel"))
+    hosts = stack.query(
+        "SELECT DISTINCT hostname FROM task_instance WHERE dag_id = %s AND run_id = %s",
+        "register_model",
+        run_id,
+    )
+    assert len(hosts) == 2  # train_and_log and register ran on the stack's Celery workers
+    assert {host for (host,) in hosts} <= {"stack-worker-1", "stack-worker-2"}
+
+    # `register` emitted the model's asset: the scheduler starts the promotion DAG on it.
+    promote_run = stack.wait_for_first_run("promote_on_new_version")
+    assert stack.wait_for_run("promote_on_new_version", promote_run) == "success"
+    assert stack.aliases(MODEL_NAME)["production"] == record["version"]
