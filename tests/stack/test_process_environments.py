@@ -1,7 +1,9 @@
-"""Credentials and database access of the stack's processes: no process has an
-``MLFLOW_TRACKING_*`` variable (the hook's client takes its credentials from the Airflow
-connection), and the Celery workers get neither the metadata DB's address nor the Fernet key
-(their task processes read connections through the api-server)."""
+"""Credentials and database access of the stack's processes: no process the stack starts
+has an ``MLFLOW_TRACKING_*`` variable (the hook's client takes its credentials from the
+Airflow connection; only ``mlflow server`` hands its own workers ``MLFLOW_TRACKING_URI``, its
+backend store) and none has MLflow credentials in its environment; the Celery workers get
+neither the metadata DB's address nor the Fernet key (their task processes read connections
+through the api-server)."""
 
 from __future__ import annotations
 
@@ -36,19 +38,37 @@ def stack_process_environments(stack: StackApi) -> dict[str, set[str]]:
     return environments
 
 
+def _in_group(command: str, pgid: int) -> bool:
+    pid = int(command.split(":", 1)[0])
+    try:
+        return os.getpgid(pid) == pgid
+    except ProcessLookupError:
+        return False
+
+
 def test_no_stack_process_has_mlflow_tracking_variables_and_workers_have_no_metadata_db(
     stack: StackApi,
 ) -> None:
     environments = stack_process_environments(stack)
     commands = " ".join(environments)
-    for service in ("mlflow server", "celery worker", "scheduler", "triggerer", "api-server"):
+    for service in ("mlflow server", "celery worker", "scheduler", "triggerer", "api_server"):
         assert service in commands
+    # `mlflow server` itself hands its uvicorn workers MLFLOW_TRACKING_URI (its own backend
+    # store, no credentials): the server's children are held to "no credentials" only.
+    server_children = {
+        c
+        for c in environments
+        if "mlflow server" not in c and _in_group(c, stack.state.pids["mlflow"])
+    }
     leaked = {
         command: sorted(name for name in names if name.startswith("MLFLOW_TRACKING_"))
         for command, names in environments.items()
-        if any(name.startswith("MLFLOW_TRACKING_") for name in names)
+        if command not in server_children
+        and any(name.startswith("MLFLOW_TRACKING_") for name in names)
     }
     assert leaked == {}
+    credentials = {f"MLFLOW_TRACKING_{part}" for part in ("USERNAME", "PASSWORD", "TOKEN")}
+    assert all(not (names & credentials) for names in environments.values())
 
     workers = {c: names for c, names in environments.items() if "celery worker" in c}
     assert len(workers) >= len(WORKERS)
