@@ -22,7 +22,10 @@ from airflow_mlflow_registry.exceptions import MlflowRegistryError, MlflowReques
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import TaskInstanceLineage
 from airflow_mlflow_registry.openlineage_facets import model_version_lineage
-from airflow_mlflow_registry.operators import RegisterModelVersionOperator
+from airflow_mlflow_registry.operators import (
+    RegisterModelVersionOperator,
+    SetModelVersionAliasOperator,
+)
 from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.bearer_proxy import ForwardingProxy, error_reply
 from tests.support.dag_runs import run_dag, task_states, xcom_value
@@ -156,21 +159,29 @@ def test_presigned_model_uri_credentials_are_not_in_xcom_rendered_fields_logs_or
     use_connection("mlflow_default", https_sources_server.url)
     model = unique("presigned")
     with DAG(unique("dag_presigned"), schedule=None, start_date=START) as dag:
-        RegisterModelVersionOperator(
+        register = RegisterModelVersionOperator(
             task_id="register", model_name=model, model_uri=presigned_model_uri()
         )
+        promote = SetModelVersionAliasOperator(
+            task_id="promote", model_name=model, alias="production", version=1
+        )
+        register >> promote
     dag_run = run_dag(dag)
-    assert task_states(dag_run) == {("register", -1): "success"}
+    assert task_states(dag_run) == {("register", -1): "success", ("promote", -1): "success"}
     record = xcom_value(dag_run, "register")
-    assert record["source"] == (
+    shown = (
         "https://***@artifacts.example.com/churn/model.tar?X-Amz-Expires=***&X-Amz-Signature=***"
     )
+    assert record["source"] == shown
+    assert record["lineage"]["airflow.source_uri"] == shown
+    promoted = xcom_value(dag_run, "promote")
+    assert promoted["source"] == shown
     lineage = model_version_lineage(record)
     captured = capfd.readouterr()
     assert_nowhere(
         [URI_PASSWORD, SIGNATURE],
-        xcom=record,
-        rendered_fields=rendered_fields(dag_run, "register"),
+        xcom=[record, promoted],
+        rendered_fields=[rendered_fields(dag_run, task) for task in ("register", "promote")],
         lineage=[(d.namespace, d.name) for d in lineage.inputs + lineage.outputs],
         logs=caplog.text,
         stdout=captured.out,

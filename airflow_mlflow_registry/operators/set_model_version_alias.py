@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_mlflow_registry.exceptions import NoCandidateVersionError
+from airflow_mlflow_registry.exceptions import NoCandidateVersionError, display_uri
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
 from airflow_mlflow_registry.search_filters import check_search_tags, check_version_number
@@ -137,7 +137,7 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
             "changed": previous_version != version,
             "model_uri": f"models:/{model_name}/{version}",
             "model_version_url": hook.model_version_url(model_name, version),
-            "source": chosen.source,
+            "source": display_uri(chosen.source) if chosen.source else chosen.source,
             "run_id": chosen.run_id or None,
             "tracking_uri": hook.tracking_uri,
             **metrics,
