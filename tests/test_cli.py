@@ -503,6 +503,7 @@ def test_backfill_with_a_failed_run_exits_1_and_a_rerun_registers_only_that_run(
     experiment_id = plain_client.create_experiment(experiment)
     start = pendulum.datetime(2026, 4, 1, 12, tz="UTC")
     runs = [seed_run(plain_client, experiment_id, start.add(days=i)) for i in range(3)]
+    plain_client.create_registered_model(model)  # the faults aim at creates of its versions
     # First create: the server commits it but the reply is lost; the exactly-once key finds
     # it. Second create: never reaches the server; with no retries left, that run fails.
     fault_proxy.add_fault("POST", CREATE, "503_after_forward")

@@ -366,11 +366,11 @@ class MlflowRegistryHook(BaseHook):
             version_tags.update(source.as_tags())
         assert model_uri is not None
         run_id = run_id or _run_id_from_uri(model_uri)
-        version_tags[SOURCE_URI_TAG] = display_uri(model_uri)
         if key is None:
             earlier = EarlierRegistration()
         else:
             version_tags[REGISTRATION_KEY_TAG] = key
+            version_tags[SOURCE_URI_TAG] = display_uri(model_uri)
             found = self.find_model_versions_by_key(model_name, key, run_id=run_id)
             earlier = earlier_registration(found, model_uri)
 
@@ -433,23 +433,27 @@ class MlflowRegistryHook(BaseHook):
         may be registering at the same time), the generation is settled: its lowest live
         version wins and the others are deleted.
         """
-        self.ensure_registered_model(model_name)
         client = self.get_conn()
-        model_id = _logged_model_id(source)
+
+        def create_version() -> ModelVersion:
+            return client.create_model_version(
+                name=model_name,
+                source=source,
+                run_id=run_id,
+                tags=tags,
+                description=description,
+                await_creation_for=0,
+                model_id=_logged_model_id(source),
+            )
+
         generation = (display_uri(source), tags.get(SUPERSEDES_TAG))
         attempts = 1 + self.config.max_retries
         failure: BaseException | None = None
         for attempt in range(attempts):
             try:
-                version = client.create_model_version(
-                    name=model_name,
-                    source=source,
-                    run_id=run_id,
-                    tags=tags,
-                    description=description,
-                    await_creation_for=0,
-                    model_id=model_id,
-                )
+                version = self._create_in_model(model_name, create_version)
+            except MlflowRequestError:
+                raise  # creating the registered model failed, and said why
             except Exception as exc:
                 action = f"Registering {display_uri(source)} as a version of model {model_name!r}"
                 if _is_definitive(exc) or key is None:
@@ -476,6 +480,30 @@ class MlflowRegistryHook(BaseHook):
             f"({attempts} attempts)",
             failure,
         ) from failure
+
+    def _create_in_model(
+        self, model_name: str, create_version: Callable[[], ModelVersion]
+    ) -> ModelVersion:
+        """``create_version()``; when the server answers that the registered model does not
+        exist (a definitive 404: nothing was created), create the model and call it once more.
+        Creating the model only then saves a request on every version but the first.
+
+        A server with access control answers 403 instead when the model does not exist (no
+        permission on a model nobody owns): then the model is created, and only if this call
+        created it is the version sent again; otherwise the 403 stands.
+        """
+        try:
+            return create_version()
+        except Exception as exc:
+            code = getattr(exc, "error_code", None)
+            if code == "PERMISSION_DENIED":
+                if not self.ensure_registered_model(model_name):
+                    raise
+            elif code == "RESOURCE_DOES_NOT_EXIST":
+                self.ensure_registered_model(model_name)
+            else:
+                raise
+        return create_version()
 
     def _settle_generation(
         self,

@@ -45,6 +45,17 @@ def hook(fault_proxy: FaultProxy, use_connection: UseConnection) -> MlflowRegist
     return MlflowRegistryHook(mlflow_conn_id="faulty")
 
 
+def existing_model(server: MlflowServer, prefix: str) -> str:
+    """A new registered model, made with a plain client: the faults below target the create of
+    a version of an existing model (the first version of a new model costs one more create,
+    answered "does not exist"; see test_lost_reply_of_a_new_models_first_create_...)."""
+    from mlflow import MlflowClient
+
+    model = unique(prefix)
+    MlflowClient(tracking_uri=server.url).create_registered_model(model)
+    return model
+
+
 def versions_of(server: MlflowServer, model: str) -> list[str]:
     from mlflow import MlflowClient
 
@@ -72,7 +83,7 @@ def test_create_committed_but_reply_lost_returns_that_version_without_resending(
     fault_proxy: FaultProxy,
     mlflow_server: MlflowServer,
 ) -> None:
-    model = unique(kind.replace("_", "-"))
+    model = existing_model(mlflow_server, kind.replace("_", "-"))
     fault_proxy.add_fault("POST", CREATE, kind, **options)
     record = hook.register_model_version(model, "s3://b/m", lineage=lineage(model))
     assert fault_proxy.faults_injected == 1
@@ -84,7 +95,7 @@ def test_create_committed_but_reply_lost_returns_that_version_without_resending(
 def test_503_before_commit_is_resent_once_and_creates_one_version(
     hook: MlflowRegistryHook, fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    model = unique("before-commit")
+    model = existing_model(mlflow_server, "before-commit")
     fault_proxy.add_fault("POST", CREATE, "503_before_forward")
     record = hook.register_model_version(model, "s3://b/m", lineage=lineage(model))
     assert record["version"] == "1"
@@ -92,12 +103,24 @@ def test_503_before_commit_is_resent_once_and_creates_one_version(
     assert creates_sent(fault_proxy) == 2
 
 
+def test_lost_reply_of_a_new_models_first_create_still_registers_one_version(
+    hook: MlflowRegistryHook, fault_proxy: FaultProxy, mlflow_server: MlflowServer
+) -> None:
+    """For a model that does not exist yet, the first create is answered "does not exist";
+    losing that answer must not be taken for a version either."""
+    model = unique("new-model")
+    fault_proxy.add_fault("POST", CREATE, "drop_reply")
+    record = hook.register_model_version(model, "s3://b/m", lineage=lineage(model))
+    assert (record["version"], record["created"]) == ("1", True)
+    assert versions_of(mlflow_server, model) == ["1"]
+
+
 def test_duplicate_from_a_resent_create_is_removed_and_lowest_version_wins(
     hook: MlflowRegistryHook, fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
     """The first create commits but its reply is lost, and the look-up after it misses (as a
     lagging replica could): the re-sent create makes version 2, which must be removed."""
-    model = unique("duplicate")
+    model = existing_model(mlflow_server, "duplicate")
     fault_proxy.add_fault("POST", CREATE, "drop_reply")
     # Search 1 is the up-front look-up, search 2 the look-up after the lost reply.
     fault_proxy.add_fault("GET", SEARCH, "rewrite_json", times=2, rewrite=lambda body: {})
@@ -110,7 +133,7 @@ def test_duplicate_from_a_resent_create_is_removed_and_lowest_version_wins(
 def test_later_attempt_reuses_version_even_after_first_attempt_lost_its_reply(
     hook: MlflowRegistryHook, fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    model = unique("attempts")
+    model = existing_model(mlflow_server, "attempts")
     searches = []
 
     def garble_after_first(body: dict[str, Any]) -> dict[str, Any]:
@@ -131,9 +154,9 @@ def test_later_attempt_reuses_version_even_after_first_attempt_lost_its_reply(
 
 
 def test_rejected_create_fails_at_once_naming_the_model(
-    hook: MlflowRegistryHook, fault_proxy: FaultProxy
+    hook: MlflowRegistryHook, fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    model = unique("rejected")
+    model = existing_model(mlflow_server, "rejected")
     with pytest.raises(MlflowRequestError, match=model) as raised:
         hook.register_model_version(model, "file:///tmp/model", lineage=lineage(model))
     assert "file:///tmp/model" in str(raised.value)
@@ -150,9 +173,9 @@ def _status(status: str, message: str = "") -> Any:
 
 
 def test_version_stuck_pending_times_out_with_model_version_and_status(
-    hook: MlflowRegistryHook, fault_proxy: FaultProxy
+    hook: MlflowRegistryHook, fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    model = unique("pending")
+    model = existing_model(mlflow_server, "pending")
     fault_proxy.add_fault("POST", CREATE, "rewrite_json", rewrite=_status("PENDING_REGISTRATION"))
     fault_proxy.add_fault(
         "GET", GET, "rewrite_json", times=None, rewrite=_status("PENDING_REGISTRATION", "copying")
@@ -167,9 +190,9 @@ def test_version_stuck_pending_times_out_with_model_version_and_status(
 
 
 def test_pending_version_that_becomes_ready_is_returned(
-    hook: MlflowRegistryHook, fault_proxy: FaultProxy
+    hook: MlflowRegistryHook, fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    model = unique("pending-ready")
+    model = existing_model(mlflow_server, "pending-ready")
     fault_proxy.add_fault("POST", CREATE, "rewrite_json", rewrite=_status("PENDING_REGISTRATION"))
     fault_proxy.add_fault("GET", GET, "rewrite_json", rewrite=_status("PENDING_REGISTRATION"))
     record = hook.register_model_version(
@@ -179,9 +202,9 @@ def test_pending_version_that_becomes_ready_is_returned(
 
 
 def test_failed_registration_fails_with_status_message(
-    hook: MlflowRegistryHook, fault_proxy: FaultProxy
+    hook: MlflowRegistryHook, fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    model = unique("failed")
+    model = existing_model(mlflow_server, "failed")
     fault_proxy.add_fault("POST", CREATE, "rewrite_json", rewrite=_status("PENDING_REGISTRATION"))
     fault_proxy.add_fault(
         "GET", GET, "rewrite_json", rewrite=_status("FAILED_REGISTRATION", "artifact copy failed")
@@ -378,7 +401,7 @@ def test_two_overlapping_attempts_converge_on_one_version(
     # The held look-up must not time out: this connection waits longer than the hold limit.
     use_connection("patient", fault_proxy.url, timeout=2 * LOOKUP_HOLD_LIMIT_SECONDS)
     hook = MlflowRegistryHook(mlflow_conn_id="patient")
-    model = unique("overlap")
+    model = existing_model(mlflow_server, "overlap")
     lookup_answered = threading.Event()
     release_lookup = threading.Event()
     stale_lookups: list[dict[str, Any]] = []

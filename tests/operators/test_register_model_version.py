@@ -259,6 +259,8 @@ def test_lost_create_reply_with_airflow_retry_ends_with_exactly_one_version(
         "GET", "/model-versions/search", "rewrite_json", times=None, rewrite=garble_second_search
     )
     model = unique("lost")
+    # An existing model: the fault targets the create of its version.
+    MlflowClient(tracking_uri=mlflow_server.url).create_registered_model(model)
     with DAG(unique("dag_lost_reply"), schedule=None, start_date=START) as dag:
         RegisterModelVersionOperator(
             task_id="register",
