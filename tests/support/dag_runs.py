@@ -25,8 +25,11 @@ def run_dag(dag: DAG, **test_kwargs: Any) -> DagRun:
     bag.bag_dag(dag)
     _sync_bag_to_db(bag)
     if not hasattr(dag, "test"):  # Airflow 3.0: only the scheduler-side DAG runs a test
+        import pendulum
         from airflow.models.dag import DAG as SchedulerDAG
 
+        # Its test() leaves the run without a logical date unless given one; 3.1+ use now.
+        test_kwargs.setdefault("logical_date", pendulum.now("UTC"))
         return SchedulerDAG.from_sdk_dag(dag).test(**test_kwargs)
     return dag.test(**test_kwargs)
 
