@@ -89,14 +89,25 @@ def test_register_model_example_trains_logs_and_registers_as_staging(
     assert json.loads(mlmodel["signature"]["outputs"])
     assert mlmodel["saved_input_example_info"]["artifact_path"] == "input_example.json"
 
-    # The register task emitted the model's asset once; re-running it changes nothing and
-    # emits nothing, so the asset-scheduled promote example is not triggered again.
+    # The register task emitted the model's asset once. Re-running the whole DAG run retrains
+    # (a new run, so a new source): the register task registers a new version that supersedes
+    # the first, moves `staging` to it and emits one more asset event (a real change).
     asset_uri = f"mlflow://{mlflow_server.url.removeprefix('http://')}/{example.MODEL_NAME}"
     assert [e["version"] for e in model_asset_events(asset_uri, dag.dag_id)] == [record["version"]]
     rerun = run_dag(dag, **same_run)
     assert rerun.run_id == dag_run.run_id
-    assert xcom_value(rerun, "register")["created"] is False
-    assert [e["version"] for e in model_asset_events(asset_uri, dag.dag_id)] == [record["version"]]
+    retrained = xcom_value(rerun, "register")
+    assert retrained["created"] is True
+    assert retrained["run_id"] != record["run_id"]
+    assert int(retrained["version"]) == int(record["version"]) + 1
+    assert retrained["lineage"]["airflow.supersedes_version"] == record["version"]
+    assert client.get_model_version_by_alias(example.MODEL_NAME, "staging").version == (
+        retrained["version"]
+    )
+    assert [e["version"] for e in model_asset_events(asset_uri, dag.dag_id)] == [
+        record["version"],
+        retrained["version"],
+    ]
 
 
 @pytest.mark.usefixtures("airflow_db")
