@@ -63,6 +63,13 @@ def held_map_index(proxy: HoldingProxy, timeout: float = 300) -> int:
     return int(tags["airflow.map_index"])
 
 
+def committed_versions(stack: StackApi, model: str, map_index: int) -> list[dict[str, Any]]:
+    """The versions of ``model`` registered by the task instance with ``map_index``."""
+    return [
+        v for v in stack.model_versions(model) if v["tags"]["airflow.map_index"] == str(map_index)
+    ]
+
+
 def test_worker_sigkill_mid_registration_and_mlflow_restart_leave_one_version_per_task(
     stack: StackApi, holding_proxy: HoldingProxy, summary_lines: list[str]
 ) -> None:
@@ -76,9 +83,11 @@ def test_worker_sigkill_mid_registration_and_mlflow_restart_leave_one_version_pe
     run_id = stack.trigger(DAG_ID, conf={"model_name": model})
 
     map_index = held_map_index(holding_proxy)
-    committed = [
-        v for v in stack.model_versions(model) if v["tags"]["airflow.map_index"] == str(map_index)
-    ]
+    # The proxy records the request before forwarding it: wait until the server committed it.
+    deadline = time.monotonic() + 60
+    while not (committed := committed_versions(stack, model, map_index)):
+        assert time.monotonic() < deadline, "the held create was not committed in time"
+        time.sleep(0.5)
     assert len(committed) == 1  # the held create is on the server, its task waits for it
     hostname = stack.query(
         "SELECT hostname FROM task_instance WHERE dag_id = %s AND run_id = %s AND map_index = %s",
