@@ -101,8 +101,9 @@ def test_register_model_example_trains_logs_and_registers_as_staging(
     assert retrained["run_id"] != record["run_id"]
     assert int(retrained["version"]) == int(record["version"]) + 1
     assert retrained["lineage"]["airflow.supersedes_version"] == record["version"]
-    assert client.get_model_version_by_alias(example.MODEL_NAME, "staging").version == (
-        retrained["version"]
+    assert (
+        client.get_model_version_by_alias(example.MODEL_NAME, "staging").version
+        == (retrained["version"])
     )
     assert [e["version"] for e in model_asset_events(asset_uri, dag.dag_id)] == [
         record["version"],
