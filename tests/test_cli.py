@@ -547,6 +547,8 @@ def test_sigint_exits_130_with_one_error_line(
             silent_server.url, timeout=120, max_retries=0
         ),
     }
+    # The silent server is shared by the session: wait for a connection of this CLI process.
+    accepted_before = silent_server.connections_accepted
     process = subprocess.Popen(
         [str(CLI), "list-versions", "m"],
         stdout=subprocess.PIPE,
@@ -556,7 +558,7 @@ def test_sigint_exits_130_with_one_error_line(
     )
     try:
         deadline = time.monotonic() + CLI_TIMEOUT_SECONDS
-        while silent_server.connections_accepted == 0:  # the request is in flight
+        while silent_server.connections_accepted == accepted_before:  # request in flight
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the CLI never connected"
             time.sleep(0.2)

@@ -80,6 +80,11 @@ def rendered_fields(dag_run: DagRun, task_id: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------- database tracking URI (item 11)
 
+# A PostgreSQL URI whose SQLAlchemy driver does not exist, so the store fails at once: with a
+# real driver MLflow retries a refused database connection for about 100 s per client. User
+# info is parsed and redacted the same way for every driver.
+DB_SCHEME = "postgresql+unavailabledriver"
+
 
 @pytest.mark.parametrize("password_in", ["uri", "password field"])
 def test_database_tracking_uri_password_is_in_no_message_log_or_output(
@@ -92,16 +97,16 @@ def test_database_tracking_uri_password_is_in_no_message_log_or_output(
     """A PostgreSQL store that cannot be reached here: every failure path shows the URI without
     its user info."""
     if password_in == "uri":
-        use_connection("pg", f"postgresql://alice:{DB_PASSWORD}@127.0.0.1:{unused_port}/mlflow")
+        use_connection("pg", f"{DB_SCHEME}://alice:{DB_PASSWORD}@127.0.0.1:{unused_port}/mlflow")
     else:
         use_connection(
             "pg",
-            f"postgresql://127.0.0.1:{unused_port}/mlflow",
+            f"{DB_SCHEME}://127.0.0.1:{unused_port}/mlflow",
             login="alice",
             password=DB_PASSWORD,
         )
     hook = MlflowRegistryHook("pg")
-    shown = f"postgresql://***@127.0.0.1:{unused_port}/mlflow"
+    shown = f"{DB_SCHEME}://***@127.0.0.1:{unused_port}/mlflow"
     assert hook.tracking_uri == shown
     ok, message = hook.test_connection()
     assert not ok and message.startswith(f"MLflow at {shown}: ")
@@ -124,7 +129,7 @@ def test_cli_with_a_database_password_prints_no_secret(
 ) -> None:
     env = dict(airflow_env)
     env[connection_env_var("pg_cli")] = connection_json(
-        f"postgresql://alice:{DB_PASSWORD}@127.0.0.1:{unused_port}/mlflow"
+        f"{DB_SCHEME}://alice:{DB_PASSWORD}@127.0.0.1:{unused_port}/mlflow"
     )
     [result] = run_cli(env, ["--conn-id", "pg_cli", "--debug", "get-version", "m", "1"])
     assert result.code == 1
