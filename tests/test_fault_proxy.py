@@ -5,7 +5,6 @@ server behind it did. Requests go through ``requests``' module functions and a p
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -98,12 +97,9 @@ def test_delay_reply_makes_the_client_time_out_after_the_server_committed(
     name = unique_model_name()
     fault_proxy.add_fault("POST", CREATE_MODEL, "delay_reply", seconds=3)
 
-    started = time.monotonic()
     with pytest.raises(requests.exceptions.ReadTimeout):
         create_model(fault_proxy.url, name, timeout=1)
-    waited = time.monotonic() - started
 
-    assert waited < 2.5
     assert model_exists(mlflow_server, name)
 
 
