@@ -489,20 +489,20 @@ class MlflowRegistryHook(BaseHook):
         Creating the model only then saves a request on every version but the first.
 
         A server with access control answers 403 instead when the model does not exist (no
-        permission on a model nobody owns): then the model is created, and only if this call
-        created it is the version sent again; otherwise the 403 stands.
+        permission on a model nobody owns): the model is ensured in the same way and the
+        version sent once more, also when the model already exists by then (a concurrent task
+        of the same user may have just created it). A user who really lacks permission gets
+        the second 403.
         """
         try:
             return create_version()
         except Exception as exc:
-            code = getattr(exc, "error_code", None)
-            if code == "PERMISSION_DENIED":
-                if not self.ensure_registered_model(model_name):
-                    raise
-            elif code == "RESOURCE_DOES_NOT_EXIST":
-                self.ensure_registered_model(model_name)
-            else:
+            if getattr(exc, "error_code", None) not in (
+                "PERMISSION_DENIED",
+                "RESOURCE_DOES_NOT_EXIST",
+            ):
                 raise
+        self.ensure_registered_model(model_name)
         return create_version()
 
     def _settle_generation(

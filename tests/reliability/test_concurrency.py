@@ -23,12 +23,28 @@ TASK_INSTANCES = 16
 DEADLINE_SECONDS = 120
 
 
+@pytest.mark.parametrize("server_kind", ["plain", "basic_auth"])
 def test_concurrent_task_instances_get_distinct_versions_and_alias_lands_on_one(
-    mlflow_server: MlflowServer, use_connection: UseConnection
+    server_kind: str, request: pytest.FixtureRequest, use_connection: UseConnection
 ) -> None:
-    from mlflow import MlflowClient
-
-    use_connection("concurrent", mlflow_server.url, timeout=30)
+    """A new model: every task instance's first create finds no model. On a basic-auth server
+    a non-admin user gets 403 (not 404) for it, and all but one find the model already created
+    by a sibling when they create it: each must still register its version."""
+    if server_kind == "plain":
+        server: MlflowServer = request.getfixturevalue("mlflow_server")
+        use_connection("concurrent", server.url, timeout=30)
+        use_connection("concurrent_reader", server.url)
+    else:
+        server = request.getfixturevalue("auth_mlflow_server")
+        use_connection(
+            "concurrent", server.url, login="alice", password=server.passwords["alice"], timeout=30
+        )
+        use_connection(
+            "concurrent_reader",
+            server.url,
+            login=server.admin_username,
+            password=server.admin_password,
+        )
     model = unique("concurrent")
     start_together = threading.Barrier(TASK_INSTANCES, timeout=DEADLINE_SECONDS)
 
@@ -45,7 +61,7 @@ def test_concurrent_task_instances_get_distinct_versions_and_alias_lands_on_one(
         futures = [executor.submit(task_instance, index) for index in range(TASK_INSTANCES)]
         records = [future.result(timeout=DEADLINE_SECONDS) for future in futures]
 
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = MlflowRegistryHook("concurrent_reader").get_conn()
     stored = {v.version: v for v in client.search_model_versions(f"name = '{model}'")}
     versions = [record["version"] for record in records]
     assert len(set(versions)) == TASK_INSTANCES
