@@ -206,10 +206,9 @@ def test_registration_with_emit_asset_records_an_event_with_the_version(
     ]
 
 
-def test_promotion_with_emit_asset_records_the_alias_it_moved(
-    default_registry: MlflowClient, mlflow_server: MlflowServer
-) -> None:
-    model = unique("asset-promote")
+def promotion_with_emit_asset(default_registry: MlflowClient, model: str) -> DAG:
+    """A DAG whose task ``promote`` points ``production`` at what ``staging`` holds, with
+    ``emit_asset``; ``model`` gets one version, which ``staging`` points at."""
     add_version(default_registry, model, aliases=["staging"])
     with DAG(unique("dag_asset_promote"), schedule=None, start_date=START) as dag:
         SetModelVersionAliasOperator(
@@ -219,7 +218,14 @@ def test_promotion_with_emit_asset_records_the_alias_it_moved(
             from_alias="staging",
             emit_asset=True,
         )
-    dag_run = run_dag(dag)
+    return dag
+
+
+def test_promotion_with_emit_asset_records_the_alias_it_moved(
+    default_registry: MlflowClient, mlflow_server: MlflowServer
+) -> None:
+    model = unique("asset-promote")
+    dag_run = run_dag(promotion_with_emit_asset(default_registry, model))
     [event] = asset_events(model_asset(mlflow_server.url, model), dag_run)
     assert (event["version"], event["alias"], event["model_uri"]) == (
         "1",
@@ -290,15 +296,7 @@ def test_promotion_that_leaves_the_alias_in_place_records_no_asset_event(
     default_registry: MlflowClient, mlflow_server: MlflowServer
 ) -> None:
     model = unique("asset-unchanged")
-    add_version(default_registry, model, aliases=["staging"])
-    with DAG(unique("dag_asset_unchanged"), schedule=None, start_date=START) as dag:
-        SetModelVersionAliasOperator(
-            task_id="promote",
-            model_name=model,
-            alias="production",
-            from_alias="staging",
-            emit_asset=True,
-        )
+    dag = promotion_with_emit_asset(default_registry, model)
     asset = model_asset(mlflow_server.url, model)
     assert xcom_value(run_dag(dag), "promote")["changed"] is True
     assert len(all_asset_events(asset)) == 1
