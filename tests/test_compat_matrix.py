@@ -13,6 +13,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -103,3 +104,27 @@ def test_each_pin_file_pins_its_entry_and_names_its_generator() -> None:
         assert f"apache-airflow=={entry.airflow}" in lines, entry.name
         assert f"mlflow-skinny=={entry.mlflow_skinny}" in lines, entry.name
         assert f"#    bash .ci/matrix/compile.sh {entry.name}" in lines, entry.name
+
+
+def pinned_versions(entry: MatrixEntry) -> dict[str, Version]:
+    """``{canonical name: version}`` of every ``name==version`` line of the entry's pin file."""
+    pins = (MATRIX_DIR / f"{entry.name}.txt").read_text().splitlines()
+    pairs = (line.split("==", 1) for line in pins if "==" in line and line[0] != "#")
+    return {canonicalize_name(name): Version(version) for name, version in pairs}
+
+
+def test_each_pin_file_keeps_the_bounds_its_airflow_minor_needs() -> None:
+    checked = set()
+    for entry in matrix_entries():
+        minor = entry.airflow.rsplit(".", 1)[0]
+        bounds_file = MATRIX_DIR / f"airflow-{minor}-constraints.txt"
+        if not bounds_file.exists():
+            continue
+        pins = pinned_versions(entry)
+        for line in bounds_file.read_text().splitlines():
+            if line.strip() and line[0] != "#":
+                bound = Requirement(line)
+                assert pins[canonicalize_name(bound.name)] in bound.specifier, (entry.name, line)
+                checked.add(entry.name)
+    # Airflow 3.0's task SDK needs FastAPI < 0.132 (apache/airflow#63209): both 3.0 entries.
+    assert checked >= {entry.name for entry in matrix_entries() if entry.airflow.startswith("3.0.")}

@@ -13,12 +13,17 @@ grep -v '^#' "$MATRIX/entries.txt" | while read -r name python airflow skinny re
     if (($# > 0)) && [[ " $* " != *" $name "* ]]; then continue; fi
     pins="$(mktemp)"
     printf 'apache-airflow==%s\nmlflow-skinny==%s\n' "$airflow" "$skinny" > "$pins"
+    # Bounds an Airflow minor needs but does not declare (see the file's comments).
+    minor_constraints=()
+    if [[ -f "$MATRIX/airflow-${airflow%.*}-constraints.txt" ]]; then
+        minor_constraints=(--constraint ".ci/matrix/airflow-${airflow%.*}-constraints.txt")
+    fi
     echo ">> $name: Airflow $airflow, mlflow-skinny $skinny, Python $python, $resolution, as of $as_of" >&2
     (cd "$ROOT" && "$UV" pip compile --quiet \
         --python-version "$python" --resolution "$resolution" \
         --exclude-newer "${as_of}T00:00:00Z" \
         --custom-compile-command "bash .ci/matrix/compile.sh $name" \
-        --output-file ".ci/matrix/$name.txt" \
+        --output-file ".ci/matrix/$name.txt" "${minor_constraints[@]}" \
         pyproject.toml .ci/matrix/test-requirements.in "$pins")
     rm -f "$pins"
 done
