@@ -1,12 +1,20 @@
-"""Airflow assets for registered models: ``mlflow://<tracking-host>/<model-name>``.
+"""Airflow assets for registered models: ``mlflow://<registry>/<model-name>``.
 
-``<tracking-host>`` is the lower-cased ``host[:port]`` of an http(s) tracking URI followed by
-its path prefix (``mlflow.example.com/team-a``: servers behind one host under different
-prefixes are different registries), ``databricks`` for Databricks, and ``local`` for stores
-without a server (``sqlite:``, ``file:``, ...). The model name is URL-quoted, so it is always
-the last path segment. The same URI names the model's OpenLineage namespace
-(``mlflow://<tracking-host>``), so assets and lineage events agree. User info and query
-strings of the tracking URI never appear.
+``<registry>`` names the registry without reading any connection, so building an asset at DAG
+parse time calls neither the metadata DB nor a secrets backend:
+
+- for a connection id, ``airflow_connection/<conn-id>`` (URL-quoted, case kept): the registry
+  that connection points at. ``airflow_connection`` has an underscore, which no DNS host name
+  has, so it never collides with a server's host;
+- for a tracking URI written in the DAG, the lower-cased ``host[:port]`` of an http(s) URI
+  followed by its path prefix (``mlflow.example.com/team-a``: servers behind one host under
+  different prefixes are different registries), ``databricks`` for Databricks, and ``local``
+  for stores without a server (``sqlite:``, ``file:``, ...).
+
+The model name is URL-quoted, so it is always the last path segment. OpenLineage names the
+model in namespace ``mlflow://<tracking-host>`` (the server form), which for a connection's
+asset is resolved when lineage is extracted, in the worker, never at parse time. User info and
+query strings of tracking URIs never appear.
 
 Importing this module does not import mlflow (Airflow imports :func:`normalize_model_asset_uri`
 while discovering providers).
@@ -14,6 +22,7 @@ while discovering providers).
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -22,37 +31,44 @@ from airflow.sdk import Asset
 from airflow_mlflow_registry.validation import check_model_name
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from urllib.parse import SplitResult
 
-    from airflow.sdk import Context
+    from airflow.sdk import AssetWatcher, Context
+
+log = logging.getLogger(__name__)
 
 ASSET_SCHEME = "mlflow"
 LOCAL_TRACKING_HOST = "local"
 DATABRICKS_TRACKING_HOST = "databricks"
+CONNECTION_REGISTRY_HOST = "airflow_connection"
 
 
-def model_asset(conn_id_or_tracking_host: str, model_name: str) -> Asset:
-    """The asset of registered model ``model_name`` on one MLflow server.
+def model_asset(registry: str, model_name: str, *, watchers: Sequence[AssetWatcher] = ()) -> Asset:
+    """The asset of registered model ``model_name`` in ``registry``. Reads no connection.
 
-    :param conn_id_or_tracking_host: a tracking URI with its scheme (``http://mlflow:5000``,
-        ``sqlite:///srv/mlflow.db``, ``databricks``), a bare ``host:port``, or the id of an
-        ``mlflow`` connection (a name without ``:`` or ``/``), whose tracking URI is read when
-        this is called, i.e. at DAG parse time.
-    :raises ValueError: for an invalid model name.
+    :param registry: the id of an ``mlflow`` connection (a name without ``:`` or ``/``), giving
+        ``mlflow://airflow_connection/<conn-id>/<model>``; or a tracking URI with its scheme
+        (``http://mlflow:5000/team-a``, ``sqlite:///srv/mlflow.db``, ``databricks``) or a bare
+        ``host:port[/prefix]``, giving ``mlflow://<tracking-host>/<model>``. Producers and
+        consumers of one model must use the same form (the same connection id, or the same
+        server): the two forms are different assets.
+    :param watchers: ``AssetWatcher`` objects for event-driven scheduling (see
+        :class:`~airflow_mlflow_registry.triggers.MlflowRegistryEventTrigger`).
+    :raises ValueError: for an invalid model name or an empty ``registry``.
     """
     model_name = check_model_name(model_name)
-    source = conn_id_or_tracking_host.strip()
+    source = registry.strip()
+    if not source:
+        raise ValueError("model_asset needs a connection id or a tracking URI, got ''.")
     if "://" in source or source.lower().startswith("databricks"):
-        tracking_uri = source
+        server = tracking_host(source)
     elif ":" in source or "/" in source:
-        tracking_uri = f"http://{source}"
+        server = tracking_host(f"http://{source}")
     else:
-        from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
-
-        tracking_uri = MlflowRegistryHook(mlflow_conn_id=source).tracking_uri
-    uri = f"{ASSET_SCHEME}://{tracking_host(tracking_uri)}/{quote(model_name, safe='')}"
-    return Asset(uri=uri)
+        server = f"{CONNECTION_REGISTRY_HOST}/{quote(source, safe='')}"
+    uri = f"{ASSET_SCHEME}://{server}/{quote(model_name, safe='')}"
+    return Asset(uri=uri, watchers=list(watchers))
 
 
 def tracking_host(tracking_uri: str) -> str:
@@ -69,30 +85,62 @@ def tracking_host(tracking_uri: str) -> str:
 
 def normalize_model_asset_uri(uri: SplitResult) -> SplitResult:
     """Airflow's ``asset-uris`` handler for ``mlflow://``: lower-case host, quoted model name
-    (the last path segment) after the tracking server's path prefix, if any.
+    (the last path segment) after the tracking server's path prefix, if any; for
+    ``airflow_connection``, exactly one quoted connection id before the model name.
 
     Airflow has already lower-cased the scheme and stripped trailing slashes.
 
-    :raises ValueError: when the URI names no model.
+    :raises ValueError: when the URI names no model, or a connection URI no connection id.
     """
+    netloc = uri.netloc.lower()
     prefix, _, name = uri.path.strip("/").rpartition("/")
     if not name:
         raise ValueError(
-            f"An mlflow:// asset URI is mlflow://<tracking-host>/<model-name>; got path "
+            f"An mlflow:// asset URI is mlflow://<tracking-host>/<model-name> or "
+            f"mlflow://{CONNECTION_REGISTRY_HOST}/<conn-id>/<model-name>; got path "
             f"{uri.path!r}. Build it with airflow_mlflow_registry.assets.model_asset()."
         )
+    if netloc == CONNECTION_REGISTRY_HOST:
+        if not prefix or "/" in prefix:
+            raise ValueError(
+                f"An mlflow://{CONNECTION_REGISTRY_HOST}/ asset URI names one connection id and "
+                f"a model: mlflow://{CONNECTION_REGISTRY_HOST}/<conn-id>/<model-name>; got path "
+                f"{uri.path!r}. Build it with airflow_mlflow_registry.assets.model_asset()."
+            )
+        prefix = quote(unquote(prefix), safe="")
     path = "/".join(part for part in ("", prefix, quote(unquote(name), safe="")) if part)
-    return uri._replace(netloc=uri.netloc.lower(), path="/" + path)
+    return uri._replace(netloc=netloc, path="/" + path)
 
 
 def model_asset_to_openlineage(asset: Asset, lineage_context: Any) -> Any:
     """Airflow's ``asset-uris`` OpenLineage converter: the model as an OpenLineage dataset
-    in namespace ``mlflow://<tracking-host>``."""
+    in namespace ``mlflow://<tracking-host>``, the namespace the operators report.
+
+    A connection's asset (``mlflow://airflow_connection/<conn-id>/...``) is resolved here, when
+    lineage is extracted in the worker, from the connection's tracking URI; when the connection
+    cannot be read, the namespace stays ``mlflow://airflow_connection/<conn-id>``.
+    """
     from airflow.providers.common.compat.openlineage.facet import Dataset
 
     parts = urlsplit(asset.uri)
     prefix, _, name = parts.path.rpartition("/")
-    return Dataset(namespace=f"{ASSET_SCHEME}://{parts.netloc}{prefix}", name=unquote(name))
+    namespace = f"{ASSET_SCHEME}://{parts.netloc}{prefix}"
+    if parts.netloc == CONNECTION_REGISTRY_HOST:
+        conn_id = unquote(prefix.strip("/"))
+        try:
+            from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+
+            tracking_uri = MlflowRegistryHook(mlflow_conn_id=conn_id).tracking_uri
+            namespace = f"{ASSET_SCHEME}://{tracking_host(tracking_uri)}"
+        except Exception as exc:
+            log.warning(
+                "OpenLineage: connection %r of asset %s could not be read (%s); namespace %s.",
+                conn_id,
+                asset.uri,
+                type(exc).__name__,
+                namespace,
+            )
+    return Dataset(namespace=namespace, name=unquote(name))
 
 
 def record_model_asset_event(

@@ -1,17 +1,16 @@
 """Promote the version ``staging`` points at to ``production``, but only when it is better.
 
-Scheduled on the model's asset (``mlflow://<tracking-host>/iris-classifier``): it runs each
-time a task with ``emit_asset=True`` registers a version of the model or moves one of its
-aliases, e.g. ``register`` in ``register_model.py``. Such tasks emit nothing when they change
-nothing (a re-run, an alias already in place), and ``promote`` emits no asset, so the example
-DAGs cannot trigger each other in a loop. The ``promote``
-task compares the ``accuracy`` metric of the source runs of the ``staging`` and
-``production`` versions: it moves ``production`` when ``staging`` is strictly better, and is
-skipped otherwise (the log states both values). Its XCom keeps ``previous_version`` for a
-rollback.
+Scheduled on the model's asset
+(``mlflow://airflow_connection/mlflow_default/iris-classifier``): it runs each time a task
+with ``emit_asset=True`` registers a version of the model or moves one of its aliases, e.g.
+``register`` in ``register_model.py``. Such tasks emit nothing when they change nothing (a
+re-run, an alias already in place), and ``promote`` emits no asset, so the example DAGs cannot
+trigger each other in a loop. The ``promote`` task compares the ``accuracy`` metric of the
+source runs of the ``staging`` and ``production`` versions: it moves ``production`` when
+``staging`` is strictly better, and is skipped otherwise (the log states both values). Its
+XCom keeps ``previous_version`` for a rollback.
 
-The asset is built from the ``mlflow_default`` connection when the DAG is parsed, so that
-connection must be defined where DAGs are parsed.
+The asset is named by the connection id: parsing this file reads no connection.
 """
 
 from __future__ import annotations

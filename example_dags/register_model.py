@@ -7,12 +7,11 @@ Retrying or clearing ``register`` returns the version registered before (``creat
 The model is logged with a signature (input columns and output type, inferred from the
 training data) and an input example, so the registry shows its schema and registries that
 require a signature (Unity Catalog) accept it. ``register`` emits the model's asset
-(``mlflow://<tracking-host>/iris-classifier``) when it registers a version or moves
-``staging``; ``promote_on_new_version.py`` is scheduled on it. A re-run that changes nothing
-emits nothing, so the two DAGs cannot trigger each other in a loop.
+(``mlflow://airflow_connection/mlflow_default/iris-classifier``) when it registers a version
+or moves ``staging``; ``promote_on_new_version.py`` is scheduled on it. A re-run that
+changes nothing emits nothing, so the two DAGs cannot trigger each other in a loop.
 
-The asset is built from the ``mlflow_default`` connection when the DAG is parsed, so that
-connection must be defined where DAGs are parsed.
+The asset is named by the connection id: parsing this file reads no connection.
 """
 
 from __future__ import annotations

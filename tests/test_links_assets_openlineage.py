@@ -146,15 +146,30 @@ def test_no_link_for_a_tracking_store_without_a_web_server(
 # ---------------------------------------------------------------------------------- assets
 
 
-def test_model_asset_from_a_connection_equals_the_one_from_its_tracking_uri(
-    mlflow_server: MlflowServer, use_connection: UseConnection
+def test_model_asset_of_a_connection_names_it_without_reading_it(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    use_connection("mlflow_asset", mlflow_server.url)
-    host = mlflow_server.url.removeprefix("http://")
-    by_conn = model_asset("mlflow_asset", "churn model")
-    assert by_conn.uri == f"mlflow://{host}/churn%20model"
-    assert model_asset(mlflow_server.url + "/", "churn model") == by_conn
-    assert model_asset(host, "churn model") == by_conn
+    """No connection named here is defined anywhere, and every connection look-up fails the
+    test: the asset is built from the connection id alone (DAG parsing reads no connection)."""
+    from airflow_mlflow_registry.version_compat import BaseHook
+
+    def no_lookup(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"connection looked up: {args} {kwargs}")
+
+    monkeypatch.setattr(BaseHook, "get_connection", no_lookup)
+    by_conn = model_asset("Mlflow_Team-A", "churn model")
+    assert by_conn.uri == "mlflow://airflow_connection/Mlflow_Team-A/churn%20model"
+    assert Asset("mlflow://Airflow_Connection/Mlflow_Team-A/churn model/").uri == by_conn.uri
+    assert (
+        model_asset("mlflow(prod)#1", "m").uri
+        == "mlflow://airflow_connection/mlflow%28prod%29%231/m"
+    )
+    # Connection ids are case-sensitive in Airflow, so the case of the id is kept.
+    assert model_asset("mlflow_prod", "m") != model_asset("MLFLOW_PROD", "m")
+    with pytest.raises(ValueError, match="<conn-id>/<model-name>"):
+        Asset("mlflow://airflow_connection/m")
+    with pytest.raises(ValueError, match="<conn-id>/<model-name>"):
+        Asset("mlflow://airflow_connection/a/b/m")
 
 
 def test_asset_uris_are_normalised_by_the_registered_handler() -> None:
@@ -193,7 +208,7 @@ def test_registration_with_emit_asset_records_an_event_with_the_version(
             aliases=["staging", "candidate"],
             emit_asset=True,
         )
-    asset = model_asset(mlflow_server.url, model)
+    asset = model_asset("mlflow_default", model)
     assert register.outlets == [asset]  # declared when the DAG is parsed
     dag_run = run_dag(dag)
     assert asset_events(asset, dag_run) == [
@@ -226,7 +241,7 @@ def test_promotion_with_emit_asset_records_the_alias_it_moved(
 ) -> None:
     model = unique("asset-promote")
     dag_run = run_dag(promotion_with_emit_asset(default_registry, model))
-    [event] = asset_events(model_asset(mlflow_server.url, model), dag_run)
+    [event] = asset_events(model_asset("mlflow_default", model), dag_run)
     assert (event["version"], event["alias"], event["model_uri"]) == (
         "1",
         "production",
@@ -267,7 +282,7 @@ def test_rerun_of_a_registration_records_an_asset_event_only_when_an_alias_moves
             aliases=["staging"],
             emit_asset=True,
         )
-    asset = model_asset(mlflow_server.url, model)
+    asset = model_asset("mlflow_default", model)
     same_run = {"logical_date": pendulum.now("UTC").start_of("second")}
     same_run["run_after"] = same_run["logical_date"]
 
@@ -297,7 +312,7 @@ def test_promotion_that_leaves_the_alias_in_place_records_no_asset_event(
 ) -> None:
     model = unique("asset-unchanged")
     dag = promotion_with_emit_asset(default_registry, model)
-    asset = model_asset(mlflow_server.url, model)
+    asset = model_asset("mlflow_default", model)
     assert xcom_value(run_dag(dag), "promote")["changed"] is True
     assert len(all_asset_events(asset)) == 1
     second = run_dag(dag)
@@ -343,6 +358,12 @@ def test_openlineage_extraction_names_the_version_and_its_source(
     namespace = f"mlflow://{mlflow_server.url.removeprefix('http://')}"
     assert [(d.namespace, d.name) for d in lineage.outputs] == [(namespace, f"{model}/1")]
     assert [(d.namespace, d.name) for d in lineage.inputs] == [(namespace, source)]
+    # The model's asset (named by its connection id) converts to the same namespace, resolved
+    # from the connection when lineage is extracted.
+    from airflow_mlflow_registry.assets import model_asset_to_openlineage
+
+    dataset = model_asset_to_openlineage(model_asset("mlflow_default", model), None)
+    assert (dataset.namespace, dataset.name) == (namespace, model)
 
 
 def test_model_asset_converts_to_the_models_openlineage_dataset() -> None:
@@ -353,6 +374,17 @@ def test_model_asset_converts_to_the_models_openlineage_dataset() -> None:
     assert (dataset.namespace, dataset.name) == ("mlflow://h:5000", "churn model")
     dataset = model_asset_to_openlineage(model_asset("http://h:5000/team-a", "churn"), None)
     assert (dataset.namespace, dataset.name) == ("mlflow://h:5000/team-a", "churn")
+
+
+def test_asset_of_an_unreadable_connection_converts_to_its_connection_namespace() -> None:
+    pytest.importorskip("airflow.providers.openlineage")
+    from airflow_mlflow_registry.assets import model_asset_to_openlineage
+
+    dataset = model_asset_to_openlineage(model_asset("mlflow_undefined", "churn"), None)
+    assert (dataset.namespace, dataset.name) == (
+        "mlflow://airflow_connection/mlflow_undefined",
+        "churn",
+    )
 
 
 def test_openlineage_output_namespace_keeps_the_tracking_path_prefix() -> None:

@@ -92,7 +92,7 @@ def test_register_model_example_trains_logs_and_registers_as_staging(
     # The register task emitted the model's asset once. Re-running the whole DAG run retrains
     # (a new run, so a new source): the register task registers a new version that supersedes
     # the first, moves `staging` to it and emits one more asset event (a real change).
-    asset_uri = f"mlflow://{mlflow_server.url.removeprefix('http://')}/{example.MODEL_NAME}"
+    asset_uri = f"mlflow://airflow_connection/mlflow_default/{example.MODEL_NAME}"
     assert [e["version"] for e in model_asset_events(asset_uri, dag.dag_id)] == [record["version"]]
     rerun = run_dag(dag, **same_run)
     assert rerun.run_id == dag_run.run_id

@@ -14,7 +14,7 @@ from airflow.sdk import DAG, Asset
 from airflow_mlflow_registry.operators import RegisterModelVersionOperator
 from tests.conftest import REPO_ROOT
 from tests.integration.test_example_dags import load_example
-from tests.support.airflow_env import connection_env_var, connection_json
+from tests.support.airflow_env import connection_env_var
 from tests.support.dag_runs import run_dag, task_states, xcom_value
 from tests.support.model_versions import add_version, unique
 
@@ -27,10 +27,11 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
-def test_example_imports_without_importing_mlflow(
-    mlflow_server: MlflowServer, airflow_env: dict[str, str]
+def test_example_imports_without_importing_mlflow_or_a_connection(
+    airflow_env: dict[str, str],
 ) -> None:
-    env = {**airflow_env, connection_env_var("mlflow_default"): connection_json(mlflow_server.url)}
+    """Imported in a fresh process where ``mlflow_default`` is not defined."""
+    env = {k: v for k, v in airflow_env.items() if k != connection_env_var("mlflow_default")}
     code = (
         "import runpy, sys; "
         f"runpy.run_path({str(REPO_ROOT / 'example_dags' / 'promote_on_new_version.py')!r}); "
@@ -50,17 +51,22 @@ def asset_uris(condition: object) -> set[str]:
     return set().union(*(asset_uris(item) for item in getattr(condition, "objects", ())))
 
 
-def test_shipped_dags_cannot_trigger_each_other_in_a_loop(
-    mlflow_server: MlflowServer, use_connection: UseConnection
-) -> None:
+def test_shipped_dags_cannot_trigger_each_other_in_a_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     """The asset graph of example_dags/ as a real DagBag parses it: a DAG triggers another
     when one of its tasks' outlets is in the other's schedule. The only edge is
     register_model -> promote_on_new_version, and no DAG can reach itself. (That an
     unchanged re-run of `register` emits nothing is shown by a real run in
-    test_example_dags.py.)"""
+    test_example_dags.py.) Parsing reads no connection: none is defined, and a look-up
+    fails the test."""
     from airflow.dag_processing.dagbag import DagBag
 
-    use_connection("mlflow_default", mlflow_server.url)
+    from airflow_mlflow_registry.version_compat import BaseHook
+
+    def no_lookup(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"connection looked up while parsing: {args} {kwargs}")
+
+    monkeypatch.delenv(connection_env_var("mlflow_default"), raising=False)
+    monkeypatch.setattr(BaseHook, "get_connection", no_lookup)
     bag = DagBag(dag_folder=str(REPO_ROOT / "example_dags"))
     assert bag.import_errors == {}
     assert set(bag.dags) == {"register_model", "promote_on_new_version", "backfill_registrations"}
@@ -107,7 +113,7 @@ def test_promotes_staging_only_when_better_and_is_queued_by_a_registration(
     example = load_example("promote_on_new_version")
     model = example.MODEL_NAME
     dag = example.promote_on_new_version()
-    assert example.MODEL_ASSET.uri == f"mlflow://{mlflow_server.url[7:]}/{model}"
+    assert example.MODEL_ASSET.uri == f"mlflow://airflow_connection/mlflow_default/{model}"
     assert list(dag.timetable.asset_condition.objects) == [example.MODEL_ASSET]
 
     production = add_version(client, model, {"accuracy": 0.80}, aliases=["production"])
