@@ -26,12 +26,7 @@ def model_version_lineage(record: Mapping[str, Any] | None) -> Any:
     :return: None when ``record`` is None (the task did not finish its work) or when the
         ``apache-airflow-providers-openlineage`` package is not installed.
     """
-    if record is None:
-        return None
-    try:
-        # The provider package itself (looked up in sys.modules), not only a cached submodule.
-        import airflow.providers.openlineage  # noqa: F401
-    except ImportError:
+    if record is None or not _openlineage_installed():
         return None
     from airflow.providers.common.compat.openlineage.facet import Dataset
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -59,3 +54,43 @@ def source_dataset_name(source: str, mlflow_namespace: str) -> tuple[str, str]:
         host = parts.netloc.rpartition("@")[2]
         return f"{parts.scheme}://{host}", parts.path.lstrip("/") or "/"
     return mlflow_namespace, display_uri(source)
+
+
+def deleted_versions_lineage(record: Mapping[str, Any] | None) -> Any:
+    """An ``OperatorLineage`` for a retention record: each deleted version as an output
+    dataset ``<model>/<version>`` with a ``DROP`` lifecycle-state-change facet. A dry run
+    deleted nothing and reports no dataset.
+
+    :return: None when ``record`` is None (the task did not finish) or when the
+        ``apache-airflow-providers-openlineage`` package is not installed.
+    """
+    if record is None or not _openlineage_installed():
+        return None
+    from airflow.providers.common.compat.openlineage.facet import (
+        Dataset,
+        LifecycleStateChange,
+        LifecycleStateChangeDatasetFacet,
+    )
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    namespace = f"{ASSET_SCHEME}://{tracking_host(record['tracking_uri'])}"
+    drop = LifecycleStateChangeDatasetFacet(lifecycleStateChange=LifecycleStateChange.DROP)
+    outputs = [
+        Dataset(
+            namespace=namespace,
+            name=f"{record['model_name']}/{entry['version']}",
+            facets={"lifecycleStateChange": drop},
+        )
+        for entry in record["deleted"]
+    ]
+    return OperatorLineage(inputs=[], outputs=outputs)
+
+
+def _openlineage_installed() -> bool:
+    """Whether the openlineage provider package itself imports (looked up in sys.modules), not
+    only a cached submodule."""
+    try:
+        import airflow.providers.openlineage  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -101,3 +101,11 @@ def test_airflow_providers_list_shows_package(airflow_env: dict[str, str]) -> No
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "airflow-mlflow-registry" in result.stdout
+
+
+def test_provider_info_lists_every_operator_module() -> None:
+    import airflow_mlflow_registry.operators as operators
+
+    [entry] = get_provider_info()["operators"]
+    exported = {getattr(operators, name).__module__ for name in operators.__all__}
+    assert exported == set(entry["python-modules"])

@@ -52,6 +52,7 @@ from airflow_mlflow_registry.registration import (
     live_versions,
     registered_source,
 )
+from airflow_mlflow_registry.retention import RetentionRule, delete_expired_versions
 from airflow_mlflow_registry.search_filters import (
     check_search_tags,
     check_version_number,
@@ -1207,6 +1208,12 @@ class MlflowRegistryHook(BaseHook):
             "registered_at": registered_at.isoformat(),
             "model_version_url": self.model_version_url(version.name, version.version),
         }
+
+    def delete_expired_versions(
+        self, model_name: str, rule: RetentionRule, **options: Any
+    ) -> dict[str, Any]:
+        """Delete the versions ``rule`` lets go: :func:`.retention.delete_expired_versions`."""
+        return delete_expired_versions(self, model_name, rule, **options)
 
 
 def _is_definitive(exc: BaseException) -> bool:

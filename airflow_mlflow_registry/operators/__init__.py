@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from airflow_mlflow_registry.operators.delete_old_model_versions import (
+    DeleteOldModelVersionsOperator,
+)
 from airflow_mlflow_registry.operators.register_model_version import (
     RegisterModelVersionOperator,
 )
@@ -9,4 +12,8 @@ from airflow_mlflow_registry.operators.set_model_version_alias import (
     SetModelVersionAliasOperator,
 )
 
-__all__ = ["RegisterModelVersionOperator", "SetModelVersionAliasOperator"]
+__all__ = [
+    "DeleteOldModelVersionsOperator",
+    "RegisterModelVersionOperator",
+    "SetModelVersionAliasOperator",
+]

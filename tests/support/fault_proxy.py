@@ -44,12 +44,14 @@ class _Fault:
     remaining: int | None  # None: until clear_faults()
     seconds: float
     rewrite: JsonRewrite | None
+    body_contains: bytes
 
     def matches(self, request: ProxiedRequest) -> bool:
         return (
             self.remaining != 0
             and request.method == self.method
             and self.path_contains in request.path
+            and self.body_contains in request.body
         )
 
 
@@ -84,10 +86,12 @@ class FaultProxy(ForwardingProxy):
         *,
         seconds: float | None = None,
         rewrite: JsonRewrite | None = None,
+        body_contains: str = "",
     ) -> None:
         """Inject fault ``kind`` into the next ``times`` requests (``None``: every one until
-        :meth:`clear_faults`) whose method is ``method`` (case-insensitive) and whose path
-        (query included) contains ``path_contains``.
+        :meth:`clear_faults`) whose method is ``method`` (case-insensitive), whose path
+        (query included) contains ``path_contains`` and whose body contains ``body_contains``
+        (e.g. ``'"version": "3"'`` for one version's JSON request).
 
         Kinds, and what a client sees:
 
@@ -120,7 +124,15 @@ class FaultProxy(ForwardingProxy):
             raise ValueError("'rewrite_json' needs rewrite (a callable from dict to dict)")
         if kind != "rewrite_json" and rewrite is not None:
             raise ValueError(f"rewrite applies to 'rewrite_json' only, not to {kind!r}")
-        fault = _Fault(method.upper(), path_contains, kind, times, seconds or 0.0, rewrite)
+        fault = _Fault(
+            method.upper(),
+            path_contains,
+            kind,
+            times,
+            seconds or 0.0,
+            rewrite,
+            body_contains.encode(),
+        )
         with self._lock:
             self._faults.append(fault)
 

@@ -1,0 +1,108 @@
+"""``DeleteOldModelVersionsOperator``: retention for one registered model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+from airflow_mlflow_registry.openlineage_facets import deleted_versions_lineage
+from airflow_mlflow_registry.retention import (
+    RetentionRule,
+    check_max_deletions,
+    check_rule_given,
+    parse_duration,
+    parse_keep_latest,
+)
+from airflow_mlflow_registry.search_filters import check_search_tags
+from airflow_mlflow_registry.validation import check_model_name, is_templated
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime, timedelta
+
+    from airflow.sdk import Context
+
+
+class DeleteOldModelVersionsOperator(BaseOperator):
+    """Delete old versions of a registered model by rule; never one an alias points at.
+
+    The rule keeps the ``keep_latest`` newest versions and/or every version registered less
+    than ``older_than`` ago, counted among the versions carrying every tag in ``tags`` (the
+    others are left alone). Of the versions it lets go, those an alias points at and those
+    whose registration is still in flight are kept. Ages are measured from the DAG run's
+    ``run_after`` (when the run was due), so every try of a task instance uses the same
+    cutoff. With ``dry_run`` nothing is deleted.
+
+    Idempotent and safe to retry: a version already gone is not an error, and a retry after a
+    partial run searches again and deletes what is left.
+
+    Returns (and pushes to XCom) a plain dict: ``model_name``, ``dry_run``, ``rule``,
+    ``cutoff``, ``examined``, ``deleted``, ``would_delete``, ``already_gone``, ``protected``,
+    ``remaining``, ``tracking_uri`` (see
+    :func:`~airflow_mlflow_registry.retention.delete_expired_versions`).
+
+    :param model_name: registered model name. Templated.
+    :param keep_latest: keep this many newest versions (0 or more). Templated.
+    :param older_than: delete only versions older than this: a ``timedelta``, seconds, or an
+        ISO-8601 duration such as ``"P30D"``. Templated.
+    :param tags: only versions carrying every one of these tags (str to str). Templated.
+    :param dry_run: delete nothing; report what would be deleted in ``would_delete``.
+    :param max_deletions: delete at most this many (the oldest) per run; None for no limit.
+    :param mlflow_conn_id: Airflow connection of type ``mlflow`` (default ``mlflow_default``).
+    """
+
+    template_fields: Sequence[str] = ("model_name", "keep_latest", "older_than", "tags")
+    ui_color = "#f7e0d0"
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        keep_latest: int | str | None = None,
+        older_than: timedelta | float | str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        dry_run: bool = False,
+        max_deletions: int | None = None,
+        mlflow_conn_id: str = MlflowRegistryHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        check_rule_given(keep_latest, older_than)
+        self.model_name = model_name if is_templated(model_name) else check_model_name(model_name)
+        self.keep_latest = (
+            keep_latest if is_templated(keep_latest) else parse_keep_latest(keep_latest)
+        )
+        self.older_than = older_than if is_templated(older_than) else parse_duration(older_than)
+        self.tags = check_search_tags(tags, "tags", at_parse=True)
+        self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
+        self.max_deletions = check_max_deletions(max_deletions)
+        self.mlflow_conn_id = mlflow_conn_id
+        self.published_record: dict[str, Any] | None = None
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        rule = RetentionRule.of(
+            keep_latest=self.keep_latest, older_than=self.older_than, tags=self.tags
+        )
+        hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
+        self.published_record = hook.delete_expired_versions(
+            self.model_name,
+            rule,
+            now=_run_after(context),
+            dry_run=self.is_dry_run,
+            max_deletions=self.max_deletions,
+        )
+        return self.published_record
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The deleted versions as output datasets with a DROP lifecycle change (none in a dry
+        run); None without the openlineage provider."""
+        return deleted_versions_lineage(self.published_record)
+
+
+def _run_after(context: Context) -> datetime | None:
+    """When the DAG run was due (Airflow 3's ``run_after``), else its logical date; None
+    (the current time) when the context has neither."""
+    dag_run = context.get("dag_run")
+    return getattr(dag_run, "run_after", None) or context.get("logical_date")

@@ -1,0 +1,340 @@
+"""Retention: which versions of a registered model a rule lets go, and deleting them.
+
+A :class:`RetentionRule` keeps the ``keep_latest`` newest versions (by version number) and/or
+every version registered less than ``older_than`` ago; with ``tags``, it looks only at the
+versions carrying every one of them (ranking included: "the newest N of the tagged ones"), and
+leaves the others alone. A version the rule lets go is still kept when an alias points at it,
+or while its registration is in flight (``PENDING_REGISTRATION``).
+
+:func:`delete_expired_versions` applies a rule through a hook: one paginated search of the
+model's versions (the tags matched by the server, newest first), one read of the model's
+aliases, and one request per deletion, plus one read of the aliases before each batch of
+deletions (MLflow deletes the aliases of a version it deletes, so an alias moved onto a
+version while the task runs must be seen before that version goes). Deleting is idempotent: a
+version already gone is not an error, and a retry after a partial run searches again and
+deletes what is left.
+
+mlflow is not imported here: the hook's client does the requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlflow_registry.search_filters import check_search_tags, model_version_filter
+from airflow_mlflow_registry.validation import check_model_name
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+
+log = logging.getLogger(__name__)
+
+#: Deletions between two reads of the model's aliases.
+ALIAS_RECHECK_EVERY = 100
+PENDING = "PENDING_REGISTRATION"
+_ISO_DURATION = re.compile(
+    r"P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?"
+)
+
+
+def parse_keep_latest(value: Any, argument: str = "keep_latest") -> int | None:
+    """``value`` (None, an int or a numeric string, e.g. a rendered template) as a count >= 0.
+
+    :raises ValueError: naming ``argument`` and the fix.
+    """
+    if value is None or value == "":
+        return None
+    try:
+        count = int(str(value).strip())
+    except ValueError:
+        count = -1
+    if isinstance(value, (bool, float)) or count < 0:
+        raise ValueError(
+            f"{argument} must be a whole number of versions to keep (0, 1, 2, ...), got "
+            f"{value!r}; e.g. {argument}=10 keeps the ten newest."
+        )
+    return count
+
+
+def parse_duration(value: Any, argument: str = "older_than") -> timedelta | None:
+    """``value`` as a positive duration: a ``timedelta``, a number of seconds, or an ISO-8601
+    duration string in weeks, days, hours, minutes and seconds (``"P30D"``, ``"PT12H"``,
+    ``"P1W"``; years and months have no fixed length and are refused).
+
+    :raises ValueError: naming ``argument`` and the fix.
+    """
+    if value is None or value == "":
+        return None
+    duration: timedelta | None = None
+    if isinstance(value, timedelta):
+        duration = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        duration = timedelta(seconds=value) if math.isfinite(value) else None
+    elif isinstance(value, str):
+        match = _ISO_DURATION.fullmatch(value.strip().upper())
+        if match and any(match.groupdict().values()) and not value.strip().endswith("T"):
+            duration = timedelta(
+                **{unit: float(amount) for unit, amount in match.groupdict().items() if amount}
+            )
+    if duration is None or duration <= timedelta(0):
+        raise ValueError(
+            f"{argument} must be a positive duration: a timedelta, a number of seconds, or an "
+            f"ISO-8601 duration such as 'P30D' (30 days) or 'PT12H' (12 hours); got {value!r}."
+        )
+    return duration
+
+
+def check_rule_given(keep_latest: Any, older_than: Any) -> None:
+    """:raises ValueError: when neither ``keep_latest`` nor ``older_than`` is given."""
+    if keep_latest is None and older_than is None:
+        raise ValueError(
+            "Give keep_latest (keep the N newest versions), older_than (delete versions older "
+            "than this duration, e.g. 'P30D') or both; with neither, nothing would be deleted."
+        )
+
+
+def check_max_deletions(value: Any) -> int | None:
+    """``value`` checked as a limit on deletions per run (None: no limit).
+
+    :raises ValueError: unless it is None or a whole number >= 1.
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(
+            f"max_deletions must be a whole number >= 1, or None for no limit; got {value!r}."
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """Which versions of a model to keep; see the module docstring.
+
+    Build it with :meth:`of`, which checks the arguments.
+    """
+
+    keep_latest: int | None = None
+    older_than: timedelta | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, *, keep_latest: Any = None, older_than: Any = None, tags: Any = None
+    ) -> RetentionRule:
+        """A checked rule.
+
+        :raises ValueError: naming the argument: a negative or non-numeric ``keep_latest``, a
+            ``older_than`` that is not a positive duration, neither of them given, or ``tags``
+            that are not str to str (or hold a single quote, which MLflow filters cannot
+            escape).
+        """
+        rule = cls(
+            keep_latest=parse_keep_latest(keep_latest),
+            older_than=parse_duration(older_than),
+            tags=check_search_tags(tags, "tags"),
+        )
+        check_rule_given(rule.keep_latest, rule.older_than)
+        return rule
+
+    def cutoff(self, now: datetime) -> datetime | None:
+        """Versions registered before this instant are old enough to go; None: any age."""
+        return None if self.older_than is None else now - self.older_than
+
+    def as_record(self) -> dict[str, Any]:
+        """The rule as JSON-able fields for the XCom record."""
+        return {
+            "keep_latest": self.keep_latest,
+            "older_than_seconds": (
+                None if self.older_than is None else self.older_than.total_seconds()
+            ),
+            "tags": dict(self.tags),
+        }
+
+
+@dataclass(frozen=True)
+class RetentionPlan:
+    """The rule applied to one model's versions: those to delete (oldest first) and those the
+    rule lets go but that are kept (an alias, a registration in flight), with the reason."""
+
+    expired: list[dict[str, Any]]
+    protected: list[dict[str, Any]]
+    examined: int
+
+
+def plan_retention(
+    versions_newest_first: Iterable[Mapping[str, Any]], rule: RetentionRule, now: datetime
+) -> RetentionPlan:
+    """Apply ``rule`` to version records (the hook's record dicts: ``version``,
+    ``registered_at``, ``aliases``, ``status``, ...), given highest version first, as of
+    ``now``. No requests.
+    """
+    cutoff = rule.cutoff(now)
+    expired: list[dict[str, Any]] = []
+    protected: list[dict[str, Any]] = []
+    examined = 0
+    for rank, record in enumerate(versions_newest_first):
+        examined += 1
+        if rule.keep_latest is not None and rank < rule.keep_latest:
+            continue
+        if cutoff is not None and datetime.fromisoformat(record["registered_at"]) >= cutoff:
+            continue
+        reason = keep_reason(record["status"], record.get("aliases") or [])
+        if reason is not None:
+            protected.append({"version": record["version"], "reason": reason})
+        else:
+            expired.append(_deletion_entry(record))
+    expired.sort(key=lambda entry: int(entry["version"]))
+    return RetentionPlan(expired=expired, protected=protected, examined=examined)
+
+
+def keep_reason(status: str, aliases: Iterable[str]) -> str | None:
+    """Why a version the rule lets go must stay: the aliases pointing at it, or a registration
+    still in flight; None when it may be deleted."""
+    names = sorted(aliases)
+    if names:
+        return "alias " + ", ".join(repr(name) for name in names)
+    if status == PENDING:
+        return PENDING
+    return None
+
+
+def delete_expired_versions(
+    hook: MlflowRegistryHook,
+    model_name: str,
+    rule: RetentionRule,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    max_deletions: int | None = None,
+    page_size: int = 500,
+) -> dict[str, Any]:
+    """Delete the versions of ``model_name`` that ``rule`` lets go as of ``now`` (default: the
+    current time), oldest first, at most ``max_deletions`` (None: all); with ``dry_run``
+    delete nothing and report what would go.
+
+    :return: a JSON-able record: ``model_name``, ``dry_run``, ``rule``, ``cutoff`` (ISO-8601
+        or None), ``examined`` (versions carrying the rule's tags), ``deleted`` (this call's
+        deletions: ``version``, ``registered_at``, ``run_id``, ``source``, ``status``),
+        ``would_delete`` (the same, in a dry run), ``already_gone`` (versions someone else
+        deleted meanwhile), ``protected`` (``version``, ``reason``), ``remaining`` (versions
+        left for a later run by ``max_deletions``), ``tracking_uri``.
+    :raises ValueError: for an invalid model name, ``max_deletions`` below 1, or ``now``
+        without a time zone.
+    :raises MlflowRequestError: naming the model (and version) when a request fails; the
+        versions deleted before stay deleted, and a retry deletes the rest.
+    """
+    model_name = check_model_name(model_name)
+    model_version_filter(model_name)  # a quote in the name would make every search miss
+    max_deletions = check_max_deletions(max_deletions)
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        raise ValueError(f"now must be timezone-aware, got {now!r}.")
+    versions = hook.search_model_versions(model_name, tags=rule.tags, page_size=page_size)
+    plan = plan_retention(versions, rule, now)
+    chosen = plan.expired if max_deletions is None else plan.expired[:max_deletions]
+    cutoff = rule.cutoff(now)
+    record: dict[str, Any] = {
+        "model_name": model_name,
+        "dry_run": dry_run,
+        "rule": rule.as_record(),
+        "cutoff": None if cutoff is None else cutoff.isoformat(),
+        "examined": plan.examined,
+        "deleted": [],
+        "would_delete": chosen if dry_run else [],
+        "already_gone": [],
+        "protected": plan.protected,
+        "remaining": len(plan.expired) - len(chosen),
+        "tracking_uri": hook.tracking_uri,
+    }
+    if not dry_run:
+        _delete(hook, model_name, chosen, record)
+    log.info(
+        "Model %r (%s): examined %d versions; %s %d, protected %d, already gone %d, "
+        "left for a later run %d.",
+        model_name,
+        describe_rule(rule),
+        plan.examined,
+        "would delete" if dry_run else "deleted",
+        len(record["would_delete"] if dry_run else record["deleted"]),
+        len(record["protected"]),
+        len(record["already_gone"]),
+        record["remaining"],
+    )
+    return record
+
+
+def describe_rule(rule: RetentionRule) -> str:
+    """The rule in words, for logs."""
+    parts = []
+    if rule.keep_latest is not None:
+        parts.append(f"keep the {rule.keep_latest} newest")
+    if rule.older_than is not None:
+        parts.append(f"keep those younger than {rule.older_than}")
+    if rule.tags:
+        parts.append(f"only versions tagged {dict(rule.tags)}")
+    return "; ".join(parts)
+
+
+def _delete(
+    hook: MlflowRegistryHook,
+    model_name: str,
+    chosen: list[dict[str, Any]],
+    record: dict[str, Any],
+) -> None:
+    """Delete ``chosen`` (oldest first), re-reading the aliases before each batch and sparing a
+    version an alias now points at; fill ``record``'s ``deleted``, ``already_gone`` and
+    ``protected``."""
+    registry = hook.get_conn()._get_registry_client()  # one request per delete, no prompt check
+    aliased: dict[str, list[str]] = {}
+    for position, entry in enumerate(chosen):
+        if position % ALIAS_RECHECK_EVERY == 0:
+            aliased = hook._aliases_by_version(model_name)
+        reason = keep_reason(entry["status"], aliased.get(entry["version"], []))
+        if reason is not None:
+            log.info(
+                "Model %r version %s: %s was pointed at it meanwhile; keeping it.",
+                model_name,
+                entry["version"],
+                reason,
+            )
+            record["protected"].append({"version": entry["version"], "reason": reason})
+            continue
+        try:
+            registry.delete_model_version(model_name, entry["version"])
+        except Exception as exc:
+            if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+                log.info("Model %r version %s is already gone.", model_name, entry["version"])
+                record["already_gone"].append(entry["version"])
+                continue
+            log.error(
+                "Model %r: deleted %d of %d versions before this failure; a retry deletes the "
+                "rest.",
+                model_name,
+                len(record["deleted"]),
+                len(chosen),
+            )
+            raise hook._request_error(
+                f"Deleting model {model_name!r} version {entry['version']} (retention needs "
+                "MANAGE permission on the model)",
+                exc,
+            ) from exc
+        log.info("Deleted model %r version %s.", model_name, entry["version"])
+        record["deleted"].append(entry)
+
+
+def _deletion_entry(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "version": record["version"],
+        "registered_at": record["registered_at"],
+        "run_id": record["run_id"],
+        "source": record["source"],
+        "status": record["status"],
+    }

@@ -1,0 +1,280 @@
+"""Retention against a real `mlflow server`: ``DeleteOldModelVersionsOperator`` and
+``hook.delete_expired_versions`` delete by rule, spare aliased versions, dry-run, filter by
+tags, survive a partial run and lost replies, and stay within a bounded number of requests."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+import pytest
+from airflow.sdk import DAG
+
+from airflow_mlflow_registry.exceptions import MlflowRequestError
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.openlineage_facets import deleted_versions_lineage
+from airflow_mlflow_registry.operators import DeleteOldModelVersionsOperator
+from airflow_mlflow_registry.retention import RetentionRule, parse_duration
+from tests.support.dag_runs import run_dag, task_states, xcom_value
+from tests.support.model_versions import add_version, unique
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from tests.conftest import UseConnection
+    from tests.support.fault_proxy import FaultProxy
+    from tests.support.mlflow_server import MlflowServer
+
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+DELETE = "/model-versions/delete"
+SEARCH = "/model-versions/search"
+
+
+def model_with_versions(
+    client: MlflowClient, count: int, tags: dict[int, dict[str, str]] | None = None
+) -> str:
+    """A new model with versions 1..``count`` (``tags[n]`` on version n), made with a plain
+    client."""
+    model = unique("retention")
+    for number in range(1, count + 1):
+        assert add_version(client, model, tags=(tags or {}).get(number)) == str(number)
+    return model
+
+
+def versions_left(client: MlflowClient, model: str) -> list[int]:
+    return sorted(int(mv.version) for mv in client.search_model_versions(f"name = '{model}'"))
+
+
+def deleted(record: dict[str, Any], key: str = "deleted") -> list[int]:
+    return [int(entry["version"]) for entry in record[key]]
+
+
+@pytest.fixture
+def hook(default_registry: MlflowClient) -> MlflowRegistryHook:
+    return MlflowRegistryHook()
+
+
+@pytest.fixture
+def proxied_hook(fault_proxy: FaultProxy, use_connection: UseConnection) -> MlflowRegistryHook:
+    """A hook reaching the server through the fault proxy, with 2 HTTP retries."""
+    use_connection("retention_proxy", fault_proxy.url, timeout=10, max_retries=2)
+    return MlflowRegistryHook(mlflow_conn_id="retention_proxy")
+
+
+# ------------------------------------------------------------------------------- the rule
+
+
+def test_keep_latest_deletes_the_oldest_but_never_a_version_an_alias_points_at(
+    default_registry: MlflowClient, hook: MlflowRegistryHook
+) -> None:
+    model = model_with_versions(default_registry, 6)
+    default_registry.set_registered_model_alias(model, "production", "2")
+    record = hook.delete_expired_versions(model, RetentionRule.of(keep_latest=2))
+    assert deleted(record) == [1, 3, 4]
+    assert record["protected"] == [{"version": "2", "reason": "alias 'production'"}]
+    assert (record["examined"], record["remaining"], record["dry_run"]) == (6, 0, False)
+    assert versions_left(default_registry, model) == [2, 5, 6]
+    assert default_registry.get_model_version_by_alias(model, "production").version == "2"
+
+
+def test_dry_run_deletes_nothing_and_lists_what_would_go(
+    default_registry: MlflowClient, hook: MlflowRegistryHook
+) -> None:
+    model = model_with_versions(default_registry, 4)
+    record = hook.delete_expired_versions(model, RetentionRule.of(keep_latest=1), dry_run=True)
+    assert deleted(record, "would_delete") == [1, 2, 3]
+    assert record["deleted"] == [] and record["dry_run"] is True
+    assert versions_left(default_registry, model) == [1, 2, 3, 4]
+
+
+def test_tag_filter_ranks_and_deletes_only_the_tagged_versions(
+    default_registry: MlflowClient, hook: MlflowRegistryHook
+) -> None:
+    candidate = {"stage": "candidate"}
+    model = model_with_versions(
+        default_registry, 5, tags={1: candidate, 2: candidate, 4: candidate, 5: candidate}
+    )
+    rule = RetentionRule.of(keep_latest=1, tags={"stage": "candidate"})
+    record = hook.delete_expired_versions(model, rule)
+    assert deleted(record) == [1, 2, 4]
+    assert record["examined"] == 4
+    assert versions_left(default_registry, model) == [3, 5]
+
+
+def test_older_than_deletes_versions_registered_before_the_cutoff_and_keep_latest_still_holds(
+    default_registry: MlflowClient, hook: MlflowRegistryHook
+) -> None:
+    model = unique("retention-age")
+    for _ in range(4):
+        add_version(default_registry, model)
+        time.sleep(0.05)  # distinct creation times (milliseconds)
+    third = default_registry.get_model_version(model, "3").creation_timestamp
+    # As of one day after version 3 was registered, versions 1 and 2 are older than a day.
+    now = pendulum.from_timestamp(third / 1000, tz="UTC") + timedelta(days=1)
+    rule = RetentionRule.of(older_than="P1D")
+    dry = hook.delete_expired_versions(model, rule, now=now, dry_run=True)
+    assert deleted(dry, "would_delete") == [1, 2]
+    assert dry["cutoff"] == pendulum.from_timestamp(third / 1000, tz="UTC").isoformat()
+    # With keep_latest=3 too, version 2 is among the three newest: only version 1 goes.
+    both = RetentionRule.of(older_than="P1D", keep_latest=3)
+    assert deleted(hook.delete_expired_versions(model, both, now=now)) == [1]
+    assert versions_left(default_registry, model) == [2, 3, 4]
+
+
+def test_max_deletions_deletes_the_oldest_and_counts_the_rest(
+    default_registry: MlflowClient, hook: MlflowRegistryHook
+) -> None:
+    model = model_with_versions(default_registry, 5)
+    rule = RetentionRule.of(keep_latest=1)
+    first = hook.delete_expired_versions(model, rule, max_deletions=3)
+    assert (deleted(first), first["remaining"]) == ([1, 2, 3], 1)
+    second = hook.delete_expired_versions(model, rule, max_deletions=3)
+    assert (deleted(second), second["remaining"]) == ([4], 0)
+    assert versions_left(default_registry, model) == [5]
+
+
+# ------------------------------------------------------------------- retries and races
+
+
+def test_retry_after_a_partial_run_deletes_the_rest_and_nothing_else(
+    default_registry: MlflowClient, proxied_hook: MlflowRegistryHook, fault_proxy: FaultProxy
+) -> None:
+    model = model_with_versions(default_registry, 6)
+    rule = RetentionRule.of(keep_latest=2)
+    # The third delete (version 3) is refused: the attempt fails after two deletions.
+    fault_proxy.add_fault("DELETE", DELETE, "403_before_forward", body_contains='"version": "3"')
+    with pytest.raises(MlflowRequestError, match=rf"{model}.*version 3.*MANAGE"):
+        proxied_hook.delete_expired_versions(model, rule)
+    assert versions_left(default_registry, model) == [3, 4, 5, 6]
+    retry = proxied_hook.delete_expired_versions(model, rule)
+    assert deleted(retry) == [3, 4]
+    assert versions_left(default_registry, model) == [5, 6]
+    again = proxied_hook.delete_expired_versions(model, rule)
+    assert (again["deleted"], again["would_delete"], again["examined"]) == ([], [], 2)
+
+
+def test_delete_whose_reply_was_lost_counts_as_already_gone(
+    default_registry: MlflowClient, proxied_hook: MlflowRegistryHook, fault_proxy: FaultProxy
+) -> None:
+    """The server deletes version 1 but the reply is lost; the transport re-sends the
+    (idempotent) delete, which the server answers RESOURCE_DOES_NOT_EXIST."""
+    model = model_with_versions(default_registry, 3)
+    fault_proxy.add_fault("DELETE", DELETE, "drop_reply")
+    record = proxied_hook.delete_expired_versions(model, RetentionRule.of(keep_latest=1))
+    assert fault_proxy.faults_injected == 1
+    assert (record["already_gone"], deleted(record)) == (["1"], [2])
+    assert versions_left(default_registry, model) == [3]
+
+
+def test_version_aliased_after_the_search_is_kept(
+    default_registry: MlflowClient, proxied_hook: MlflowRegistryHook, fault_proxy: FaultProxy
+) -> None:
+    """The aliases are read again right before deleting: an alias set after the search (here:
+    hidden from the search's read of the model) still protects its version."""
+    model = model_with_versions(default_registry, 4)
+    default_registry.set_registered_model_alias(model, "champion", "1")
+
+    def without_aliases(body: dict[str, Any]) -> dict[str, Any]:
+        body["registered_model"].pop("aliases", None)
+        return body
+
+    fault_proxy.add_fault("GET", "/registered-models/get", "rewrite_json", rewrite=without_aliases)
+    record = proxied_hook.delete_expired_versions(model, RetentionRule.of(keep_latest=1))
+    assert fault_proxy.faults_injected == 1
+    assert deleted(record) == [2, 3]
+    assert record["protected"] == [{"version": "1", "reason": "alias 'champion'"}]
+    assert versions_left(default_registry, model) == [1, 4]
+
+
+def test_requests_are_paged_searches_and_one_per_deletion_never_one_per_version(
+    default_registry: MlflowClient, proxied_hook: MlflowRegistryHook, fault_proxy: FaultProxy
+) -> None:
+    model = model_with_versions(default_registry, 7)
+    fault_proxy.reset_counts()
+    record = proxied_hook.delete_expired_versions(
+        model, RetentionRule.of(keep_latest=5), page_size=3
+    )
+    assert deleted(record) == [1, 2]
+    paths = [path.split("?")[0] for _, path in fault_proxy.requests_seen]
+    assert paths.count("/api/2.0/mlflow/model-versions/search") == math.ceil(7 / 3)
+    # One read of the aliases with the search, one before the deletions.
+    assert paths.count("/api/2.0/mlflow/registered-models/get") == 2
+    assert paths.count("/api/2.0/mlflow/model-versions/delete") == 2
+    assert len(paths) == 3 + 2 + 2
+
+
+# ------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field", "fix"),
+    [
+        ({}, "keep_latest", "older_than"),
+        ({"keep_latest": -1}, "keep_latest", "keep_latest=10"),
+        ({"keep_latest": "ten"}, "keep_latest", "keep_latest=10"),
+        ({"older_than": "30 days"}, "older_than", "P30D"),
+        ({"older_than": "P1Y"}, "older_than", "P30D"),
+        ({"older_than": -60}, "older_than", "P30D"),
+        ({"keep_latest": 3, "tags": {"note": "it's"}}, "tags", "without quotes"),
+        ({"keep_latest": 3, "max_deletions": 0}, "max_deletions", ">= 1"),
+    ],
+)
+def test_bad_arguments_fail_at_parse_time_naming_the_field_and_the_fix(
+    arguments: dict[str, Any], field: str, fix: str
+) -> None:
+    with pytest.raises(ValueError) as raised:
+        DeleteOldModelVersionsOperator(task_id="retention", model_name="m", **arguments)
+    assert field in str(raised.value) and fix in str(raised.value)
+
+
+def test_templated_rule_is_checked_after_rendering() -> None:
+    operator = DeleteOldModelVersionsOperator(
+        task_id="retention", model_name="m", older_than="{{ params.age }}"
+    )
+    operator.older_than = "thirty days"  # as rendered
+    with pytest.raises(ValueError, match="older_than must be a positive duration"):
+        operator.execute({})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("P30D", timedelta(days=30)), ("PT12H", timedelta(hours=12)), ("P1W", timedelta(weeks=1)),
+     ("P1DT1.5S", timedelta(days=1, seconds=1.5)), (90, timedelta(seconds=90))],
+)  # fmt: skip
+def test_durations_in_iso_8601_or_seconds(text: Any, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+# ------------------------------------------------------------------------ in a DAG run
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_operator_in_a_dag_run_pushes_the_deleted_versions_and_reports_their_lineage(
+    default_registry: MlflowClient, mlflow_server: MlflowServer
+) -> None:
+    model = model_with_versions(default_registry, 4)
+    default_registry.set_registered_model_alias(model, "production", "1")
+    time.sleep(1.5)  # every version is older than older_than (1 s) when the run is due
+    with DAG(unique("dag_retention"), schedule=None, start_date=START) as dag:
+        DeleteOldModelVersionsOperator(
+            task_id="retention", model_name="{{ params.model }}", keep_latest="{{ params.keep }}",
+            older_than=1, params={"model": model, "keep": "2"},
+        )  # fmt: skip
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {("retention", -1): "success"}
+    record = xcom_value(dag_run, "retention")
+    assert deleted(record) == [2]
+    assert record["protected"] == [{"version": "1", "reason": "alias 'production'"}]
+    assert record["tracking_uri"] == mlflow_server.url
+    assert versions_left(default_registry, model) == [1, 3, 4]
+    # Age is measured from the run's run_after, the same for every try.
+    assert datetime.fromisoformat(record["cutoff"]) == dag_run.run_after - timedelta(seconds=1)
+    pytest.importorskip("airflow.providers.openlineage")
+    lineage = deleted_versions_lineage(record)
+    namespace = f"mlflow://{mlflow_server.url.removeprefix('http://')}"
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [(namespace, f"{model}/2")]
+    assert lineage.outputs[0].facets["lifecycleStateChange"].lifecycleStateChange.value == "DROP"
+    assert deleted_versions_lineage({**record, "deleted": []}).outputs == []
