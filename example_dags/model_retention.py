@@ -1,0 +1,42 @@
+"""Weekly retention for ``iris-classifier``: delete versions older than 30 days, always keeping
+the 5 newest and every version an alias points at (``staging``, ``production``).
+
+Trigger it with ``{"dry_run": true}`` as the run's configuration to see what would be deleted
+without deleting anything: the ``preview`` task always runs as a dry run and pushes the list to
+XCom, and ``delete`` is skipped on a dry run. Deleting needs MANAGE permission on the model
+(see the README's "Permissions").
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task
+
+from airflow_mlflow_registry.operators import DeleteOldModelVersionsOperator
+
+MODEL_NAME = "iris-classifier"
+RULE = {"keep_latest": 5, "older_than": "P30D"}
+
+
+@dag(
+    schedule="@weekly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    params={"dry_run": False},
+    tags=["mlflow", "example"],
+    doc_md=__doc__,
+)
+def model_retention() -> None:
+    preview = DeleteOldModelVersionsOperator(
+        task_id="preview", model_name=MODEL_NAME, dry_run=True, **RULE
+    )
+
+    @task.short_circuit
+    def not_a_dry_run(params: dict) -> bool:
+        return not params["dry_run"]
+
+    delete = DeleteOldModelVersionsOperator(task_id="delete", model_name=MODEL_NAME, **RULE)
+    preview >> not_a_dry_run() >> delete
+
+
+model_retention()
