@@ -69,7 +69,12 @@ def test_shipped_dags_cannot_trigger_each_other_in_a_loop(monkeypatch: pytest.Mo
     monkeypatch.setattr(BaseHook, "get_connection", no_lookup)
     bag = DagBag(dag_folder=str(REPO_ROOT / "example_dags"))
     assert bag.import_errors == {}
-    assert set(bag.dags) == {"register_model", "promote_on_new_version", "backfill_registrations"}
+    assert set(bag.dags) == {
+        "register_model",
+        "promote_on_new_version",
+        "backfill_registrations",
+        "model_retention",
+    }
     emits = {
         dag_id: {o.uri for task in dag.tasks for o in task.outlets if isinstance(o, Asset)}
         for dag_id, dag in bag.dags.items()
