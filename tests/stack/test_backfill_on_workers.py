@@ -1,6 +1,11 @@
 """A backfill of the shipped ``backfill_registrations`` DAG over ten days on the stack: its
 task instances run on both Celery workers, each day registers exactly one version, and
-re-processing the completed days registers none."""
+re-processing the completed days registers none.
+
+Both workers are used by design, not by chance: the backfill keeps up to four runs active,
+so the scheduler queues several task instances at once, and a stack worker takes one task at
+a time (``CELERY_WORKER_CONCURRENCY`` in ``tests.support.stack``), so a second task in flight
+can only go to the other worker."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from tests.integration.test_backfill import (
     registered_versions,
     seed_training_runs,
 )
+from tests.support.stack import WORKERS
 
 if TYPE_CHECKING:
     from tests.conftest import UseConnection
@@ -66,7 +72,7 @@ def test_backfill_over_ten_days_runs_on_both_workers_and_registers_each_day_once
     backfill_attempts = [a for a in attempts if a[0].startswith("backfill__")]
     assert {state for _, _, _, state, _ in backfill_attempts} == {"success"}
     assert len({run_id for run_id, *_ in backfill_attempts}) == DAYS
-    assert {host for *_, host in backfill_attempts} == {"stack-worker-1", "stack-worker-2"}
+    assert {host for *_, host in backfill_attempts} == {f"stack-{worker}" for worker in WORKERS}
 
     first_tries = final_tries(stack)
     run_backfill(stack, days, "completed")

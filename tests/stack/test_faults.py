@@ -74,6 +74,11 @@ def test_worker_sigkill_mid_registration_and_mlflow_restart_leave_one_version_pe
     stack: StackApi, holding_proxy: HoldingProxy, summary_lines: list[str]
 ) -> None:
     model = unique("stack-faults")
+    # The model exists, owned by the connection's user, so the first create the proxy holds is
+    # one the server commits. (For a model that does not exist yet the first create is refused
+    # with 403 and nothing is committed: the task creates the model and sends the version again
+    # only after its read timeout, which is not the fault under test.)
+    stack.mlflow("POST", "registered-models/create", json={"name": model}, user="airflow")
     connection = {**stack.state.mlflow_connection(), "host": holding_proxy.url}
     connection["extra"] = json.dumps({"timeout": HOLD_SECONDS / 2})
     stack.airflow("POST", "connections", json={"connection_id": "mlflow_faults", **connection})
@@ -84,7 +89,7 @@ def test_worker_sigkill_mid_registration_and_mlflow_restart_leave_one_version_pe
 
     map_index = held_map_index(holding_proxy)
     # The proxy records the request before forwarding it: wait until the server committed it.
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + HOLD_SECONDS / 2
     while not (committed := committed_versions(stack, model, map_index)):
         assert time.monotonic() < deadline, "the held create was not committed in time"
         time.sleep(0.5)

@@ -51,6 +51,11 @@ STATE_FILE = "stack.json"
 WORKERS = ("worker-1", "worker-2")
 AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", *WORKERS)
 MLFLOW_WORKERS = 2
+# One task slot per Celery worker, a prefetch of one and late acknowledgement (Airflow's
+# defaults for the last two, set explicitly): a worker running a task holds its message
+# unacknowledged and asks the broker for no other, so while two task instances are in flight
+# they are on different workers. A backfill with several active runs therefore uses both.
+CELERY_WORKER_CONCURRENCY = 1
 DATABASES = ("airflow", "mlflow")  # each owned by a role of the same name
 # Generous: a loaded two-core machine needs minutes for the migrations and imports.
 STARTUP_TIMEOUT = 480.0
@@ -134,7 +139,9 @@ class StackState:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.airflow_url}/execution/",
             "AIRFLOW__CELERY__BROKER_URL": self.broker_url(0),
             "AIRFLOW__CELERY__RESULT_BACKEND": self.broker_url(1),
-            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(CELERY_WORKER_CONCURRENCY),
+            "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+            "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_ports["worker"]),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.log_ports["triggerer"]),
@@ -164,10 +171,12 @@ class StackState:
             # A task whose worker died is failed (and retried) after 30 s instead of 5 min.
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
-            # A task sent to a worker that died before starting it stays queued (its message is
-            # unacknowledged): requeued after 90 s instead of 10 min.
-            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
-            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "10",
+            # A queued task waits for a free slot (one per worker, see CELERY_WORKER_CONCURRENCY),
+            # minutes on a loaded machine; after this timeout the scheduler would revoke and
+            # requeue it, and fail it on the third time, so it is well above any such wait. (The
+            # timeout exists for tasks a dead worker had reserved; a stack worker reserves none
+            # beyond the one it runs, which the heartbeat timeout above takes care of.)
+            "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "1800",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         }
 
@@ -433,7 +442,7 @@ def start_airflow_service(state: StackState, service: str) -> None:
     airflow = [sys.executable, "-m", "airflow"]
     if service in WORKERS:
         command = [*airflow, "celery", "worker", "--celery-hostname", f"stack-{service}"]
-        command += ["--concurrency", "2", "--skip-serve-logs"]
+        command += ["--concurrency", str(CELERY_WORKER_CONCURRENCY), "--skip-serve-logs"]
     elif service == "triggerer":
         command = [*airflow, "triggerer", "--skip-serve-logs"]
     else:

@@ -135,12 +135,18 @@ class StackApi:
 
     # --- MLflow -------------------------------------------------------------------------
 
-    def mlflow(self, method: str, endpoint: str, **kwargs: Any) -> Any:
-        """Call ``/api/2.0/mlflow/<endpoint>`` as the MLflow admin; return the JSON answer."""
+    def mlflow(self, method: str, endpoint: str, *, user: str = "admin", **kwargs: Any) -> Any:
+        """Call ``/api/2.0/mlflow/<endpoint>`` as the MLflow ``user`` (``admin``, or
+        ``airflow``: the user of Airflow's ``mlflow_default`` connection); return the JSON
+        answer."""
+        passwords = {
+            "admin": self.state.mlflow_admin_password,
+            "airflow": self.state.mlflow_airflow_password,
+        }
         response = requests.request(
             method,
             f"{self.state.mlflow_url}/api/2.0/mlflow/{endpoint}",
-            auth=("admin", self.state.mlflow_admin_password),
+            auth=(user, passwords[user]),
             timeout=60,
             **kwargs,
         )
