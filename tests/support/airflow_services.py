@@ -25,6 +25,7 @@ class AirflowServices:
     """Airflow's three long-running services for ``dags_folder``, each in its own process
     group, logging to ``home/<service>.log``. ``connections`` maps conn ids to their
     ``AIRFLOW_CONN_*`` values. ``start()`` migrates the DB first; ``stop()`` kills every group.
+    Services can be started and stopped one by one (a restarted one appends to its log).
     """
 
     def __init__(self, home: Path, dags_folder: Path, connections: dict[str, str]) -> None:
@@ -50,7 +51,8 @@ class AirflowServices:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             **{f"AIRFLOW_CONN_{conn_id.upper()}": value for conn_id, value in connections.items()},
         }
-        self._processes: list[subprocess.Popen[bytes]] = []
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._migrated = False
 
     def cli(self, *args: str, timeout: float = 180) -> str:
         """Run ``airflow <args>`` against this deployment; return stdout, raise on failure."""
@@ -65,35 +67,45 @@ class AirflowServices:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stderr[-3000:]}")
         return result.stdout
 
-    def start(self) -> None:
-        """Migrate the metadata DB, then launch the services without waiting for them."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.cli("db", "migrate")
-        for service in _SERVICES:
-            log = (self.home / f"{service}.log").open("wb")
-            self._processes.append(
-                subprocess.Popen(
+    def start(self, *services: str) -> None:
+        """Launch ``services`` (default: all three) that are not running, without waiting for
+        them; the first call migrates the metadata DB."""
+        if not self._migrated:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.cli("db", "migrate")
+            self._migrated = True
+        for service in services or _SERVICES:
+            if service in self._processes:
+                continue
+            with (self.home / f"{service}.log").open("ab") as log:
+                self._processes[service] = subprocess.Popen(
                     [sys.executable, "-m", "airflow", service],
                     env=self.env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            )
 
-    def stop(self) -> None:
-        """Kill every service's process group (SIGTERM, then SIGKILL after 10 s)."""
-        for process in self._processes:
+    def stop(self, *services: str) -> None:
+        """Stop ``services`` (default: all running ones): SIGTERM to each process group, SIGKILL
+        after 10 s."""
+        stopping = {
+            name: process
+            for name, process in self._processes.items()
+            if not services or name in services
+        }
+        for process in stopping.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        for process in self._processes:
+        for name, process in stopping.items():
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+            del self._processes[name]
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
         """The DAG's runs as ``airflow dags list-runs`` reports them."""
@@ -142,7 +154,7 @@ class AirflowServices:
         return "".join(tails)
 
     def _check_alive(self) -> None:
-        for service, process in zip(_SERVICES, self._processes, strict=True):
+        for service, process in self._processes.items():
             if process.poll() is not None:
                 raise RuntimeError(
                     f"airflow {service} exited ({process.returncode}){self.log_tails()}"
