@@ -86,6 +86,35 @@ def deleted_versions_lineage(record: Mapping[str, Any] | None) -> Any:
     return OperatorLineage(inputs=[], outputs=outputs)
 
 
+def copied_version_lineage(record: Mapping[str, Any] | None) -> Any:
+    """An ``OperatorLineage`` for a copy's record: the source version (``<model>/<version>`` in
+    the source's ``mlflow://<tracking-host>`` namespace) as input, the copy in the target's
+    namespace as output.
+
+    :return: None when ``record`` is None or the openlineage provider is not installed.
+    """
+    if record is None or not _openlineage_installed():
+        return None
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    source = record["copied_from"]
+    return OperatorLineage(
+        inputs=[
+            Dataset(
+                namespace=f"{ASSET_SCHEME}://{tracking_host(source['tracking_uri'])}",
+                name=f"{source['model_name']}/{source['version']}",
+            )
+        ],
+        outputs=[
+            Dataset(
+                namespace=f"{ASSET_SCHEME}://{tracking_host(record['tracking_uri'])}",
+                name=f"{record['model_name']}/{record['version']}",
+            )
+        ],
+    )
+
+
 def _openlineage_installed() -> bool:
     """Whether the openlineage provider package itself imports (looked up in sys.modules), not
     only a cached submodule."""

@@ -41,6 +41,7 @@ from airflow_mlflow_registry.hooks.connection_form import (
     ui_field_behaviour,
 )
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TAG_PREFIX, TaskInstanceLineage
+from airflow_mlflow_registry.promotion import copy_model_version
 from airflow_mlflow_registry.registration import (
     SOURCE_URI_TAG,
     SUPERSEDES_TAG,
@@ -300,6 +301,7 @@ class MlflowRegistryHook(BaseHook):
         lineage: TaskInstanceLineage | None = None,
         await_registration_for: float = 300,
         idempotency_key: str | None = None,
+        provenance_tags: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Register ``model_uri`` as a version of ``model_name``, exactly once per task instance
         and source.
@@ -329,7 +331,9 @@ class MlflowRegistryHook(BaseHook):
         ``lineage`` defaults to the running task's context; outside a task (no context) there is
         no key and every call creates a version. ``idempotency_key`` (a string without single
         quotes, e.g. a hex digest), when given, replaces the lineage's key: calls with the same
-        key and source register one version, inside or outside a task.
+        key and source register one version, inside or outside a task. ``provenance_tags``
+        are further ``airflow.*`` tags written with the lineage (where a copied version came
+        from: :mod:`~airflow_mlflow_registry.promotion`).
 
         Waits up to ``await_registration_for`` seconds for status READY, then points each alias
         at the version (moving it from an older version; aliases already on it are not sent).
@@ -356,6 +360,7 @@ class MlflowRegistryHook(BaseHook):
         version_tags = dict(user_tags)
         if lineage is not None:
             version_tags.update(lineage.as_tags())
+        version_tags.update(provenance_tags or {})  # airflow.* tags of our own, e.g. a copy's
         if run_search is not None:
             source = self.find_run_source(run_search)
             if source is None:
@@ -1214,6 +1219,12 @@ class MlflowRegistryHook(BaseHook):
     ) -> dict[str, Any]:
         """Delete the versions ``rule`` lets go: :func:`.retention.delete_expired_versions`."""
         return delete_expired_versions(self, model_name, rule, **options)
+
+    def copy_model_version_from(
+        self, source: MlflowRegistryHook, model_name: str, **options: Any
+    ) -> dict[str, Any]:
+        """Copy a version of ``source``'s registry here: :func:`.promotion.copy_model_version`."""
+        return copy_model_version(source, self, model_name, **options)
 
 
 def _is_definitive(exc: BaseException) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_mlflow_registry.operators.copy_model_version import CopyModelVersionOperator
 from airflow_mlflow_registry.operators.delete_old_model_versions import (
     DeleteOldModelVersionsOperator,
 )
@@ -13,6 +14,7 @@ from airflow_mlflow_registry.operators.set_model_version_alias import (
 )
 
 __all__ = [
+    "CopyModelVersionOperator",
     "DeleteOldModelVersionsOperator",
     "RegisterModelVersionOperator",
     "SetModelVersionAliasOperator",

@@ -1,0 +1,271 @@
+"""Promotion across registries: copy a model version from one connection's registry to
+another's, files included, exactly once per task instance.
+
+The source version (by number or alias) is read, and its files downloaded, through the source
+hook's client (its credentials); they are uploaded to an MLflow 3 logged model on the target,
+created through the target hook's client (its credentials), and registered there with
+:meth:`MlflowRegistryHook.register_model_version` (the exactly-once protocol of
+:mod:`~airflow_mlflow_registry.registration`), with ``airflow.copied_from.*`` tags naming the
+source: tracking URI (without user info or query values), model, version and run.
+
+Exactly once: the logged model on the target carries a copy key, a digest of the task
+instance's registration key and the source version. A retry finds that logged model instead
+of uploading again (an upload cut short is sent again into it, then it is marked READY), so
+it registers the same ``models:/<model_id>`` source and the registration returns the version
+registered before. A cleared task whose alias now names another source version copies and
+registers that one, superseding its earlier version (as registration does for a new source).
+
+mlflow is imported inside functions; the bound clients do every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlflow_registry.exceptions import MlflowRegistryError, display_uri
+from airflow_mlflow_registry.lineage import TAG_PREFIX
+from airflow_mlflow_registry.search_filters import check_version_number
+from airflow_mlflow_registry.validation import check_aliases, check_model_name, check_tags
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from mlflow import MlflowClient
+    from mlflow.entities import LoggedModel
+    from mlflow.entities.model_registry import ModelVersion
+
+    from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+    from airflow_mlflow_registry.lineage import TaskInstanceLineage
+
+log = logging.getLogger(__name__)
+
+COPIED_FROM_PREFIX = "airflow.copied_from."
+COPY_KEY_TAG = "airflow.copy_key"
+DEFAULT_TARGET_EXPERIMENT = "airflow-model-copies"
+
+
+class SourceVersionNotFoundError(MlflowRegistryError):
+    """The version to copy does not exist or is not READY; the message names it."""
+
+
+def copy_model_version(
+    source: MlflowRegistryHook,
+    target: MlflowRegistryHook,
+    model_name: str,
+    *,
+    version: str | int | None = None,
+    alias: str | None = None,
+    target_model_name: str | None = None,
+    aliases: Iterable[str] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    target_experiment_name: str = DEFAULT_TARGET_EXPERIMENT,
+    lineage: TaskInstanceLineage | None = None,
+    await_registration_for: float = 300,
+) -> dict[str, Any]:
+    """Copy ``model_name`` version ``version`` (or the one ``alias`` points at) from
+    ``source``'s registry to ``target``'s as a version of ``target_model_name`` (default: the
+    same name), and point ``aliases`` at it there.
+
+    The copy carries the source version's user tags (``tags`` added over them), its
+    description unless ``description`` is given, the task's lineage tags and the
+    ``airflow.copied_from.*`` tags. Its files go to a logged model in the target's experiment
+    ``target_experiment_name`` (created when missing).
+
+    :return: the target version's record (as ``register_model_version``), plus
+        ``copied_from``: ``tracking_uri``, ``model_name``, ``version``, ``run_id`` of the
+        source.
+    :raises ValueError: for invalid arguments, naming the argument.
+    :raises SourceVersionNotFoundError: when the source version or alias does not exist, or
+        the version is not READY.
+    :raises MlflowRequestError: when a request to either registry fails.
+    """
+    model_name = check_model_name(model_name)
+    target_model_name = check_model_name(target_model_name or model_name, "target_model_name")
+    if (version is None) == (alias is None):
+        raise ValueError("Give exactly one of version and alias (the source version to copy).")
+    alias_list = check_aliases(aliases)
+    user_tags = check_tags(tags)
+    if lineage is None:
+        from airflow_mlflow_registry.hooks.mlflow_registry import _current_lineage
+
+        lineage = _current_lineage()
+    chosen = _source_version(source, model_name, version, alias)
+    copied_from = {
+        "tracking_uri": source.tracking_uri,
+        "model_name": model_name,
+        "version": str(chosen.version),
+        "run_id": chosen.run_id or None,
+    }
+    registration_key = lineage.registration_key(target_model_name) if lineage else None
+    copy_key = None if registration_key is None else _copy_key(registration_key, copied_from)
+    model_id = _copy_files(source, target, chosen, target_experiment_name, copy_key)
+    source_tags = {k: v for k, v in (chosen.tags or {}).items() if not k.startswith(TAG_PREFIX)}
+    record = target.register_model_version(
+        target_model_name,
+        f"models:/{model_id}",
+        description=description if description is not None else (chosen.description or None),
+        tags={**source_tags, **user_tags},
+        aliases=alias_list,
+        lineage=lineage,
+        await_registration_for=await_registration_for,
+        provenance_tags={
+            COPIED_FROM_PREFIX + key: value for key, value in copied_from.items() if value
+        },
+    )
+    return {**record, "copied_from": copied_from}
+
+
+def _source_version(
+    source: MlflowRegistryHook, model_name: str, version: str | int | None, alias: str | None
+) -> ModelVersion:
+    """The READY source version chosen by number or alias."""
+    if alias is not None:
+        alias = check_aliases([alias], "alias")[0]
+        chosen = source.get_version_by_alias(model_name, alias)
+        if chosen is None:
+            raise SourceVersionNotFoundError(
+                f"Alias {alias!r} of model {model_name!r} does not exist on "
+                f"{source.tracking_uri} (or the model does not): nothing to copy."
+            )
+    else:
+        chosen = source.get_model_version_entity(
+            model_name, check_version_number(version, "version")
+        )
+    if chosen.status != "READY":
+        raise SourceVersionNotFoundError(
+            f"Model {model_name!r} version {chosen.version} on {source.tracking_uri} is "
+            f"{chosen.status}, not READY: nothing to copy."
+        )
+    return chosen
+
+
+def _copy_key(registration_key: str, copied_from: Mapping[str, Any]) -> str:
+    """A hex digest naming (task instance's registration, source version)."""
+    source_identity = [copied_from[k] for k in ("tracking_uri", "model_name", "version")]
+    identity = "\x1f".join([registration_key, *source_identity])
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+def _copy_files(
+    source: MlflowRegistryHook,
+    target: MlflowRegistryHook,
+    chosen: ModelVersion,
+    experiment_name: str,
+    copy_key: str | None,
+) -> str:
+    """The id of a READY logged model on the target holding the files of ``chosen``: the one
+    an earlier attempt made (``copy_key``), else a new one. Downloads with the source's
+    client, uploads with the target's."""
+    from mlflow.entities import LoggedModelStatus
+
+    target_client = target.get_conn()
+    action = f"Copying model {chosen.name!r} version {chosen.version} to {target.tracking_uri}"
+    experiment_id = _experiment_id(target, experiment_name)
+    earlier = _earlier_copy(target, experiment_id, copy_key) if copy_key else None
+    if earlier is not None and earlier.status == LoggedModelStatus.READY:
+        log.info(
+            "Model %r version %s was copied by an earlier attempt of this task instance "
+            "(logged model %s on %s); not copying again.",
+            chosen.name,
+            chosen.version,
+            earlier.model_id,
+            target.tracking_uri,
+        )
+        return str(earlier.model_id)
+    try:
+        logged = earlier or target_client.create_logged_model(
+            experiment_id,
+            name=chosen.name,
+            tags={COPY_KEY_TAG: copy_key} if copy_key else None,
+        )
+    except Exception as exc:
+        raise target._request_error(action, exc) from exc
+    with tempfile.TemporaryDirectory(prefix="mlflow-model-copy-") as download_dir:
+        local_dir = _download(source, chosen, download_dir)
+        try:
+            target_client.log_model_artifacts(logged.model_id, local_dir)
+            target_client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+        except Exception as exc:
+            raise target._request_error(action, exc) from exc
+    log.info(
+        "Copied the files of model %r version %s from %s to logged model %s on %s.",
+        chosen.name,
+        chosen.version,
+        source.tracking_uri,
+        logged.model_id,
+        target.tracking_uri,
+    )
+    return str(logged.model_id)
+
+
+def _download(source: MlflowRegistryHook, chosen: ModelVersion, download_dir: str) -> str:
+    """Download the files of ``chosen`` with the source's client; return their directory."""
+    from airflow_mlflow_registry.hooks.client_binding import (
+        BoundTrackingServiceClient,
+        download_model_source,
+    )
+
+    source_client: MlflowClient = source.get_conn()
+    tracking_client = source_client._tracking_client
+    if not isinstance(tracking_client, BoundTrackingServiceClient):
+        raise MlflowRegistryError(
+            f"Copying from {source.tracking_uri} is not supported: the source connection "
+            "must name an MLflow tracking server (http:// or https://), not a local store."
+        )
+    model_source = str(chosen.source or "")
+    try:
+        return download_model_source(tracking_client, model_source, download_dir)
+    except Exception as exc:
+        raise source._request_error(
+            f"Downloading model {chosen.name!r} version {chosen.version} "
+            f"({display_uri(model_source)}) from {source.tracking_uri}",
+            exc,
+        ) from exc
+
+
+def _earlier_copy(
+    target: MlflowRegistryHook, experiment_id: str, copy_key: str
+) -> LoggedModel | None:
+    """The oldest logged model in ``experiment_id`` tagged with ``copy_key``, or None."""
+    try:
+        found = target.get_conn().search_logged_models(
+            [experiment_id], filter_string=f"tags.`{COPY_KEY_TAG}` = '{copy_key}'"
+        )
+    except Exception as exc:
+        raise target._request_error(
+            f"Looking up earlier copies in experiment {experiment_id} on {target.tracking_uri}",
+            exc,
+        ) from exc
+    return min(found, key=lambda m: (m.creation_timestamp, m.model_id), default=None)
+
+
+def _experiment_id(target: MlflowRegistryHook, experiment_name: str) -> str:
+    """The id of the target's experiment ``experiment_name``, created when missing (a
+    concurrent creation is fine)."""
+    client = target.get_conn()
+    action = f"Preparing experiment {experiment_name!r} on {target.tracking_uri}"
+    try:
+        experiment = client.get_experiment_by_name(experiment_name)
+        if experiment is not None and experiment.lifecycle_stage != "deleted":
+            return str(experiment.experiment_id)
+        if experiment is not None:
+            raise MlflowRegistryError(
+                f"Experiment {experiment_name!r} on {target.tracking_uri} is deleted; restore "
+                "it or set target_experiment_name to another experiment."
+            )
+        try:
+            return str(client.create_experiment(experiment_name))
+        except Exception as exc:
+            if getattr(exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
+                raise
+        experiment = client.get_experiment_by_name(experiment_name)
+        assert experiment is not None  # it exists: its creation just collided
+        return str(experiment.experiment_id)
+    except MlflowRegistryError:
+        raise
+    except Exception as exc:
+        raise target._request_error(action, exc) from exc

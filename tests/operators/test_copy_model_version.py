@@ -1,0 +1,312 @@
+"""Promotion across registries between two real basic-auth `mlflow server`s with different
+users: the source is ``private_auth_mlflow_server`` (default permission NO_PERMISSIONS) as
+alice, the target ``auth_mlflow_server`` as bob. The environment holds bob's credentials of
+the source server, which neither side accepts for this work (403 on alice's artifacts at the
+source, 401 at the target), so every passing download ran as alice and every upload as bob.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+import pytest
+from airflow.sdk import DAG
+
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.client_binding import download_model_source
+from airflow_mlflow_registry.lineage import TaskInstanceLineage
+from airflow_mlflow_registry.openlineage_facets import copied_version_lineage
+from airflow_mlflow_registry.operators import CopyModelVersionOperator
+from airflow_mlflow_registry.promotion import COPY_KEY_TAG, SourceVersionNotFoundError
+from tests.hooks.test_credential_isolation import _permission
+from tests.support.dag_runs import run_dag, task_states, xcom_value
+from tests.support.fault_proxy import FaultProxy
+from tests.support.model_versions import unique
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tests.conftest import UseConnection
+    from tests.support.mlflow_server import MlflowServer
+
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+CREATE = "/model-versions/create"
+
+
+class SourceModel:
+    """A model of alice's on the source server: version 1 and version 2 (``champion``), each
+    from its own run holding ``model/MLmodel`` and ``model/weights.bin``."""
+
+    def __init__(self, hook: MlflowRegistryHook, tmp_path: Path) -> None:
+        self.hook = hook
+        self.name = unique("copied")
+        self.files: dict[str, dict[str, bytes]] = {}
+        client = hook.get_conn()
+        experiment_id = client.create_experiment(unique("copy-source"))
+        client.create_registered_model(self.name)
+        for number in ("1", "2"):
+            run_id = client.create_run(experiment_id).info.run_id
+            model_dir = tmp_path / f"source-{number}" / "model"
+            model_dir.mkdir(parents=True)
+            files = {"MLmodel": f"artifact_path: model\nrun_id: {run_id}\n".encode()}
+            files["weights.bin"] = uuid.uuid4().bytes * 64
+            for file_name, content in files.items():
+                (model_dir / file_name).write_bytes(content)
+            client.log_artifacts(run_id, str(model_dir), "model")
+            version = client.create_model_version(
+                self.name,
+                f"runs:/{run_id}/model",
+                run_id=run_id,
+                tags={"team": "fraud", "data": f"2026-0{number}"},
+                description=f"source version {number}",
+            )
+            assert version.version == number
+            self.files[number] = files
+        client.set_registered_model_alias(self.name, "champion", "2")
+
+
+@pytest.fixture
+def hostile_environment(
+    private_auth_mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bob")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", private_auth_mlflow_server.passwords["bob"])
+
+
+@pytest.fixture
+def source_hook(
+    private_auth_mlflow_server: MlflowServer, use_connection: UseConnection
+) -> MlflowRegistryHook:
+    server = private_auth_mlflow_server
+    use_connection("copy_source", server.url, login="alice", password=server.passwords["alice"])
+    return MlflowRegistryHook(mlflow_conn_id="copy_source")
+
+
+@pytest.fixture
+def source_model(source_hook: MlflowRegistryHook, tmp_path: Path) -> SourceModel:
+    return SourceModel(source_hook, tmp_path)
+
+
+@pytest.fixture
+def target_hook(
+    auth_mlflow_server: MlflowServer, use_connection: UseConnection
+) -> MlflowRegistryHook:
+    server = auth_mlflow_server
+    use_connection("copy_target", server.url, login="bob", password=server.passwords["bob"])
+    return MlflowRegistryHook(mlflow_conn_id="copy_target")
+
+
+@pytest.fixture
+def target_proxy(auth_mlflow_server: MlflowServer) -> Iterator[FaultProxy]:
+    with FaultProxy(auth_mlflow_server.url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def proxied_target_hook(
+    auth_mlflow_server: MlflowServer, target_proxy: FaultProxy, use_connection: UseConnection
+) -> MlflowRegistryHook:
+    """bob on the target, through ``target_proxy`` (10 s timeout, 2 HTTP retries)."""
+    use_connection(
+        "copy_target_proxy",
+        target_proxy.url,
+        login="bob",
+        password=auth_mlflow_server.passwords["bob"],
+        timeout=10,
+        max_retries=2,
+    )
+    return MlflowRegistryHook(mlflow_conn_id="copy_target_proxy")
+
+
+def lineage(run_id: str, try_number: int = 1) -> TaskInstanceLineage:
+    return TaskInstanceLineage(dag_id="d", task_id="t", run_id=run_id, try_number=try_number)
+
+
+def copied_files(target: MlflowRegistryHook, record: dict[str, Any], tmp_path: Path) -> dict:
+    """The files of the target version, downloaded as the target's user."""
+    destination = tmp_path / f"check-{uuid.uuid4().hex}"
+    destination.mkdir()
+    local = Path(
+        download_model_source(
+            target.get_conn()._tracking_client, record["source"], str(destination)
+        )
+    )
+    return {path.name: path.read_bytes() for path in local.rglob("*") if path.is_file()}
+
+
+def target_versions(target: MlflowRegistryHook, model: str) -> list[str]:
+    return sorted(mv.version for mv in target.get_conn().search_model_versions(f"name='{model}'"))
+
+
+@pytest.mark.usefixtures("hostile_environment")
+def test_copy_by_alias_runs_each_side_as_its_own_user_and_tags_the_source(
+    source_model: SourceModel,
+    target_hook: MlflowRegistryHook,
+    private_auth_mlflow_server: MlflowServer,
+    auth_mlflow_server: MlflowServer,
+    tmp_path: Path,
+) -> None:
+    record = target_hook.copy_model_version_from(
+        source_model.hook,
+        source_model.name,
+        alias="champion",
+        aliases=["production"],
+        tags={"approved_by": "release-board"},
+        lineage=lineage(unique("copy")),
+    )
+    assert (record["version"], record["created"], record["aliases"]) == ("1", True, ["production"])
+    assert record["source"].startswith("models:/m-")
+    assert record["copied_from"] == {
+        "tracking_uri": private_auth_mlflow_server.url,
+        "model_name": source_model.name,
+        "version": "2",
+        "run_id": source_model.hook.get_model_version_entity(source_model.name, 2).run_id,
+    }
+    assert record["tags"] == {"team": "fraud", "data": "2026-02", "approved_by": "release-board"}
+    copied_from_tags = {
+        k.removeprefix("airflow.copied_from."): v
+        for k, v in record["lineage"].items()
+        if k.startswith("airflow.copied_from.")
+    }
+    assert copied_from_tags == record["copied_from"]
+    assert record["lineage"]["airflow.dag_id"] == "d"
+    version = target_hook.get_model_version_entity(source_model.name, 1)
+    assert version.description == "source version 2"
+    assert copied_files(target_hook, record, tmp_path) == source_model.files["2"]
+    # bob created the target model (MANAGE), alice's credentials never reached the target.
+    assert _permission(auth_mlflow_server, source_model.name, "bob") == "MANAGE"
+    shown = json.dumps(record)
+    for server in (private_auth_mlflow_server, auth_mlflow_server):
+        assert not any(password in shown for password in server.passwords.values())
+
+
+def test_lost_reply_of_the_targets_create_gives_one_version_and_a_retry_reuses_it(
+    source_model: SourceModel,
+    proxied_target_hook: MlflowRegistryHook,
+    target_proxy: FaultProxy,
+) -> None:
+    target_model = unique("copy-target")
+    proxied_target_hook.get_conn().create_registered_model(target_model)  # bob's model
+    task_run = unique("copy")
+    target_proxy.add_fault("POST", CREATE, "drop_reply")
+    first = proxied_target_hook.copy_model_version_from(
+        source_model.hook,
+        source_model.name,
+        version=1,
+        target_model_name=target_model,
+        lineage=lineage(task_run, 1),
+    )
+    assert target_proxy.faults_injected == 1
+    assert (first["version"], first["created"]) == ("1", True)
+    assert target_versions(proxied_target_hook, target_model) == ["1"]
+
+    target_proxy.reset_counts()
+    retry = proxied_target_hook.copy_model_version_from(
+        source_model.hook,
+        source_model.name,
+        version=1,
+        target_model_name=target_model,
+        lineage=lineage(task_run, 2),
+    )
+    assert (retry["version"], retry["created"], retry["source"]) == ("1", False, first["source"])
+    assert target_versions(proxied_target_hook, target_model) == ["1"]
+    sent = [(method, path.split("?")[0]) for method, path in target_proxy.requests_seen]
+    assert not any(method == "PUT" for method, _ in sent)  # no file uploaded again
+    assert ("POST", "/api/2.0/mlflow/logged-models") not in sent
+    experiment_id = (
+        proxied_target_hook.get_conn().get_experiment_by_name("airflow-model-copies").experiment_id
+    )
+    copies = proxied_target_hook.get_conn().search_logged_models(
+        [experiment_id], filter_string=f"name = '{source_model.name}'"
+    )
+    assert len(copies) == 1 and COPY_KEY_TAG in copies[0].tags
+
+
+def test_clear_after_the_alias_moved_copies_the_new_source_and_supersedes(
+    source_model: SourceModel, target_hook: MlflowRegistryHook, tmp_path: Path
+) -> None:
+    task_run = unique("copy")
+    first = target_hook.copy_model_version_from(
+        source_model.hook, source_model.name, alias="champion", lineage=lineage(task_run)
+    )
+    source_model.hook.get_conn().set_registered_model_alias(source_model.name, "champion", "1")
+    cleared = target_hook.copy_model_version_from(
+        source_model.hook, source_model.name, alias="champion", lineage=lineage(task_run, 2)
+    )
+    assert (first["copied_from"]["version"], cleared["copied_from"]["version"]) == ("2", "1")
+    assert (cleared["version"], cleared["created"]) == ("2", True)
+    assert cleared["lineage"]["airflow.supersedes_version"] == "1"
+    assert copied_files(target_hook, cleared, tmp_path) == source_model.files["1"]
+
+
+def test_missing_source_alias_fails_naming_the_model_and_alias(
+    source_model: SourceModel, target_hook: MlflowRegistryHook
+) -> None:
+    with pytest.raises(SourceVersionNotFoundError, match=rf"'staging'.*{source_model.name}"):
+        target_hook.copy_model_version_from(source_model.hook, source_model.name, alias="staging")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({}, "source_version"),
+        ({"source_version": 1, "source_alias": "champion"}, "source_alias"),
+        ({"source_version": "latest"}, "source_version"),
+        ({"source_alias": "v3"}, "source_alias"),
+        ({"source_version": 1, "target_conn_id": "copy_source"}, "target_conn_id"),
+        ({"source_version": 1, "target_aliases": ["latest"]}, "target_aliases"),
+        ({"source_version": 1, "tags": {"airflow.dag_id": "x"}}, "tags"),
+    ],
+)
+def test_bad_arguments_fail_at_parse_time_naming_the_field(
+    arguments: dict[str, Any], field: str
+) -> None:
+    options = {"source_conn_id": "copy_source", "target_conn_id": "copy_target", **arguments}
+    with pytest.raises(ValueError, match=field):
+        CopyModelVersionOperator(task_id="copy", source_model_name="m", **options)
+
+
+@pytest.mark.usefixtures("airflow_db", "hostile_environment")
+def test_operator_in_a_dag_run_pushes_a_plain_record_without_secrets_and_its_lineage(
+    source_model: SourceModel,
+    target_hook: MlflowRegistryHook,
+    private_auth_mlflow_server: MlflowServer,
+    auth_mlflow_server: MlflowServer,
+) -> None:
+    target_model = unique("copy-dag")
+    with DAG(unique("dag_copy"), schedule=None, start_date=START) as dag:
+        CopyModelVersionOperator(
+            task_id="copy",
+            source_conn_id="copy_source",
+            target_conn_id="copy_target",
+            source_model_name=source_model.name,
+            source_alias="{{ params.alias }}",
+            target_model_name=target_model,
+            target_aliases=["production"],
+            params={"alias": "champion"},
+        )
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {("copy", -1): "success"}
+    record = xcom_value(dag_run, "copy")
+    assert (record["model_name"], record["version"]) == (target_model, "1")
+    assert record["copied_from"]["version"] == "2"
+    assert record["lineage"]["airflow.task_id"] == "copy"
+    holder = target_hook.get_conn().get_model_version_by_alias(target_model, "production")
+    assert holder.version == "1"
+    shown = json.dumps(record)
+    for server in (private_auth_mlflow_server, auth_mlflow_server):
+        assert not any(password in shown for password in server.passwords.values())
+    pytest.importorskip("airflow.providers.openlineage")
+    lineage_of_copy = copied_version_lineage(record)
+    source_host = private_auth_mlflow_server.url.removeprefix("http://")
+    target_host = auth_mlflow_server.url.removeprefix("http://")
+    assert [(d.namespace, d.name) for d in lineage_of_copy.inputs] == [
+        (f"mlflow://{source_host}", f"{source_model.name}/2")
+    ]
+    assert [(d.namespace, d.name) for d in lineage_of_copy.outputs] == [
+        (f"mlflow://{target_host}", f"{target_model}/1")
+    ]
