@@ -23,6 +23,7 @@ from airflow_mlflow_registry.openlineage_facets import copied_version_lineage
 from airflow_mlflow_registry.operators import CopyModelVersionOperator
 from airflow_mlflow_registry.promotion import COPY_KEY_TAG, SourceVersionNotFoundError
 from tests.hooks.test_credential_isolation import _permission
+from tests.integration.test_example_dags import load_example
 from tests.support.dag_runs import run_dag, task_states, xcom_value
 from tests.support.fault_proxy import FaultProxy
 from tests.support.model_versions import unique
@@ -310,3 +311,27 @@ def test_operator_in_a_dag_run_pushes_a_plain_record_without_secrets_and_its_lin
     assert [(d.namespace, d.name) for d in lineage_of_copy.outputs] == [
         (f"mlflow://{target_host}", f"{target_model}/1")
     ]
+
+
+@pytest.mark.usefixtures("airflow_db", "hostile_environment")
+def test_example_dag_promote_across_registries_runs_as_shipped(
+    source_model: SourceModel,
+    target_hook: MlflowRegistryHook,
+    private_auth_mlflow_server: MlflowServer,
+    auth_mlflow_server: MlflowServer,
+    use_connection: UseConnection,
+) -> None:
+    """On its own model name: the source model made by alice, under the example's connection
+    ids (``mlflow_default`` as alice on the source, ``mlflow_production`` as bob)."""
+    source, target = private_auth_mlflow_server, auth_mlflow_server
+    use_connection("mlflow_default", source.url, login="alice", password=source.passwords["alice"])
+    use_connection("mlflow_production", target.url, login="bob", password=target.passwords["bob"])
+    dag = load_example("promote_across_registries").promote_across_registries()
+    dag.get_task("promote").source_model_name = source_model.name
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {("promote", -1): "success"}
+    record = xcom_value(dag_run, "promote")
+    assert record["copied_from"]["version"] == "2" and record["aliases"] == ["production"]
+    assert record["tags"]["promoted_by"] == "promote_across_registries"
+    holder = target_hook.get_conn().get_model_version_by_alias(source_model.name, "production")
+    assert holder.version == record["version"]
