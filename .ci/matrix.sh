@@ -2,47 +2,20 @@
 # The compatibility matrix: for each entry of .ci/matrix/entries.txt, a venv with exactly the
 # pinned set .ci/matrix/<name>.txt (a released Airflow, an mlflow-skinny client, one Python)
 # plus this checkout, and the `compat` tests run in it. The MLflow servers those tests start
-# come from the main .venv (full mlflow), named by MLFLOW_TEST_SERVER_PYTHON.
+# come from the main .venv (full mlflow), named by MLFLOW_TEST_SERVER_PYTHON. Then the
+# connection form in a browser on the floor entry's Airflow, and the provider against the older
+# MLflow servers of .ci/matrix/servers.txt (the `servers` tests).
 #
 # Venvs live in .venv-matrix/<name> (gitignored) and are reused while their pin file, the
 # interpreter and pyproject.toml are unchanged, like .ci/bootstrap.sh does for .venv.
-# Usage: bash .ci/matrix.sh [NAME...]   (default: every entry). Exit code 1 if any entry fails.
+# Usage: bash .ci/matrix.sh [NAME...]   (default: everything; NAME is an entry, or `servers`).
+# Exit code 1 if anything fails.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash .ci/bootstrap.sh
-UV="$ROOT/.venv/bin/uv"
+source "$ROOT/.ci/matrix/venvs.sh"
 export MLFLOW_TEST_SERVER_PYTHON="$ROOT/.venv/bin/python"
-
-# The newest installed interpreter of Python minor $1 (on PATH, else from pyenv).
-find_python() {
-    local minor="$1" candidate
-    for candidate in "python$minor" "$(pyenv root 2>/dev/null)"/versions/"$minor".*/bin/"python$minor"; do
-        if "$candidate" -c 'import sys' >/dev/null 2>&1; then
-            command -v "$candidate"
-            return 0
-        fi
-    done
-    echo "no Python $minor interpreter found (on PATH or through pyenv)" >&2
-    return 1
-}
-
-# Create or reuse the venv of entry $1 with interpreter $2; prints its directory.
-ensure_venv() {
-    local name="$1" python="$2" venv="$ROOT/.venv-matrix/$1" want
-    want="$( ("$python" -VV; cat "$ROOT/.ci/matrix/$name.txt" "$ROOT/pyproject.toml") | sha256sum | cut -d' ' -f1)"
-    if [[ -x "$venv/bin/python" && -f "$venv/.matrix-stamp" && "$(cat "$venv/.matrix-stamp")" == "$want" ]]; then
-        echo "$venv"
-        return 0
-    fi
-    echo ">> $name: building $venv" >&2
-    rm -rf "$venv"
-    "$UV" venv --quiet --python "$python" "$venv" >&2
-    "$UV" pip sync --quiet --python "$venv/bin/python" "$ROOT/.ci/matrix/$name.txt" >&2
-    "$UV" pip install --quiet --python "$venv/bin/python" --no-deps --editable "$ROOT" >&2
-    echo "$want" > "$venv/.matrix-stamp"
-    echo "$venv"
-}
 
 failed=()
 summary=()
@@ -52,7 +25,7 @@ while read -r name python airflow skinny _; do
     started=$SECONDS
     echo ">> $name: Airflow $airflow, mlflow-skinny $skinny, Python $python" >&2
     status=0
-    venv="$(ensure_venv "$name" "$(find_python "$python")")" &&
+    venv="$(ensure_venv "$name" "$(find_python "$python")" with-checkout)" &&
         "$venv/bin/python" -m pytest -p no:cacheprovider -m compat -q || status=$?
     result="$( ((status == 0)) && echo passed || echo "FAILED ($status)")"
     summary+=("$name: $result in $((SECONDS - started)) s")
@@ -72,6 +45,19 @@ if [[ -x "$ROOT/.venv-matrix/$floor/bin/python" ]] && { (($# == 0)) || [[ " $* "
     result="$( ((status == 0)) && echo passed || echo "FAILED ($status)")"
     summary+=("$floor browser: $result in $((SECONDS - started)) s")
     ((status == 0)) || failed+=("$floor browser")
+fi
+
+# The provider (the main .venv's newest client) against the older MLflow servers of
+# .ci/matrix/servers.txt; the test builds their venvs (.ci/matrix/server-venv.sh, cached).
+if (($# == 0)) || [[ " $* " == *" servers "* ]]; then
+    started=$SECONDS
+    echo ">> older MLflow servers" >&2
+    status=0
+    "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -m servers -q \
+        tests/integration/test_older_mlflow_servers.py || status=$?
+    result="$( ((status == 0)) && echo passed || echo "FAILED ($status)")"
+    summary+=("older MLflow servers: $result in $((SECONDS - started)) s")
+    ((status == 0)) || failed+=("servers")
 fi
 
 echo ">> matrix summary" >&2

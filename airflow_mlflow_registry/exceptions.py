@@ -37,6 +37,16 @@ class MlflowRequestError(MlflowRegistryError):
     """An MLflow request failed; the message names the model (and version) it was about."""
 
 
+class MlflowServerTooOldError(MlflowRequestError):
+    """The tracking server predates MLflow 3 and lacks an endpoint a request needs; the message
+    names the server's version and says to upgrade it. ``server_version`` is what it reported.
+    """
+
+    def __init__(self, message: str, *, server_version: str) -> None:
+        super().__init__(message)
+        self.server_version = server_version
+
+
 class ModelRegistrationError(MlflowRegistryError):
     """A model version could not be registered, or did not become READY in time."""
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Resolve and pin each matrix entry of .ci/matrix/entries.txt into .ci/matrix/<name>.txt.
-# Run after changing an entry or the package's dependencies; commit the results.
-# Usage: bash .ci/matrix/compile.sh [NAME...]   (default: every entry)
+# Resolve and pin each matrix entry of .ci/matrix/entries.txt, and each MLflow server of
+# .ci/matrix/servers.txt, into .ci/matrix/<name>.txt. Run after changing an entry, a server or
+# the package's dependencies; commit the results.
+# Usage: bash .ci/matrix/compile.sh [NAME...]   (default: every entry and server)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MATRIX="$ROOT/.ci/matrix"
@@ -26,4 +27,14 @@ grep -v '^#' "$MATRIX/entries.txt" | while read -r name python airflow skinny re
         --output-file ".ci/matrix/$name.txt" "${minor_constraints[@]}" \
         pyproject.toml .ci/matrix/test-requirements.in "$pins")
     rm -f "$pins"
+done
+
+grep -v '^#' "$MATRIX/servers.txt" | while read -r name python mlflow as_of; do
+    [[ -n "$name" ]] || continue
+    if (($# > 0)) && [[ " $* " != *" $name "* ]]; then continue; fi
+    echo ">> $name: mlflow $mlflow (the server), Python $python, as of $as_of" >&2
+    (cd "$ROOT" && echo "mlflow==$mlflow" | "$UV" pip compile --quiet \
+        --python-version "$python" --exclude-newer "${as_of}T00:00:00Z" \
+        --custom-compile-command "bash .ci/matrix/compile.sh $name" \
+        --output-file ".ci/matrix/$name.txt" -)
 done

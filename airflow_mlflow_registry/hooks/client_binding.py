@@ -28,7 +28,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 from mlflow import MlflowClient
-from mlflow.exceptions import RestException
+from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import ENDPOINT_NOT_FOUND, ErrorCode
 from mlflow.store.model_registry.rest_store import RestStore as RegistryRestStore
 from mlflow.tracking._model_registry.client import ModelRegistryClient
@@ -37,7 +37,7 @@ from mlflow.utils.proto_json_utils import parse_dict
 from mlflow.utils.request_utils import augmented_raise_for_status
 from mlflow.utils.rest_utils import MlflowHostCreds, http_request, verify_rest_response
 
-from airflow_mlflow_registry.hooks import mlflow_compat
+from airflow_mlflow_registry.hooks import mlflow_compat, server_compat
 from airflow_mlflow_registry.hooks.artifact_binding import (
     ProxiedArtifactRepository,
     proxied_artifact_root,
@@ -106,11 +106,20 @@ class RestTransport:
         augmented_raise_for_status(response)
         return response
 
+    @functools.cached_property
+    def server_version(self) -> str | None:
+        """The server's MLflow version (``GET /version``), asked at most once; None when it
+        does not say."""
+        return server_compat.reported_server_version(self.creds, self.timeout)
+
     def call(self, request: StoreRequest) -> Any:
         """Send ``request``, trying its endpoints in order while the server lacks an endpoint.
 
         Mirrors ``mlflow.utils.rest_utils.call_endpoint(s)`` with a per-connection policy:
         only requests named in ``IDEMPOTENT_REQUEST_PREFIXES`` are retried.
+
+        :raises MlflowServerTooOldError: when the server lacks every endpoint of ``request``
+            and reports an MLflow version older than 3 (asked only then).
         """
         idempotent = request.name.startswith(IDEMPOTENT_REQUEST_PREFIXES)
         retries = self.max_retries if idempotent else 0
@@ -129,11 +138,16 @@ class RestTransport:
                     **payload,
                 )
                 response = verify_rest_response(response, endpoint)
-            except RestException as exc:
-                last = index == len(request.endpoints) - 1
-                if last or exc.error_code != ErrorCode.Name(ENDPOINT_NOT_FOUND):
+            except MlflowException as exc:
+                if exc.error_code != ErrorCode.Name(ENDPOINT_NOT_FOUND):
                     raise
-                continue
+                if index < len(request.endpoints) - 1:
+                    continue
+                needs = f"{request.name} ({method} {endpoint}, answered 404 there)"
+                too_old = server_compat.too_old_server_error(needs, self.server_version)
+                if too_old is None:
+                    raise
+                raise too_old from exc
             if response.status_code != 204:
                 parse_dict(js_dict=json.loads(response.text), message=request.response_proto)
             return request.response_proto

@@ -27,6 +27,7 @@ from airflow_mlflow_registry.exceptions import (
     ExperimentNotFoundError,
     MlflowRegistryError,
     MlflowRequestError,
+    MlflowServerTooOldError,
     ModelRegistrationError,
     NoMatchingRunError,
     describe_mlflow_error,
@@ -35,6 +36,7 @@ from airflow_mlflow_registry.exceptions import (
     redact,
     uri_secrets,
 )
+from airflow_mlflow_registry.hooks import server_compat
 from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
 from airflow_mlflow_registry.hooks.connection_form import (
     connection_form_widgets,
@@ -71,12 +73,12 @@ from airflow_mlflow_registry.validation import (
 from airflow_mlflow_registry.version_compat import BaseHook
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from datetime import datetime
     from types import ModuleType
 
     from mlflow import MlflowClient
-    from mlflow.entities import Run
+    from mlflow.entities import LoggedModel, Run
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.store.entities import PagedList
 
@@ -288,6 +290,23 @@ class MlflowRegistryHook(BaseHook):
             registry_uri
         )
 
+    def _logged_model_on_old_server_error(self, source: str) -> MlflowServerTooOldError | None:
+        """After registering ``source`` failed: if it is a logged model (``models:/<id>``) and
+        the server predates MLflow 3 (no logged models; an MLflow 2 server answers 500 "Not a
+        proper models:/ URI"), the error that names the server's version; else None. Asks the
+        server its version, on this failure path only.
+        """
+        if _logged_model_id(source) is None or not self.config.uses_rest:
+            return None
+        from airflow_mlflow_registry.hooks.client_binding import host_creds
+
+        version = server_compat.reported_server_version(
+            host_creds(self.config), self.config.timeout
+        )
+        return server_compat.too_old_server_error(
+            f"registering the logged model {display_uri(source)}", version
+        )
+
     def register_model_version(
         self,
         model_name: str,
@@ -462,6 +481,9 @@ class MlflowRegistryHook(BaseHook):
                 raise  # creating the registered model failed, and said why
             except Exception as exc:
                 action = f"Registering {display_uri(source)} as a version of model {model_name!r}"
+                too_old = self._logged_model_on_old_server_error(source)
+                if too_old is not None:
+                    raise too_old from exc
                 if _is_definitive(exc) or key is None:
                     raise self._request_error(action, exc) from exc
                 failure = exc
@@ -614,7 +636,8 @@ class MlflowRegistryHook(BaseHook):
         when no run matches.
 
         Prefers the run's MLflow 3 logged model (named ``search.artifact_path`` when it has
-        several) as ``models:/<model_id>``; falls back to ``runs:/<run_id>/<artifact_path>``.
+        several) as ``models:/<model_id>``; falls back to ``runs:/<run_id>/<artifact_path>``,
+        also on an MLflow 2 server (which has no logged models).
 
         :raises ExperimentNotFoundError: when the experiment does not exist or is deleted (a
             misspelled name is a configuration error, not "no run matched").
@@ -640,10 +663,13 @@ class MlflowRegistryHook(BaseHook):
                 self._experiment_by_id(search.experiment_id)
             return None
         run_id = runs[0].info.run_id
+        logged: Sequence[LoggedModel]
         try:
             logged = client.search_logged_models(
                 [experiment_id], filter_string=f"source_run_id = '{run_id}'"
             )
+        except MlflowServerTooOldError:
+            logged = []  # an MLflow 2 server has no logged models: runs keep models as artifacts
         except Exception as exc:
             raise self._request_error(f"Searching runs in {search.describe()}", exc) from exc
         named = [m for m in logged if m.name == search.artifact_path]

@@ -42,6 +42,8 @@ class MlflowServer:
       ``certs.ca_pem``.
     - ``port``: listen on this port instead of a free one; with the ``root`` of a stopped
       server, a new instance restarts that server on the same store and URL.
+    - ``python``: the Python whose ``mlflow`` serves (default :func:`server_python`), e.g. an
+      older MLflow's venv.
 
     Attributes: ``url`` (``http(s)://127.0.0.1:<port>``), ``port``, ``root``, ``log_path``,
     ``passwords`` (username to password for the admin and every user made with
@@ -59,6 +61,7 @@ class MlflowServer:
         certs: TlsCerts | None = None,
         mutual_tls: bool = False,
         port: int | None = None,
+        python: str | None = None,
     ) -> None:
         if mutual_tls and certs is None:
             raise ValueError("mutual_tls=True needs certs")
@@ -68,6 +71,7 @@ class MlflowServer:
         self.certs = certs
         self.mutual_tls = mutual_tls
         self.port = port or find_unused_port()
+        self.python = python or server_python()
         self.url = f"{'https' if certs else 'http'}://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
         self.passwords: dict[str, str] = {}
@@ -84,7 +88,7 @@ class MlflowServer:
         """Launch the server in its own process group and return without waiting."""
         self.root.mkdir(parents=True, exist_ok=True)
         command = [
-            server_python(), "-m", "mlflow", "server",
+            self.python, "-m", "mlflow", "server",
             "--backend-store-uri", f"sqlite:///{self.root}/mlflow.db",
             "--artifacts-destination", f"{self.root}/artifacts",
             "--host", "127.0.0.1",

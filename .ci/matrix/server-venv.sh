@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create or reuse the venv of the MLflow server NAME of .ci/matrix/servers.txt and print its
+# Python. The venv (.venv-matrix/NAME) holds exactly the pinned set .ci/matrix/NAME.txt and is
+# reused while that file and the interpreter are unchanged.
+# Usage: bash .ci/matrix/server-venv.sh NAME
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$ROOT/.ci/matrix/venvs.sh"
+name="$1"
+read -r _ python _ < <(awk -v name="$name" '$1 == name' "$ROOT/.ci/matrix/servers.txt")
+if [[ -z "${python:-}" ]]; then
+    echo "no MLflow server named $name in .ci/matrix/servers.txt" >&2
+    exit 1
+fi
+venv="$(ensure_venv "$name" "$(find_python "$python")")"
+echo "$venv/bin/python"

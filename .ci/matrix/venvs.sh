@@ -1,0 +1,38 @@
+# Venv helpers of the compatibility matrix, sourced by .ci/matrix.sh and
+# .ci/matrix/server-venv.sh (which set ROOT, the checkout). Uses the uv of the main .venv.
+UV="$ROOT/.venv/bin/uv"
+
+# The newest installed interpreter of Python minor $1 (on PATH, else from pyenv).
+find_python() {
+    local minor="$1" candidate
+    for candidate in "python$minor" "$(pyenv root 2>/dev/null)"/versions/"$minor".*/bin/"python$minor"; do
+        if "$candidate" -c 'import sys' >/dev/null 2>&1; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    echo "no Python $minor interpreter found (on PATH or through pyenv)" >&2
+    return 1
+}
+
+# Create or reuse .venv-matrix/$1 with interpreter $2: exactly the pinned set .ci/matrix/$1.txt,
+# plus this checkout (editable, no dependencies) when $3 is "with-checkout". Reused while the
+# interpreter, the pin file (and then pyproject.toml) are unchanged. Prints its directory.
+ensure_venv() {
+    local name="$1" python="$2" checkout="${3:-}" venv="$ROOT/.venv-matrix/$1" want
+    want="$( ("$python" -VV; cat "$ROOT/.ci/matrix/$name.txt"
+              if [[ -n "$checkout" ]]; then cat "$ROOT/pyproject.toml"; fi) | sha256sum | cut -d' ' -f1)"
+    if [[ -x "$venv/bin/python" && -f "$venv/.matrix-stamp" && "$(cat "$venv/.matrix-stamp")" == "$want" ]]; then
+        echo "$venv"
+        return 0
+    fi
+    echo ">> $name: building $venv" >&2
+    rm -rf "$venv"
+    "$UV" venv --quiet --python "$python" "$venv" >&2
+    "$UV" pip sync --quiet --python "$venv/bin/python" "$ROOT/.ci/matrix/$name.txt" >&2
+    if [[ -n "$checkout" ]]; then
+        "$UV" pip install --quiet --python "$venv/bin/python" --no-deps --editable "$ROOT" >&2
+    fi
+    echo "$want" > "$venv/.matrix-stamp"
+    echo "$venv"
+}
