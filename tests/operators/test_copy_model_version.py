@@ -16,6 +16,7 @@ import pendulum
 import pytest
 from airflow.sdk import DAG
 
+from airflow_mlflow_registry.exceptions import MlflowRequestError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.hooks.client_binding import download_model_source
 from airflow_mlflow_registry.lineage import TaskInstanceLineage
@@ -225,6 +226,46 @@ def test_lost_reply_of_the_targets_create_gives_one_version_and_a_retry_reuses_i
         [experiment_id], filter_string=f"name = '{source_model.name}'"
     )
     assert len(copies) == 1 and COPY_KEY_TAG in copies[0].tags
+
+
+def test_retry_after_an_unfinished_upload_fills_the_same_logged_model(
+    source_model: SourceModel,
+    proxied_target_hook: MlflowRegistryHook,
+    target_proxy: FaultProxy,
+    tmp_path: Path,
+) -> None:
+    """Try 1 uploads the files but fails to mark the logged model READY; try 2 finds that
+    logged model by its copy key, uploads into it again, finalizes it and registers once."""
+    from mlflow.entities import LoggedModelStatus
+
+    target_model = unique("copy-unfinished")
+    task_run = unique("copy")
+    target_proxy.add_fault("PATCH", "/logged-models/", "403_before_forward")
+    with pytest.raises(MlflowRequestError, match=source_model.name):
+        proxied_target_hook.copy_model_version_from(
+            source_model.hook,
+            source_model.name,
+            version=2,
+            target_model_name=target_model,
+            lineage=lineage(task_run, 1),
+        )
+    assert target_proxy.faults_injected == 1
+    retry = proxied_target_hook.copy_model_version_from(
+        source_model.hook,
+        source_model.name,
+        version=2,
+        target_model_name=target_model,
+        lineage=lineage(task_run, 2),
+    )
+    assert (retry["version"], retry["created"]) == ("1", True)
+    client = proxied_target_hook.get_conn()
+    experiment_id = client.get_experiment_by_name("airflow-model-copies").experiment_id
+    copies = client.search_logged_models(
+        [experiment_id], filter_string=f"name = '{source_model.name}'"
+    )
+    assert [m.model_id for m in copies] == [retry["source"].removeprefix("models:/")]
+    assert copies[0].status == LoggedModelStatus.READY
+    assert copied_files(proxied_target_hook, retry, tmp_path) == source_model.files["2"]
 
 
 def test_clear_after_the_alias_moved_copies_the_new_source_and_supersedes(
