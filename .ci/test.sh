@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The default test suite: lint, format check, type check, then pytest (real MLflow servers and
-# real Airflow). Bootstraps .venv itself. Extra arguments go to pytest. The stack tier
-# (tests/stack, marker `stack`) runs separately: bash .ci/stack-tests.sh; so do the tests
-# against older MLflow servers (marker `servers`), in the matrix: bash .ci/matrix.sh
+# real Airflow). Bootstraps .venv itself. Extra arguments go to pytest. Three tiers run
+# separately: the end-to-end tier (marker `e2e`): bash .ci/e2e-tests.sh; the stack tier
+# (tests/stack, marker `stack`): bash .ci/stack-tests.sh; the tests against older MLflow
+# servers (marker `servers`), in the matrix: bash .ci/matrix.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -15,5 +16,5 @@ echo ">> ruff check / ruff format --check / mypy"
 "$ROOT/.venv/bin/mypy"
 
 echo ">> pytest"
-# `-m "not stack and not servers"` comes first, so a `-m` given by the caller replaces it.
-exec "$PY" -m pytest -p no:cacheprovider -m "not stack and not servers" "$@"
+# `-m "not stack and not servers and not e2e"` comes first, so a `-m` given by the caller replaces it.
+exec "$PY" -m pytest -p no:cacheprovider -m "not stack and not servers and not e2e" "$@"

@@ -6,10 +6,14 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.support.airflow_env import connection_env_var, connection_json
 
 if TYPE_CHECKING:
     from tests.support.mlflow_server import MlflowServer
+
+pytestmark = pytest.mark.e2e
 
 
 def test_airflow_connections_test_reports_success_wrong_password_and_unreachable_host(

@@ -122,6 +122,7 @@ def create_backfill_alone(services: AirflowServices, args: list[str]) -> None:
     services.start("scheduler")
 
 
+@pytest.mark.e2e
 @pytest.mark.backfill
 @pytest.mark.timeout(1200)  # 933 s measured on 2 cores at load 12-16 (other suites running)
 def test_backfill_registers_each_day_once_and_reprocessing_registers_nothing(

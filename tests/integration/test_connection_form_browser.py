@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from tests.support.mlflow_server import MlflowServer
 
 # A first `airflow db migrate` and api-server start take minutes on a busy 2-core machine.
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(900)]
 
 AIRFLOW_PYTHONS_ENV = "BROWSER_TEST_AIRFLOW_PYTHONS"
 CHROMIUM_FLAGS = [

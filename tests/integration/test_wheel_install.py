@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from tests.support.mlflow_server import MlflowServer
 
 # Building, installing and a first `airflow db migrate` take minutes on a busy 2-core machine.
-pytestmark = [pytest.mark.wheel, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.e2e, pytest.mark.wheel, pytest.mark.timeout(1200)]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 UV = Path(sys.executable).parent / "uv"

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from tests.conftest import UseConnection
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
 CREATE = "/model-versions/create"
 TIMEOUT_SECONDS = 2

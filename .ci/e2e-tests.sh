@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The end-to-end tier (marker `e2e`): tests that start Airflow's own processes (api-server,
+# scheduler, dag-processor, triggerer; `airflow connections test`), build and install the
+# wheel, drive headless Chromium, or stop and restart an MLflow server. Each costs tens of
+# seconds to minutes, so they run here rather than in the default suite (.ci/test.sh). Same
+# bootstrap, same servers; extra arguments go to pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash .ci/bootstrap.sh
+started=$SECONDS
+echo ">> pytest -m e2e"
+status=0
+"$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -m e2e --durations=15 "$@" || status=$?
+echo ">> e2e tier: $((SECONDS - started)) s"
+exit "$status"
