@@ -117,7 +117,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "MLflow",
-                "python-modules": ["airflow_mlflow_registry.triggers.model_version"],
+                "python-modules": [
+                    "airflow_mlflow_registry.triggers.model_version",
+                    "airflow_mlflow_registry.triggers.registry_events",
+                ],
             }
         ],
         "extra-links": ["airflow_mlflow_registry.links.mlflow.MlflowModelVersionLink"],

@@ -16,11 +16,18 @@ What moved (measured on released Airflow):
   on 3.0.
 - ``CronDataIntervalTimetable``: ``airflow.sdk`` from 3.2; ``airflow.timetables.interval`` on
   3.0 and 3.1.
+- ``BaseEventTrigger`` (triggers usable in ``AssetWatcher``): ``airflow.triggers.base`` in every
+  minor from 3.0 to 3.3 (the task SDK has none); imported here so that a move is made once.
+  What differs is behaviour: only 3.3 gives such a trigger an ``asset_state_store`` (state
+  kept per watched asset in the metadata DB); :func:`trigger_asset_state_store` returns it, or
+  None before 3.3.
 
 Importing this module imports Airflow, never mlflow.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 # mypy checks against the newest Airflow, where the first branch of each pair is taken.
 try:
@@ -62,13 +69,24 @@ except ImportError:  # Airflow 3.0, 3.1
         CronDataIntervalTimetable,
     )
 
+from airflow.triggers.base import BaseEventTrigger
+
+
+def trigger_asset_state_store(trigger: BaseEventTrigger) -> Any | None:
+    """The asset state store the triggerer gave ``trigger`` (Airflow 3.3+: accessors over the
+    assets that watch it), or None on older Airflow or outside a triggerer."""
+    return getattr(trigger, "asset_state_store", None)
+
+
 __all__ = [
     "AirflowException",
     "AirflowNotFoundException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "BaseEventTrigger",
     "BaseHook",
     "CronDataIntervalTimetable",
     "conf",
     "mask_secret",
+    "trigger_asset_state_store",
 ]

@@ -846,6 +846,46 @@ class MlflowRegistryHook(BaseHook):
         )
         return self._version_record(found[0], created=False) if found else None
 
+    def find_versions_after(
+        self,
+        model_name: str,
+        after_version: int,
+        *,
+        tags: Mapping[str, Any] | None = None,
+        limit: int = 1,
+        newest_first: bool = False,
+    ) -> list[ModelVersion]:
+        """Versions of ``model_name`` numbered above ``after_version`` and carrying every tag in
+        ``tags`` (any status), in version order (``newest_first``: the reverse), at most
+        ``limit``. One search request, filtered, ordered and bounded by the server, however
+        many versions the model has (the registry trigger's poll).
+
+        :raises ValueError: for a tag value or model name with a single quote.
+        :raises MlflowRequestError: naming the model and the filter (also for Unity Catalog,
+            whose searches accept neither ``version_number`` nor an ordering).
+        """
+        filter_string = (
+            f"{model_version_filter(model_name, tags)} AND version_number > {int(after_version)}"
+        )
+        order = "DESC" if newest_first else "ASC"
+        try:
+            found = self.get_conn().search_model_versions(
+                filter_string=filter_string,
+                max_results=limit,
+                order_by=[f"version_number {order}"],
+            )
+        except Exception as exc:
+            raise self._request_error(
+                f"Searching versions of model {model_name!r} ({filter_string})", exc
+            ) from exc
+        return [mv for mv in found if mv.name == model_name]
+
+    def model_version_record(self, version: ModelVersion) -> dict[str, Any]:
+        """The JSON-able record (as :meth:`get_model_version`) of a ``ModelVersion`` already
+        read, without a request. ``aliases`` is what ``version`` carries: versions from a
+        search carry none on MLflow's SQL stores."""
+        return self._version_record(version, created=False)
+
     def source_run_metric(self, version: ModelVersion, metric: str) -> float | None:
         """The latest value of ``metric`` logged in the run that produced ``version``.
 

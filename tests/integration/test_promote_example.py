@@ -75,6 +75,7 @@ def test_shipped_dags_cannot_trigger_each_other_in_a_loop(monkeypatch: pytest.Mo
         "backfill_registrations",
         "model_retention",
         "promote_across_registries",
+        "on_model_registry_events",
     }
     emits = {
         dag_id: {o.uri for task in dag.tasks for o in task.outlets if isinstance(o, Asset)}

@@ -146,7 +146,7 @@ class AirflowServices:
     def log_tails(self, lines: int = 15) -> str:
         """The last lines of each service log, for failure messages."""
         tails = []
-        for service in _SERVICES:
+        for service in dict.fromkeys((*_SERVICES, *self._processes)):
             path = self.home / f"{service}.log"
             if path.exists():
                 text = path.read_text(errors="replace").splitlines()[-lines:]

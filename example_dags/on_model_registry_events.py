@@ -1,0 +1,73 @@
+"""React to registry changes made anywhere: new versions of ``churn-classifier`` and moves of
+its ``production`` alias, whoever made them (a notebook, CI, the MLflow UI, another DAG).
+
+Two ``AssetWatcher`` objects on the model's asset (``model_asset("mlflow_default", ...)``) run
+``MlflowRegistryEventTrigger`` in the triggerer: one emits an event for each new READY
+version, the other for each move of ``production``. Each poll sends one request, every 60 s.
+Each event starts a run of this DAG as long as the scheduler creates runs faster than events
+arrive; a run that finds several events (``triggering_asset_events``) handles each of them.
+The payload of each event is the version's record (``version``, ``model_uri``, ``source``,
+``run_id``, ``tags``, ...) plus ``event`` and ``alias``.
+
+Needs a running triggerer. The asset is named by the connection id: parsing this file reads
+no connection. On Airflow 3.3+ the triggers keep their cursors in the asset state store, so a
+triggerer restart neither replays nor skips versions; before 3.3 a restarted trigger starts
+from the registry's state at that moment (changes made while it was down emit nothing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import AssetWatcher, dag, task
+
+from airflow_mlflow_registry.assets import model_asset
+from airflow_mlflow_registry.triggers import MlflowRegistryEventTrigger
+
+MODEL_NAME = "churn-classifier"
+MODEL_ASSET = model_asset(
+    "mlflow_default",
+    MODEL_NAME,
+    watchers=[
+        AssetWatcher(
+            name="churn-classifier-new-versions",
+            trigger=MlflowRegistryEventTrigger(model_name=MODEL_NAME, poll_interval=60),
+        ),
+        AssetWatcher(
+            name="churn-classifier-production-moves",
+            trigger=MlflowRegistryEventTrigger(
+                model_name=MODEL_NAME, alias="production", poll_interval=60
+            ),
+        ),
+    ],
+)
+
+
+@dag(
+    schedule=[MODEL_ASSET],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["mlflow", "example", "event-driven"],
+    doc_md=__doc__,
+)
+def on_model_registry_events() -> None:
+    @task
+    def handle_registry_events(triggering_asset_events: Any = None) -> list[dict[str, Any]]:
+        """One line per registry change this run was started for; returns their payloads."""
+        payloads = [
+            event.extra["payload"]
+            for event in triggering_asset_events[MODEL_ASSET]
+            if event.extra.get("from_trigger")
+        ]
+        for payload in payloads:
+            print(
+                f"{payload['event']}: {payload['model_uri']} (alias {payload['alias']}, "
+                f"source {payload['source']}, tags {payload['tags']})"
+            )
+        return payloads
+
+    handle_registry_events()
+
+
+on_model_registry_events()

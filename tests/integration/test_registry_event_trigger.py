@@ -1,0 +1,149 @@
+"""Event-driven scheduling on a model's registry with a real triggerer (issue 12, item 1).
+
+Starts api-server, scheduler, dag-processor and triggerer (LocalExecutor, SQLite, temp
+AIRFLOW_HOME) and an `mlflow server`. Versions are registered with a plain `MlflowClient`.
+Marker `event_trigger` (several minutes on two shared cores: a separate tier,
+`bash .ci/test.sh -m event_trigger`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import textwrap
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.support.airflow_env import connection_json
+from tests.support.airflow_services import AirflowServices
+from tests.support.model_versions import add_version, unique
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.support.mlflow_server import MlflowServer
+
+DAG_ID = "on_new_model_version"
+POLL_INTERVAL = 5
+
+DAG_FILE = """
+import pendulum
+from airflow.sdk import AssetWatcher, dag, task
+
+from airflow_mlflow_registry.assets import model_asset
+from airflow_mlflow_registry.triggers import MlflowRegistryEventTrigger
+
+MODEL_ASSET = model_asset(
+    "mlflow_default",
+    {model!r},
+    watchers=[
+        AssetWatcher(
+            name="new-versions",
+            trigger=MlflowRegistryEventTrigger(model_name={model!r}, poll_interval={interval}),
+        )
+    ],
+)
+
+
+@dag(schedule=[MODEL_ASSET], start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def {dag_id}():
+    @task
+    def noop():
+        return None
+
+    noop()
+
+
+{dag_id}()
+"""
+
+
+def query(services: AirflowServices, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(services.home / "airflow.db", timeout=60) as db:
+        return list(db.execute(sql))
+
+
+def trigger_payloads(services: AirflowServices) -> list[dict[str, Any]]:
+    """Payloads of the asset events the trigger emitted, oldest first."""
+    rows = query(services, "SELECT extra FROM asset_event ORDER BY id")
+    extras = [json.loads(extra) if isinstance(extra, str) else extra for (extra,) in rows]
+    return [e["payload"] for e in extras if e.get("from_trigger")]
+
+
+def wait_for(condition: Any, what: str, services: AirflowServices, timeout: float = 240) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        services._check_alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached in {timeout} s{services.log_tails(30)}")
+        time.sleep(2)
+    return result
+
+
+@pytest.mark.event_trigger
+@pytest.mark.timeout(1200)
+def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
+    mlflow_server: MlflowServer, tmp_path: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    started = time.monotonic()
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    model = unique("watched")
+    dags_folder = tmp_path / "dags"
+    dags_folder.mkdir()
+    (dags_folder / f"{DAG_ID}.py").write_text(
+        textwrap.dedent(DAG_FILE.format(model=model, interval=POLL_INTERVAL, dag_id=DAG_ID))
+    )
+    services = AirflowServices(
+        tmp_path / "airflow",
+        dags_folder,
+        {"mlflow_default": connection_json(mlflow_server.url)},
+    )
+    try:
+        services.start()
+        services.start("triggerer")
+        services.wait_for_dag(DAG_ID)
+        services.cli("dags", "unpause", DAG_ID)
+        # The trigger's first poll stores its cursor (no model yet: version 0).
+        wait_for(
+            lambda: query(services, "SELECT value FROM asset_state_store"),
+            "the trigger's first cursor",
+            services,
+        )
+        versions = [add_version(client, model, tags={"n": str(n)}) for n in range(3)]
+        runs = services.wait_for_runs(DAG_ID, "asset_triggered__", 3, after=0)
+        assert set(runs.values()) == {"success"}
+        payloads = trigger_payloads(services)
+        assert [p["version"] for p in payloads] == versions == ["1", "2", "3"]
+        for n, payload in enumerate(payloads):
+            assert payload["event"] == "new_version"
+            assert payload["model_name"] == model
+            assert payload["model_uri"] == f"models:/{model}/{n + 1}"
+            assert payload["tags"] == {"n": str(n)}
+            assert payload["source"] == f"runs:/{payload['run_id']}/model"
+            assert payload["status"] == "READY"
+        assert len(services.dag_runs(DAG_ID)) == 3
+
+        log = services.home / "triggerer.log"
+        offset = log.stat().st_size
+        services.stop("triggerer")  # SIGTERM, as a deployment's restart does
+        services.start("triggerer")
+        wait_for(
+            lambda: "starting" in log.read_text(errors="replace")[offset:],
+            "the trigger started by the restarted triggerer",
+            services,
+        )
+        time.sleep(4 * POLL_INTERVAL)
+        assert len(trigger_payloads(services)) == 3
+        assert len(services.dag_runs(DAG_ID)) == 3
+
+        fourth = add_version(client, model)
+        services.wait_for_runs(DAG_ID, "asset_triggered__", 4, after=0)
+        assert [p["version"] for p in trigger_payloads(services)] == ["1", "2", "3", fourth]
+        assert len(services.dag_runs(DAG_ID)) == 4
+    finally:
+        services.stop()
+    print(f"\nreal-triggerer event test: {time.monotonic() - started:.0f} s")
