@@ -171,3 +171,39 @@ def test_alias_moves_and_rollbacks_emit_with_the_previous_version(
     ]
     assert payloads[1]["aliases"] == ["production"]
     assert {path.split("?")[0] for _, path in proxy.requests_seen} == {BY_ALIAS}
+
+
+def test_without_a_state_store_a_restarted_trigger_starts_from_the_registry_as_it_is(
+    proxy: ForwardingProxy, mlflow_server: MlflowServer
+) -> None:
+    """Airflow before 3.3 gives a trigger no state store (as here, outside a triggerer): a
+    new instance of the same trigger, as a restarted triggerer makes, neither replays what the
+    first one emitted nor emits what was registered while none ran."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    model = unique("watched-restart")
+    add_version(client, model)
+
+    def watch() -> RunningTrigger:
+        return RunningTrigger(
+            MlflowRegistryEventTrigger(
+                model_name=model, mlflow_conn_id="watched", poll_interval=POLL
+            )
+        )
+
+    with watch() as first:
+        wait_until(lambda: polls(proxy, SEARCH) >= 2, "two polls")
+        emitted = add_version(client, model)
+        wait_until(lambda: len(first.payloads) == 1, "the event of the first instance")
+    assert first.payloads[0]["version"] == emitted
+
+    while_down = add_version(client, model)
+    proxy.reset_counts()
+    with watch() as second:
+        wait_until(lambda: polls(proxy, SEARCH) >= 4, "four polls after the restart")
+        assert second.payloads == []  # neither `emitted` again nor `while_down`
+        after = add_version(client, model)
+        wait_until(lambda: len(second.payloads) == 1, "the event after the restart")
+    assert int(while_down) < int(after)
+    assert second.payloads[0]["version"] == after
