@@ -2,8 +2,8 @@
 
 Starts api-server, scheduler, dag-processor and triggerer (LocalExecutor, SQLite, temp
 AIRFLOW_HOME) and an `mlflow server`. Versions are registered with a plain `MlflowClient`.
-Marker `event_trigger` (several minutes on two shared cores: a separate tier,
-`bash .ci/test.sh -m event_trigger`).
+Markers `e2e` (the end-to-end tier, `bash .ci/e2e-tests.sh`) and `event_trigger` (this test
+alone: `bash .ci/e2e-tests.sh -m event_trigger`); about ten minutes on two shared cores.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def wait_for(condition: Any, what: str, services: AirflowServices, timeout: floa
     return result
 
 
+@pytest.mark.e2e
 @pytest.mark.event_trigger
 @pytest.mark.timeout(1200)
 def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
