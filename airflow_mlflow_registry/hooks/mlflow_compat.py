@@ -17,6 +17,13 @@ Differences handled (read in the sources of mlflow-skinny 3.0.0, 3.1.0, 3.4.0, 3
 - ``ArtifactRepository.__init__`` and ``get_artifact_repository`` take the tracking URI from a
   release after 3.1 on (3.0 and 3.1 take only the artifact URI).
 
+Checked and not different (so nothing here handles it): ``search_model_versions(filter_string,
+max_results, order_by, page_token)`` has the same signature in 3.0.0 and 3.17.2, and the REST
+store sends filter, bound and ordering to the server unchanged; ``version_number >`` filters
+and ``version_number ASC|DESC`` ordering are the server's (the registry event trigger relies on
+them). What differs is the registry, not the client: the Unity Catalog store refuses any
+``order_by`` before sending (``_require_arg_unspecified``).
+
 This module imports mlflow at top level; the hook imports it lazily.
 """
 
