@@ -1,13 +1,14 @@
-"""The `airflow-mlflow-registry` console script, run for real in subprocesses against real
-`mlflow server` processes, with its connection in `AIRFLOW_CONN_*` environment variables.
+"""The `airflow-mlflow-registry` command line against real `mlflow server` processes, with its
+connection in `AIRFLOW_CONN_*` environment variables.
 
-Each CLI process spends seconds importing Airflow, so independent command lines run side by
-side (`run_cli` takes several).
+What a command does (records, tables, reports, exit codes, error lines) is checked through
+`cli.main` in this process; what only a process shows (the console script and `python -m`,
+Ctrl-C, the progress bar on a terminal, that no traceback reaches stderr with every import's
+output) with real CLI processes (see `tests/support/cli.py`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import signal
@@ -16,9 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pendulum
 import pytest
@@ -28,6 +27,14 @@ from airflow_mlflow_registry.backfill import run_registration_key
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from tests.support.airflow_env import connection_env_var, connection_json
+from tests.support.cli import (
+    CLI,
+    CLI_TIMEOUT_SECONDS,
+    CliResult,
+    kill_all,
+    run_cli,
+    run_cli_in_process,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,52 +47,7 @@ if TYPE_CHECKING:
     from tests.support.mlflow_server import MlflowServer
     from tests.support.silent_server import SilentServer
 
-CLI = Path(sys.executable).with_name("airflow-mlflow-registry")
-CLI_TIMEOUT_SECONDS = 240
 CREATE = "/model-versions/create"
-
-
-@dataclass(frozen=True)
-class CliResult:
-    """Exit code and output of one CLI process."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-    @property
-    def stderr_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.strip()]
-
-
-def run_cli(env: dict[str, str], *command_lines: Sequence[str]) -> list[CliResult]:
-    """Run each command line as its own CLI process, all at once; results in the same order.
-    Every process still running when one exceeds ``CLI_TIMEOUT_SECONDS`` is killed."""
-    processes = [
-        subprocess.Popen(
-            [str(CLI), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-        )
-        for args in command_lines
-    ]
-    try:
-        results = []
-        for process in processes:
-            stdout, stderr = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
-            results.append(CliResult(process.returncode, stdout, stderr))
-        return results
-    finally:
-        kill_all(processes)
-
-
-def kill_all(processes: Sequence[subprocess.Popen[Any]]) -> None:
-    """Kill and reap each process that has not exited (after a timeout or a failed test)."""
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def run_cli_with_terminal_stderr(env: dict[str, str], args: Sequence[str]) -> tuple[CliResult, str]:
@@ -229,7 +191,7 @@ def test_bad_usage_exits_2_with_one_error_line_and_no_traceback(
             "ftp://mlflow.example.com", login="alice", password=secret
         ),
     }
-    results = run_cli(
+    results = run_cli_in_process(
         env,
         ["list-versions", "m", "--no-such-option"],
         ["list-versions", "m", "--created-after", "2026-02-30"],
@@ -294,7 +256,7 @@ def test_register_get_and_list_versions_print_json_records_and_a_table(
         v.version: v.creation_timestamp
         for v in plain_client.search_model_versions(f"name='{model}'")
     }
-    got, by_tag, by_alias, by_dates, table = run_cli(
+    got, by_tag, by_alias, by_dates, table = run_cli_in_process(
         cli_env,
         ["get-version", model, "4", "--json"],
         ["list-versions", model, "--tag", "team=ml", "--limit", "2", "--json"],
@@ -375,7 +337,7 @@ def test_backfill_dry_run_registers_nothing_backfill_registers_each_run_once_and
         "metrics.accuracy > 0.5",
     ]
 
-    (dry,) = run_cli(
+    (dry,) = run_cli_in_process(
         cli_env, ["backfill", model, "--from", "2026-03-02", *window, "--dry-run", "--json"]
     )
     assert dry.code == 0, dry
@@ -399,7 +361,7 @@ def test_backfill_dry_run_registers_nothing_backfill_registers_each_run_once_and
     assert list(versions_by_run(plain_client, model)) == [by_dag]
 
     # The same window, with --from as an ISO datetime with an offset (= 2026-03-02T00:00Z).
-    (done,) = run_cli(
+    (done,) = run_cli_in_process(
         cli_env,
         [
             "backfill",
@@ -456,7 +418,7 @@ def test_backfill_alias_ends_on_the_newest_run_of_the_window_never_moving_back(
     plain_client.set_registered_model_alias(model, "staging", held.version)
     window = ["--experiment", experiment, "--from", "2026-04-01", "--to", "2026-04-02"]
 
-    dry, done = run_cli(
+    dry, done = run_cli_in_process(
         cli_env,
         ["backfill", model, *window, "--alias", "staging", "--dry-run"],
         ["backfill", model, *window, "--alias", "staging", "--json"],
@@ -481,7 +443,7 @@ def test_backfill_alias_ends_on_the_newest_run_of_the_window_never_moving_back(
     assert plain_client.get_model_version_by_alias(model, "staging").run_id == newest
     # Pointed elsewhere, the alias is moved to the newest run's version, and the text says so.
     plain_client.set_registered_model_alias(model, "staging", "2")
-    (again,) = run_cli(cli_env, ["backfill", model, *window, "--alias", "staging"])
+    (again,) = run_cli_in_process(cli_env, ["backfill", model, *window, "--alias", "staging"])
     assert again.code == 0, again
     assert (
         f"Alias 'staging' now points at version {held.version} of run {newest}, the newest "
@@ -513,7 +475,7 @@ def test_backfill_with_a_failed_run_exits_1_and_a_rerun_registers_only_that_run(
         "--from", "2026-04-01", "--to", "2026-04-04", "--json",
     ]  # fmt: skip
 
-    (partial,) = run_cli(env, command)
+    (partial,) = run_cli_in_process(env, command)
     assert partial.code == 1, partial
     assert fault_proxy.faults_injected == 2
     report = partial.json()
@@ -523,7 +485,7 @@ def test_backfill_with_a_failed_run_exits_1_and_a_rerun_registers_only_that_run(
     assert partial.stderr_lines[-1].startswith("error: 1 of 3 runs failed")
     assert "Traceback" not in partial.stderr
 
-    (rerun,) = run_cli(env, command)
+    (rerun,) = run_cli_in_process(env, command)
     assert rerun.code == 0, rerun
     assert [r["outcome"] for r in rerun.json()["runs"]] == [
         "already_registered",
@@ -580,7 +542,7 @@ def test_unreachable_server_exits_1_with_one_error_line_and_a_traceback_only_wit
             f"http://127.0.0.1:{unused_port}", timeout=2, max_retries=0
         ),
     }
-    listing, backfill, debug = run_cli(
+    listing, backfill, debug = run_cli_in_process(
         env,
         ["list-versions", "m"],
         ["backfill", "m", "--experiment", "e", "--from", "2026-01-01", "--to", "2026-01-02"],

@@ -28,10 +28,10 @@ from airflow_mlflow_registry.operators import (
 )
 from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.bearer_proxy import ForwardingProxy, error_reply
+from tests.support.cli import run_cli
 from tests.support.dag_runs import run_dag, task_states, xcom_value
 from tests.support.mlflow_server import MlflowServer
 from tests.support.model_versions import unique
-from tests.test_cli import run_cli
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

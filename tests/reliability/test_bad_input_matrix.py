@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,10 +20,12 @@ from airflow_mlflow_registry.lineage import TaskInstanceLineage
 from airflow_mlflow_registry.operators import RegisterModelVersionOperator
 from tests.conftest import airflow_settings
 from tests.support.airflow_env import connection_env_var, connection_json
+from tests.support.cli import CLI, CLI_TIMEOUT_SECONDS, kill_all
 from tests.support.model_versions import unique
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from tests.conftest import UseConnection
     from tests.support.certs import TlsCerts
@@ -280,8 +280,6 @@ def test_runs_uri_naming_a_missing_run_is_registered_because_the_server_does_not
 
 # --- the command line: every process of the table runs at once (each spends seconds importing)
 
-CLI = Path(sys.executable).with_name("airflow-mlflow-registry")
-CLI_TIMEOUT_SECONDS = 240
 GET_V1 = ("get-version", "m", "1")
 REGISTER = ("register-version", "m", "--model-uri", "s3://bucket/m")
 
@@ -340,7 +338,8 @@ CLI_ROWS: dict[str, CliRow] = {
 def cli_results(
     mlflow_server: MlflowServer, auth_mlflow_server: MlflowServer, unused_port: int
 ) -> dict[str, subprocess.CompletedProcess[str]]:
-    """Every row of ``CLI_ROWS`` run as its own CLI process, all at once."""
+    """Every row of ``CLI_ROWS`` run as its own CLI process, all at once; each one still
+    running when one exceeds ``CLI_TIMEOUT_SECONDS`` is killed."""
     hosts = {"plain": mlflow_server.url, "auth": auth_mlflow_server.url, "port": unused_port}
     processes = {}
     for name, row in CLI_ROWS.items():
@@ -357,11 +356,14 @@ def cli_results(
             env=env,
         )
     results = {}
-    for name, process in processes.items():
-        stdout, stderr = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
-        results[name] = subprocess.CompletedProcess(
-            process.args, process.returncode, stdout, stderr
-        )
+    try:
+        for name, process in processes.items():
+            stdout, stderr = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
+            results[name] = subprocess.CompletedProcess(
+                process.args, process.returncode, stdout, stderr
+            )
+    finally:
+        kill_all(list(processes.values()))
     return results
 
 
