@@ -98,6 +98,11 @@ _SERVER_FACTORIES: dict[str, Callable[[Path, TlsCerts], MlflowServer]] = {
     ),
     "https_mlflow_server": lambda root, certs: MlflowServer(root, certs=certs),
     "mtls_mlflow_server": lambda root, certs: MlflowServer(root, certs=certs, mutual_tls=True),
+    # MLflow 3.17 refuses https:// model sources unless told otherwise; users who register
+    # pre-signed URLs run their server like this.
+    "https_sources_mlflow_server": lambda root, certs: MlflowServer(
+        root, environment={"MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES": "https"}
+    ),
 }
 
 
@@ -196,6 +201,13 @@ def mtls_mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
     ``tls_certs.ca_pem`` (``tls_certs.client_pem`` is one).
     """
     return _mlflow_servers.ready("mtls_mlflow_server")
+
+
+@pytest.fixture(scope="session")
+def https_sources_mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
+    """A running plain-HTTP MLflow server that accepts ``https://`` model sources, such as
+    pre-signed URLs."""
+    return _mlflow_servers.ready("https_sources_mlflow_server")
 
 
 @pytest.fixture(scope="session")

@@ -30,17 +30,17 @@ from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.bearer_proxy import ForwardingProxy, error_reply
 from tests.support.cli import run_cli
 from tests.support.dag_runs import run_dag, task_states, xcom_value
-from tests.support.mlflow_server import MlflowServer
 from tests.support.model_versions import unique
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
 
     from airflow.models.dagrun import DagRun
 
     from tests.conftest import UseConnection
     from tests.support.bearer_proxy import BearerProxy, ProxiedRequest, ProxyReply
     from tests.support.certs import TlsCerts
+    from tests.support.mlflow_server import MlflowServer
 
 DB_PASSWORD = "db-Pw7-never-shown"
 URI_PASSWORD = "uri-Pw8-never-shown"
@@ -139,29 +139,14 @@ def test_cli_with_a_database_password_prints_no_secret(
 # ------------------------------------------------------------- pre-signed model URIs (item 12)
 
 
-@pytest.fixture(scope="module")
-def https_sources_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    """A plain ``mlflow server`` that accepts ``https://`` model sources, as a server whose
-    users register pre-signed URLs must (MLflow 3.17 refuses them by default)."""
-    server = MlflowServer(tmp_path_factory.mktemp("https_sources"))
-    with pytest.MonkeyPatch.context() as environment:
-        environment.setenv("MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES", "https")
-        server.start()  # the server copies this process's environment
-    try:
-        server.wait_until_ready()
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.mark.usefixtures("airflow_db")
 def test_presigned_model_uri_credentials_are_not_in_xcom_rendered_fields_logs_or_lineage(
-    https_sources_server: MlflowServer,
+    https_sources_mlflow_server: MlflowServer,
     use_connection: UseConnection,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    use_connection("mlflow_default", https_sources_server.url)
+    use_connection("mlflow_default", https_sources_mlflow_server.url)
     model = unique("presigned")
     with DAG(unique("dag_presigned"), schedule=None, start_date=START) as dag:
         register = RegisterModelVersionOperator(
@@ -195,12 +180,12 @@ def test_presigned_model_uri_credentials_are_not_in_xcom_rendered_fields_logs_or
 
 
 def test_rejected_presigned_model_uri_is_redacted_in_the_error(
-    https_sources_server: MlflowServer,
+    https_sources_mlflow_server: MlflowServer,
     use_connection: UseConnection,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The server rejects a source with '..' and repeats it in its message."""
-    use_connection("presigned_bad", https_sources_server.url)
+    use_connection("presigned_bad", https_sources_mlflow_server.url)
     with pytest.raises(MlflowRequestError) as raised:
         MlflowRegistryHook("presigned_bad").register_model_version(
             unique("presigned-bad"),
@@ -213,10 +198,10 @@ def test_rejected_presigned_model_uri_is_redacted_in_the_error(
 
 
 def test_cli_register_version_with_a_presigned_uri_prints_no_secret(
-    https_sources_server: MlflowServer, airflow_env: dict[str, str]
+    https_sources_mlflow_server: MlflowServer, airflow_env: dict[str, str]
 ) -> None:
     env = dict(airflow_env)
-    env[connection_env_var("presigned_cli")] = connection_json(https_sources_server.url)
+    env[connection_env_var("presigned_cli")] = connection_json(https_sources_mlflow_server.url)
     model = unique("presigned-cli")
     common = ["--conn-id", "presigned_cli", "--debug", "register-version", model, "--model-uri"]
     registered, rejected = run_cli(

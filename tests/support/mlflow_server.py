@@ -17,6 +17,7 @@ import requests
 from tests.support.silent_server import find_unused_port
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from tests.support.certs import TlsCerts
@@ -44,6 +45,7 @@ class MlflowServer:
       server, a new instance restarts that server on the same store and URL.
     - ``python``: the Python whose ``mlflow`` serves (default :func:`server_python`), e.g. an
       older MLflow's venv.
+    - ``environment``: variables added to the server's environment (a copy of this process's).
 
     Attributes: ``url`` (``http(s)://127.0.0.1:<port>``), ``port``, ``root``, ``log_path``,
     ``passwords`` (username to password for the admin and every user made with
@@ -62,6 +64,7 @@ class MlflowServer:
         mutual_tls: bool = False,
         port: int | None = None,
         python: str | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         if mutual_tls and certs is None:
             raise ValueError("mutual_tls=True needs certs")
@@ -72,6 +75,7 @@ class MlflowServer:
         self.mutual_tls = mutual_tls
         self.port = port or find_unused_port()
         self.python = python or server_python()
+        self.extra_environment = dict(environment or {})
         self.url = f"{'https' if certs else 'http'}://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
         self.passwords: dict[str, str] = {}
@@ -186,7 +190,7 @@ class MlflowServer:
             return "".join(deque(log, maxlen=lines))
 
     def _environment(self) -> dict[str, str]:
-        environment = dict(os.environ)
+        environment = {**os.environ, **self.extra_environment}
         # Job execution spawns seven huey consumer processes that tests never use; without
         # them startup is ~8 s faster on two cores.
         environment["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
