@@ -1,7 +1,8 @@
 """The shipped example DAGs, unchanged, on the stack: ``register_model`` trains a model, logs
 it through the hook's client to the authenticated MLflow server (proxied artifacts) and
 registers it as ``staging`` on a Celery worker; the model's asset event then starts
-``promote_on_new_version``, which promotes it.
+``promote_on_new_version``, which promotes it; ``model_retention``, triggered as shipped,
+previews and applies its rule as the connection's user and keeps the fresh, aliased version.
 (``backfill_registrations`` runs in ``test_backfill_on_workers.py``; that no stack process has
 an ``MLFLOW_TRACKING_*`` variable is checked in ``test_process_environments.py``.)"""
 
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 MODEL_NAME = "iris-classifier"
 
 
-def test_example_dags_train_log_register_and_promote_on_the_stack(stack: StackApi) -> None:
+def test_example_dags_train_log_register_promote_and_retain_on_the_stack(stack: StackApi) -> None:
     for dag_id in ("register_model", "promote_on_new_version"):
         stack.wait_for_dag(dag_id)
 
@@ -53,3 +54,18 @@ def test_example_dags_train_log_register_and_promote_on_the_stack(stack: StackAp
     promote_run = stack.wait_for_first_run("promote_on_new_version")
     assert stack.wait_for_run("promote_on_new_version", promote_run) == "success"
     assert stack.aliases(MODEL_NAME)["production"] == record["version"]
+
+    # Retention as shipped (not a dry run): nothing of the model is 30 days old, so it
+    # examines the version and deletes nothing.
+    stack.wait_for_dag("model_retention")
+    retention_run = stack.trigger("model_retention")
+    assert stack.wait_for_run("model_retention", retention_run) == "success"
+    preview = stack.xcom("model_retention", retention_run, "preview")
+    deletion = stack.xcom("model_retention", retention_run, "delete")
+    assert (preview["dry_run"], deletion["dry_run"]) == (True, False)
+    assert preview["examined"] == deletion["examined"] == len(stack.model_versions(MODEL_NAME))
+    assert preview["would_delete"] == deletion["deleted"] == []
+    assert stack.aliases(MODEL_NAME) == {
+        "staging": record["version"],
+        "production": record["version"],
+    }
