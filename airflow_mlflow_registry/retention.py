@@ -321,7 +321,7 @@ def _delete(
                 len(record["deleted"]),
                 len(chosen),
             )
-            raise hook._request_error(
+            raise hook._registry.request_error(
                 f"Deleting model {model_name!r} version {entry['version']} (retention needs "
                 "MANAGE permission on the model)",
                 exc,

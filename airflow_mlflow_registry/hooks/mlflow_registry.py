@@ -11,7 +11,6 @@ import logging
 import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from airflow_mlflow_registry.backfill import (
     ALREADY_REGISTERED,
@@ -30,17 +29,20 @@ from airflow_mlflow_registry.exceptions import (
     MlflowServerTooOldError,
     ModelRegistrationError,
     NoMatchingRunError,
-    describe_mlflow_error,
     display_uri,
     mask_secrets,
-    redact,
-    uri_secrets,
 )
 from airflow_mlflow_registry.hooks import server_compat
 from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
 from airflow_mlflow_registry.hooks.connection_form import (
     connection_form_widgets,
     ui_field_behaviour,
+)
+from airflow_mlflow_registry.hooks.registry_calls import (
+    SEARCH_PAGE_SIZE,
+    RegistryCalls,
+    error_code,
+    is_definitive,
 )
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TAG_PREFIX, TaskInstanceLineage
 from airflow_mlflow_registry.promotion import copy_model_version
@@ -80,15 +82,12 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import LoggedModel, Run
     from mlflow.entities.model_registry import ModelVersion
-    from mlflow.store.entities import PagedList
 
 log = logging.getLogger(__name__)
 
 TEST_CONNECTION_TIMEOUT_SECONDS = 5.0
 READY_POLL_INTERVAL_SECONDS = 2.0
-# Items per page of paginated searches, and run ids per `run_id IN (...)` filter (it travels
-# in a GET query string).
-SEARCH_PAGE_SIZE = 500
+# Run ids per `run_id IN (...)` filter (it travels in a GET query string).
 RUN_IDS_PER_SEARCH = 50
 
 
@@ -110,8 +109,7 @@ class MlflowRegistryHook(BaseHook):
     def __init__(self, mlflow_conn_id: str = default_conn_name) -> None:
         super().__init__()
         self.mlflow_conn_id = mlflow_conn_id
-        # Credentials found in model URIs this hook was given (pre-signed URLs, user info).
-        self._model_uri_secrets: set[str] = set()
+        self._registry = RegistryCalls(lambda: self.config, self.get_conn)
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -168,26 +166,9 @@ class MlflowRegistryHook(BaseHook):
 
             build_client(probe).search_registered_models(max_results=1)
         except Exception as exc:
-            reason = describe_mlflow_error(exc, self._secrets())
+            reason = self._registry.describe(exc)
             return False, f"MLflow at {config.display_tracking_uri}: {reason}"
         return True, f"Connected to the MLflow model registry at {config.display_tracking_uri}."
-
-    def _secrets(self) -> tuple[str, ...]:
-        try:
-            connection_secrets = self.config.secrets
-        except Exception:
-            connection_secrets = ()
-        return (*connection_secrets, *self._model_uri_secrets)
-
-    def _hide_model_uri_secrets(self, model_uri: str) -> None:
-        """Mask the credentials inside ``model_uri`` in Airflow's logs and redact them from
-        this hook's messages."""
-        found = uri_secrets(model_uri)
-        self._model_uri_secrets.update(found)
-        mask_secrets(found)
-
-    def _request_error(self, action: str, exc: BaseException) -> MlflowRequestError:
-        return MlflowRequestError(f"{action} failed: {describe_mlflow_error(exc, self._secrets())}")
 
     def log_model(
         self, flavor: ModuleType, model: Any, *, run_id: str, name: str = "model", **kwargs: Any
@@ -209,10 +190,7 @@ class MlflowRegistryHook(BaseHook):
 
     def model_version_url(self, model_name: str, version: str | int) -> str | None:
         """The MLflow UI page of a model version, or None when the server is not http(s)."""
-        base = self.config.ui_base_url
-        if base is None:
-            return None
-        return f"{base}/#/models/{quote(model_name, safe='')}/versions/{version}"
+        return self._registry.model_version_url(model_name, version)
 
     def ensure_registered_model(self, model_name: str) -> bool:
         """Create the registered model unless it exists. Returns True when this call created it.
@@ -225,14 +203,16 @@ class MlflowRegistryHook(BaseHook):
         try:
             client.create_registered_model(model_name)
         except Exception as exc:
-            if getattr(exc, "error_code", None) == "RESOURCE_ALREADY_EXISTS":
+            if error_code(exc) == "RESOURCE_ALREADY_EXISTS":
                 return False
-            if _is_definitive(exc):
-                raise self._request_error(f"Creating registered model {model_name!r}", exc) from exc
+            if is_definitive(exc):
+                raise self._registry.request_error(
+                    f"Creating registered model {model_name!r}", exc
+                ) from exc
             log.warning(
                 "Creating registered model %r: outcome unknown (%s); continuing.",
                 model_name,
-                describe_mlflow_error(exc, self._secrets()),
+                self._registry.describe(exc),
             )
             return False
         log.info("Created registered model %r.", model_name)
@@ -254,21 +234,21 @@ class MlflowRegistryHook(BaseHook):
         """
         action = f"Looking up earlier registrations of model {model_name!r}"
         found: Iterable[ModelVersion]
-        if not self._registry_is_unity_catalog:
+        if not self._registry.is_unity_catalog:
             tag_filter = f"tags.`{REGISTRATION_KEY_TAG}` = '{registration_key}'"
             name_filter = f"name = '{model_name}' AND " if "'" not in model_name else ""
             client = self.get_conn()  # outside the try: a misconfigured connection is no request
             try:
                 found = client.search_model_versions(filter_string=name_filter + tag_filter)
             except Exception as exc:
-                raise self._request_error(action, exc) from exc
+                raise self._registry.request_error(action, exc) from exc
         else:
             by_run = run_id is not None and "'" not in run_id
             only_filter = f"run_id = '{run_id}'" if by_run else model_version_filter(model_name)
             client = self.get_conn()
             candidates = [
                 mv
-                for mv in self._all_pages(
+                for mv in self._registry.all_pages(
                     lambda token: client.search_model_versions(
                         filter_string=only_filter, max_results=SEARCH_PAGE_SIZE, page_token=token
                     ),
@@ -279,16 +259,6 @@ class MlflowRegistryHook(BaseHook):
             versions = [self.get_model_version_entity(model_name, mv.version) for mv in candidates]
             found = [mv for mv in versions if mv.tags.get(REGISTRATION_KEY_TAG) == registration_key]
         return sorted((mv for mv in found if mv.name == model_name), key=lambda mv: int(mv.version))
-
-    @cached_property
-    def _registry_is_unity_catalog(self) -> bool:
-        """True when this connection's registry is Unity Catalog (``databricks-uc``/``uc``)."""
-        from mlflow.utils.uri import is_databricks_unity_catalog_uri, is_oss_unity_catalog_uri
-
-        registry_uri = self.get_conn()._registry_uri
-        return is_databricks_unity_catalog_uri(registry_uri) or is_oss_unity_catalog_uri(
-            registry_uri
-        )
 
     def _logged_model_on_old_server_error(self, source: str) -> MlflowServerTooOldError | None:
         """After registering ``source`` failed: if it is a logged model (``models:/<id>``) and
@@ -370,7 +340,7 @@ class MlflowRegistryHook(BaseHook):
             raise ValueError("Give exactly one of model_uri and run_search.")
         if model_uri is not None:
             model_uri = check_model_uri(model_uri)
-            self._hide_model_uri_secrets(model_uri)
+            self._registry.hide_model_uri_secrets(model_uri)
         user_tags = check_tags(tags)
         alias_list = check_aliases(aliases)
         wait_seconds = check_timeout(await_registration_for, "await_registration_for")
@@ -408,7 +378,7 @@ class MlflowRegistryHook(BaseHook):
                 version.version,
                 display_uri(model_uri),
             )
-            if not self._registry_is_unity_catalog:  # UC look-ups already read each version
+            if not self._registry.is_unity_catalog:  # UC look-ups already read each version
                 # Search results carry no aliases: read the version for them and its status.
                 version = self.get_model_version_entity(model_name, version.version)
         else:
@@ -484,13 +454,13 @@ class MlflowRegistryHook(BaseHook):
                 too_old = self._logged_model_on_old_server_error(source)
                 if too_old is not None:
                     raise too_old from exc
-                if _is_definitive(exc) or key is None:
-                    raise self._request_error(action, exc) from exc
+                if is_definitive(exc) or key is None:
+                    raise self._registry.request_error(action, exc) from exc
                 failure = exc
                 log.warning(
                     "%s: no confirmation (%s); checking whether the server created it.",
                     action,
-                    describe_mlflow_error(exc, self._secrets()),
+                    self._registry.describe(exc),
                 )
                 found = self.find_model_versions_by_key(model_name, key, run_id=run_id)
                 winner = generation_winner(found, generation)
@@ -503,7 +473,7 @@ class MlflowRegistryHook(BaseHook):
             winner = self._settle_generation(model_name, key, version, generation, run_id)
             return winner, failure is not None or winner.version == version.version
         assert failure is not None
-        raise self._request_error(
+        raise self._registry.request_error(
             f"Registering {display_uri(source)} as a version of model {model_name!r} "
             f"({attempts} attempts)",
             failure,
@@ -525,7 +495,7 @@ class MlflowRegistryHook(BaseHook):
         try:
             return create_version()
         except Exception as exc:
-            if getattr(exc, "error_code", None) not in (
+            if error_code(exc) not in (
                 "PERMISSION_DENIED",
                 "RESOURCE_DOES_NOT_EXIST",
             ):
@@ -582,9 +552,9 @@ class MlflowRegistryHook(BaseHook):
         try:
             self.get_conn().delete_model_version(model_name, version)
         except Exception as exc:
-            if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
                 return
-            raise self._request_error(
+            raise self._registry.request_error(
                 f"Deleting duplicate version {version} of model {model_name!r}", exc
             ) from exc
 
@@ -653,9 +623,11 @@ class MlflowRegistryHook(BaseHook):
                 max_results=1,
             )
         except Exception as exc:
-            if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
                 raise self._experiment_not_found(f"id {experiment_id}") from exc
-            raise self._request_error(f"Searching runs in {search.describe()}", exc) from exc
+            raise self._registry.request_error(
+                f"Searching runs in {search.describe()}", exc
+            ) from exc
         if not runs:
             if search.experiment_id:
                 # The server searches an unknown experiment id without complaint: check it
@@ -671,7 +643,9 @@ class MlflowRegistryHook(BaseHook):
         except MlflowServerTooOldError:
             logged = []  # an MLflow 2 server has no logged models: runs keep models as artifacts
         except Exception as exc:
-            raise self._request_error(f"Searching runs in {search.describe()}", exc) from exc
+            raise self._registry.request_error(
+                f"Searching runs in {search.describe()}", exc
+            ) from exc
         named = [m for m in logged if m.name == search.artifact_path]
         chosen = named or (logged if len(logged) == 1 else [])
         if chosen:
@@ -689,7 +663,9 @@ class MlflowRegistryHook(BaseHook):
         try:
             experiment = self.get_conn().get_experiment_by_name(experiment_name or "")
         except Exception as exc:
-            raise self._request_error(f"Looking up experiment {experiment_name!r}", exc) from exc
+            raise self._registry.request_error(
+                f"Looking up experiment {experiment_name!r}", exc
+            ) from exc
         if experiment is None or experiment.lifecycle_stage == "deleted":
             raise self._experiment_not_found(repr(experiment_name))
         return str(experiment.experiment_id)
@@ -703,9 +679,11 @@ class MlflowRegistryHook(BaseHook):
         try:
             experiment = self.get_conn().get_experiment(experiment_id)
         except Exception as exc:
-            if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
                 raise self._experiment_not_found(f"id {experiment_id}") from exc
-            raise self._request_error(f"Looking up experiment id {experiment_id}", exc) from exc
+            raise self._registry.request_error(
+                f"Looking up experiment id {experiment_id}", exc
+            ) from exc
         if experiment.lifecycle_stage == "deleted":
             raise self._experiment_not_found(f"id {experiment_id}")
 
@@ -728,12 +706,12 @@ class MlflowRegistryHook(BaseHook):
         try:
             return self.get_conn().get_model_version_by_alias(model_name, alias)
         except Exception as exc:
-            error_code = getattr(exc, "error_code", None)
-            if error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
+            code = error_code(exc)
+            if code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
                 return None
-            if error_code == "PERMISSION_DENIED" and not self._registered_model_exists(model_name):
+            if code == "PERMISSION_DENIED" and not self._registered_model_exists(model_name):
                 return None
-            raise self._request_error(
+            raise self._registry.request_error(
                 f"Reading alias {alias!r} of model {model_name!r}", exc
             ) from exc
 
@@ -743,7 +721,7 @@ class MlflowRegistryHook(BaseHook):
         try:
             self.get_conn().get_registered_model(model_name)
         except Exception as exc:
-            return getattr(exc, "error_code", None) != "RESOURCE_DOES_NOT_EXIST"
+            return error_code(exc) != "RESOURCE_DOES_NOT_EXIST"
         return True
 
     def set_model_version_alias(
@@ -788,7 +766,7 @@ class MlflowRegistryHook(BaseHook):
         try:
             found = self.get_conn().search_model_versions(filter_string=filter_string)
         except Exception as exc:
-            raise self._request_error(
+            raise self._registry.request_error(
                 f"Searching versions of model {model_name!r} ({filter_string})", exc
             ) from exc
         return sorted(
@@ -875,7 +853,7 @@ class MlflowRegistryHook(BaseHook):
                 order_by=[f"version_number {order}"],
             )
         except Exception as exc:
-            raise self._request_error(
+            raise self._registry.request_error(
                 f"Searching versions of model {model_name!r} ({filter_string})", exc
             ) from exc
         return [mv for mv in found if mv.name == model_name]
@@ -898,7 +876,7 @@ class MlflowRegistryHook(BaseHook):
         try:
             run = self.get_conn().get_run(version.run_id)
         except Exception as exc:
-            if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
                 log.warning(
                     "Run %s, source of model %r version %s, does not exist.",
                     version.run_id,
@@ -906,7 +884,7 @@ class MlflowRegistryHook(BaseHook):
                     version.version,
                 )
                 return None
-            raise self._request_error(
+            raise self._registry.request_error(
                 f"Reading metric {metric!r} of run {version.run_id} (source of model "
                 f"{version.name!r} version {version.version})",
                 exc,
@@ -946,7 +924,7 @@ class MlflowRegistryHook(BaseHook):
 
     def redact_secrets(self, text: str) -> str:
         """``text`` with the connection's password and token replaced by ``***``."""
-        return redact(text, self._secrets())
+        return self._registry.redact(text)
 
     def search_model_versions(
         self,
@@ -1005,7 +983,9 @@ class MlflowRegistryHook(BaseHook):
         try:
             model = self.get_conn().get_registered_model(model_name)
         except Exception as exc:
-            raise self._request_error(f"Reading aliases of model {model_name!r}", exc) from exc
+            raise self._registry.request_error(
+                f"Reading aliases of model {model_name!r}", exc
+            ) from exc
         by_version: dict[str, list[str]] = {}
         for alias, version in (model.aliases or {}).items():
             by_version.setdefault(str(version), []).append(alias)
@@ -1150,7 +1130,7 @@ class MlflowRegistryHook(BaseHook):
         )
         client = self.get_conn()
         return list(
-            self._all_pages(
+            self._registry.all_pages(
                 lambda token: client.search_runs(
                     [experiment_id],
                     filter_string=filter_string,
@@ -1183,7 +1163,7 @@ class MlflowRegistryHook(BaseHook):
     ) -> Iterator[ModelVersion]:
         """The versions matching ``filter_string``, highest version first, page by page."""
         client = self.get_conn()
-        return self._all_pages(
+        return self._registry.all_pages(
             lambda token: client.search_model_versions(
                 filter_string=filter_string,
                 max_results=page_size,
@@ -1192,25 +1172,6 @@ class MlflowRegistryHook(BaseHook):
             ),
             f"Searching model versions ({filter_string})",
         )
-
-    def _all_pages(
-        self, search_page: Callable[[str | None], PagedList[Any]], action: str
-    ) -> Iterator[Any]:
-        """Every item of a paginated MLflow search; ``search_page(token)`` fetches one page.
-        Pages are fetched as the items are consumed.
-
-        :raises MlflowRequestError: naming ``action``.
-        """
-        token: str | None = None
-        while True:
-            try:
-                page = search_page(token)
-            except Exception as exc:
-                raise self._request_error(action, exc) from exc
-            yield from page
-            token = page.token
-            if not token:
-                return
 
     def _set_registered_model_alias(self, model_name: str, alias: str, version: str) -> None:
         """Point ``alias`` at ``version``, sending once more after a ``BAD_REQUEST``.
@@ -1228,7 +1189,7 @@ class MlflowRegistryHook(BaseHook):
             try:
                 registry.set_registered_model_alias(model_name, alias, version)
             except Exception as exc:
-                if getattr(exc, "error_code", None) != "BAD_REQUEST":
+                if error_code(exc) != "BAD_REQUEST":
                     raise
                 log.warning(
                     "Pointing alias %r of model %r at version %s collided with a concurrent "
@@ -1239,7 +1200,7 @@ class MlflowRegistryHook(BaseHook):
                 )
                 registry.set_registered_model_alias(model_name, alias, version)
         except Exception as exc:
-            raise self._request_error(
+            raise self._registry.request_error(
                 f"Pointing alias {alias!r} of model {model_name!r} at version {version}", exc
             ) from exc
 
@@ -1248,7 +1209,7 @@ class MlflowRegistryHook(BaseHook):
         try:
             return self.get_conn().get_model_version(model_name, str(version))
         except Exception as exc:
-            raise self._request_error(
+            raise self._registry.request_error(
                 f"Reading model {model_name!r} version {version}", exc
             ) from exc
 
@@ -1291,19 +1252,6 @@ class MlflowRegistryHook(BaseHook):
     ) -> dict[str, Any]:
         """Copy a version of ``source``'s registry here: :func:`.promotion.copy_model_version`."""
         return copy_model_version(source, self, model_name, **options)
-
-
-def _is_definitive(exc: BaseException) -> bool:
-    """True when the server certainly rejected the request (a 4xx other than 408/429).
-
-    Anything else (5xx, timeouts, dropped connections, unparsable replies) may have been
-    committed by the server, so the caller must look before sending again.
-    """
-    getter = getattr(exc, "get_http_status_code", None)
-    if getter is None:
-        return False
-    status = int(getter())
-    return 400 <= status < 500 and status not in (408, 429)
 
 
 def _run_id_from_uri(model_uri: str) -> str | None:

@@ -1,0 +1,154 @@
+"""One connection's MLflow client as the hook's modules use it: the client, the secrets to keep
+out of every message, and how a failed request is reported.
+
+Each module behind :class:`~airflow_mlflow_registry.hooks.MlflowRegistryHook` (version
+registration, version queries, aliases, runs, backfill) takes a :class:`RegistryCalls` as its
+first argument and sends its requests through :attr:`RegistryCalls.client`. mlflow is imported
+only inside functions.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from airflow_mlflow_registry.exceptions import (
+    MlflowRequestError,
+    describe_mlflow_error,
+    mask_secrets,
+    redact,
+    uri_secrets,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from mlflow import MlflowClient
+    from mlflow.store.entities import PagedList
+
+    from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
+
+# Items per page of paginated searches.
+SEARCH_PAGE_SIZE = 500
+
+
+class RegistryCalls:
+    """The MLflow client of one connection and how its failures are reported.
+
+    ``config`` and ``client`` are called on first use (the hook parses its connection and builds
+    its client lazily), so creating this object reads no connection and sends nothing, and a
+    misconfigured connection raises its own error, not a request error.
+    """
+
+    def __init__(
+        self,
+        config: Callable[[], MlflowConnectionConfig],
+        client: Callable[[], MlflowClient],
+    ) -> None:
+        self._config = config
+        self._client = client
+        # Credentials found in model URIs these calls were given (pre-signed URLs, user info).
+        self._model_uri_secrets: set[str] = set()
+
+    @property
+    def config(self) -> MlflowConnectionConfig:
+        """The validated connection settings.
+
+        :raises MlflowConnectionConfigError: naming the misconfigured field.
+        """
+        return self._config()
+
+    @property
+    def client(self) -> MlflowClient:
+        """The ``MlflowClient`` bound to this connection alone."""
+        return self._client()
+
+    @property
+    def tracking_uri(self) -> str:
+        """The tracking URI as it may be shown and stored (user info and query values
+        redacted)."""
+        return self.config.display_tracking_uri
+
+    @cached_property
+    def is_unity_catalog(self) -> bool:
+        """True when this connection's registry is Unity Catalog (``databricks-uc``/``uc``)."""
+        from mlflow.utils.uri import is_databricks_unity_catalog_uri, is_oss_unity_catalog_uri
+
+        registry_uri = self.client._registry_uri
+        return is_databricks_unity_catalog_uri(registry_uri) or is_oss_unity_catalog_uri(
+            registry_uri
+        )
+
+    def model_version_url(self, model_name: str, version: str | int) -> str | None:
+        """The MLflow UI page of a model version, or None when the server is not http(s)."""
+        base = self.config.ui_base_url
+        if base is None:
+            return None
+        return f"{base}/#/models/{quote(model_name, safe='')}/versions/{version}"
+
+    def secrets(self) -> tuple[str, ...]:
+        """The connection's secrets (none when it cannot be parsed) and those of the model URIs
+        seen so far."""
+        try:
+            connection_secrets = self.config.secrets
+        except Exception:
+            connection_secrets = ()
+        return (*connection_secrets, *self._model_uri_secrets)
+
+    def hide_model_uri_secrets(self, model_uri: str) -> None:
+        """Mask the credentials inside ``model_uri`` in Airflow's logs and redact them from
+        every later message of these calls."""
+        found = uri_secrets(model_uri)
+        self._model_uri_secrets.update(found)
+        mask_secrets(found)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret replaced by ``***``."""
+        return redact(text, self.secrets())
+
+    def describe(self, exc: BaseException) -> str:
+        """One secret-free line saying what went wrong with a request."""
+        return describe_mlflow_error(exc, self.secrets())
+
+    def request_error(self, action: str, exc: BaseException) -> MlflowRequestError:
+        """The error to raise when ``action`` (naming the model, version, ...) failed."""
+        return MlflowRequestError(f"{action} failed: {self.describe(exc)}")
+
+    def all_pages(
+        self, search_page: Callable[[str | None], PagedList[Any]], action: str
+    ) -> Iterator[Any]:
+        """Every item of a paginated MLflow search; ``search_page(token)`` fetches one page.
+        Pages are fetched as the items are consumed.
+
+        :raises MlflowRequestError: naming ``action``.
+        """
+        token: str | None = None
+        while True:
+            try:
+                page = search_page(token)
+            except Exception as exc:
+                raise self.request_error(action, exc) from exc
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+
+def error_code(exc: BaseException) -> str | None:
+    """MLflow's error code of a failed request (``RESOURCE_DOES_NOT_EXIST``, ...), or None
+    when the server did not answer with one."""
+    return getattr(exc, "error_code", None)
+
+
+def is_definitive(exc: BaseException) -> bool:
+    """True when the server certainly rejected the request (a 4xx other than 408/429).
+
+    Anything else (5xx, timeouts, dropped connections, unparsable replies) may have been
+    committed by the server, so the caller must look before sending again.
+    """
+    getter = getattr(exc, "get_http_status_code", None)
+    if getter is None:
+        return False
+    status = int(getter())
+    return 400 <= status < 500 and status not in (408, 429)
