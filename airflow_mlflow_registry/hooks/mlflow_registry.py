@@ -23,7 +23,6 @@ from airflow_mlflow_registry.backfill import (
     single_run_filter,
 )
 from airflow_mlflow_registry.exceptions import (
-    ExperimentNotFoundError,
     MlflowRegistryError,
     MlflowRequestError,
     MlflowServerTooOldError,
@@ -32,7 +31,7 @@ from airflow_mlflow_registry.exceptions import (
     display_uri,
     mask_secrets,
 )
-from airflow_mlflow_registry.hooks import server_compat
+from airflow_mlflow_registry.hooks import runs, server_compat
 from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
 from airflow_mlflow_registry.hooks.connection_form import (
     connection_form_widgets,
@@ -44,6 +43,7 @@ from airflow_mlflow_registry.hooks.registry_calls import (
     error_code,
     is_definitive,
 )
+from airflow_mlflow_registry.hooks.runs import experiment_id_of, runs_started_in
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TAG_PREFIX, TaskInstanceLineage
 from airflow_mlflow_registry.promotion import copy_model_version
 from airflow_mlflow_registry.registration import (
@@ -75,12 +75,12 @@ from airflow_mlflow_registry.validation import (
 from airflow_mlflow_registry.version_compat import BaseHook
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping
     from datetime import datetime
     from types import ModuleType
 
     from mlflow import MlflowClient
-    from mlflow.entities import LoggedModel, Run
+    from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -613,87 +613,7 @@ class MlflowRegistryHook(BaseHook):
             misspelled name is a configuration error, not "no run matched").
         :raises MlflowRequestError: when a search fails.
         """
-        client = self.get_conn()
-        experiment_id = search.experiment_id or self._experiment_id(search.experiment_name)
-        try:
-            runs = client.search_runs(
-                [experiment_id],
-                filter_string=search.run_filter,
-                order_by=list(search.order_by) or None,
-                max_results=1,
-            )
-        except Exception as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                raise self._experiment_not_found(f"id {experiment_id}") from exc
-            raise self._registry.request_error(
-                f"Searching runs in {search.describe()}", exc
-            ) from exc
-        if not runs:
-            if search.experiment_id:
-                # The server searches an unknown experiment id without complaint: check it
-                # here, on the no-match path only, so a wrong id is not taken for "no run".
-                self._experiment_by_id(search.experiment_id)
-            return None
-        run_id = runs[0].info.run_id
-        logged: Sequence[LoggedModel]
-        try:
-            logged = client.search_logged_models(
-                [experiment_id], filter_string=f"source_run_id = '{run_id}'"
-            )
-        except MlflowServerTooOldError:
-            logged = []  # an MLflow 2 server has no logged models: runs keep models as artifacts
-        except Exception as exc:
-            raise self._registry.request_error(
-                f"Searching runs in {search.describe()}", exc
-            ) from exc
-        named = [m for m in logged if m.name == search.artifact_path]
-        chosen = named or (logged if len(logged) == 1 else [])
-        if chosen:
-            model_id = chosen[0].model_id
-            return ResolvedSource(f"models:/{model_id}", run_id, experiment_id, search, model_id)
-        uri = f"runs:/{run_id}/{search.artifact_path.strip('/')}"
-        return ResolvedSource(uri, run_id, experiment_id, search)
-
-    def _experiment_id(self, experiment_name: str | None) -> str:
-        """The id of the active experiment ``experiment_name``.
-
-        :raises ExperimentNotFoundError: when it does not exist or is deleted.
-        :raises MlflowRequestError: when the look-up fails.
-        """
-        try:
-            experiment = self.get_conn().get_experiment_by_name(experiment_name or "")
-        except Exception as exc:
-            raise self._registry.request_error(
-                f"Looking up experiment {experiment_name!r}", exc
-            ) from exc
-        if experiment is None or experiment.lifecycle_stage == "deleted":
-            raise self._experiment_not_found(repr(experiment_name))
-        return str(experiment.experiment_id)
-
-    def _experiment_by_id(self, experiment_id: str) -> None:
-        """Check that experiment ``experiment_id`` exists and is active.
-
-        :raises ExperimentNotFoundError: when it does not exist or is deleted.
-        :raises MlflowRequestError: when the look-up fails.
-        """
-        try:
-            experiment = self.get_conn().get_experiment(experiment_id)
-        except Exception as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                raise self._experiment_not_found(f"id {experiment_id}") from exc
-            raise self._registry.request_error(
-                f"Looking up experiment id {experiment_id}", exc
-            ) from exc
-        if experiment.lifecycle_stage == "deleted":
-            raise self._experiment_not_found(f"id {experiment_id}")
-
-    def _experiment_not_found(self, experiment: str) -> ExperimentNotFoundError:
-        return ExperimentNotFoundError(
-            f"Experiment {experiment} does not exist (or is deleted) on {self.tracking_uri}; "
-            "check experiment_name/experiment_id (names are case-sensitive)."
-        )
-
-    # ------------------------------------------------- aliases, version searches, run metrics
+        return runs.find_run_source(self._registry, search)
 
     def get_version_by_alias(self, model_name: str, alias: str) -> ModelVersion | None:
         """The version ``alias`` of ``model_name`` points at, or None when the alias or the model
@@ -871,26 +791,7 @@ class MlflowRegistryHook(BaseHook):
             never logged ``metric``.
         :raises MlflowRequestError: naming the model version and run.
         """
-        if not version.run_id:
-            return None
-        try:
-            run = self.get_conn().get_run(version.run_id)
-        except Exception as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                log.warning(
-                    "Run %s, source of model %r version %s, does not exist.",
-                    version.run_id,
-                    version.name,
-                    version.version,
-                )
-                return None
-            raise self._registry.request_error(
-                f"Reading metric {metric!r} of run {version.run_id} (source of model "
-                f"{version.name!r} version {version.version})",
-                exc,
-            ) from exc
-        value = run.data.metrics.get(metric)
-        return None if value is None else float(value)
+        return runs.source_run_metric(self._registry, version, metric)
 
     def best_version_by_metric(
         self, versions: Iterable[ModelVersion], metric: str, direction: str
@@ -901,26 +802,7 @@ class MlflowRegistryHook(BaseHook):
 
         Sends one request per version (its source run).
         """
-        if direction not in ("max", "min"):
-            raise ValueError(f"metric_direction must be 'max' or 'min', got {direction!r}.")
-        scored: list[tuple[float, int, ModelVersion]] = []
-        for mv in versions:
-            value = self.source_run_metric(mv, metric)
-            if value is None:
-                log.info(
-                    "Model %r version %s: its source run has no metric %r; not a candidate.",
-                    mv.name,
-                    mv.version,
-                    metric,
-                )
-                continue
-            scored.append((value if direction == "max" else -value, int(mv.version), mv))
-        if not scored:
-            return None
-        best = max(scored, key=lambda item: item[:2])
-        return best[2], (best[0] if direction == "max" else -best[0])
-
-    # ------------------------------------------- listing versions, backfilling past runs
+        return runs.best_version_by_metric(self._registry, versions, metric, direction)
 
     def redact_secrets(self, text: str) -> str:
         """``text`` with the connection's password and token replaced by ``***``."""
@@ -1033,8 +915,8 @@ class MlflowRegistryHook(BaseHook):
         model_name = check_model_name(model_name)
         alias_list = check_aliases(aliases)
         window = TimeWindow(start, end)
-        experiment_id = self._experiment_id(experiment_name)
-        runs = self._runs_started_in(experiment_id, window, run_filter)
+        experiment_id = experiment_id_of(self._registry, experiment_name)
+        runs = runs_started_in(self._registry, experiment_id, window, run_filter)
         registered = self._versions_by_run(model_name, [run.info.run_id for run in runs])
         rows: list[BackfillRun] = []
         if on_progress is not None:
@@ -1118,28 +1000,6 @@ class MlflowRegistryHook(BaseHook):
         outcome = REGISTERED if record["created"] else ALREADY_REGISTERED
         return BackfillRun.of(
             run.info, outcome, version=record["version"], model_uri=record["source"]
-        )
-
-    def _runs_started_in(
-        self, experiment_id: str, window: TimeWindow, run_filter: str
-    ) -> list[Run]:
-        """Every active run of the experiment started in ``window`` and matching
-        ``run_filter``, oldest first (all pages)."""
-        filter_string = " AND ".join(
-            clause for clause in (run_filter.strip(), window.run_start_filter()) if clause
-        )
-        client = self.get_conn()
-        return list(
-            self._registry.all_pages(
-                lambda token: client.search_runs(
-                    [experiment_id],
-                    filter_string=filter_string,
-                    max_results=SEARCH_PAGE_SIZE,
-                    order_by=["attributes.start_time ASC"],
-                    page_token=token,
-                ),
-                f"Searching runs of experiment {experiment_id} ({filter_string or 'no filter'})",
-            )
         )
 
     def _versions_by_run(self, model_name: str, run_ids: list[str]) -> dict[str, str]:

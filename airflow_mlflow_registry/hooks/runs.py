@@ -1,0 +1,180 @@
+"""Runs: finding the run (and its model) to register, listing the runs of a time window, and
+reading the metric a version's source run logged.
+
+Functions of :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`; the hook's
+methods of the same names state their contracts. mlflow is imported only inside functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from airflow_mlflow_registry.exceptions import ExperimentNotFoundError, MlflowServerTooOldError
+from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE, error_code
+from airflow_mlflow_registry.sources import ResolvedSource
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from mlflow.entities import LoggedModel, Run
+    from mlflow.entities.model_registry import ModelVersion
+
+    from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+    from airflow_mlflow_registry.sources import RunSearch
+    from airflow_mlflow_registry.time_window import TimeWindow
+
+log = logging.getLogger(__name__)
+
+
+def find_run_source(registry: RegistryCalls, search: RunSearch) -> ResolvedSource | None:
+    """The first run matching ``search`` and the model URI to register from it (its logged
+    model, else ``runs:/<run_id>/<artifact_path>``, also on an MLflow 2 server), or None when
+    no run matches."""
+    client = registry.client
+    experiment_id = search.experiment_id or experiment_id_of(registry, search.experiment_name)
+    try:
+        runs = client.search_runs(
+            [experiment_id],
+            filter_string=search.run_filter,
+            order_by=list(search.order_by) or None,
+            max_results=1,
+        )
+    except Exception as exc:
+        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            raise _experiment_not_found(registry, f"id {experiment_id}") from exc
+        raise registry.request_error(f"Searching runs in {search.describe()}", exc) from exc
+    if not runs:
+        if search.experiment_id:
+            # The server searches an unknown experiment id without complaint: check it here,
+            # on the no-match path only, so a wrong id is not taken for "no run".
+            _check_experiment_id(registry, search.experiment_id)
+        return None
+    run_id = runs[0].info.run_id
+    logged: Sequence[LoggedModel]
+    try:
+        logged = client.search_logged_models(
+            [experiment_id], filter_string=f"source_run_id = '{run_id}'"
+        )
+    except MlflowServerTooOldError:
+        logged = []  # an MLflow 2 server has no logged models: runs keep models as artifacts
+    except Exception as exc:
+        raise registry.request_error(f"Searching runs in {search.describe()}", exc) from exc
+    named = [m for m in logged if m.name == search.artifact_path]
+    chosen = named or (logged if len(logged) == 1 else [])
+    if chosen:
+        model_id = chosen[0].model_id
+        return ResolvedSource(f"models:/{model_id}", run_id, experiment_id, search, model_id)
+    uri = f"runs:/{run_id}/{search.artifact_path.strip('/')}"
+    return ResolvedSource(uri, run_id, experiment_id, search)
+
+
+def experiment_id_of(registry: RegistryCalls, experiment_name: str | None) -> str:
+    """The id of the active experiment ``experiment_name``.
+
+    :raises ExperimentNotFoundError: when it does not exist or is deleted.
+    :raises MlflowRequestError: when the look-up fails.
+    """
+    try:
+        experiment = registry.client.get_experiment_by_name(experiment_name or "")
+    except Exception as exc:
+        raise registry.request_error(f"Looking up experiment {experiment_name!r}", exc) from exc
+    if experiment is None or experiment.lifecycle_stage == "deleted":
+        raise _experiment_not_found(registry, repr(experiment_name))
+    return str(experiment.experiment_id)
+
+
+def runs_started_in(
+    registry: RegistryCalls, experiment_id: str, window: TimeWindow, run_filter: str
+) -> list[Run]:
+    """Every active run of the experiment started in ``window`` and matching ``run_filter``,
+    oldest first (all pages)."""
+    filter_string = " AND ".join(
+        clause for clause in (run_filter.strip(), window.run_start_filter()) if clause
+    )
+    client = registry.client
+    return list(
+        registry.all_pages(
+            lambda token: client.search_runs(
+                [experiment_id],
+                filter_string=filter_string,
+                max_results=SEARCH_PAGE_SIZE,
+                order_by=["attributes.start_time ASC"],
+                page_token=token,
+            ),
+            f"Searching runs of experiment {experiment_id} ({filter_string or 'no filter'})",
+        )
+    )
+
+
+def source_run_metric(registry: RegistryCalls, version: ModelVersion, metric: str) -> float | None:
+    """The latest value of ``metric`` in the run that produced ``version``; None when there is
+    no such run (any more) or it never logged ``metric``."""
+    if not version.run_id:
+        return None
+    try:
+        run = registry.client.get_run(version.run_id)
+    except Exception as exc:
+        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            log.warning(
+                "Run %s, source of model %r version %s, does not exist.",
+                version.run_id,
+                version.name,
+                version.version,
+            )
+            return None
+        raise registry.request_error(
+            f"Reading metric {metric!r} of run {version.run_id} (source of model "
+            f"{version.name!r} version {version.version})",
+            exc,
+        ) from exc
+    value = run.data.metrics.get(metric)
+    return None if value is None else float(value)
+
+
+def best_version_by_metric(
+    registry: RegistryCalls, versions: Iterable[ModelVersion], metric: str, direction: str
+) -> tuple[ModelVersion, float] | None:
+    """The version whose source run has the best ``metric`` (``direction`` "max" or "min"),
+    with that value; ties go to the newest version, versions without it are skipped."""
+    if direction not in ("max", "min"):
+        raise ValueError(f"metric_direction must be 'max' or 'min', got {direction!r}.")
+    scored: list[tuple[float, int, ModelVersion]] = []
+    for mv in versions:
+        value = source_run_metric(registry, mv, metric)
+        if value is None:
+            log.info(
+                "Model %r version %s: its source run has no metric %r; not a candidate.",
+                mv.name,
+                mv.version,
+                metric,
+            )
+            continue
+        scored.append((value if direction == "max" else -value, int(mv.version), mv))
+    if not scored:
+        return None
+    best = max(scored, key=lambda item: item[:2])
+    return best[2], (best[0] if direction == "max" else -best[0])
+
+
+def _check_experiment_id(registry: RegistryCalls, experiment_id: str) -> None:
+    """Check that experiment ``experiment_id`` exists and is active.
+
+    :raises ExperimentNotFoundError: when it does not exist or is deleted.
+    :raises MlflowRequestError: when the look-up fails.
+    """
+    try:
+        experiment = registry.client.get_experiment(experiment_id)
+    except Exception as exc:
+        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            raise _experiment_not_found(registry, f"id {experiment_id}") from exc
+        raise registry.request_error(f"Looking up experiment id {experiment_id}", exc) from exc
+    if experiment.lifecycle_stage == "deleted":
+        raise _experiment_not_found(registry, f"id {experiment_id}")
+
+
+def _experiment_not_found(registry: RegistryCalls, experiment: str) -> ExperimentNotFoundError:
+    return ExperimentNotFoundError(
+        f"Experiment {experiment} does not exist (or is deleted) on {registry.tracking_uri}; "
+        "check experiment_name/experiment_id (names are case-sensitive)."
+    )
