@@ -6,7 +6,8 @@ versions carrying every one of them (ranking included: "the newest N of the tagg
 leaves the others alone. A version the rule lets go is still kept when an alias points at it,
 or while its registration is in flight (``PENDING_REGISTRATION``).
 
-:func:`delete_expired_versions` applies a rule through a hook: one paginated search of the
+:func:`delete_expired_versions` applies a rule with one connection's
+:class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`: one paginated search of the
 model's versions (the tags matched by the server, newest first), one read of the model's
 aliases, and one request per deletion, plus one read of the aliases before each batch of
 deletions (MLflow deletes the aliases of a version it deletes, so an alias moved onto a
@@ -14,7 +15,7 @@ version while the task runs must be seen before that version goes). Deleting is 
 version already gone is not an error, and a retry after a partial run searches again and
 deletes what is left.
 
-mlflow is not imported here: the hook's client does the requests.
+mlflow is not imported here: the connection's client does the requests.
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlflow_registry.hooks.model_versions import aliases_by_version, search_model_versions
+from airflow_mlflow_registry.hooks.registry_calls import error_code
 from airflow_mlflow_registry.search_filters import check_search_tags, model_version_filter
 from airflow_mlflow_registry.validation import check_model_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+    from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +210,7 @@ def keep_reason(status: str, aliases: Iterable[str]) -> str | None:
 
 
 def delete_expired_versions(
-    hook: MlflowRegistryHook,
+    registry: RegistryCalls,
     model_name: str,
     rule: RetentionRule,
     *,
@@ -237,7 +240,7 @@ def delete_expired_versions(
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
         raise ValueError(f"now must be timezone-aware, got {now!r}.")
-    versions = hook.search_model_versions(model_name, tags=rule.tags, page_size=page_size)
+    versions = search_model_versions(registry, model_name, tags=rule.tags, page_size=page_size)
     plan = plan_retention(versions, rule, now)
     chosen = plan.expired if max_deletions is None else plan.expired[:max_deletions]
     cutoff = rule.cutoff(now)
@@ -252,10 +255,10 @@ def delete_expired_versions(
         "already_gone": [],
         "protected": plan.protected,
         "remaining": len(plan.expired) - len(chosen),
-        "tracking_uri": hook.tracking_uri,
+        "tracking_uri": registry.tracking_uri,
     }
     if not dry_run:
-        _delete(hook, model_name, chosen, record)
+        _delete(registry, model_name, chosen, record)
     log.info(
         "Model %r (%s): examined %d versions; %s %d, protected %d, already gone %d, "
         "left for a later run %d.",
@@ -284,7 +287,7 @@ def describe_rule(rule: RetentionRule) -> str:
 
 
 def _delete(
-    hook: MlflowRegistryHook,
+    registry: RegistryCalls,
     model_name: str,
     chosen: list[dict[str, Any]],
     record: dict[str, Any],
@@ -292,11 +295,12 @@ def _delete(
     """Delete ``chosen`` (oldest first), re-reading the aliases before each batch and sparing a
     version an alias now points at; fill ``record``'s ``deleted``, ``already_gone`` and
     ``protected``."""
-    registry = hook.get_conn()._get_registry_client()  # one request per delete, no prompt check
+    # The registry client: one request per delete, no prompt check.
+    registry_client = registry.client._get_registry_client()
     aliased: dict[str, list[str]] = {}
     for position, entry in enumerate(chosen):
         if position % ALIAS_RECHECK_EVERY == 0:
-            aliased = hook._aliases_by_version(model_name)
+            aliased = aliases_by_version(registry, model_name)
         reason = keep_reason(entry["status"], aliased.get(entry["version"], []))
         if reason is not None:
             log.info(
@@ -308,9 +312,9 @@ def _delete(
             record["protected"].append({"version": entry["version"], "reason": reason})
             continue
         try:
-            registry.delete_model_version(model_name, entry["version"])
+            registry_client.delete_model_version(model_name, entry["version"])
         except Exception as exc:
-            if getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST":
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
                 log.info("Model %r version %s is already gone.", model_name, entry["version"])
                 record["already_gone"].append(entry["version"])
                 continue
@@ -321,7 +325,7 @@ def _delete(
                 len(record["deleted"]),
                 len(chosen),
             )
-            raise hook._registry.request_error(
+            raise registry.request_error(
                 f"Deleting model {model_name!r} version {entry['version']} (retention needs "
                 "MANAGE permission on the model)",
                 exc,

@@ -26,12 +26,16 @@ from airflow_mlflow_registry.exceptions import (
     MlflowRegistryError,
     MlflowRequestError,
     MlflowServerTooOldError,
-    ModelRegistrationError,
     NoMatchingRunError,
     display_uri,
     mask_secrets,
 )
-from airflow_mlflow_registry.hooks import runs, server_compat
+from airflow_mlflow_registry.hooks import model_versions, runs, server_compat
+from airflow_mlflow_registry.hooks.aliases import (
+    get_version_by_alias,
+    point_aliases,
+    set_model_version_alias,
+)
 from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
 from airflow_mlflow_registry.hooks.connection_form import (
     connection_form_widgets,
@@ -44,7 +48,7 @@ from airflow_mlflow_registry.hooks.registry_calls import (
     is_definitive,
 )
 from airflow_mlflow_registry.hooks.runs import experiment_id_of, runs_started_in
-from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TAG_PREFIX, TaskInstanceLineage
+from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
 from airflow_mlflow_registry.promotion import copy_model_version
 from airflow_mlflow_registry.registration import (
     SOURCE_URI_TAG,
@@ -57,10 +61,7 @@ from airflow_mlflow_registry.registration import (
     live_versions,
     registered_source,
 )
-from airflow_mlflow_registry.retention import RetentionRule, delete_expired_versions
 from airflow_mlflow_registry.search_filters import (
-    check_search_tags,
-    check_version_number,
     model_version_filter,
 )
 from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH, ResolvedSource, RunSearch
@@ -75,7 +76,7 @@ from airflow_mlflow_registry.validation import (
 from airflow_mlflow_registry.version_compat import BaseHook
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from datetime import datetime
     from types import ModuleType
 
@@ -83,10 +84,11 @@ if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
 
+    from airflow_mlflow_registry.retention import RetentionRule
+
 log = logging.getLogger(__name__)
 
 TEST_CONNECTION_TIMEOUT_SECONDS = 5.0
-READY_POLL_INTERVAL_SECONDS = 2.0
 # Run ids per `run_id IN (...)` filter (it travels in a GET query string).
 RUN_IDS_PER_SEARCH = 50
 
@@ -405,9 +407,9 @@ class MlflowRegistryHook(BaseHook):
                     registered_source(earlier.superseded),
                     version.version,
                 )
-        version = self._await_ready(version, wait_seconds)
-        version = self._point_aliases(version, alias_list)
-        return self._version_record(version, created=created)
+        version = model_versions.await_ready(self._registry, version, wait_seconds)
+        version = point_aliases(self._registry, version, alias_list)
+        return model_versions.version_record(self._registry, version, created=created)
 
     def _register_new_version(
         self,
@@ -558,49 +560,6 @@ class MlflowRegistryHook(BaseHook):
                 f"Deleting duplicate version {version} of model {model_name!r}", exc
             ) from exc
 
-    def _await_ready(self, version: ModelVersion, timeout: float) -> ModelVersion:
-        """Poll until ``version`` leaves PENDING_REGISTRATION; fail on FAILED or timeout."""
-        deadline = time.monotonic() + timeout
-        while version.status == "PENDING_REGISTRATION":
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ModelRegistrationError(
-                    f"Model {version.name!r} version {version.version} is still "
-                    f"PENDING_REGISTRATION after {timeout:g} s "
-                    f"(status message: {version.status_message or 'none'}); raise "
-                    "await_registration_for or check the registry server."
-                )
-            time.sleep(min(READY_POLL_INTERVAL_SECONDS, remaining))
-            version = self.get_model_version_entity(version.name, version.version)
-        if version.status != "READY":
-            raise ModelRegistrationError(
-                f"Model {version.name!r} version {version.version} ended in status "
-                f"{version.status}: {version.status_message or 'no status message'}."
-            )
-        return version
-
-    def _point_aliases(self, version: ModelVersion, aliases: list[str]) -> ModelVersion:
-        """Point each alias at ``version``, except those already on it (idempotent: re-pointing
-        is a no-op on the server). The returned version lists all its aliases."""
-        for alias in aliases:
-            if alias in (version.aliases or []):
-                log.info(
-                    "Alias %r of model %r already points at version %s.",
-                    alias,
-                    version.name,
-                    version.version,
-                )
-                continue
-            self._set_registered_model_alias(version.name, alias, version.version)
-            log.info(
-                "Alias %r of model %r now points at version %s.",
-                alias,
-                version.name,
-                version.version,
-            )
-        version.aliases = sorted({*(version.aliases or []), *aliases})
-        return version
-
     def find_run_source(self, search: RunSearch) -> ResolvedSource | None:
         """The first run matching ``search`` and the model URI to register from it, or None
         when no run matches.
@@ -623,26 +582,7 @@ class MlflowRegistryHook(BaseHook):
 
         :raises MlflowRequestError: for any other failure, naming the model and alias.
         """
-        try:
-            return self.get_conn().get_model_version_by_alias(model_name, alias)
-        except Exception as exc:
-            code = error_code(exc)
-            if code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
-                return None
-            if code == "PERMISSION_DENIED" and not self._registered_model_exists(model_name):
-                return None
-            raise self._registry.request_error(
-                f"Reading alias {alias!r} of model {model_name!r}", exc
-            ) from exc
-
-    def _registered_model_exists(self, model_name: str) -> bool:
-        """False when the registry answers RESOURCE_DOES_NOT_EXIST for ``model_name``, True when
-        it returns the model or any other error."""
-        try:
-            self.get_conn().get_registered_model(model_name)
-        except Exception as exc:
-            return error_code(exc) != "RESOURCE_DOES_NOT_EXIST"
-        return True
+        return get_version_by_alias(self._registry, model_name, alias)
 
     def set_model_version_alias(
         self, model_name: str, alias: str, version: str | int
@@ -655,22 +595,7 @@ class MlflowRegistryHook(BaseHook):
             changed), or None when the alias did not exist.
         :raises MlflowRequestError: naming the model, alias and version.
         """
-        previous = self.get_version_by_alias(model_name, alias)
-        previous_version = None if previous is None else str(previous.version)
-        if previous_version == str(version):
-            log.info(
-                "Alias %r of model %r already points at version %s.", alias, model_name, version
-            )
-            return previous_version
-        self._set_registered_model_alias(model_name, alias, str(version))
-        log.info(
-            "Alias %r of model %r moved from version %s to %s.",
-            alias,
-            model_name,
-            previous_version or "(none)",
-            version,
-        )
-        return previous_version
+        return set_model_version_alias(self._registry, model_name, alias, version)
 
     def find_model_versions(
         self, model_name: str, tags: Mapping[str, Any] | None = None
@@ -682,16 +607,7 @@ class MlflowRegistryHook(BaseHook):
         :raises ValueError: when the model name or a tag value contains a single quote.
         :raises MlflowRequestError: naming the model and the filter.
         """
-        filter_string = model_version_filter(model_name, tags)
-        try:
-            found = self.get_conn().search_model_versions(filter_string=filter_string)
-        except Exception as exc:
-            raise self._registry.request_error(
-                f"Searching versions of model {model_name!r} ({filter_string})", exc
-            ) from exc
-        return sorted(
-            (mv for mv in found if mv.name == model_name), key=lambda mv: -int(mv.version)
-        )
+        return model_versions.find_model_versions(self._registry, model_name, tags)
 
     def find_ready_versions(
         self,
@@ -708,24 +624,13 @@ class MlflowRegistryHook(BaseHook):
         :raises ValueError: for a ``newer_than_version`` that is not a version number, or a
             tag value containing a single quote.
         """
-        floor = (
-            0
-            if newer_than_version in (None, "")
-            else check_version_number(newer_than_version, "newer_than_version")
+        return model_versions.find_ready_versions(
+            self._registry,
+            model_name,
+            alias=alias,
+            tags=tags,
+            newer_than_version=newer_than_version,
         )
-        wanted = check_tags(tags)
-        if alias is None:
-            candidates = self.find_model_versions(model_name, wanted)
-        else:
-            holder = self.get_version_by_alias(model_name, alias)
-            candidates = [holder] if holder is not None else []
-        return [
-            mv
-            for mv in candidates
-            if mv.status == "READY"
-            and int(mv.version) > floor
-            and wanted.items() <= dict(mv.tags or {}).items()
-        ]
 
     def find_matching_version(
         self,
@@ -742,7 +647,9 @@ class MlflowRegistryHook(BaseHook):
         found = self.find_ready_versions(
             model_name, alias=alias, tags=tags, newer_than_version=newer_than_version
         )
-        return self._version_record(found[0], created=False) if found else None
+        if not found:
+            return None
+        return model_versions.version_record(self._registry, found[0], created=False)
 
     def find_versions_after(
         self,
@@ -762,27 +669,20 @@ class MlflowRegistryHook(BaseHook):
         :raises MlflowRequestError: naming the model and the filter (also for Unity Catalog,
             whose searches accept neither ``version_number`` nor an ordering).
         """
-        filter_string = (
-            f"{model_version_filter(model_name, tags)} AND version_number > {int(after_version)}"
+        return model_versions.find_versions_after(
+            self._registry,
+            model_name,
+            after_version,
+            tags=tags,
+            limit=limit,
+            newest_first=newest_first,
         )
-        order = "DESC" if newest_first else "ASC"
-        try:
-            found = self.get_conn().search_model_versions(
-                filter_string=filter_string,
-                max_results=limit,
-                order_by=[f"version_number {order}"],
-            )
-        except Exception as exc:
-            raise self._registry.request_error(
-                f"Searching versions of model {model_name!r} ({filter_string})", exc
-            ) from exc
-        return [mv for mv in found if mv.name == model_name]
 
     def model_version_record(self, version: ModelVersion) -> dict[str, Any]:
         """The JSON-able record (as :meth:`get_model_version`) of a ``ModelVersion`` already
         read, without a request. ``aliases`` is what ``version`` carries: versions from a
         search carry none on MLflow's SQL stores."""
-        return self._version_record(version, created=False)
+        return model_versions.version_record(self._registry, version, created=False)
 
     def source_run_metric(self, version: ModelVersion, metric: str) -> float | None:
         """The latest value of ``metric`` logged in the run that produced ``version``.
@@ -832,46 +732,16 @@ class MlflowRegistryHook(BaseHook):
             tag value containing a single quote.
         :raises MlflowRequestError: naming the model.
         """
-        window = TimeWindow(created_after, created_before)
-        wanted = check_search_tags(tags, "tags")
-        if limit is not None and limit < 1:
-            raise ValueError(f"limit must be at least 1, got {limit}.")
-        candidates: Iterable[ModelVersion]
-        if alias is None:
-            candidates = self._model_versions_newest_first(
-                model_version_filter(model_name, wanted), page_size
-            )
-        else:
-            holder = self.get_version_by_alias(model_name, alias)
-            candidates = [holder] if holder is not None else []
-        found: list[ModelVersion] = []
-        for mv in candidates:
-            if (
-                mv.name == model_name
-                and wanted.items() <= dict(mv.tags or {}).items()
-                and window.contains(mv.creation_timestamp)
-            ):
-                found.append(mv)
-                if len(found) == limit:
-                    break
-        # Searches return versions without their aliases: read them from the model.
-        aliases = self._aliases_by_version(model_name) if found else {}
-        for mv in found:
-            mv.aliases = aliases.get(str(mv.version), [])
-        return [self._version_record(mv, created=False) for mv in found]
-
-    def _aliases_by_version(self, model_name: str) -> dict[str, list[str]]:
-        """Version number to the aliases of ``model_name`` pointing at it."""
-        try:
-            model = self.get_conn().get_registered_model(model_name)
-        except Exception as exc:
-            raise self._registry.request_error(
-                f"Reading aliases of model {model_name!r}", exc
-            ) from exc
-        by_version: dict[str, list[str]] = {}
-        for alias, version in (model.aliases or {}).items():
-            by_version.setdefault(str(version), []).append(alias)
-        return by_version
+        return model_versions.search_model_versions(
+            self._registry,
+            model_name,
+            alias=alias,
+            tags=tags,
+            created_after=created_after,
+            created_before=created_before,
+            limit=limit,
+            page_size=page_size,
+        )
 
     def backfill_registrations(
         self,
@@ -1010,102 +880,31 @@ class MlflowRegistryHook(BaseHook):
         for first in range(0, len(run_ids), RUN_IDS_PER_SEARCH):
             chunk = run_ids[first : first + RUN_IDS_PER_SEARCH]
             quoted = ", ".join(f"'{run_id}'" for run_id in chunk)
-            versions = self._model_versions_newest_first(
-                f"{name_filter} AND run_id IN ({quoted})", SEARCH_PAGE_SIZE
+            versions = model_versions.model_versions_newest_first(
+                self._registry, f"{name_filter} AND run_id IN ({quoted})", SEARCH_PAGE_SIZE
             )
             for mv in versions:
                 if mv.name == model_name and mv.run_id:
                     lowest[mv.run_id] = min(int(mv.version), lowest.get(mv.run_id, int(mv.version)))
         return {run_id: str(version) for run_id, version in lowest.items()}
 
-    def _model_versions_newest_first(
-        self, filter_string: str, page_size: int
-    ) -> Iterator[ModelVersion]:
-        """The versions matching ``filter_string``, highest version first, page by page."""
-        client = self.get_conn()
-        return self._registry.all_pages(
-            lambda token: client.search_model_versions(
-                filter_string=filter_string,
-                max_results=page_size,
-                order_by=["version_number DESC"],
-                page_token=token,
-            ),
-            f"Searching model versions ({filter_string})",
-        )
-
-    def _set_registered_model_alias(self, model_name: str, alias: str, version: str) -> None:
-        """Point ``alias`` at ``version``, sending once more after a ``BAD_REQUEST``.
-
-        MLflow's SQL store creates an alias by select-then-insert, so two tasks creating the
-        same alias at once make one fail with ``BAD_REQUEST`` (a unique-index IntegrityError).
-        Setting an alias is idempotent: the re-send updates the row the other task inserted.
-        Uses the registry client directly: ``MlflowClient.set_registered_model_alias`` first
-        GETs the model to rule out prompts, doubling the requests.
-
-        :raises MlflowRequestError: naming the model, alias and version.
-        """
-        registry = self.get_conn()._get_registry_client()
-        try:
-            try:
-                registry.set_registered_model_alias(model_name, alias, version)
-            except Exception as exc:
-                if error_code(exc) != "BAD_REQUEST":
-                    raise
-                log.warning(
-                    "Pointing alias %r of model %r at version %s collided with a concurrent "
-                    "update; sending it again.",
-                    alias,
-                    model_name,
-                    version,
-                )
-                registry.set_registered_model_alias(model_name, alias, version)
-        except Exception as exc:
-            raise self._registry.request_error(
-                f"Pointing alias {alias!r} of model {model_name!r} at version {version}", exc
-            ) from exc
-
     def get_model_version_entity(self, model_name: str, version: str | int) -> ModelVersion:
         """The MLflow ``ModelVersion`` of ``model_name``/``version``."""
-        try:
-            return self.get_conn().get_model_version(model_name, str(version))
-        except Exception as exc:
-            raise self._registry.request_error(
-                f"Reading model {model_name!r} version {version}", exc
-            ) from exc
+        return model_versions.get_model_version_entity(self._registry, model_name, version)
 
     def get_model_version(self, model_name: str, version: str | int) -> dict[str, Any]:
         """The JSON-able record of ``model_name``/``version`` (``created`` is False)."""
-        return self._version_record(
-            self.get_model_version_entity(model_name, version), created=False
-        )
-
-    def _version_record(self, version: ModelVersion, *, created: bool) -> dict[str, Any]:
-        import pendulum
-
-        tags = dict(version.tags or {})
-        lineage = {k: v for k, v in tags.items() if k.startswith(TAG_PREFIX)}
-        registered_at = pendulum.from_timestamp(version.creation_timestamp / 1000, tz="UTC")
-        return {
-            "model_name": version.name,
-            "version": str(version.version),
-            "model_uri": f"models:/{version.name}/{version.version}",
-            "source": display_uri(version.source) if version.source else version.source,
-            "run_id": version.run_id or None,
-            "status": version.status,
-            "aliases": sorted(version.aliases or []),
-            "tags": {k: v for k, v in tags.items() if not k.startswith(TAG_PREFIX)},
-            "lineage": lineage,
-            "created": created,
-            "tracking_uri": self.tracking_uri,
-            "registered_at": registered_at.isoformat(),
-            "model_version_url": self.model_version_url(version.name, version.version),
-        }
+        entity = self.get_model_version_entity(model_name, version)
+        return model_versions.version_record(self._registry, entity, created=False)
 
     def delete_expired_versions(
         self, model_name: str, rule: RetentionRule, **options: Any
     ) -> dict[str, Any]:
         """Delete the versions ``rule`` lets go: :func:`.retention.delete_expired_versions`."""
-        return delete_expired_versions(self, model_name, rule, **options)
+        # Imported here: retention builds on this package's modules, which import the hook.
+        from airflow_mlflow_registry.retention import delete_expired_versions
+
+        return delete_expired_versions(self._registry, model_name, rule, **options)
 
     def copy_model_version_from(
         self, source: MlflowRegistryHook, model_name: str, **options: Any

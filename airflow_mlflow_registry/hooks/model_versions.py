@@ -1,0 +1,249 @@
+"""Version queries: reading one model version, searching versions by tags, alias and creation
+time, waiting for READY, and the JSON-able record every operator, sensor and CLI command
+returns.
+
+Functions of :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`; the hook's
+methods of the same names state their contracts. mlflow is imported only inside functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlflow_registry.exceptions import ModelRegistrationError, display_uri
+from airflow_mlflow_registry.hooks.aliases import get_version_by_alias
+from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE
+from airflow_mlflow_registry.lineage import TAG_PREFIX
+from airflow_mlflow_registry.search_filters import (
+    check_search_tags,
+    check_version_number,
+    model_version_filter,
+)
+from airflow_mlflow_registry.time_window import TimeWindow
+from airflow_mlflow_registry.validation import check_tags
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+    from datetime import datetime
+
+    from mlflow.entities.model_registry import ModelVersion
+
+    from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+
+log = logging.getLogger(__name__)
+
+READY_POLL_INTERVAL_SECONDS = 2.0
+
+
+def version_record(
+    registry: RegistryCalls, version: ModelVersion, *, created: bool
+) -> dict[str, Any]:
+    """The JSON-able record of ``version`` (README: "The XCom record")."""
+    import pendulum
+
+    tags = dict(version.tags or {})
+    lineage = {k: v for k, v in tags.items() if k.startswith(TAG_PREFIX)}
+    registered_at = pendulum.from_timestamp(version.creation_timestamp / 1000, tz="UTC")
+    return {
+        "model_name": version.name,
+        "version": str(version.version),
+        "model_uri": f"models:/{version.name}/{version.version}",
+        "source": display_uri(version.source) if version.source else version.source,
+        "run_id": version.run_id or None,
+        "status": version.status,
+        "aliases": sorted(version.aliases or []),
+        "tags": {k: v for k, v in tags.items() if not k.startswith(TAG_PREFIX)},
+        "lineage": lineage,
+        "created": created,
+        "tracking_uri": registry.tracking_uri,
+        "registered_at": registered_at.isoformat(),
+        "model_version_url": registry.model_version_url(version.name, version.version),
+    }
+
+
+def get_model_version_entity(
+    registry: RegistryCalls, model_name: str, version: str | int
+) -> ModelVersion:
+    """The MLflow ``ModelVersion`` of ``model_name``/``version``.
+
+    :raises MlflowRequestError: naming the model and version.
+    """
+    try:
+        return registry.client.get_model_version(model_name, str(version))
+    except Exception as exc:
+        raise registry.request_error(
+            f"Reading model {model_name!r} version {version}", exc
+        ) from exc
+
+
+def await_ready(registry: RegistryCalls, version: ModelVersion, timeout: float) -> ModelVersion:
+    """Poll until ``version`` leaves PENDING_REGISTRATION; return it READY.
+
+    :raises ModelRegistrationError: when it ends in another status or is still pending after
+        ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while version.status == "PENDING_REGISTRATION":
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ModelRegistrationError(
+                f"Model {version.name!r} version {version.version} is still "
+                f"PENDING_REGISTRATION after {timeout:g} s "
+                f"(status message: {version.status_message or 'none'}); raise "
+                "await_registration_for or check the registry server."
+            )
+        time.sleep(min(READY_POLL_INTERVAL_SECONDS, remaining))
+        version = get_model_version_entity(registry, version.name, version.version)
+    if version.status != "READY":
+        raise ModelRegistrationError(
+            f"Model {version.name!r} version {version.version} ended in status "
+            f"{version.status}: {version.status_message or 'no status message'}."
+        )
+    return version
+
+
+def find_model_versions(
+    registry: RegistryCalls, model_name: str, tags: Mapping[str, Any] | None = None
+) -> list[ModelVersion]:
+    """Versions of ``model_name`` (any status) carrying every tag in ``tags``, newest first;
+    one search request, the server matches the tags."""
+    filter_string = model_version_filter(model_name, tags)
+    try:
+        found = registry.client.search_model_versions(filter_string=filter_string)
+    except Exception as exc:
+        raise registry.request_error(
+            f"Searching versions of model {model_name!r} ({filter_string})", exc
+        ) from exc
+    return sorted((mv for mv in found if mv.name == model_name), key=lambda mv: -int(mv.version))
+
+
+def find_ready_versions(
+    registry: RegistryCalls,
+    model_name: str,
+    *,
+    alias: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    newer_than_version: str | int | None = None,
+) -> list[ModelVersion]:
+    """READY versions of ``model_name``, newest first, matching ``tags``,
+    ``newer_than_version`` and ``alias`` (see the hook's method of the same name)."""
+    floor = (
+        0
+        if newer_than_version in (None, "")
+        else check_version_number(newer_than_version, "newer_than_version")
+    )
+    wanted = check_tags(tags)
+    if alias is None:
+        candidates = find_model_versions(registry, model_name, wanted)
+    else:
+        holder = get_version_by_alias(registry, model_name, alias)
+        candidates = [holder] if holder is not None else []
+    return [
+        mv
+        for mv in candidates
+        if mv.status == "READY"
+        and int(mv.version) > floor
+        and wanted.items() <= dict(mv.tags or {}).items()
+    ]
+
+
+def find_versions_after(
+    registry: RegistryCalls,
+    model_name: str,
+    after_version: int,
+    *,
+    tags: Mapping[str, Any] | None,
+    limit: int,
+    newest_first: bool,
+) -> list[ModelVersion]:
+    """Versions of ``model_name`` numbered above ``after_version`` carrying ``tags``, in
+    version order (or the reverse), at most ``limit``: one search, filtered, ordered and
+    bounded by the server."""
+    filter_string = (
+        f"{model_version_filter(model_name, tags)} AND version_number > {int(after_version)}"
+    )
+    order = "DESC" if newest_first else "ASC"
+    try:
+        found = registry.client.search_model_versions(
+            filter_string=filter_string,
+            max_results=limit,
+            order_by=[f"version_number {order}"],
+        )
+    except Exception as exc:
+        raise registry.request_error(
+            f"Searching versions of model {model_name!r} ({filter_string})", exc
+        ) from exc
+    return [mv for mv in found if mv.name == model_name]
+
+
+def search_model_versions(
+    registry: RegistryCalls,
+    model_name: str,
+    *,
+    alias: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: int | None = None,
+    page_size: int = SEARCH_PAGE_SIZE,
+) -> list[dict[str, Any]]:
+    """Records of the versions of ``model_name``, newest first, matching the filters (see the
+    hook's method of the same name): the server matches the tags, creation times are matched
+    here, pages are read until ``limit`` records are found or the last page is read."""
+    window = TimeWindow(created_after, created_before)
+    wanted = check_search_tags(tags, "tags")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}.")
+    candidates: Iterable[ModelVersion]
+    if alias is None:
+        candidates = model_versions_newest_first(
+            registry, model_version_filter(model_name, wanted), page_size
+        )
+    else:
+        holder = get_version_by_alias(registry, model_name, alias)
+        candidates = [holder] if holder is not None else []
+    found: list[ModelVersion] = []
+    for mv in candidates:
+        if (
+            mv.name == model_name
+            and wanted.items() <= dict(mv.tags or {}).items()
+            and window.contains(mv.creation_timestamp)
+        ):
+            found.append(mv)
+            if len(found) == limit:
+                break
+    # Searches return versions without their aliases: read them from the model.
+    aliases = aliases_by_version(registry, model_name) if found else {}
+    for mv in found:
+        mv.aliases = aliases.get(str(mv.version), [])
+    return [version_record(registry, mv, created=False) for mv in found]
+
+
+def model_versions_newest_first(
+    registry: RegistryCalls, filter_string: str, page_size: int
+) -> Iterator[ModelVersion]:
+    """The versions matching ``filter_string``, highest version first, page by page."""
+    client = registry.client
+    return registry.all_pages(
+        lambda token: client.search_model_versions(
+            filter_string=filter_string,
+            max_results=page_size,
+            order_by=["version_number DESC"],
+            page_token=token,
+        ),
+        f"Searching model versions ({filter_string})",
+    )
+
+
+def aliases_by_version(registry: RegistryCalls, model_name: str) -> dict[str, list[str]]:
+    """Version number to the aliases of ``model_name`` pointing at it."""
+    try:
+        model = registry.client.get_registered_model(model_name)
+    except Exception as exc:
+        raise registry.request_error(f"Reading aliases of model {model_name!r}", exc) from exc
+    by_version: dict[str, list[str]] = {}
+    for alias, version in (model.aliases or {}).items():
+        by_version.setdefault(str(version), []).append(alias)
+    return by_version
