@@ -90,9 +90,9 @@ def copy_model_version(
     alias_list = check_aliases(aliases)
     user_tags = check_tags(tags)
     if lineage is None:
-        from airflow_mlflow_registry.hooks.mlflow_registry import _current_lineage
+        from airflow_mlflow_registry.hooks.version_registration import current_lineage
 
-        lineage = _current_lineage()
+        lineage = current_lineage()
     chosen = _source_version(source, model_name, version, alias)
     copied_from = {
         "tracking_uri": source.tracking_uri,

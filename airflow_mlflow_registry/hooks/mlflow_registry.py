@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -24,16 +23,17 @@ from airflow_mlflow_registry.backfill import (
 )
 from airflow_mlflow_registry.exceptions import (
     MlflowRegistryError,
-    MlflowRequestError,
-    MlflowServerTooOldError,
     NoMatchingRunError,
-    display_uri,
     mask_secrets,
 )
-from airflow_mlflow_registry.hooks import model_versions, runs, server_compat
+from airflow_mlflow_registry.hooks import (
+    model_versions,
+    runs,
+    version_creation,
+    version_registration,
+)
 from airflow_mlflow_registry.hooks.aliases import (
     get_version_by_alias,
-    point_aliases,
     set_model_version_alias,
 )
 from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
@@ -44,23 +44,10 @@ from airflow_mlflow_registry.hooks.connection_form import (
 from airflow_mlflow_registry.hooks.registry_calls import (
     SEARCH_PAGE_SIZE,
     RegistryCalls,
-    error_code,
-    is_definitive,
 )
 from airflow_mlflow_registry.hooks.runs import experiment_id_of, runs_started_in
-from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
+from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REGISTRATION_SECONDS
 from airflow_mlflow_registry.promotion import copy_model_version
-from airflow_mlflow_registry.registration import (
-    SOURCE_URI_TAG,
-    SUPERSEDES_TAG,
-    EarlierRegistration,
-    Generation,
-    earlier_registration,
-    generation_of,
-    generation_winner,
-    live_versions,
-    registered_source,
-)
 from airflow_mlflow_registry.search_filters import (
     model_version_filter,
 )
@@ -69,9 +56,6 @@ from airflow_mlflow_registry.time_window import TimeWindow
 from airflow_mlflow_registry.validation import (
     check_aliases,
     check_model_name,
-    check_model_uri,
-    check_tags,
-    check_timeout,
 )
 from airflow_mlflow_registry.version_compat import BaseHook
 
@@ -84,6 +68,7 @@ if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
 
+    from airflow_mlflow_registry.lineage import TaskInstanceLineage
     from airflow_mlflow_registry.retention import RetentionRule
 
 log = logging.getLogger(__name__)
@@ -201,24 +186,7 @@ class MlflowRegistryHook(BaseHook):
         outcome is unknown (transport failure) returns False: callers must not assume the model
         is new.
         """
-        client = self.get_conn()
-        try:
-            client.create_registered_model(model_name)
-        except Exception as exc:
-            if error_code(exc) == "RESOURCE_ALREADY_EXISTS":
-                return False
-            if is_definitive(exc):
-                raise self._registry.request_error(
-                    f"Creating registered model {model_name!r}", exc
-                ) from exc
-            log.warning(
-                "Creating registered model %r: outcome unknown (%s); continuing.",
-                model_name,
-                self._registry.describe(exc),
-            )
-            return False
-        log.info("Created registered model %r.", model_name)
-        return True
+        return version_creation.ensure_registered_model(self._registry, model_name)
 
     def find_model_versions_by_key(
         self, model_name: str, registration_key: str, *, run_id: str | None = None
@@ -234,49 +202,8 @@ class MlflowRegistryHook(BaseHook):
 
         :raises MlflowRequestError: naming the model.
         """
-        action = f"Looking up earlier registrations of model {model_name!r}"
-        found: Iterable[ModelVersion]
-        if not self._registry.is_unity_catalog:
-            tag_filter = f"tags.`{REGISTRATION_KEY_TAG}` = '{registration_key}'"
-            name_filter = f"name = '{model_name}' AND " if "'" not in model_name else ""
-            client = self.get_conn()  # outside the try: a misconfigured connection is no request
-            try:
-                found = client.search_model_versions(filter_string=name_filter + tag_filter)
-            except Exception as exc:
-                raise self._registry.request_error(action, exc) from exc
-        else:
-            by_run = run_id is not None and "'" not in run_id
-            only_filter = f"run_id = '{run_id}'" if by_run else model_version_filter(model_name)
-            client = self.get_conn()
-            candidates = [
-                mv
-                for mv in self._registry.all_pages(
-                    lambda token: client.search_model_versions(
-                        filter_string=only_filter, max_results=SEARCH_PAGE_SIZE, page_token=token
-                    ),
-                    action,
-                )
-                if mv.name == model_name
-            ]
-            versions = [self.get_model_version_entity(model_name, mv.version) for mv in candidates]
-            found = [mv for mv in versions if mv.tags.get(REGISTRATION_KEY_TAG) == registration_key]
-        return sorted((mv for mv in found if mv.name == model_name), key=lambda mv: int(mv.version))
-
-    def _logged_model_on_old_server_error(self, source: str) -> MlflowServerTooOldError | None:
-        """After registering ``source`` failed: if it is a logged model (``models:/<id>``) and
-        the server predates MLflow 3 (no logged models; an MLflow 2 server answers 500 "Not a
-        proper models:/ URI"), the error that names the server's version; else None. Asks the
-        server its version, on this failure path only.
-        """
-        if _logged_model_id(source) is None or not self.config.uses_rest:
-            return None
-        from airflow_mlflow_registry.hooks.client_binding import host_creds
-
-        version = server_compat.reported_server_version(
-            host_creds(self.config), self.config.timeout
-        )
-        return server_compat.too_old_server_error(
-            f"registering the logged model {display_uri(source)}", version
+        return version_creation.find_model_versions_by_key(
+            self._registry, model_name, registration_key, run_id=run_id
         )
 
     def register_model_version(
@@ -290,7 +217,7 @@ class MlflowRegistryHook(BaseHook):
         tags: Mapping[str, Any] | None = None,
         aliases: Iterable[str] | None = None,
         lineage: TaskInstanceLineage | None = None,
-        await_registration_for: float = 300,
+        await_registration_for: float = DEFAULT_AWAIT_REGISTRATION_SECONDS,
         idempotency_key: str | None = None,
         provenance_tags: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
@@ -337,228 +264,20 @@ class MlflowRegistryHook(BaseHook):
         :raises NoMatchingRunError: when ``run_search`` finds no run.
         :raises ExperimentNotFoundError: when ``run_search``'s experiment does not exist.
         """
-        model_name = check_model_name(model_name)
-        if (model_uri is None) == (run_search is None):
-            raise ValueError("Give exactly one of model_uri and run_search.")
-        if model_uri is not None:
-            model_uri = check_model_uri(model_uri)
-            self._registry.hide_model_uri_secrets(model_uri)
-        user_tags = check_tags(tags)
-        alias_list = check_aliases(aliases)
-        wait_seconds = check_timeout(await_registration_for, "await_registration_for")
-        lineage = lineage or _current_lineage()
-        key = idempotency_key or (lineage.registration_key(model_name) if lineage else None)
-        version_tags = dict(user_tags)
-        if lineage is not None:
-            version_tags.update(lineage.as_tags())
-        version_tags.update(provenance_tags or {})  # airflow.* tags of our own, e.g. a copy's
-        if run_search is not None:
-            source = self.find_run_source(run_search)
-            if source is None:
-                raise NoMatchingRunError(
-                    f"No run to register as model {model_name!r}: nothing matched in "
-                    f"{run_search.describe()}."
-                )
-            model_uri, run_id = source.model_uri, source.run_id
-            version_tags.update(source.as_tags())
-        assert model_uri is not None
-        run_id = run_id or _run_id_from_uri(model_uri)
-        if key is None:
-            earlier = EarlierRegistration()
-        else:
-            version_tags[REGISTRATION_KEY_TAG] = key
-            version_tags[SOURCE_URI_TAG] = display_uri(model_uri)
-            found = self.find_model_versions_by_key(model_name, key, run_id=run_id)
-            earlier = earlier_registration(found, model_uri)
-
-        if earlier.reusable is not None:
-            version, created = earlier.reusable, False
-            log.info(
-                "Model %r version %s was registered from %s by an earlier attempt of this task "
-                "instance; reusing it.",
-                model_name,
-                version.version,
-                display_uri(model_uri),
-            )
-            if not self._registry.is_unity_catalog:  # UC look-ups already read each version
-                # Search results carry no aliases: read the version for them and its status.
-                version = self.get_model_version_entity(model_name, version.version)
-        else:
-            if earlier.superseded is not None:
-                version_tags[SUPERSEDES_TAG] = str(earlier.superseded.version)
-            version, created = self._register_new_version(
-                model_name,
-                model_uri,
-                run_id,
-                description,
-                version_tags,
-                key,
-                may_overlap=lineage is not None and lineage.try_number > 1,
-            )
-            if earlier.superseded is not None:
-                log.warning(
-                    "Model %r version %s (from %s) supersedes version %s (from %s), which an "
-                    "earlier attempt of this task instance registered; the aliases move to "
-                    "version %s.",
-                    model_name,
-                    version.version,
-                    display_uri(model_uri),
-                    earlier.superseded.version,
-                    registered_source(earlier.superseded),
-                    version.version,
-                )
-        version = model_versions.await_ready(self._registry, version, wait_seconds)
-        version = point_aliases(self._registry, version, alias_list)
-        return model_versions.version_record(self._registry, version, created=created)
-
-    def _register_new_version(
-        self,
-        model_name: str,
-        source: str,
-        run_id: str | None,
-        description: str | None,
-        tags: dict[str, str],
-        key: str | None,
-        *,
-        may_overlap: bool,
-    ) -> tuple[ModelVersion, bool]:
-        """Create the version exactly once; return the version that counts and whether this
-        call created it.
-
-        After an ambiguous failure the version is looked up before the create is sent again.
-        After a re-sent create, or when ``may_overlap`` (another attempt of the task instance
-        may be registering at the same time), the generation is settled: its lowest live
-        version wins and the others are deleted.
-        """
-        client = self.get_conn()
-
-        def create_version() -> ModelVersion:
-            return client.create_model_version(
-                name=model_name,
-                source=source,
-                run_id=run_id,
-                tags=tags,
-                description=description,
-                await_creation_for=0,
-                model_id=_logged_model_id(source),
-            )
-
-        generation = (display_uri(source), tags.get(SUPERSEDES_TAG))
-        attempts = 1 + self.config.max_retries
-        failure: BaseException | None = None
-        for attempt in range(attempts):
-            try:
-                version = self._create_in_model(model_name, create_version)
-            except MlflowRequestError:
-                raise  # creating the registered model failed, and said why
-            except Exception as exc:
-                action = f"Registering {display_uri(source)} as a version of model {model_name!r}"
-                too_old = self._logged_model_on_old_server_error(source)
-                if too_old is not None:
-                    raise too_old from exc
-                if is_definitive(exc) or key is None:
-                    raise self._registry.request_error(action, exc) from exc
-                failure = exc
-                log.warning(
-                    "%s: no confirmation (%s); checking whether the server created it.",
-                    action,
-                    self._registry.describe(exc),
-                )
-                found = self.find_model_versions_by_key(model_name, key, run_id=run_id)
-                winner = generation_winner(found, generation)
-                if winner is not None:
-                    return winner, True
-                time.sleep(min(2**attempt, 5))
-                continue
-            if key is None or not (failure is not None or may_overlap):
-                return version, True
-            winner = self._settle_generation(model_name, key, version, generation, run_id)
-            return winner, failure is not None or winner.version == version.version
-        assert failure is not None
-        raise self._registry.request_error(
-            f"Registering {display_uri(source)} as a version of model {model_name!r} "
-            f"({attempts} attempts)",
-            failure,
-        ) from failure
-
-    def _create_in_model(
-        self, model_name: str, create_version: Callable[[], ModelVersion]
-    ) -> ModelVersion:
-        """``create_version()``; when the server answers that the registered model does not
-        exist (a definitive 404: nothing was created), create the model and call it once more.
-        Creating the model only then saves a request on every version but the first.
-
-        A server with access control answers 403 instead when the model does not exist (no
-        permission on a model nobody owns): the model is ensured in the same way and the
-        version sent once more, also when the model already exists by then (a concurrent task
-        of the same user may have just created it). A user who really lacks permission gets
-        the second 403.
-        """
-        try:
-            return create_version()
-        except Exception as exc:
-            if error_code(exc) not in (
-                "PERMISSION_DENIED",
-                "RESOURCE_DOES_NOT_EXIST",
-            ):
-                raise
-        self.ensure_registered_model(model_name)
-        return create_version()
-
-    def _settle_generation(
-        self,
-        model_name: str,
-        key: str,
-        created: ModelVersion,
-        generation: Generation,
-        run_id: str | None,
-    ) -> ModelVersion:
-        """Return the lowest live version of ``generation`` (``created`` when the look-up
-        misses it) and delete the generation's other live versions: duplicates from re-sent
-        creates or from overlapping attempts. Failed versions are neither kept nor a reason
-        to delete; while the winner is not READY yet, nothing is deleted.
-        """
-        found = self.find_model_versions_by_key(model_name, key, run_id=run_id)
-        winner = generation_winner(found, generation) or created
-        duplicates = [
-            mv
-            for mv in live_versions(found)
-            if generation_of(mv) == generation and mv.version != winner.version
-        ]
-        if duplicates and winner.status != "READY":
-            log.warning(
-                "Model %r versions %s duplicate version %s, which is %s; keeping them until it "
-                "is READY.",
-                model_name,
-                ", ".join(str(mv.version) for mv in duplicates),
-                winner.version,
-                winner.status,
-            )
-            return winner
-        for duplicate in duplicates:
-            log.warning(
-                "Model %r version %s duplicates version %s (a re-sent create or an overlapping "
-                "attempt of the same task instance); deleting it.",
-                model_name,
-                duplicate.version,
-                winner.version,
-            )
-            self._delete_model_version(model_name, duplicate.version)
-        return winner
-
-    def _delete_model_version(self, model_name: str, version: str) -> None:
-        """Delete ``version``; one that no longer exists (a re-sent delete) is not an error.
-
-        :raises MlflowRequestError: naming the model and version.
-        """
-        try:
-            self.get_conn().delete_model_version(model_name, version)
-        except Exception as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                return
-            raise self._registry.request_error(
-                f"Deleting duplicate version {version} of model {model_name!r}", exc
-            ) from exc
+        return version_registration.register_model_version(
+            self._registry,
+            model_name,
+            model_uri,
+            run_search=run_search,
+            run_id=run_id,
+            description=description,
+            tags=tags,
+            aliases=aliases,
+            lineage=lineage,
+            await_registration_for=await_registration_for,
+            idempotency_key=idempotency_key,
+            provenance_tags=provenance_tags,
+        )
 
     def find_run_source(self, search: RunSearch) -> ResolvedSource | None:
         """The first run matching ``search`` and the model URI to register from it, or None
@@ -911,27 +630,3 @@ class MlflowRegistryHook(BaseHook):
     ) -> dict[str, Any]:
         """Copy a version of ``source``'s registry here: :func:`.promotion.copy_model_version`."""
         return copy_model_version(source, self, model_name, **options)
-
-
-def _run_id_from_uri(model_uri: str) -> str | None:
-    if model_uri.startswith("runs:/"):
-        return model_uri[len("runs:/") :].strip("/").split("/")[0]
-    return None
-
-
-def _logged_model_id(model_uri: str) -> str | None:
-    """The MLflow 3 logged-model id of a ``models:/m-<id>`` URI, else None."""
-    if model_uri.startswith("models:/m-"):
-        rest = model_uri[len("models:/") :].strip("/")
-        return rest.split("/")[0]
-    return None
-
-
-def _current_lineage() -> TaskInstanceLineage | None:
-    """Lineage of the running task, or None outside a task."""
-    from airflow.sdk import get_current_context
-
-    try:
-        return TaskInstanceLineage.from_context(get_current_context())
-    except Exception:
-        return None

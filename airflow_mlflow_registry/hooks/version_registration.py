@@ -1,0 +1,164 @@
+"""Registering a model version exactly once per task instance and source: the steps of the
+protocol whose rules live in :mod:`airflow_mlflow_registry.registration`.
+
+A registration resolves its source (a model URI, or the run a search chooses), looks up the
+versions carrying its key, reuses what an earlier attempt of the task instance registered from
+the same source or supersedes it (:mod:`~airflow_mlflow_registry.hooks.version_creation`
+creates the new version exactly once), waits for READY and points the aliases.
+
+Functions of :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`;
+:meth:`MlflowRegistryHook.register_model_version` states the contract. mlflow is imported only
+inside functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlflow_registry.exceptions import NoMatchingRunError, display_uri
+from airflow_mlflow_registry.hooks.aliases import point_aliases
+from airflow_mlflow_registry.hooks.model_versions import (
+    await_ready,
+    get_model_version_entity,
+    version_record,
+)
+from airflow_mlflow_registry.hooks.runs import find_run_source
+from airflow_mlflow_registry.hooks.version_creation import (
+    create_version_once,
+    find_model_versions_by_key,
+)
+from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
+from airflow_mlflow_registry.registration import (
+    SOURCE_URI_TAG,
+    SUPERSEDES_TAG,
+    EarlierRegistration,
+    earlier_registration,
+    registered_source,
+)
+from airflow_mlflow_registry.validation import (
+    check_aliases,
+    check_model_name,
+    check_model_uri,
+    check_tags,
+    check_timeout,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+    from airflow_mlflow_registry.sources import RunSearch
+
+log = logging.getLogger(__name__)
+
+DEFAULT_AWAIT_REGISTRATION_SECONDS = 300
+
+
+def register_model_version(
+    registry: RegistryCalls,
+    model_name: str,
+    model_uri: str | None = None,
+    *,
+    run_search: RunSearch | None = None,
+    run_id: str | None = None,
+    description: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    aliases: Iterable[str] | None = None,
+    lineage: TaskInstanceLineage | None = None,
+    await_registration_for: float = DEFAULT_AWAIT_REGISTRATION_SECONDS,
+    idempotency_key: str | None = None,
+    provenance_tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Register ``model_uri`` (or the source ``run_search`` resolves to) as a version of
+    ``model_name``, exactly once per task instance and source; return its record."""
+    model_name = check_model_name(model_name)
+    if (model_uri is None) == (run_search is None):
+        raise ValueError("Give exactly one of model_uri and run_search.")
+    if model_uri is not None:
+        model_uri = check_model_uri(model_uri)
+        registry.hide_model_uri_secrets(model_uri)
+    user_tags = check_tags(tags)
+    alias_list = check_aliases(aliases)
+    wait_seconds = check_timeout(await_registration_for, "await_registration_for")
+    lineage = lineage or current_lineage()
+    key = idempotency_key or (lineage.registration_key(model_name) if lineage else None)
+    version_tags = dict(user_tags)
+    if lineage is not None:
+        version_tags.update(lineage.as_tags())
+    version_tags.update(provenance_tags or {})  # airflow.* tags of our own, e.g. a copy's
+    if run_search is not None:
+        source = find_run_source(registry, run_search)
+        if source is None:
+            raise NoMatchingRunError(
+                f"No run to register as model {model_name!r}: nothing matched in "
+                f"{run_search.describe()}."
+            )
+        model_uri, run_id = source.model_uri, source.run_id
+        version_tags.update(source.as_tags())
+    assert model_uri is not None
+    run_id = run_id or _run_id_from_uri(model_uri)
+    if key is None:
+        earlier = EarlierRegistration()
+    else:
+        version_tags[REGISTRATION_KEY_TAG] = key
+        version_tags[SOURCE_URI_TAG] = display_uri(model_uri)
+        found = find_model_versions_by_key(registry, model_name, key, run_id=run_id)
+        earlier = earlier_registration(found, model_uri)
+
+    if earlier.reusable is not None:
+        version, created = earlier.reusable, False
+        log.info(
+            "Model %r version %s was registered from %s by an earlier attempt of this task "
+            "instance; reusing it.",
+            model_name,
+            version.version,
+            display_uri(model_uri),
+        )
+        if not registry.is_unity_catalog:  # UC look-ups already read each version
+            # Search results carry no aliases: read the version for them and its status.
+            version = get_model_version_entity(registry, model_name, version.version)
+    else:
+        if earlier.superseded is not None:
+            version_tags[SUPERSEDES_TAG] = str(earlier.superseded.version)
+        version, created = create_version_once(
+            registry,
+            model_name,
+            model_uri,
+            run_id,
+            description,
+            version_tags,
+            key,
+            may_overlap=lineage is not None and lineage.try_number > 1,
+        )
+        if earlier.superseded is not None:
+            log.warning(
+                "Model %r version %s (from %s) supersedes version %s (from %s), which an "
+                "earlier attempt of this task instance registered; the aliases move to "
+                "version %s.",
+                model_name,
+                version.version,
+                display_uri(model_uri),
+                earlier.superseded.version,
+                registered_source(earlier.superseded),
+                version.version,
+            )
+    version = await_ready(registry, version, wait_seconds)
+    version = point_aliases(registry, version, alias_list)
+    return version_record(registry, version, created=created)
+
+
+def _run_id_from_uri(model_uri: str) -> str | None:
+    if model_uri.startswith("runs:/"):
+        return model_uri[len("runs:/") :].strip("/").split("/")[0]
+    return None
+
+
+def current_lineage() -> TaskInstanceLineage | None:
+    """Lineage of the running task, or None outside a task."""
+    from airflow.sdk import get_current_context
+
+    try:
+        return TaskInstanceLineage.from_context(get_current_context())
+    except Exception:
+        return None
