@@ -1,62 +1,50 @@
-"""``MlflowRegistryHook``: one ``mlflow`` connection, one isolated MLflow client, and the
-registry operations the operators are built on.
+"""``MlflowRegistryHook``: one ``mlflow`` connection, one isolated MLflow client, and one method
+per registry operation the operators, sensor, trigger and CLI are built on.
 
-mlflow is imported only inside methods: importing this module at DAG-parse time stays cheap.
+The hook is a facade: its methods state the contracts, and the work lives in modules named for
+their concepts, each taking the connection's
+:class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`:
+
+- :mod:`~airflow_mlflow_registry.hooks.version_registration` and
+  :mod:`~airflow_mlflow_registry.hooks.version_creation`: registering a version exactly once
+  (the rules: :mod:`airflow_mlflow_registry.registration`);
+- :mod:`~airflow_mlflow_registry.hooks.model_versions`: reading and searching versions, and
+  their JSON-able record;
+- :mod:`~airflow_mlflow_registry.hooks.aliases`: reading and moving aliases;
+- :mod:`~airflow_mlflow_registry.hooks.runs`: finding the run to register, run metrics;
+- :mod:`~airflow_mlflow_registry.hooks.backfill_registrations`: registering past runs;
+- :mod:`airflow_mlflow_registry.retention`: deleting the versions a retention rule lets go;
+- :mod:`airflow_mlflow_registry.promotion`: copying a version from another hook's registry.
+
+mlflow is imported only inside functions: importing this module at DAG-parse time stays cheap.
+This module is over 300 lines because it carries each public method's contract, the
+provider's API reference.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.backfill import (
-    ALREADY_REGISTERED,
-    FAILED,
-    REGISTERED,
-    WOULD_REGISTER,
-    BackfillRun,
-    backfill_report,
-    run_registration_key,
-    single_run_filter,
-)
-from airflow_mlflow_registry.exceptions import (
-    MlflowRegistryError,
-    NoMatchingRunError,
-    mask_secrets,
-)
+from airflow_mlflow_registry.exceptions import mask_secrets
 from airflow_mlflow_registry.hooks import (
     model_versions,
     runs,
     version_creation,
     version_registration,
 )
-from airflow_mlflow_registry.hooks.aliases import (
-    get_version_by_alias,
-    set_model_version_alias,
-)
+from airflow_mlflow_registry.hooks.aliases import get_version_by_alias, set_model_version_alias
+from airflow_mlflow_registry.hooks.backfill_registrations import backfill_registrations
 from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
 from airflow_mlflow_registry.hooks.connection_form import (
     connection_form_widgets,
     ui_field_behaviour,
 )
-from airflow_mlflow_registry.hooks.registry_calls import (
-    SEARCH_PAGE_SIZE,
-    RegistryCalls,
-)
-from airflow_mlflow_registry.hooks.runs import experiment_id_of, runs_started_in
+from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE, RegistryCalls
 from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REGISTRATION_SECONDS
 from airflow_mlflow_registry.promotion import copy_model_version
-from airflow_mlflow_registry.search_filters import (
-    model_version_filter,
-)
-from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH, ResolvedSource, RunSearch
-from airflow_mlflow_registry.time_window import TimeWindow
-from airflow_mlflow_registry.validation import (
-    check_aliases,
-    check_model_name,
-)
+from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH
 from airflow_mlflow_registry.version_compat import BaseHook
 
 if TYPE_CHECKING:
@@ -65,17 +53,13 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from mlflow import MlflowClient
-    from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
 
     from airflow_mlflow_registry.lineage import TaskInstanceLineage
     from airflow_mlflow_registry.retention import RetentionRule
-
-log = logging.getLogger(__name__)
+    from airflow_mlflow_registry.sources import ResolvedSource, RunSearch
 
 TEST_CONNECTION_TIMEOUT_SECONDS = 5.0
-# Run ids per `run_id IN (...)` filter (it travels in a GET query string).
-RUN_IDS_PER_SEARCH = 50
 
 
 class MlflowRegistryHook(BaseHook):
@@ -109,6 +93,8 @@ class MlflowRegistryHook(BaseHook):
         """Hidden and relabelled standard fields for Airflow 3.0 and 3.1 (3.2+ reads the
         provider info's ``ui-field-behaviour`` instead)."""
         return ui_field_behaviour()
+
+    # ------------------------------------------------------------- connection and client
 
     @cached_property
     def config(self) -> MlflowConnectionConfig:
@@ -157,6 +143,16 @@ class MlflowRegistryHook(BaseHook):
             return False, f"MLflow at {config.display_tracking_uri}: {reason}"
         return True, f"Connected to the MLflow model registry at {config.display_tracking_uri}."
 
+    def redact_secrets(self, text: str) -> str:
+        """``text`` with the connection's password and token replaced by ``***``."""
+        return self._registry.redact(text)
+
+    def model_version_url(self, model_name: str, version: str | int) -> str | None:
+        """The MLflow UI page of a model version, or None when the server is not http(s)."""
+        return self._registry.model_version_url(model_name, version)
+
+    # ------------------------------------------------------------------------ registering
+
     def log_model(
         self, flavor: ModuleType, model: Any, *, run_id: str, name: str = "model", **kwargs: Any
     ) -> dict[str, str]:
@@ -172,39 +168,6 @@ class MlflowRegistryHook(BaseHook):
         from airflow_mlflow_registry.hooks.model_logging import log_model
 
         return log_model(self.get_conn(), flavor, model, run_id=run_id, name=name, **kwargs)
-
-    # ------------------------------------------------------------------ registry operations
-
-    def model_version_url(self, model_name: str, version: str | int) -> str | None:
-        """The MLflow UI page of a model version, or None when the server is not http(s)."""
-        return self._registry.model_version_url(model_name, version)
-
-    def ensure_registered_model(self, model_name: str) -> bool:
-        """Create the registered model unless it exists. Returns True when this call created it.
-
-        "Already exists" (for example from a concurrent task) is not an error. A create whose
-        outcome is unknown (transport failure) returns False: callers must not assume the model
-        is new.
-        """
-        return version_creation.ensure_registered_model(self._registry, model_name)
-
-    def find_model_versions_by_key(
-        self, model_name: str, registration_key: str, *, run_id: str | None = None
-    ) -> list[ModelVersion]:
-        """Versions of ``model_name`` tagged with ``registration_key`` (any status, tags
-        readable), lowest version first.
-
-        One search request (``name = ... AND tags.<key> = ...``), except on a Unity Catalog
-        registry, whose version search accepts a single ``name =`` or ``run_id =`` condition and
-        returns versions without tags: there it searches by ``run_id`` (when given; the versions
-        registered from that run) or else by name, and reads each candidate with
-        ``get_model_version`` (one request per candidate) to match the key.
-
-        :raises MlflowRequestError: naming the model.
-        """
-        return version_creation.find_model_versions_by_key(
-            self._registry, model_name, registration_key, run_id=run_id
-        )
 
     def register_model_version(
         self,
@@ -279,6 +242,33 @@ class MlflowRegistryHook(BaseHook):
             provenance_tags=provenance_tags,
         )
 
+    def ensure_registered_model(self, model_name: str) -> bool:
+        """Create the registered model unless it exists. Returns True when this call created it.
+
+        "Already exists" (for example from a concurrent task) is not an error. A create whose
+        outcome is unknown (transport failure) returns False: callers must not assume the model
+        is new.
+        """
+        return version_creation.ensure_registered_model(self._registry, model_name)
+
+    def find_model_versions_by_key(
+        self, model_name: str, registration_key: str, *, run_id: str | None = None
+    ) -> list[ModelVersion]:
+        """Versions of ``model_name`` tagged with ``registration_key`` (any status, tags
+        readable), lowest version first.
+
+        One search request (``name = ... AND tags.<key> = ...``), except on a Unity Catalog
+        registry, whose version search accepts a single ``name =`` or ``run_id =`` condition and
+        returns versions without tags: there it searches by ``run_id`` (when given; the versions
+        registered from that run) or else by name, and reads each candidate with
+        ``get_model_version`` (one request per candidate) to match the key.
+
+        :raises MlflowRequestError: naming the model.
+        """
+        return version_creation.find_model_versions_by_key(
+            self._registry, model_name, registration_key, run_id=run_id
+        )
+
     def find_run_source(self, search: RunSearch) -> ResolvedSource | None:
         """The first run matching ``search`` and the model URI to register from it, or None
         when no run matches.
@@ -292,6 +282,60 @@ class MlflowRegistryHook(BaseHook):
         :raises MlflowRequestError: when a search fails.
         """
         return runs.find_run_source(self._registry, search)
+
+    def backfill_registrations(
+        self,
+        model_name: str,
+        *,
+        experiment_name: str,
+        start: datetime,
+        end: datetime,
+        run_filter: str = "",
+        artifact_path: str = DEFAULT_ARTIFACT_PATH,
+        aliases: Iterable[str] | None = None,
+        dry_run: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Register the model of every run of ``experiment_name`` that started in
+        ``[start, end)`` (naive datetimes mean UTC) and matches the MLflow ``run_filter``, as
+        a version of ``model_name``, oldest run first.
+
+        A run that already has a version of ``model_name`` (any version whose ``run_id`` is
+        the run, whoever registered it) is skipped, so a second backfill registers nothing.
+        Each registration resolves the run's source like :meth:`find_run_source` (its logged
+        model, else ``runs:/<run_id>/<artifact_path>``), records it in ``airflow.source_*``
+        tags, and carries the key :func:`~airflow_mlflow_registry.backfill.run_registration_key`
+        so a create interrupted in flight is found, not repeated, by the next backfill. A run
+        that fails is reported and the backfill goes on. With ``dry_run`` nothing is
+        registered and the runs to register are reported as ``would_register``.
+
+        ``aliases`` are pointed once, after the runs, at the version of the newest run of the
+        window that has one (registered now or before; a failed run is passed over), so a
+        backfill of older runs never moves an alias from a newer run of the window to an older
+        one. The report's ``aliases`` says, per alias, that version and run and the version the
+        alias pointed at before (with ``dry_run``: where it would point; nothing is moved).
+
+        ``on_progress(done, total)`` is called once the runs are known and after each run.
+
+        :return: the report of :func:`~airflow_mlflow_registry.backfill.backfill_report`.
+        :raises ValueError: for an invalid model name or alias, or an empty time window.
+        :raises ExperimentNotFoundError: when the experiment does not exist or is deleted.
+        :raises MlflowRequestError: when searching the runs or the model's versions fails.
+        """
+        return backfill_registrations(
+            self._registry,
+            model_name,
+            experiment_name=experiment_name,
+            start=start,
+            end=end,
+            run_filter=run_filter,
+            artifact_path=artifact_path,
+            aliases=aliases,
+            dry_run=dry_run,
+            on_progress=on_progress,
+        )
+
+    # --------------------------------------------------------------------------- aliases
 
     def get_version_by_alias(self, model_name: str, alias: str) -> ModelVersion | None:
         """The version ``alias`` of ``model_name`` points at, or None when the alias or the model
@@ -315,6 +359,17 @@ class MlflowRegistryHook(BaseHook):
         :raises MlflowRequestError: naming the model, alias and version.
         """
         return set_model_version_alias(self._registry, model_name, alias, version)
+
+    # ------------------------------------------------------------------ reading versions
+
+    def get_model_version_entity(self, model_name: str, version: str | int) -> ModelVersion:
+        """The MLflow ``ModelVersion`` of ``model_name``/``version``."""
+        return model_versions.get_model_version_entity(self._registry, model_name, version)
+
+    def get_model_version(self, model_name: str, version: str | int) -> dict[str, Any]:
+        """The JSON-able record of ``model_name``/``version`` (``created`` is False)."""
+        entity = self.get_model_version_entity(model_name, version)
+        return model_versions.version_record(self._registry, entity, created=False)
 
     def find_model_versions(
         self, model_name: str, tags: Mapping[str, Any] | None = None
@@ -403,30 +458,6 @@ class MlflowRegistryHook(BaseHook):
         search carry none on MLflow's SQL stores."""
         return model_versions.version_record(self._registry, version, created=False)
 
-    def source_run_metric(self, version: ModelVersion, metric: str) -> float | None:
-        """The latest value of ``metric`` logged in the run that produced ``version``.
-
-        :return: None when the version has no source run, the run no longer exists, or it
-            never logged ``metric``.
-        :raises MlflowRequestError: naming the model version and run.
-        """
-        return runs.source_run_metric(self._registry, version, metric)
-
-    def best_version_by_metric(
-        self, versions: Iterable[ModelVersion], metric: str, direction: str
-    ) -> tuple[ModelVersion, float] | None:
-        """The version whose source run has the highest (``direction="max"``) or lowest
-        (``"min"``) value of ``metric``, with that value; ties go to the newest version.
-        Versions without the metric are skipped (logged). None when no version has it.
-
-        Sends one request per version (its source run).
-        """
-        return runs.best_version_by_metric(self._registry, versions, metric, direction)
-
-    def redact_secrets(self, text: str) -> str:
-        """``text`` with the connection's password and token replaced by ``***``."""
-        return self._registry.redact(text)
-
     def search_model_versions(
         self,
         model_name: str,
@@ -462,159 +493,29 @@ class MlflowRegistryHook(BaseHook):
             page_size=page_size,
         )
 
-    def backfill_registrations(
-        self,
-        model_name: str,
-        *,
-        experiment_name: str,
-        start: datetime,
-        end: datetime,
-        run_filter: str = "",
-        artifact_path: str = DEFAULT_ARTIFACT_PATH,
-        aliases: Iterable[str] | None = None,
-        dry_run: bool = False,
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> dict[str, Any]:
-        """Register the model of every run of ``experiment_name`` that started in
-        ``[start, end)`` (naive datetimes mean UTC) and matches the MLflow ``run_filter``, as
-        a version of ``model_name``, oldest run first.
+    # ----------------------------------------------------------------------- run metrics
 
-        A run that already has a version of ``model_name`` (any version whose ``run_id`` is
-        the run, whoever registered it) is skipped, so a second backfill registers nothing.
-        Each registration resolves the run's source like :meth:`find_run_source` (its logged
-        model, else ``runs:/<run_id>/<artifact_path>``), records it in ``airflow.source_*``
-        tags, and carries the key :func:`~airflow_mlflow_registry.backfill.run_registration_key`
-        so a create interrupted in flight is found, not repeated, by the next backfill. A run
-        that fails is reported and the backfill goes on. With ``dry_run`` nothing is
-        registered and the runs to register are reported as ``would_register``.
+    def source_run_metric(self, version: ModelVersion, metric: str) -> float | None:
+        """The latest value of ``metric`` logged in the run that produced ``version``.
 
-        ``aliases`` are pointed once, after the runs, at the version of the newest run of the
-        window that has one (registered now or before; a failed run is passed over), so a
-        backfill of older runs never moves an alias from a newer run of the window to an older
-        one. The report's ``aliases`` says, per alias, that version and run and the version the
-        alias pointed at before (with ``dry_run``: where it would point; nothing is moved).
-
-        ``on_progress(done, total)`` is called once the runs are known and after each run.
-
-        :return: the report of :func:`~airflow_mlflow_registry.backfill.backfill_report`.
-        :raises ValueError: for an invalid model name or alias, or an empty time window.
-        :raises ExperimentNotFoundError: when the experiment does not exist or is deleted.
-        :raises MlflowRequestError: when searching the runs or the model's versions fails.
+        :return: None when the version has no source run, the run no longer exists, or it
+            never logged ``metric``.
+        :raises MlflowRequestError: naming the model version and run.
         """
-        model_name = check_model_name(model_name)
-        alias_list = check_aliases(aliases)
-        window = TimeWindow(start, end)
-        experiment_id = experiment_id_of(self._registry, experiment_name)
-        runs = runs_started_in(self._registry, experiment_id, window, run_filter)
-        registered = self._versions_by_run(model_name, [run.info.run_id for run in runs])
-        rows: list[BackfillRun] = []
-        if on_progress is not None:
-            on_progress(0, len(runs))
-        for run in runs:
-            search = RunSearch(
-                experiment_id=experiment_id,
-                run_filter=single_run_filter(run.info.run_id),
-                artifact_path=artifact_path,
-            )
-            rows.append(
-                self._backfill_run(
-                    model_name, run, search, registered.get(run.info.run_id), dry_run
-                )
-            )
-            if on_progress is not None:
-                on_progress(len(rows), len(runs))
-        return backfill_report(
-            model_name=model_name,
-            experiment_name=experiment_name,
-            experiment_id=experiment_id,
-            window=window,
-            run_filter=run_filter,
-            dry_run=dry_run,
-            runs=rows,
-            aliases=self._point_aliases_at_newest_run(model_name, alias_list, rows, dry_run),
-        )
+        return runs.source_run_metric(self._registry, version, metric)
 
-    def _point_aliases_at_newest_run(
-        self, model_name: str, aliases: list[str], rows: list[BackfillRun], dry_run: bool
-    ) -> list[dict[str, Any]]:
-        """Point each alias at the version of the newest run in ``rows`` (oldest first) that
-        has or, in a dry run, would have one; one entry per alias: ``alias``, ``run_id``,
-        ``version`` (None in a dry run for a run not registered yet), ``previous_version``."""
-        newest = next((row for row in reversed(rows) if row.outcome != FAILED), None)
-        if newest is None:
-            return []
-        moves = []
-        for alias in aliases:
-            if dry_run or newest.version is None:
-                holder = self.get_version_by_alias(model_name, alias)
-                previous = None if holder is None else str(holder.version)
-            else:
-                previous = self.set_model_version_alias(model_name, alias, newest.version)
-            moves.append(
-                {
-                    "alias": alias,
-                    "run_id": newest.run_id,
-                    "version": newest.version,
-                    "previous_version": previous,
-                }
-            )
-        return moves
+    def best_version_by_metric(
+        self, versions: Iterable[ModelVersion], metric: str, direction: str
+    ) -> tuple[ModelVersion, float] | None:
+        """The version whose source run has the highest (``direction="max"``) or lowest
+        (``"min"``) value of ``metric``, with that value; ties go to the newest version.
+        Versions without the metric are skipped (logged). None when no version has it.
 
-    def _backfill_run(
-        self,
-        model_name: str,
-        run: Run,
-        search: RunSearch,
-        existing_version: str | None,
-        dry_run: bool,
-    ) -> BackfillRun:
-        """Register (or, with ``dry_run``, resolve) the model of ``run`` unless it already has
-        ``existing_version``; a failure becomes a ``failed`` row."""
-        if existing_version is not None:
-            return BackfillRun.of(run.info, ALREADY_REGISTERED, version=existing_version)
-        try:
-            if dry_run:
-                source = self.find_run_source(search)
-                if source is None:
-                    raise NoMatchingRunError(f"Run {run.info.run_id} no longer exists.")
-                return BackfillRun.of(run.info, WOULD_REGISTER, model_uri=source.model_uri)
-            record = self.register_model_version(
-                model_name,
-                run_search=search,
-                idempotency_key=run_registration_key(model_name, run.info.run_id),
-            )
-        except MlflowRegistryError as exc:
-            log.warning("Backfill of run %s failed: %s", run.info.run_id, exc)
-            return BackfillRun.of(run.info, FAILED, error=str(exc))
-        outcome = REGISTERED if record["created"] else ALREADY_REGISTERED
-        return BackfillRun.of(
-            run.info, outcome, version=record["version"], model_uri=record["source"]
-        )
+        Sends one request per version (its source run).
+        """
+        return runs.best_version_by_metric(self._registry, versions, metric, direction)
 
-    def _versions_by_run(self, model_name: str, run_ids: list[str]) -> dict[str, str]:
-        """Run id to the lowest version of ``model_name`` registered from it, for those of
-        ``run_ids`` that have one (one ``run_id IN (...)`` search per chunk of run ids)."""
-        name_filter = model_version_filter(model_name)
-        lowest: dict[str, int] = {}
-        for first in range(0, len(run_ids), RUN_IDS_PER_SEARCH):
-            chunk = run_ids[first : first + RUN_IDS_PER_SEARCH]
-            quoted = ", ".join(f"'{run_id}'" for run_id in chunk)
-            versions = model_versions.model_versions_newest_first(
-                self._registry, f"{name_filter} AND run_id IN ({quoted})", SEARCH_PAGE_SIZE
-            )
-            for mv in versions:
-                if mv.name == model_name and mv.run_id:
-                    lowest[mv.run_id] = min(int(mv.version), lowest.get(mv.run_id, int(mv.version)))
-        return {run_id: str(version) for run_id, version in lowest.items()}
-
-    def get_model_version_entity(self, model_name: str, version: str | int) -> ModelVersion:
-        """The MLflow ``ModelVersion`` of ``model_name``/``version``."""
-        return model_versions.get_model_version_entity(self._registry, model_name, version)
-
-    def get_model_version(self, model_name: str, version: str | int) -> dict[str, Any]:
-        """The JSON-able record of ``model_name``/``version`` (``created`` is False)."""
-        entity = self.get_model_version_entity(model_name, version)
-        return model_versions.version_record(self._registry, entity, created=False)
+    # ------------------------------------------------------------------------- retention
 
     def delete_expired_versions(
         self, model_name: str, rule: RetentionRule, **options: Any
@@ -624,6 +525,8 @@ class MlflowRegistryHook(BaseHook):
         from airflow_mlflow_registry.retention import delete_expired_versions
 
         return delete_expired_versions(self._registry, model_name, rule, **options)
+
+    # ------------------------------------------------------------------------- promotion
 
     def copy_model_version_from(
         self, source: MlflowRegistryHook, model_name: str, **options: Any

@@ -1,0 +1,174 @@
+"""Backfilling registrations: the requests that register the model of every run of a time
+window, skip the runs that already have a version, and point the aliases at the newest run.
+
+The report and the keys live in :mod:`airflow_mlflow_registry.backfill`; functions of
+:class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`, whose contract
+:meth:`MlflowRegistryHook.backfill_registrations` states. mlflow is imported only inside
+functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlflow_registry.backfill import (
+    ALREADY_REGISTERED,
+    FAILED,
+    REGISTERED,
+    WOULD_REGISTER,
+    BackfillRun,
+    backfill_report,
+    run_registration_key,
+    single_run_filter,
+)
+from airflow_mlflow_registry.exceptions import MlflowRegistryError, NoMatchingRunError
+from airflow_mlflow_registry.hooks.aliases import get_version_by_alias, set_model_version_alias
+from airflow_mlflow_registry.hooks.model_versions import model_versions_newest_first
+from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE
+from airflow_mlflow_registry.hooks.runs import experiment_id_of, find_run_source, runs_started_in
+from airflow_mlflow_registry.hooks.version_registration import register_model_version
+from airflow_mlflow_registry.search_filters import model_version_filter
+from airflow_mlflow_registry.sources import RunSearch
+from airflow_mlflow_registry.time_window import TimeWindow
+from airflow_mlflow_registry.validation import check_aliases, check_model_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from datetime import datetime
+
+    from mlflow.entities import Run
+
+    from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+
+log = logging.getLogger(__name__)
+
+# Run ids per `run_id IN (...)` filter (it travels in a GET query string).
+RUN_IDS_PER_SEARCH = 50
+
+
+def backfill_registrations(
+    registry: RegistryCalls,
+    model_name: str,
+    *,
+    experiment_name: str,
+    start: datetime,
+    end: datetime,
+    run_filter: str,
+    artifact_path: str,
+    aliases: Iterable[str] | None,
+    dry_run: bool,
+    on_progress: Callable[[int, int], None] | None,
+) -> dict[str, Any]:
+    """Register the model of every run of ``experiment_name`` started in ``[start, end)`` that
+    has no version of ``model_name`` yet, oldest first; return the backfill report."""
+    model_name = check_model_name(model_name)
+    alias_list = check_aliases(aliases)
+    window = TimeWindow(start, end)
+    experiment_id = experiment_id_of(registry, experiment_name)
+    runs = runs_started_in(registry, experiment_id, window, run_filter)
+    registered = _versions_by_run(registry, model_name, [run.info.run_id for run in runs])
+    rows: list[BackfillRun] = []
+    if on_progress is not None:
+        on_progress(0, len(runs))
+    for run in runs:
+        search = RunSearch(
+            experiment_id=experiment_id,
+            run_filter=single_run_filter(run.info.run_id),
+            artifact_path=artifact_path,
+        )
+        existing_version = registered.get(run.info.run_id)
+        rows.append(_backfill_run(registry, model_name, run, search, existing_version, dry_run))
+        if on_progress is not None:
+            on_progress(len(rows), len(runs))
+    return backfill_report(
+        model_name=model_name,
+        experiment_name=experiment_name,
+        experiment_id=experiment_id,
+        window=window,
+        run_filter=run_filter,
+        dry_run=dry_run,
+        runs=rows,
+        aliases=_point_aliases_at_newest_run(registry, model_name, alias_list, rows, dry_run),
+    )
+
+
+def _point_aliases_at_newest_run(
+    registry: RegistryCalls,
+    model_name: str,
+    aliases: list[str],
+    rows: list[BackfillRun],
+    dry_run: bool,
+) -> list[dict[str, Any]]:
+    """Point each alias at the version of the newest run in ``rows`` (oldest first) that has
+    or, in a dry run, would have one; one entry per alias: ``alias``, ``run_id``, ``version``
+    (None in a dry run for a run not registered yet), ``previous_version``."""
+    newest = next((row for row in reversed(rows) if row.outcome != FAILED), None)
+    if newest is None:
+        return []
+    moves = []
+    for alias in aliases:
+        if dry_run or newest.version is None:
+            holder = get_version_by_alias(registry, model_name, alias)
+            previous = None if holder is None else str(holder.version)
+        else:
+            previous = set_model_version_alias(registry, model_name, alias, newest.version)
+        moves.append(
+            {
+                "alias": alias,
+                "run_id": newest.run_id,
+                "version": newest.version,
+                "previous_version": previous,
+            }
+        )
+    return moves
+
+
+def _backfill_run(
+    registry: RegistryCalls,
+    model_name: str,
+    run: Run,
+    search: RunSearch,
+    existing_version: str | None,
+    dry_run: bool,
+) -> BackfillRun:
+    """Register (or, with ``dry_run``, resolve) the model of ``run`` unless it already has
+    ``existing_version``; a failure becomes a ``failed`` row."""
+    if existing_version is not None:
+        return BackfillRun.of(run.info, ALREADY_REGISTERED, version=existing_version)
+    try:
+        if dry_run:
+            source = find_run_source(registry, search)
+            if source is None:
+                raise NoMatchingRunError(f"Run {run.info.run_id} no longer exists.")
+            return BackfillRun.of(run.info, WOULD_REGISTER, model_uri=source.model_uri)
+        record = register_model_version(
+            registry,
+            model_name,
+            run_search=search,
+            idempotency_key=run_registration_key(model_name, run.info.run_id),
+        )
+    except MlflowRegistryError as exc:
+        log.warning("Backfill of run %s failed: %s", run.info.run_id, exc)
+        return BackfillRun.of(run.info, FAILED, error=str(exc))
+    outcome = REGISTERED if record["created"] else ALREADY_REGISTERED
+    return BackfillRun.of(run.info, outcome, version=record["version"], model_uri=record["source"])
+
+
+def _versions_by_run(
+    registry: RegistryCalls, model_name: str, run_ids: list[str]
+) -> dict[str, str]:
+    """Run id to the lowest version of ``model_name`` registered from it, for those of
+    ``run_ids`` that have one (one ``run_id IN (...)`` search per chunk of run ids)."""
+    name_filter = model_version_filter(model_name)
+    lowest: dict[str, int] = {}
+    for first in range(0, len(run_ids), RUN_IDS_PER_SEARCH):
+        chunk = run_ids[first : first + RUN_IDS_PER_SEARCH]
+        quoted = ", ".join(f"'{run_id}'" for run_id in chunk)
+        versions = model_versions_newest_first(
+            registry, f"{name_filter} AND run_id IN ({quoted})", SEARCH_PAGE_SIZE
+        )
+        for mv in versions:
+            if mv.name == model_name and mv.run_id:
+                lowest[mv.run_id] = min(int(mv.version), lowest.get(mv.run_id, int(mv.version)))
+    return {run_id: str(version) for run_id, version in lowest.items()}
