@@ -16,6 +16,9 @@ apart inside one worker, the client built here gets its own REST stores:
 These are MLflow internals: ``mlflow-skinny`` is pinned ``<4`` and the tests in
 ``tests/hooks`` (credential isolation, TLS, exactly-once) pin the behaviour on the oldest and
 newest supported client. This module imports mlflow at top level; the hook imports it lazily.
+It is over 300 lines for one concept: the bound tracking client, registry client and artifact
+repository share one transport and one set of credentials, and change together when MLflow's
+internals do.
 """
 
 from __future__ import annotations
