@@ -84,6 +84,11 @@ def find_model_versions_by_key(
     return sorted((mv for mv in found if mv.name == model_name), key=lambda mv: int(mv.version))
 
 
+#: Pauses before each further create of a version after a 403 on a model that another task
+#: just created (see :func:`_create_in_model`): about 3.5 s in all.
+PERMISSION_GRANT_WAITS = (0.5, 1.0, 2.0)
+
+
 def ensure_registered_model(registry: RegistryCalls, model_name: str) -> bool:
     """Create the registered model unless it exists; True when this call created it. "Already
     exists" is no error; a create whose outcome is unknown returns False."""
@@ -184,15 +189,31 @@ def _create_in_model(
 
     A server with access control answers 403 instead when the model does not exist (no
     permission on a model nobody owns): the model is ensured in the same way and the version
-    sent once more, also when the model already exists by then (a concurrent task of the same
-    user may have just created it). A user who really lacks permission gets the second 403.
+    sent once more. When the model already exists by then, a concurrent task of the same user
+    may have just created it, and MLflow's basic-auth server grants its creator permission only
+    after saving it: a 403 is then sent again up to ``PERMISSION_GRANT_WAITS`` times, after
+    those pauses (seconds). A user who really lacks permission gets the last 403.
     """
     try:
         return create_version()
     except Exception as exc:
         if error_code(exc) not in ("PERMISSION_DENIED", "RESOURCE_DOES_NOT_EXIST"):
             raise
-    ensure_registered_model(registry, model_name)
+    if ensure_registered_model(registry, model_name):
+        return create_version()
+    for pause in PERMISSION_GRANT_WAITS:
+        try:
+            return create_version()
+        except Exception as exc:
+            if error_code(exc) != "PERMISSION_DENIED":
+                raise
+            log.info(
+                "Model %r: no permission to add a version yet (a concurrent creator's grant may "
+                "be pending); trying again in %.1f s.",
+                model_name,
+                pause,
+            )
+        time.sleep(pause)
     return create_version()
 
 

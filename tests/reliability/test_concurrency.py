@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from airflow_mlflow_registry.exceptions import MlflowRequestError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.version_creation import PERMISSION_GRANT_WAITS
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
 from tests.support.model_versions import unique
 
 if TYPE_CHECKING:
     from tests.conftest import UseConnection
+    from tests.support.fault_proxy import FaultProxy
     from tests.support.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.reliability
@@ -76,3 +79,55 @@ def test_concurrent_task_instances_get_distinct_versions_and_alias_lands_on_one(
     champion = client.get_model_version_by_alias(model, "champion").version
     assert champion in versions
     assert client.get_registered_model(model).aliases == {"champion": champion}
+
+
+CREATE = "/model-versions/create"
+
+
+def test_a_403_after_a_sibling_created_the_model_is_sent_again_until_permission_arrives(
+    fault_proxy: FaultProxy, mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    """MLflow's basic-auth server saves a new model, then grants its creator permission: a
+    concurrent task of the same user can find the model existing and still get 403 for its
+    version (seen on the PostgreSQL-backed stack with several server workers). The proxy plays
+    that window: the version's first two creates get 403 while the model exists."""
+    from mlflow import MlflowClient
+
+    model = unique("grant-pending")
+    MlflowClient(tracking_uri=mlflow_server.url).create_registered_model(model)
+    use_connection("grant_pending", fault_proxy.url)
+    fault_proxy.add_fault("POST", CREATE, "403_before_forward", times=2)
+
+    record = MlflowRegistryHook("grant_pending").register_model_version(
+        model, "s3://bucket/m", lineage=TaskInstanceLineage("grant", "register", "manual__1")
+    )
+
+    assert fault_proxy.faults_injected == 2
+    assert record["version"] == "1" and record["created"] is True
+    stored = MlflowClient(tracking_uri=mlflow_server.url).search_model_versions(f"name = '{model}'")
+    assert [v.version for v in stored] == ["1"]
+
+
+def test_a_user_without_permission_on_an_existing_model_still_gets_the_403(
+    fault_proxy: FaultProxy, mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    """The waits for a pending grant are bounded: a lasting 403 fails the registration after
+    the first create, the model check and ``len(PERMISSION_GRANT_WAITS) + 1`` further creates."""
+    from mlflow import MlflowClient
+
+    model = unique("no-permission")
+    MlflowClient(tracking_uri=mlflow_server.url).create_registered_model(model)
+    use_connection("no_permission", fault_proxy.url)
+    fault_proxy.add_fault("POST", CREATE, "403_before_forward", times=None)
+
+    with pytest.raises(MlflowRequestError, match="403"):
+        MlflowRegistryHook("no_permission").register_model_version(
+            model, "s3://bucket/m", lineage=TaskInstanceLineage("grant", "register", "manual__1")
+        )
+
+    creates = [path for method, path in fault_proxy.requests_seen if CREATE in path]
+    assert len(creates) == 1 + len(PERMISSION_GRANT_WAITS) + 1
+    assert (
+        MlflowClient(tracking_uri=mlflow_server.url).search_model_versions(f"name = '{model}'")
+        == []
+    )
