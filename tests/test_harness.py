@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 import requests
 
 from tests.support.bearer_proxy import BearerProxy
+from tests.support.silent_server import find_unused_port
 
 if TYPE_CHECKING:
     from tests.support.certs import TlsCerts
@@ -199,3 +201,12 @@ def test_silent_server_makes_a_client_time_out(silent_server: SilentServer) -> N
 def test_unused_port_refuses_connections(unused_port: int) -> None:
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(f"http://127.0.0.1:{unused_port}/", timeout=5)
+
+
+def test_unused_ports_lie_below_the_ephemeral_range_so_no_outgoing_connection_takes_them() -> None:
+    """A port handed to a server that starts later must not be one the kernel may give an
+    outgoing connection as its local port (the stack tier once lost its MLflow port so)."""
+    lowest_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [find_unused_port() for _ in range(50)]
+    assert all(10000 <= port < lowest_ephemeral for port in ports), ports
+    assert len(set(ports)) > 1  # chosen at random, not a fixed port

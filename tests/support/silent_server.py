@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,14 +16,36 @@ _HOST = "127.0.0.1"
 
 
 def find_unused_port() -> int:
-    """Return a TCP port on 127.0.0.1 with nothing listening on it.
+    """Return a TCP port on 127.0.0.1 with nothing listening on it, chosen below the kernel's
+    ephemeral port range.
 
-    The port is free when this returns; another process could take it later, which is
-    unlikely within a test.
+    Servers are often started on such a port a minute later (after migrations, on a busy
+    machine). A port from the ephemeral range could meanwhile become the local port of some
+    process's outgoing connection (Airflow's to PostgreSQL, say), and the server would fail
+    with "Address already in use"; ports below that range are never handed out that way.
+    Another process could still start listening on it in between, which is unlikely.
     """
-    with socket.socket() as probe:
-        probe.bind((_HOST, 0))
-        return int(probe.getsockname()[1])
+    candidates = range(_LOWEST_PORT, _lowest_ephemeral_port())
+    for port in random.sample(candidates, min(200, len(candidates))):
+        with socket.socket() as probe:
+            try:
+                probe.bind((_HOST, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port found in {candidates}")
+
+
+_LOWEST_PORT = 10000  # above the ports of common local services
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _lowest_ephemeral_port() -> int:
+    """The first port of Linux's ephemeral range (32768 if it cannot be read)."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 class SilentServer:
