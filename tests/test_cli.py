@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from typing import TYPE_CHECKING
 
 import pendulum
@@ -35,6 +34,7 @@ from tests.support.cli import (
     run_cli,
     run_cli_in_process,
 )
+from tests.support.model_versions import unique
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -80,10 +80,6 @@ def run_cli_with_terminal_stderr(env: dict[str, str], args: Sequence[str]) -> tu
         os.close(controller)
     terminal_text = b"".join(chunks).decode(errors="replace")
     return CliResult(process.returncode, stdout, terminal_text), terminal_text
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def epoch_ms(moment: pendulum.DateTime) -> int:
