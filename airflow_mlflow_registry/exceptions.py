@@ -47,6 +47,11 @@ class MlflowServerTooOldError(MlflowRequestError):
         self.server_version = server_version
 
 
+class UnsupportedByRegistryError(MlflowRegistryError):
+    """The connection's registry cannot do what was asked (e.g. Unity Catalog and ordered
+    version searches); the message names the operation and what to use instead."""
+
+
 class ModelRegistrationError(MlflowRegistryError):
     """A model version could not be registered, or did not become READY in time."""
 

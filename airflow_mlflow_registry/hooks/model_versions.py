@@ -12,7 +12,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.exceptions import ModelRegistrationError, display_uri
+from airflow_mlflow_registry.exceptions import (
+    ModelRegistrationError,
+    UnsupportedByRegistryError,
+    display_uri,
+)
 from airflow_mlflow_registry.hooks.aliases import get_version_by_alias
 from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE
 from airflow_mlflow_registry.lineage import TAG_PREFIX
@@ -160,7 +164,15 @@ def find_versions_after(
 ) -> list[ModelVersion]:
     """Versions of ``model_name`` numbered above ``after_version`` carrying ``tags``, in
     version order (or the reverse), at most ``limit``: one search, filtered, ordered and
-    bounded by the server."""
+    bounded by the server.
+
+    :raises UnsupportedByRegistryError: on a Unity Catalog registry (no request is sent).
+    """
+    check_ordered_search(
+        registry,
+        f"Watching new versions of model {model_name!r}",
+        "watch an alias instead (MlflowRegistryEventTrigger(alias=...))",
+    )
     filter_string = (
         f"{model_version_filter(model_name, tags)} AND version_number > {int(after_version)}"
     )
@@ -224,7 +236,11 @@ def search_model_versions(
 def model_versions_newest_first(
     registry: RegistryCalls, filter_string: str, page_size: int
 ) -> Iterator[ModelVersion]:
-    """The versions matching ``filter_string``, highest version first, page by page."""
+    """The versions matching ``filter_string``, highest version first, page by page.
+
+    :raises UnsupportedByRegistryError: on a Unity Catalog registry.
+    """
+    check_ordered_search(registry, f"Searching model versions ({filter_string})", None)
     client = registry.client
     return registry.all_pages(
         lambda token: client.search_model_versions(
@@ -234,6 +250,22 @@ def model_versions_newest_first(
             page_token=token,
         ),
         f"Searching model versions ({filter_string})",
+    )
+
+
+def check_ordered_search(registry: RegistryCalls, action: str, instead: str | None) -> None:
+    """Refuse, before any request, an ``action`` that needs a version search ordered by
+    version number on a registry that has none: Unity Catalog (MLflow's Unity Catalog store
+    rejects ``order_by``). ``instead``: what the user can do instead, if anything.
+
+    :raises UnsupportedByRegistryError: naming ``action``, the registry and ``instead``.
+    """
+    if not registry.is_unity_catalog:
+        return
+    remedy = f"; {instead}" if instead else "; it is not supported there"
+    raise UnsupportedByRegistryError(
+        f"{action} needs a version search ordered by version number, which Unity Catalog "
+        f"registries do not offer{remedy}."
     )
 
 

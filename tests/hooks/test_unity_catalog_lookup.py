@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
+from airflow_mlflow_registry.exceptions import UnsupportedByRegistryError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 
@@ -141,3 +142,31 @@ def test_unity_catalog_lookup_without_a_run_id_searches_by_name(
     assert [mv.version for mv in found] == ["1", "3"]
     assert service.requests[0] == (SEARCH_PATH, {"filter": f"name = '{MODEL}'", "max_results": 500})
     assert len(service.requests) == 1 + 3  # the search, then one read per version of MODEL
+
+
+def test_watching_new_versions_is_refused_on_unity_catalog_before_any_request(
+    unity_catalog: tuple[MlflowRegistryHook, FakeUnityCatalog],
+) -> None:
+    """The registry event trigger's new-version mode needs an ordered search: refused with the
+    alternative named, instead of MLflow's order_by error on every poll."""
+    hook, service = unity_catalog
+    with pytest.raises(UnsupportedByRegistryError) as refused:
+        hook.find_versions_after(MODEL, 0, newest_first=True)
+    message = str(refused.value)
+    assert f"Watching new versions of model {MODEL!r}" in message
+    assert "Unity Catalog" in message
+    assert "MlflowRegistryEventTrigger(alias=...)" in message
+    assert service.requests == []
+
+
+def test_version_search_is_refused_on_unity_catalog_before_any_request(
+    unity_catalog: tuple[MlflowRegistryHook, FakeUnityCatalog],
+) -> None:
+    """Searching versions newest first (the hook's search, retention, backfill) needs an
+    ordered search: refused as unsupported, naming the search."""
+    hook, service = unity_catalog
+    with pytest.raises(UnsupportedByRegistryError, match="not supported there") as refused:
+        hook.search_model_versions(MODEL, tags={"stage": "ci"})
+    assert f"name = '{MODEL}'" in str(refused.value)
+    assert "Unity Catalog" in str(refused.value)
+    assert service.requests == []
