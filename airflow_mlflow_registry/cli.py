@@ -1,17 +1,22 @@
 """``airflow-mlflow-registry``: register, list and backfill MLflow model versions from a shell.
 
-A thin layer over :class:`~airflow_mlflow_registry.hooks.MlflowRegistryHook`: each command
-parses its arguments, calls one hook method and prints the result (text, or JSON with
-``--json``). The connection resolves as in Airflow: ``--conn-id`` (default ``mlflow_default``),
-e.g. from the ``AIRFLOW_CONN_MLFLOW_DEFAULT`` environment variable.
+A thin layer over the functions behind
+:class:`~airflow_mlflow_registry.hooks.MlflowRegistryHook` (the same code, called with the
+connection's :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`): each command
+parses its arguments, calls one of them and prints the result (text, or JSON with ``--json``).
+The connection ``--conn-id`` (default ``mlflow_default``) resolves as in Airflow.
 
 Exit codes: 0 success; 1 the operation failed (a backfill with any failed run included); 2 bad
 usage (arguments, or a missing or invalid connection); 130 interrupted (SIGINT, Ctrl-C). An
 error is one line on stderr, with a traceback only under ``--debug``, and never contains the
 connection's password or token.
 
-Airflow and MLflow are imported only when a command runs: ``--help`` and argument errors
-answer without them.
+Each command pays only for what it needs: ``--help`` and argument errors import neither
+Airflow nor MLflow; a connection read from its ``AIRFLOW_CONN_<ID>`` variable is parsed without
+Airflow (:mod:`~airflow_mlflow_registry.hooks.connection_env`; the process runs in
+:mod:`~airflow_mlflow_registry.standalone` mode), and only a connection found elsewhere (a
+secrets backend, the metadata DB) is looked up through Airflow, like
+``airflow connections get``.
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ from airflow_mlflow_registry import __version__
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-    from airflow_mlflow_registry.hooks import MlflowRegistryHook
+    from airflow_mlflow_registry.hooks.connection_config import ConnectionFields
+    from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-# The hook's default_conn_name, repeated so that --help does not import Airflow.
+# The hook's default_conn_name, repeated so that no command imports the hook.
 DEFAULT_CONN_ID = "mlflow_default"
 _STARTS_WITH_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ].+)?$")
 _EPILOG = (
@@ -97,7 +103,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every command; each sets ``run(hook, args) -> exit code``."""
+    """The argument parser of every command; each sets ``run(registry, args) -> exit code``."""
     parser = _Parser(
         prog="airflow-mlflow-registry",
         description="Register, list and backfill MLflow model versions through an Airflow "
@@ -246,9 +252,12 @@ def _add_connection_options(parser: argparse.ArgumentParser, *, suppress_default
 # ---------------------------------------------------------------- commands
 
 
-def run_register_version(hook: MlflowRegistryHook, args: argparse.Namespace) -> int:
+def run_register_version(registry: RegistryCalls, args: argparse.Namespace) -> int:
     """``register-version``: one new version (``lineage=None``: no exactly-once key)."""
-    record = hook.register_model_version(
+    from airflow_mlflow_registry.hooks.version_registration import register_model_version
+
+    record = register_model_version(
+        registry,
         args.name,
         args.model_uri,
         description=args.description,
@@ -260,15 +269,20 @@ def run_register_version(hook: MlflowRegistryHook, args: argparse.Namespace) -> 
     return EXIT_OK
 
 
-def run_get_version(hook: MlflowRegistryHook, args: argparse.Namespace) -> int:
+def run_get_version(registry: RegistryCalls, args: argparse.Namespace) -> int:
     """``get-version``: the record of one version."""
-    _print_record(hook.get_model_version(args.name, args.version), args.json)
+    from airflow_mlflow_registry.hooks.model_versions import get_model_version
+
+    _print_record(get_model_version(registry, args.name, args.version), args.json)
     return EXIT_OK
 
 
-def run_list_versions(hook: MlflowRegistryHook, args: argparse.Namespace) -> int:
+def run_list_versions(registry: RegistryCalls, args: argparse.Namespace) -> int:
     """``list-versions``: matching versions, newest first."""
-    records = hook.search_model_versions(
+    from airflow_mlflow_registry.hooks.model_versions import search_model_versions
+
+    records = search_model_versions(
+        registry,
         args.name,
         alias=args.alias,
         tags=dict(args.tag),
@@ -298,11 +312,14 @@ def run_list_versions(hook: MlflowRegistryHook, args: argparse.Namespace) -> int
     return EXIT_OK
 
 
-def run_backfill(hook: MlflowRegistryHook, args: argparse.Namespace) -> int:
+def run_backfill(registry: RegistryCalls, args: argparse.Namespace) -> int:
     """``backfill``: register each run's model once; exit 1 when any run failed."""
+    from airflow_mlflow_registry.hooks.backfill_registrations import backfill_registrations
+
     action = "Checking runs for" if args.dry_run else "Backfilling"
     with _progress_bar(f"{action} {args.name}") as on_progress:
-        report = hook.backfill_registrations(
+        report = backfill_registrations(
+            registry,
             args.name,
             experiment_name=args.experiment,
             start=args.start,
@@ -477,34 +494,68 @@ def _configure_logging(debug: bool, redact: Callable[[str], str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     args = build_parser().parse_args(argv)  # exits 2 on bad usage
-    hook: MlflowRegistryHook | None = None
+    registry: RegistryCalls | None = None
     try:
-        from airflow_mlflow_registry.hooks import MlflowRegistryHook
-
-        hook = MlflowRegistryHook(mlflow_conn_id=args.conn_id)
-        _configure_logging(args.debug, hook.redact_secrets)
+        registry = connect(args.conn_id)
+        _configure_logging(args.debug, registry.redact)
         # Resolve and validate the connection first: its errors are usage errors (exit 2),
-        # which hook methods would report as failed requests.
-        hook.config  # noqa: B018
-        return int(args.run(hook, args))
+        # which the commands would report as failed requests.
+        registry.config  # noqa: B018
+        return int(args.run(registry, args))
     except KeyboardInterrupt:
         _print_error("interrupted.")
         return EXIT_INTERRUPTED
     except Exception as exc:
         code, message = _describe_failure(exc, args.conn_id)
-        redact = hook.redact_secrets if hook is not None else str
+        redact = registry.redact if registry is not None else str
         if args.debug:
             print(redact(traceback.format_exc()), file=sys.stderr)
         _print_error(redact(message))
         return code
 
 
+def connect(conn_id: str) -> RegistryCalls:
+    """The registry calls of connection ``conn_id``: its config is read and validated on first
+    use (:attr:`RegistryCalls.config`), its client built on first request.
+
+    A connection in its ``AIRFLOW_CONN_<ID>`` variable, when that is certainly what Airflow
+    would use (:func:`~airflow_mlflow_registry.hooks.connection_env.environment_connection`),
+    is read without Airflow, and this process enters standalone mode; any other is looked up
+    through Airflow (:func:`airflow_connection`).
+    """
+    from airflow_mlflow_registry.hooks.connection_env import environment_connection
+    from airflow_mlflow_registry.standalone import enter_standalone_mode
+
+    from_environment = environment_connection(conn_id)
+    if from_environment is not None:
+        enter_standalone_mode()  # before the modules below import the provider's errors
+    from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
+    from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+
+    return RegistryCalls.building(
+        lambda: MlflowConnectionConfig.from_connection(
+            from_environment or airflow_connection(conn_id)
+        )
+    )
+
+
+def airflow_connection(conn_id: str) -> ConnectionFields:
+    """Connection ``conn_id`` as ``airflow connections get`` finds it: in a custom secrets
+    backend, an ``AIRFLOW_CONN_*`` variable or the metadata DB. Imports Airflow.
+
+    :raises AirflowNotFoundException: when none of them defines it.
+    """
+    from airflow.models.connection import Connection
+
+    return Connection.get_connection_from_secrets(conn_id)
+
+
 def _describe_failure(exc: Exception, conn_id: str) -> tuple[int, str]:
     """The exit code and one-line message for ``exc``."""
     from airflow_mlflow_registry.exceptions import MlflowRegistryError
-    from airflow_mlflow_registry.version_compat import AirflowNotFoundException
+    from airflow_mlflow_registry.standalone import is_standalone
 
-    if isinstance(exc, AirflowNotFoundException):
+    if not is_standalone() and _is_airflow_not_found(exc):
         return EXIT_USAGE, (
             f"connection {conn_id!r} is not defined: set AIRFLOW_CONN_{conn_id.upper()} (JSON "
             "or URI form) or add it to a secrets backend, or pass --conn-id."
@@ -514,3 +565,9 @@ def _describe_failure(exc: Exception, conn_id: str) -> tuple[int, str]:
     if isinstance(exc, MlflowRegistryError):
         return EXIT_FAILED, str(exc)
     return EXIT_FAILED, f"unexpected {type(exc).__name__}: {exc} (--debug shows the traceback)"
+
+
+def _is_airflow_not_found(exc: Exception) -> bool:
+    from airflow_mlflow_registry.version_compat import AirflowNotFoundException
+
+    return isinstance(exc, AirflowNotFoundException)

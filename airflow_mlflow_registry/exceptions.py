@@ -10,10 +10,17 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from airflow_mlflow_registry.version_compat import AirflowException, mask_secret
+from airflow_mlflow_registry.standalone import is_standalone
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from airflow_mlflow_registry.version_compat import AirflowException as _ErrorBase
+elif is_standalone():
+    # The command line without Airflow (see airflow_mlflow_registry.standalone).
+    _ErrorBase = Exception
+else:
+    from airflow_mlflow_registry.version_compat import AirflowException as _ErrorBase
 
 #: Schemes (before any ``+driver``) whose URIs SQLAlchemy parses: the user info runs from
 #: ``://`` to the first ``@``, and the password may contain ``/``.
@@ -25,8 +32,10 @@ _SECRET_QUERY_KEY = re.compile(r"sig|token|credential|secret|password|passw|pwd|
 _DATABASE_USERINFO = re.compile(r"[^:/]*(?::[^@]*)?@")
 
 
-class MlflowRegistryError(AirflowException):
-    """Base class of every error this provider raises."""
+class MlflowRegistryError(_ErrorBase):
+    """Base class of every error this provider raises: an ``AirflowException``, except in
+    :mod:`standalone mode <airflow_mlflow_registry.standalone>` (the command line without
+    Airflow), where it is a plain ``Exception``."""
 
 
 class MlflowConnectionConfigError(MlflowRegistryError, ValueError):
@@ -173,7 +182,12 @@ def uri_secrets(uri: str | None) -> tuple[str, ...]:
 
 def mask_secrets(secrets: Iterable[str | None]) -> None:
     """Register each non-empty secret with Airflow's secrets masker, which removes it from task
-    logs and rendered template fields (in the task process and its supervisor)."""
+    logs and rendered template fields (in the task process and its supervisor). Does nothing in
+    :mod:`standalone mode <airflow_mlflow_registry.standalone>`, which has no masker."""
+    if is_standalone():
+        return
+    from airflow_mlflow_registry.version_compat import mask_secret
+
     for secret in secrets:
         if secret:
             mask_secret(secret)

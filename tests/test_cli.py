@@ -9,6 +9,7 @@ output) with real CLI processes (see `tests/support/cli.py`).
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import signal
@@ -301,6 +302,69 @@ def test_search_model_versions_reads_every_page_newest_first_with_aliases(
     assert [r["aliases"] for r in records] == [[], [], [], ["prod"], []]
     limited = hook.search_model_versions(model, limit=3, page_size=2)
     assert [r["version"] for r in limited] == ["5", "4", "3"]
+
+
+# ------------------------------------------------------------------ where the connection is read
+
+
+def test_get_and_list_versions_with_an_environment_connection_never_import_airflow(
+    cli_env: dict[str, str], plain_client: MlflowClient
+) -> None:
+    """A connection in `AIRFLOW_CONN_*` is read without Airflow (standalone mode): the
+    commands answer, and no `airflow` module is loaded in the process."""
+    model = unique("no-airflow")
+    run_id = plain_client.create_run(plain_client.create_experiment(unique("exp"))).info.run_id
+    plain_client.create_registered_model(model)
+    for _ in range(2):
+        plain_client.create_model_version(model, f"runs:/{run_id}/model", run_id=run_id)
+    script = (
+        "import contextlib, io, json, sys\n"
+        "from airflow_mlflow_registry.cli import main\n"
+        "outputs = []\n"
+        f"for argv in (['get-version', {model!r}, '1', '--json'], "
+        f"['list-versions', {model!r}, '--json']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "        code = main(argv)\n"
+        "    outputs.append((code, json.loads(out.getvalue())))\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'airflow')\n"
+        "print(json.dumps({'outputs': outputs, 'airflow_modules': loaded}))\n"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", script],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_SECONDS,
+    )
+    assert process.returncode == 0, process.stderr
+    report = json.loads(process.stdout.splitlines()[-1])
+    assert report["airflow_modules"] == []
+    (got_code, got), (listed_code, listed) = report["outputs"]
+    assert got_code == 0 and got["model_name"] == model and got["version"] == "1"
+    assert got["run_id"] == run_id and got["created"] is False
+    assert listed_code == 0 and [r["version"] for r in listed] == ["2", "1"]
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_connection_only_in_the_metadata_db_is_looked_up_through_airflow(
+    airflow_env: dict[str, str], plain_client: MlflowClient, mlflow_server: MlflowServer
+) -> None:
+    """As `airflow connections get` finds it: no `AIRFLOW_CONN_*` variable, a DB row."""
+    from airflow.models import Connection
+    from airflow.utils.session import create_session
+
+    model = unique("db-conn")
+    run_id = plain_client.create_run(plain_client.create_experiment(unique("exp"))).info.run_id
+    plain_client.create_registered_model(model)
+    plain_client.create_model_version(model, f"runs:/{run_id}/model", run_id=run_id)
+    conn_id = unique("mlflow_db_only").replace("-", "_")
+    with create_session() as session:
+        session.add(Connection(conn_id=conn_id, conn_type="mlflow", host=mlflow_server.url))
+    assert connection_env_var(conn_id) not in airflow_env
+
+    (got,) = run_cli(airflow_env, ["get-version", model, "1", "--conn-id", conn_id, "--json"])
+    assert got.code == 0, got
+    assert got.json()["model_name"] == model and got.json()["run_id"] == run_id
 
 
 # ------------------------------------------------------------------ backfill

@@ -24,7 +24,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow_mlflow_registry.exceptions import (
@@ -34,9 +34,6 @@ from airflow_mlflow_registry.exceptions import (
     split_userinfo,
     uri_secrets,
 )
-
-if TYPE_CHECKING:
-    from airflow.sdk import Connection
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +56,27 @@ EXTRA_FIELDS = (
     "timeout",
     "max_retries",
 )
+
+
+class ConnectionFields(Protocol):
+    """The fields of an Airflow connection this module reads: Airflow's ``Connection``, or an
+    :class:`~airflow_mlflow_registry.hooks.connection_env.EnvironmentConnection` read from an
+    ``AIRFLOW_CONN_*`` variable without Airflow."""
+
+    @property
+    def conn_id(self) -> str: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def schema(self) -> str | None: ...
+    @property
+    def login(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
+    @property
+    def extra_dejson(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -150,7 +168,7 @@ class MlflowConnectionConfig:
         return host.rstrip("/") if _scheme(host) in REST_SCHEMES else None
 
     @classmethod
-    def from_connection(cls, conn: Connection) -> MlflowConnectionConfig:
+    def from_connection(cls, conn: ConnectionFields) -> MlflowConnectionConfig:
         """Validate ``conn`` and return its config.
 
         :raises MlflowConnectionConfigError: naming the offending field and how to fix it.

@@ -368,8 +368,7 @@ class MlflowRegistryHook(BaseHook):
 
     def get_model_version(self, model_name: str, version: str | int) -> dict[str, Any]:
         """The JSON-able record of ``model_name``/``version`` (``created`` is False)."""
-        entity = self.get_model_version_entity(model_name, version)
-        return model_versions.version_record(self._registry, entity, created=False)
+        return model_versions.get_model_version(self._registry, model_name, version)
 
     def find_model_versions(
         self, model_name: str, tags: Mapping[str, Any] | None = None

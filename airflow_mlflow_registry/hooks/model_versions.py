@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.exceptions import (
@@ -30,7 +31,6 @@ from airflow_mlflow_registry.validation import check_tags
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
-    from datetime import datetime
 
     from mlflow.entities.model_registry import ModelVersion
 
@@ -45,11 +45,9 @@ def version_record(
     registry: RegistryCalls, version: ModelVersion, *, created: bool
 ) -> dict[str, Any]:
     """The JSON-able record of ``version`` (README: "The XCom record")."""
-    import pendulum
-
     tags = dict(version.tags or {})
     lineage = {k: v for k, v in tags.items() if k.startswith(TAG_PREFIX)}
-    registered_at = pendulum.from_timestamp(version.creation_timestamp / 1000, tz="UTC")
+    registered_at = datetime.fromtimestamp(version.creation_timestamp / 1000, tz=timezone.utc)
     return {
         "model_name": version.name,
         "version": str(version.version),
@@ -80,6 +78,17 @@ def get_model_version_entity(
         raise registry.request_error(
             f"Reading model {model_name!r} version {version}", exc
         ) from exc
+
+
+def get_model_version(
+    registry: RegistryCalls, model_name: str, version: str | int
+) -> dict[str, Any]:
+    """The JSON-able record of ``model_name``/``version`` (``created`` is False).
+
+    :raises MlflowRequestError: naming the model and version.
+    """
+    entity = get_model_version_entity(registry, model_name, version)
+    return version_record(registry, entity, created=False)
 
 
 def await_ready(registry: RegistryCalls, version: ModelVersion, timeout: float) -> ModelVersion:

@@ -9,6 +9,7 @@ only inside functions.
 
 from __future__ import annotations
 
+import functools
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -50,6 +51,21 @@ class RegistryCalls:
         self._client = client
         # Credentials found in model URIs these calls were given (pre-signed URLs, user info).
         self._model_uri_secrets: set[str] = set()
+
+    @classmethod
+    def building(cls, config: Callable[[], MlflowConnectionConfig]) -> RegistryCalls:
+        """Calls whose ``config()`` is called once, on first use, and whose client is built
+        from it (:func:`~airflow_mlflow_registry.hooks.client_binding.build_client`) on first
+        request: what the command line uses, without the hook."""
+        read_config = functools.cache(config)
+
+        @functools.cache
+        def client() -> MlflowClient:
+            from airflow_mlflow_registry.hooks.client_binding import build_client
+
+            return build_client(read_config())
+
+        return cls(read_config, client)
 
     @property
     def config(self) -> MlflowConnectionConfig:

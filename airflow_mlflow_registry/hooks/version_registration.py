@@ -36,6 +36,7 @@ from airflow_mlflow_registry.registration import (
     earlier_registration,
     registered_source,
 )
+from airflow_mlflow_registry.standalone import is_standalone
 from airflow_mlflow_registry.validation import (
     check_aliases,
     check_model_name,
@@ -155,7 +156,10 @@ def _run_id_from_uri(model_uri: str) -> str | None:
 
 
 def current_lineage() -> TaskInstanceLineage | None:
-    """Lineage of the running task, or None outside a task."""
+    """Lineage of the running task, or None outside a task (always in standalone mode: a
+    process without Airflow runs no task)."""
+    if is_standalone():
+        return None
     from airflow.sdk import get_current_context
 
     try:

@@ -1,0 +1,38 @@
+"""Standalone mode: this package used in a process that has not imported Airflow.
+
+Importing Airflow costs seconds of CPU (its configuration, settings and ORM load with it). The
+``airflow-mlflow-registry`` command line needs none of it when its connection comes from an
+``AIRFLOW_CONN_<ID>`` variable, so it calls :func:`enter_standalone_mode` before it imports the
+rest of the package. In standalone mode:
+
+- the provider's errors (:mod:`airflow_mlflow_registry.exceptions`) derive from ``Exception``
+  instead of Airflow's ``AirflowException`` (decided once, when that module is imported);
+- secrets are not registered with Airflow's secrets masker (there is none; the command line
+  redacts its own output);
+- a registration has no running task whose lineage it could record.
+
+Nothing else enters standalone mode, and it cannot be entered once Airflow is imported: in
+workers, triggerers, DAG processors, the API server, user scripts and test processes, the
+provider's errors are ``AirflowException`` subclasses and secrets are masked as before.
+This module imports nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import sys
+
+_standalone = False
+
+
+def enter_standalone_mode() -> bool:
+    """Enter standalone mode unless Airflow is already imported; return whether this process
+    is (now) in standalone mode. Call it before importing the rest of this package."""
+    global _standalone
+    if "airflow" not in sys.modules:
+        _standalone = True
+    return _standalone
+
+
+def is_standalone() -> bool:
+    """True when this process entered standalone mode (see the module docstring)."""
+    return _standalone
