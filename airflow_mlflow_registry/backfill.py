@@ -26,6 +26,28 @@ WOULD_REGISTER = "would_register"
 FAILED = "failed"
 OUTCOMES = (REGISTERED, ALREADY_REGISTERED, WOULD_REGISTER, FAILED)
 
+#: Registrations a backfill sends at the same time unless told otherwise, and at most.
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 32
+
+
+def check_concurrency(value: Any, argument: str = "concurrency") -> int:
+    """Return ``value`` as an int; it must be a whole number from 1 to
+    :data:`MAX_CONCURRENCY` (a string of digits is accepted, for the command line).
+
+    :raises ValueError: naming ``argument`` and the allowed range.
+    """
+    try:
+        number = int(value) if not isinstance(value, (bool, float)) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not 1 <= number <= MAX_CONCURRENCY:
+        raise ValueError(
+            f"{argument} must be a whole number from 1 to {MAX_CONCURRENCY} (registrations "
+            f"sent at the same time), got {value!r}."
+        )
+    return number
+
 
 def run_registration_key(model_name: str, run_id: str) -> str:
     """The exactly-once key of registering run ``run_id`` as a version of ``model_name``.

@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow_mlflow_registry import __version__
+from airflow_mlflow_registry.backfill import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, check_concurrency
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -90,6 +91,15 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
     return value
+
+
+def concurrency(text: str) -> int:
+    """argparse type: registrations at the same time, a whole number from 1 to
+    ``MAX_CONCURRENCY``."""
+    try:
+        return check_concurrency(text, "--concurrency")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 # ---------------------------------------------------------------- parser
@@ -232,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--dry-run", action="store_true", help="register nothing; list what would be done"
     )
+    backfill.add_argument(
+        "--concurrency",
+        type=concurrency,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"registrations sent at the same time, 1 to {MAX_CONCURRENCY} (default: "
+        f"{DEFAULT_CONCURRENCY}); each run is still registered once",
+    )
     return parser
 
 
@@ -329,6 +347,7 @@ def run_backfill(registry: RegistryCalls, args: argparse.Namespace) -> int:
             aliases=args.alias,
             dry_run=args.dry_run,
             on_progress=on_progress,
+            concurrency=args.concurrency,
         )
     if args.json:
         _print_json(report)

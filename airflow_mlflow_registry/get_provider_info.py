@@ -88,6 +88,13 @@ def get_provider_info() -> dict[str, Any]:
                         "429 and 5xx. Registration is never blindly re-sent.",
                         "schema": {"type": ["integer", "null"], "default": 2},
                     },
+                    "pool_size": {
+                        "label": "HTTP connection pool size",
+                        "description": "Open connections kept for reuse per server, 1 to 256: "
+                        "at least the number of threads sharing one hook (e.g. a backfill's "
+                        "--concurrency).",
+                        "schema": {"type": ["integer", "null"], "default": 32},
+                    },
                 },
             }
         ],

@@ -256,6 +256,24 @@ def default_registry(mlflow_server: MlflowServer, use_connection: UseConnection)
     return MlflowClient(tracking_uri=mlflow_server.url)
 
 
+@pytest.fixture
+def plain_client(mlflow_server: MlflowServer) -> MlflowClient:
+    """A plain ``MlflowClient`` of ``mlflow_server``, for seeding and checking."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=mlflow_server.url)
+
+
+@pytest.fixture
+def cli_env(mlflow_server: MlflowServer, airflow_env: dict[str, str]) -> dict[str, str]:
+    """Environment for the command line (a process or ``cli.main``) where ``mlflow_default``
+    is ``mlflow_server``."""
+    return {
+        **airflow_env,
+        connection_env_var("mlflow_default"): connection_json(mlflow_server.url),
+    }
+
+
 _SUMMARY_LINES = pytest.StashKey[list[str]]()
 
 

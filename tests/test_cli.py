@@ -20,7 +20,6 @@ import time
 from typing import TYPE_CHECKING
 
 import pendulum
-import pytest
 
 from airflow_mlflow_registry import __version__
 from airflow_mlflow_registry.backfill import run_registration_key
@@ -35,13 +34,12 @@ from tests.support.cli import (
     run_cli,
     run_cli_in_process,
 )
-from tests.support.model_versions import unique
+from tests.support.model_versions import seed_run, unique, versions_by_run
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from mlflow import MlflowClient
-    from mlflow.entities.model_registry import ModelVersion
 
     from tests.conftest import UseConnection
     from tests.support.fault_proxy import FaultProxy
@@ -83,58 +81,10 @@ def run_cli_with_terminal_stderr(env: dict[str, str], args: Sequence[str]) -> tu
     return CliResult(process.returncode, stdout, terminal_text), terminal_text
 
 
-def epoch_ms(moment: pendulum.DateTime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def iso_from_ms(timestamp_ms: int) -> str:
     """ISO-8601 UTC of an MLflow timestamp, exact to the millisecond."""
     whole = pendulum.from_timestamp(timestamp_ms // 1000, tz="UTC")
     return whole.add(microseconds=(timestamp_ms % 1000) * 1000).isoformat()
-
-
-def seed_run(
-    client: MlflowClient,
-    experiment_id: str,
-    start: pendulum.DateTime,
-    *,
-    logged_model: bool = True,
-    accuracy: float = 0.9,
-) -> str:
-    """A run started at ``start`` with metric ``accuracy`` and a model: a logged model named
-    `model`, or (``logged_model=False``) a tiny artifact under `model/`."""
-    run_id = client.create_run(experiment_id, start_time=epoch_ms(start)).info.run_id
-    client.log_metric(run_id, "accuracy", accuracy)
-    if logged_model:
-        client.create_logged_model(experiment_id, name="model", source_run_id=run_id)
-    else:
-        client.log_text(run_id, "a tiny model", "model/MLmodel")
-    return run_id
-
-
-def versions_by_run(client: MlflowClient, model: str) -> dict[str, list[ModelVersion]]:
-    """Every version of ``model`` on the server, grouped by source run id."""
-    grouped: dict[str, list[ModelVersion]] = {}
-    for version in client.search_model_versions(f"name='{model}'"):
-        grouped.setdefault(version.run_id, []).append(version)
-    return grouped
-
-
-@pytest.fixture
-def plain_client(mlflow_server: MlflowServer) -> MlflowClient:
-    """A plain MLflow client of the plain server, for seeding and checking."""
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=mlflow_server.url)
-
-
-@pytest.fixture
-def cli_env(mlflow_server: MlflowServer, airflow_env: dict[str, str]) -> dict[str, str]:
-    """Subprocess environment where `mlflow_default` is the plain server."""
-    return {
-        **airflow_env,
-        connection_env_var("mlflow_default"): connection_json(mlflow_server.url),
-    }
 
 
 # ------------------------------------------------------------------ help and bad usage
@@ -528,11 +478,12 @@ def test_backfill_with_a_failed_run_exits_1_and_a_rerun_registers_only_that_run(
     plain_client.create_registered_model(model)  # the faults aim at creates of its versions
     # First create: the server commits it but the reply is lost; the exactly-once key finds
     # it. Second create: never reaches the server; with no retries left, that run fails.
+    # One registration at a time, so that the second create is the second run's.
     fault_proxy.add_fault("POST", CREATE, "503_after_forward")
     fault_proxy.add_fault("POST", CREATE, "503_before_forward")
     command = [
         "backfill", model, "--experiment", experiment,
-        "--from", "2026-04-01", "--to", "2026-04-04", "--json",
+        "--from", "2026-04-01", "--to", "2026-04-04", "--concurrency", "1", "--json",
     ]  # fmt: skip
 
     (partial,) = run_cli_in_process(env, command)

@@ -21,6 +21,7 @@ EXPECTED_FIELDS = {
     "registry_uri": "Registry URI",
     "timeout": "Request timeout (seconds)",
     "max_retries": "HTTP retries",
+    "pool_size": "HTTP connection pool size",
 }
 
 

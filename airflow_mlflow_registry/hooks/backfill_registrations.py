@@ -9,16 +9,20 @@ functions.
 
 from __future__ import annotations
 
+import functools
 import logging
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.backfill import (
     ALREADY_REGISTERED,
+    DEFAULT_CONCURRENCY,
     FAILED,
     REGISTERED,
     WOULD_REGISTER,
     BackfillRun,
     backfill_report,
+    check_concurrency,
     run_registration_key,
     single_run_filter,
 )
@@ -34,7 +38,7 @@ from airflow_mlflow_registry.time_window import TimeWindow
 from airflow_mlflow_registry.validation import check_aliases, check_model_name
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
     from datetime import datetime
 
     from mlflow.entities import Run
@@ -59,28 +63,56 @@ def backfill_registrations(
     aliases: Iterable[str] | None,
     dry_run: bool,
     on_progress: Callable[[int, int], None] | None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> dict[str, Any]:
     """Register the model of every run of ``experiment_name`` started in ``[start, end)`` that
-    has no version of ``model_name`` yet, oldest first; return the backfill report."""
+    has no version of ``model_name`` yet, up to ``concurrency`` at a time; return the backfill
+    report (rows oldest run first, whatever order the registrations finish in)."""
     model_name = check_model_name(model_name)
     alias_list = check_aliases(aliases)
+    concurrency = check_concurrency(concurrency)
     window = TimeWindow(start, end)
     experiment_id = experiment_id_of(registry, experiment_name)
     runs = runs_started_in(registry, experiment_id, window, run_filter)
     registered = _versions_by_run(registry, model_name, [run.info.run_id for run in runs])
-    rows: list[BackfillRun] = []
-    if on_progress is not None:
-        on_progress(0, len(runs))
-    for run in runs:
+    rows: list[BackfillRun | None] = [None] * len(runs)
+    pending: list[int] = []
+    for index, run in enumerate(runs):
+        existing_version = registered.get(run.info.run_id)
+        if existing_version is None:
+            pending.append(index)
+        else:
+            rows[index] = BackfillRun.of(run.info, ALREADY_REGISTERED, version=existing_version)
+
+    def backfill(index: int) -> None:
+        run = runs[index]
         search = RunSearch(
             experiment_id=experiment_id,
             run_filter=single_run_filter(run.info.run_id),
             artifact_path=artifact_path,
         )
-        existing_version = registered.get(run.info.run_id)
-        rows.append(_backfill_run(registry, model_name, run, search, existing_version, dry_run))
+        rows[index] = _backfill_run(registry, model_name, run, search, dry_run)
+
+    done = len(runs) - len(pending)
+
+    def count_one() -> None:
+        nonlocal done
+        done += 1
         if on_progress is not None:
-            on_progress(len(rows), len(runs))
+            on_progress(done, len(runs))
+
+    if on_progress is not None:
+        on_progress(done, len(runs))
+    if pending:
+        # The oldest run goes alone: when the model does not exist yet, it is created once,
+        # not raced for by every worker.
+        backfill(pending[0])
+        count_one()
+        run_in_threads(
+            [functools.partial(backfill, index) for index in pending[1:]], concurrency, count_one
+        )
+    finished = [row for row in rows if row is not None]
+    assert len(finished) == len(runs)
     return backfill_report(
         model_name=model_name,
         experiment_name=experiment_name,
@@ -88,9 +120,37 @@ def backfill_registrations(
         window=window,
         run_filter=run_filter,
         dry_run=dry_run,
-        runs=rows,
-        aliases=_point_aliases_at_newest_run(registry, model_name, alias_list, rows, dry_run),
+        runs=finished,
+        aliases=_point_aliases_at_newest_run(registry, model_name, alias_list, finished, dry_run),
     )
+
+
+def run_in_threads(
+    tasks: Sequence[Callable[[], None]], concurrency: int, on_done: Callable[[], None]
+) -> None:
+    """Call every task, up to ``concurrency`` at a time on worker threads (in the calling
+    thread when ``concurrency`` is 1), in the order given; ``on_done()`` runs in the calling
+    thread after each task.
+
+    When a task raises, or the calling thread is interrupted (``KeyboardInterrupt``), the tasks
+    not started are cancelled, those running are waited for (none is left half-done by this
+    function) and the exception is raised again.
+    """
+    if concurrency == 1:
+        for task in tasks:
+            task()
+            on_done()
+        return
+    executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="backfill")
+    try:
+        for future in as_completed([executor.submit(task) for task in tasks]):
+            future.result()
+            on_done()
+    except BaseException:
+        log.warning("Backfill stopping: waiting for the registrations in flight to finish.")
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
 
 
 def _point_aliases_at_newest_run(
@@ -129,13 +189,10 @@ def _backfill_run(
     model_name: str,
     run: Run,
     search: RunSearch,
-    existing_version: str | None,
     dry_run: bool,
 ) -> BackfillRun:
-    """Register (or, with ``dry_run``, resolve) the model of ``run`` unless it already has
-    ``existing_version``; a failure becomes a ``failed`` row."""
-    if existing_version is not None:
-        return BackfillRun.of(run.info, ALREADY_REGISTERED, version=existing_version)
+    """Register (or, with ``dry_run``, resolve) the model of ``run``, which had no version of
+    ``model_name`` when the backfill started; a failure becomes a ``failed`` row."""
     try:
         if dry_run:
             source = find_run_source(registry, search)

@@ -8,10 +8,10 @@ apart inside one worker, the client built here gets its own REST stores:
   connection's fixed ``MlflowHostCreds`` (the stores' constructor argument, stable across
   MLflow 3.x);
 - HTTP policy: each request the store sends goes through a :class:`RestTransport` with this
-  connection's timeout and retries (creates are never re-sent). The store's request is
-  resolved with :mod:`~airflow_mlflow_registry.hooks.mlflow_compat`, which knows what differs
-  between client versions; a request it does not understand is left to MLflow's own transport,
-  still with this connection's credentials.
+  connection's timeout, retries (creates are never re-sent) and connection pool size. The
+  store's request is resolved with :mod:`~airflow_mlflow_registry.hooks.mlflow_compat`, which
+  knows what differs between client versions; a request it does not understand is left to
+  MLflow's own transport, still with this connection's credentials.
 
 These are MLflow internals: ``mlflow-skinny`` is pinned ``<4`` and the tests in
 ``tests/hooks`` (credential isolation, TLS, exactly-once) pin the behaviour on the oldest and
@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 from typing import TYPE_CHECKING, Any
 
 from mlflow import MlflowClient
@@ -45,6 +46,7 @@ from airflow_mlflow_registry.hooks.artifact_binding import (
     ProxiedArtifactRepository,
     proxied_artifact_root,
 )
+from airflow_mlflow_registry.hooks.connection_config import DEFAULT_POOL_SIZE
 
 if TYPE_CHECKING:
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
@@ -58,6 +60,10 @@ log = logging.getLogger(__name__)
 #: MLflow's own transport re-sends POSTs on 5xx and read timeouts, which duplicates versions.
 IDEMPOTENT_REQUEST_PREFIXES = ("Get", "Search", "List", "Set", "Update", "Delete")
 BACKOFF_FACTOR = 0.5
+#: MLflow's default jitter and Retry-After handling, given explicitly so that the transport
+#: knows which of MLflow's cached sessions its requests use (see ``_request_policy``).
+BACKOFF_JITTER = 1.0
+RESPECT_RETRY_AFTER_HEADER = True
 
 
 def host_creds(config: MlflowConnectionConfig, host: str | None = None) -> MlflowHostCreds:
@@ -77,12 +83,51 @@ def host_creds(config: MlflowConnectionConfig, host: str | None = None) -> Mlflo
 
 
 class RestTransport:
-    """Sends MLflow REST requests with one connection's credentials, timeout and retries."""
+    """Sends MLflow REST requests with one connection's credentials, timeout, retries and
+    connection pool size.
 
-    def __init__(self, creds: MlflowHostCreds, timeout: float, max_retries: int) -> None:
+    Requests go through MLflow's ``http_request``, whose ``requests`` session (one per process
+    and retry policy) keeps up to ``pool_size`` open connections per host once this transport
+    has sent its first request in the process: up to that many threads sharing the transport
+    reuse their connections instead of opening (and discarding) new ones.
+    """
+
+    def __init__(
+        self,
+        creds: MlflowHostCreds,
+        timeout: float,
+        max_retries: int,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> None:
         self.creds = creds
         self.timeout = timeout
         self.max_retries = max_retries
+        self.pool_size = pool_size
+        self._pool_lock = threading.Lock()
+        self._pool_widened_in_pid: int | None = None
+
+    def _request_policy(self, retried: bool) -> dict[str, Any]:
+        """``http_request``'s retry arguments; the sessions they select (retried or not) keep at
+        least ``pool_size`` connections per host in this process (sessions are per process)."""
+        pid = os.getpid()
+        if self._pool_widened_in_pid != pid:
+            with self._pool_lock:
+                if self._pool_widened_in_pid != pid:
+                    for retries in {0, self.max_retries}:
+                        mlflow_compat.widen_request_pool(
+                            self.pool_size,
+                            max_retries=retries,
+                            backoff_factor=BACKOFF_FACTOR,
+                            backoff_jitter=BACKOFF_JITTER,
+                            respect_retry_after_header=RESPECT_RETRY_AFTER_HEADER,
+                        )
+                    self._pool_widened_in_pid = pid
+        return {
+            "max_retries": self.max_retries if retried else 0,
+            "backoff_factor": BACKOFF_FACTOR,
+            "backoff_jitter": BACKOFF_JITTER,
+            "respect_retry_after_header": RESPECT_RETRY_AFTER_HEADER,
+        }
 
     def get_host_creds(self) -> MlflowHostCreds:
         """The store's credential callable: always this connection's credentials."""
@@ -101,9 +146,8 @@ class RestTransport:
             self.creds,
             endpoint,
             method,
-            max_retries=self.max_retries if retried else 0,
-            backoff_factor=BACKOFF_FACTOR,
             timeout=self.timeout,
+            **self._request_policy(retried),
             **kwargs,
         )
         augmented_raise_for_status(response)
@@ -124,8 +168,7 @@ class RestTransport:
         :raises MlflowServerTooOldError: when the server lacks every endpoint of ``request``
             and reports an MLflow version older than 3 (asked only then).
         """
-        idempotent = request.name.startswith(IDEMPOTENT_REQUEST_PREFIXES)
-        retries = self.max_retries if idempotent else 0
+        policy = self._request_policy(retried=request.name.startswith(IDEMPOTENT_REQUEST_PREFIXES))
         body = json.loads(request.json_body) if request.json_body is not None else None
         for index, (endpoint, method) in enumerate(request.endpoints):
             payload = {"params": body} if method == "GET" else {"json": body}
@@ -134,10 +177,9 @@ class RestTransport:
                     self.creds,
                     endpoint,
                     method,
-                    max_retries=retries,
-                    backoff_factor=BACKOFF_FACTOR,
                     timeout=self.timeout,
                     extra_headers=request.extra_headers,
+                    **policy,
                     **payload,
                 )
                 response = verify_rest_response(response, endpoint)
@@ -312,7 +354,9 @@ def build_client(config: MlflowConnectionConfig) -> MlflowClient:
             config.conn_id,
         )
 
-    transport = RestTransport(host_creds(config), config.timeout, config.max_retries)
+    transport = RestTransport(
+        host_creds(config), config.timeout, config.max_retries, config.pool_size
+    )
     client = MlflowClient(tracking_uri=config.tracking_uri, registry_uri=registry_uri)
     tracking_store = bound_rest_store(
         mlflow_compat.tracking_store_class(config.is_databricks), transport
@@ -354,6 +398,7 @@ def _registry_store(
     if registry_uri.startswith(("http://", "https://")):
         creds = host_creds(config, host=registry_uri)
         return bound_rest_store(
-            RegistryRestStore, RestTransport(creds, config.timeout, config.max_retries)
+            RegistryRestStore,
+            RestTransport(creds, config.timeout, config.max_retries, config.pool_size),
         )
     return None

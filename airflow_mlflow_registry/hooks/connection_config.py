@@ -10,7 +10,7 @@ Where each setting lives in an Airflow ``Connection``:
 * ``login`` / ``password``: HTTP basic auth; for a database tracking URI, the database user and
   password, put into the URI only to connect.
 * ``extra``: ``token``, ``insecure_tls``, ``ca_bundle_path``, ``client_cert_path``,
-  ``databricks_host``, ``registry_uri``, ``timeout``, ``max_retries``.
+  ``databricks_host``, ``registry_uri``, ``timeout``, ``max_retries``, ``pool_size``.
 
 Over 300 lines for one concept: each field has its own validator, whose message names the
 field and the fix; they stay beside the dataclass they fill.
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_MAX_RETRIES = 2
 MAX_RETRIES_LIMIT = 10
+# Open HTTP connections kept per host for reuse: one per thread sharing a client.
+DEFAULT_POOL_SIZE = 32
+POOL_SIZE_LIMIT = 256
 
 REST_SCHEMES = frozenset({"http", "https"})
 DATABRICKS_SCHEMES = frozenset({"databricks", "databricks-uc"})
@@ -55,6 +58,7 @@ EXTRA_FIELDS = (
     "registry_uri",
     "timeout",
     "max_retries",
+    "pool_size",
 )
 
 
@@ -100,6 +104,7 @@ class MlflowConnectionConfig:
     databricks_host: str | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     max_retries: int = DEFAULT_MAX_RETRIES
+    pool_size: int = DEFAULT_POOL_SIZE
 
     @property
     def display_tracking_uri(self) -> str:
@@ -240,6 +245,7 @@ class MlflowConnectionConfig:
             databricks_host=databricks_host,
             timeout=_timeout(conn_id, extra.get("timeout")),
             max_retries=_max_retries(conn_id, extra.get("max_retries")),
+            pool_size=_pool_size(conn_id, extra.get("pool_size")),
         )
 
 
@@ -399,3 +405,19 @@ def _max_retries(conn_id: str, value: Any) -> int:
             f"{MAX_RETRIES_LIMIT}, got {value!r}."
         )
     return retries
+
+
+def _pool_size(conn_id: str, value: Any) -> int:
+    if value is None or value == "":
+        return DEFAULT_POOL_SIZE
+    try:
+        size = int(str(value))
+    except ValueError:
+        size = 0
+    if not 1 <= size <= POOL_SIZE_LIMIT:
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: extra 'pool_size' must be an integer from 1 to "
+            f"{POOL_SIZE_LIMIT} (at least the number of threads sharing one hook), got "
+            f"{value!r}."
+        )
+    return size

@@ -16,6 +16,11 @@ Differences handled (read in the sources of mlflow-skinny 3.0.0, 3.1.0, 3.4.0, 3
   3.x, a workspace check (``_validate_workspace_support_if_specified``) before each request.
 - ``ArtifactRepository.__init__`` and ``get_artifact_repository`` take the tracking URI from a
   release after 3.1 on (3.0 and 3.1 take only the artifact URI).
+- Not a difference but an internal relied on: ``http_request`` sends through a
+  ``requests.Session`` cached per process and retry policy by
+  ``mlflow.utils.request_utils._get_request_session`` (same six parameters in 2.22, 3.0, 3.1,
+  3.7 and 3.17), whose pool size comes from ``MLFLOW_HTTP_POOL_MAXSIZE`` (default 10). When
+  the function is missing or its parameters differ, pools keep MLflow's size.
 
 Checked and not different (so nothing here handles it): ``search_model_versions(filter_string,
 max_results, order_by, page_token)`` has the same signature in 3.0.0 and 3.17.2, and the REST
@@ -35,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import mlflow.store.tracking.rest_store as tracking_rest_store
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+from mlflow.utils import request_utils
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -55,6 +61,20 @@ KNOWN_CALL_ARGUMENTS = frozenset(
         "retry_timeout_seconds",
     }
 )
+
+
+#: Parameters of ``request_utils._get_request_session``, which :func:`widen_request_pool`
+#: calls as ``http_request`` does.
+SESSION_KEY_PARAMETERS = (
+    "max_retries",
+    "backoff_factor",
+    "backoff_jitter",
+    "retry_codes",
+    "raise_on_status",
+    "respect_retry_after_header",
+)
+#: The retry codes ``http_request`` uses unless told otherwise (part of the session's key).
+RETRY_CODES = request_utils._TRANSIENT_FAILURE_RESPONSE_CODES
 
 
 @dataclass(frozen=True)
@@ -169,3 +189,39 @@ def mlflow_artifact_repository(artifact_uri: str, tracking_uri: str) -> Artifact
     if "tracking_uri" in inspect.signature(get_artifact_repository).parameters:
         return get_artifact_repository(artifact_uri, tracking_uri=tracking_uri)
     return get_artifact_repository(artifact_uri)
+
+
+def widen_request_pool(
+    pool_size: int,
+    *,
+    max_retries: int,
+    backoff_factor: float,
+    backoff_jitter: float,
+    respect_retry_after_header: bool,
+) -> bool:
+    """Make the ``requests`` session that ``http_request`` uses for this retry policy (with
+    ``retry_codes=RETRY_CODES`` and ``raise_on_status=True``) keep up to ``pool_size`` open
+    connections per host, so that as many threads can reuse their connections; a larger pool
+    is kept. Return False (nothing changed) when this MLflow has no such session.
+
+    The session is MLflow's, one per process and retry policy, shared by every client sending
+    with that policy. It holds connections only: credentials travel in each request's headers.
+    Widening it replaces its connection pools, so call it before the threads that share it
+    start sending.
+    """
+    get_session = getattr(request_utils, "_get_request_session", None)
+    if get_session is None or tuple(inspect.signature(get_session).parameters) != (
+        SESSION_KEY_PARAMETERS
+    ):
+        return False
+    from requests.adapters import HTTPAdapter
+
+    session = get_session(
+        max_retries, backoff_factor, backoff_jitter, RETRY_CODES, True, respect_retry_after_header
+    )
+    for adapter in {id(adapter): adapter for adapter in session.adapters.values()}.values():
+        if isinstance(adapter, HTTPAdapter) and adapter._pool_maxsize < pool_size:
+            adapter.init_poolmanager(
+                adapter._pool_connections, pool_size, block=adapter._pool_block
+            )
+    return True

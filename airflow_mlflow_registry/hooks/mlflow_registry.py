@@ -27,6 +27,7 @@ import dataclasses
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlflow_registry.backfill import DEFAULT_CONCURRENCY as DEFAULT_BACKFILL_CONCURRENCY
 from airflow_mlflow_registry.exceptions import mask_secrets
 from airflow_mlflow_registry.hooks import (
     model_versions,
@@ -295,6 +296,7 @@ class MlflowRegistryHook(BaseHook):
         aliases: Iterable[str] | None = None,
         dry_run: bool = False,
         on_progress: Callable[[int, int], None] | None = None,
+        concurrency: int = DEFAULT_BACKFILL_CONCURRENCY,
     ) -> dict[str, Any]:
         """Register the model of every run of ``experiment_name`` that started in
         ``[start, end)`` (naive datetimes mean UTC) and matches the MLflow ``run_filter``, as
@@ -315,10 +317,20 @@ class MlflowRegistryHook(BaseHook):
         one. The report's ``aliases`` says, per alias, that version and run and the version the
         alias pointed at before (with ``dry_run``: where it would point; nothing is moved).
 
-        ``on_progress(done, total)`` is called once the runs are known and after each run.
+        Up to ``concurrency`` runs (1 to 32) are registered at the same time, each exactly
+        once; the oldest run to register goes first and alone, so a model that does not exist
+        yet is created once. The report lists the runs oldest first whatever order they finish
+        in. When interrupted (``KeyboardInterrupt``), runs not started are left for the next
+        backfill, the registrations in flight are waited for, and the interrupt is raised.
+        Each thread keeps one HTTP connection: the connection's ``pool_size`` (default 32)
+        covers any ``concurrency``.
+
+        ``on_progress(done, total)`` is called, in the calling thread, once the runs are known
+        (``done`` counting the runs already registered) and after each run registered.
 
         :return: the report of :func:`~airflow_mlflow_registry.backfill.backfill_report`.
-        :raises ValueError: for an invalid model name or alias, or an empty time window.
+        :raises ValueError: for an invalid model name, alias or ``concurrency``, or an empty
+            time window.
         :raises ExperimentNotFoundError: when the experiment does not exist or is deleted.
         :raises MlflowRequestError: when searching the runs or the model's versions fails.
         """
@@ -333,6 +345,7 @@ class MlflowRegistryHook(BaseHook):
             aliases=aliases,
             dry_run=dry_run,
             on_progress=on_progress,
+            concurrency=concurrency,
         )
 
     # --------------------------------------------------------------------------- aliases

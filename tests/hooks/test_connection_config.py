@@ -10,6 +10,7 @@ from airflow.sdk import Connection
 from airflow_mlflow_registry.exceptions import MlflowConnectionConfigError
 from airflow_mlflow_registry.hooks.connection_config import (
     DEFAULT_MAX_RETRIES,
+    DEFAULT_POOL_SIZE,
     DEFAULT_TIMEOUT_SECONDS,
     MlflowConnectionConfig,
 )
@@ -34,6 +35,7 @@ def test_plain_http_uri_keeps_scheme_and_defaults() -> None:
     assert config.tracking_uri == "http://127.0.0.1:5000"
     assert config.timeout == DEFAULT_TIMEOUT_SECONDS
     assert config.max_retries == DEFAULT_MAX_RETRIES
+    assert config.pool_size == DEFAULT_POOL_SIZE == 32
     assert config.insecure_tls is False
     assert config.uses_rest and not config.is_databricks
     assert config.ui_base_url == "http://127.0.0.1:5000"
@@ -156,6 +158,8 @@ def test_secrets_are_not_in_repr() -> None:
         ({"host": "https://h", "extra": {"timeout": "soon"}}, ["timeout"]),
         ({"host": "https://h", "extra": {"max_retries": 99}}, ["max_retries", "0 to 10"]),
         ({"host": "https://h", "extra": {"max_retries": "two"}}, ["max_retries"]),
+        ({"host": "https://h", "extra": {"pool_size": 0}}, ["pool_size", "1 to 256"]),
+        ({"host": "https://h", "extra": {"pool_size": "many"}}, ["pool_size", "threads"]),
     ],
 )
 def test_invalid_connection_names_field_and_fix_without_secret(

@@ -86,8 +86,9 @@ class ForwardingProxy:
     upstream's. Subclasses decide per request by overriding :meth:`_reply_to`.
 
     ``requests_seen`` lists ``(method, path with query)`` of every request received,
-    rejected ones included; ``forwarded_count`` counts the ones forwarded upstream. Both are
-    thread-safe. Usable as a context manager (``start()`` on entry, ``stop()`` on exit).
+    rejected ones included; ``forwarded_count`` counts the ones forwarded upstream;
+    ``connections_accepted`` the client (TCP) connections accepted. All are thread-safe.
+    Usable as a context manager (``start()`` on entry, ``stop()`` on exit).
     """
 
     def __init__(self, upstream_url: str) -> None:
@@ -100,6 +101,7 @@ class ForwardingProxy:
         self._lock = threading.Lock()
         self._requests_seen: list[tuple[str, str]] = []
         self._forwarded_count = 0
+        self._connections_accepted = 0
         self._client_connections: set[socket.socket] = set()
         self._server = self._bind(0)
         self.port: int = self._server.server_address[1]
@@ -118,11 +120,19 @@ class ForwardingProxy:
         with self._lock:
             return self._forwarded_count
 
+    @property
+    def connections_accepted(self) -> int:
+        """How many client connections were accepted so far (a client reusing a kept-alive
+        connection adds none)."""
+        with self._lock:
+            return self._connections_accepted
+
     def reset_counts(self) -> None:
-        """Forget the requests seen and forwarded so far."""
+        """Forget the requests seen and forwarded and the connections accepted so far."""
         with self._lock:
             self._requests_seen.clear()
             self._forwarded_count = 0
+            self._connections_accepted = 0
 
     def start(self) -> None:
         """Serve in a background thread; returns at once."""
@@ -197,6 +207,7 @@ class ForwardingProxy:
     def _connection_opened(self, connection: socket.socket) -> None:
         with self._lock:
             self._client_connections.add(connection)
+            self._connections_accepted += 1
 
     def _connection_closed(self, connection: socket.socket) -> None:
         with self._lock:

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    import pendulum
     from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
 
 
 def unique(prefix: str) -> str:
@@ -38,3 +40,35 @@ def add_version(
     for alias in aliases:
         client.set_registered_model_alias(model_name, alias, version)
     return str(version)
+
+
+def epoch_ms(moment: pendulum.DateTime) -> int:
+    """``moment`` as an MLflow timestamp (milliseconds since the epoch)."""
+    return int(moment.timestamp() * 1000)
+
+
+def seed_run(
+    client: MlflowClient,
+    experiment_id: str,
+    start: pendulum.DateTime,
+    *,
+    logged_model: bool = True,
+    accuracy: float = 0.9,
+) -> str:
+    """A run started at ``start`` with metric ``accuracy`` and a model: a logged model named
+    `model`, or (``logged_model=False``) a tiny artifact under `model/`."""
+    run_id = client.create_run(experiment_id, start_time=epoch_ms(start)).info.run_id
+    client.log_metric(run_id, "accuracy", accuracy)
+    if logged_model:
+        client.create_logged_model(experiment_id, name="model", source_run_id=run_id)
+    else:
+        client.log_text(run_id, "a tiny model", "model/MLmodel")
+    return run_id
+
+
+def versions_by_run(client: MlflowClient, model: str) -> dict[str, list[ModelVersion]]:
+    """Every version of ``model`` on the server, grouped by source run id."""
+    grouped: dict[str, list[ModelVersion]] = {}
+    for version in client.search_model_versions(f"name='{model}'"):
+        grouped.setdefault(version.run_id, []).append(version)
+    return grouped

@@ -1,0 +1,158 @@
+"""`airflow-mlflow-registry backfill --concurrency N` against a real `mlflow server`: each run
+registered exactly once with several registrations in flight, the report in run order, the
+alias on the newest run, and an interrupted backfill (Ctrl-C, or SIGKILL) completed by a re-run
+that registers only the runs still missing. Versions are counted on the server, per run.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from typing import TYPE_CHECKING
+
+import pendulum
+import pytest
+
+from airflow_mlflow_registry.backfill import run_registration_key
+from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
+from tests.support.cli import CLI, CLI_TIMEOUT_SECONDS, kill_all, run_cli_in_process
+from tests.support.model_versions import seed_run, unique, versions_by_run
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+DAY = pendulum.datetime(2026, 5, 1, tz="UTC")
+WINDOW = ["--from", "2026-05-01", "--to", "2026-05-02"]
+
+
+def seed_runs(client: MlflowClient, experiment: str, count: int) -> list[str]:
+    """``count`` runs of a new ``experiment``, a minute apart on ``DAY``, each with a logged
+    model; their ids, oldest first."""
+    experiment_id = client.create_experiment(experiment)
+    return [seed_run(client, experiment_id, DAY.add(minutes=i)) for i in range(count)]
+
+
+def version_counts(client: MlflowClient, model: str, runs: list[str]) -> dict[str, int]:
+    """Versions of ``model`` on the server per run of ``runs`` (0 for none)."""
+    found = (
+        versions_by_run(client, model)
+        if client.search_registered_models(filter_string=f"name = '{model}'")
+        else {}
+    )
+    return {run_id: len(found.get(run_id, [])) for run_id in runs}
+
+
+def test_concurrent_backfill_registers_each_run_once_reports_in_run_order_aliases_the_newest(
+    cli_env: dict[str, str], plain_client: MlflowClient
+) -> None:
+    """Eight registrations at a time on a model that does not exist yet (the first run creates
+    it); one run already has a version. The report lists the runs oldest first and `staging`
+    ends on the newest run's version, whatever order the registrations finished in."""
+    model, experiment = unique("concurrent"), unique("training")
+    runs = seed_runs(plain_client, experiment, 24)
+    command = ["backfill", model, "--experiment", experiment, *WINDOW, "--alias", "staging"]
+
+    (done,) = run_cli_in_process(cli_env, [*command, "--concurrency", "8", "--json"])
+    assert done.code == 0, done
+    report = done.json()
+    assert report["counts"] == {
+        "registered": 24,
+        "already_registered": 0,
+        "would_register": 0,
+        "failed": 0,
+    }
+    assert [row["run_id"] for row in report["runs"]] == runs
+    assert version_counts(plain_client, model, runs) == dict.fromkeys(runs, 1)
+    versions = versions_by_run(plain_client, model)
+    for run_id in runs:
+        (version,) = versions[run_id]
+        assert version.tags[REGISTRATION_KEY_TAG] == run_registration_key(model, run_id)
+    rows = {row["run_id"]: row["version"] for row in report["runs"]}
+    assert rows == {run_id: versions[run_id][0].version for run_id in runs}
+    newest = plain_client.get_model_version_by_alias(model, "staging")
+    assert newest.run_id == runs[-1]
+    assert report["aliases"][0]["version"] == newest.version
+
+    # Two more runs, the newer one already registered by hand and `staging` moved away.
+    experiment_id = report["experiment_id"]
+    older, newer = (seed_run(plain_client, experiment_id, DAY.add(hours=h)) for h in (2, 3))
+    by_hand = plain_client.create_model_version(model, f"runs:/{newer}/model", run_id=newer)
+    plain_client.set_registered_model_alias(model, "staging", "1")
+    (again,) = run_cli_in_process(cli_env, [*command, "--concurrency", "32", "--json"])
+    assert again.code == 0, again
+    counts = again.json()["counts"]
+    assert (counts["registered"], counts["already_registered"]) == (1, 25)
+    assert version_counts(plain_client, model, [*runs, older, newer]) == dict.fromkeys(
+        [*runs, older, newer], 1
+    )
+    assert plain_client.get_model_version_by_alias(model, "staging").version == by_hand.version
+
+
+def test_concurrency_outside_1_to_32_is_a_usage_error_naming_the_option(
+    cli_env: dict[str, str],
+) -> None:
+    results = run_cli_in_process(
+        cli_env,
+        *(
+            ["backfill", "m", "--experiment", "e", *WINDOW, "--concurrency", value]
+            for value in ("0", "33", "many", "2.5")
+        ),
+    )
+    for result in results:
+        assert result.code == 2, result
+        assert len(result.stderr_lines) == 1, result
+        assert "argument --concurrency: --concurrency must be a whole number from 1 to 32" in (
+            result.stderr
+        ), result
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+def test_interrupted_concurrent_backfill_rerun_registers_only_the_missing_runs(
+    signum: signal.Signals, cli_env: dict[str, str], plain_client: MlflowClient
+) -> None:
+    """The backfill process is interrupted once a few runs have versions; then each run has at
+    most one version, and a re-run registers exactly the runs without one."""
+    model, experiment = unique("interrupted"), unique("training")
+    runs = seed_runs(plain_client, experiment, 60)
+    command = ["backfill", model, "--experiment", experiment, *WINDOW, "--concurrency", "4"]
+    process = subprocess.Popen(
+        [str(CLI), *command, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env,
+    )
+    try:
+        deadline = time.monotonic() + CLI_TIMEOUT_SECONDS
+        while sum(version_counts(plain_client, model, runs).values()) < 3:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the backfill registered nothing"
+            time.sleep(0.1)
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
+    finally:
+        kill_all([process])
+    if signum == signal.SIGINT:
+        assert process.returncode == 130, stderr
+        assert stderr.splitlines()[-1] == "error: interrupted.", stderr
+        assert "Traceback" not in stderr
+        assert stdout == ""
+    else:
+        assert process.returncode == -signal.SIGKILL
+        time.sleep(2)  # a create sent just before the kill may still be committing
+    before = version_counts(plain_client, model, runs)
+    registered_before = [run_id for run_id in runs if before[run_id]]
+    assert set(before.values()) <= {0, 1}, before
+    assert 3 <= len(registered_before) < len(runs), "the backfill was not interrupted midway"
+
+    (rerun,) = run_cli_in_process(cli_env, [*command, "--json"])
+    assert rerun.code == 0, rerun
+    report = rerun.json()
+    outcomes = {row["run_id"]: row["outcome"] for row in report["runs"]}
+    assert outcomes == {
+        run_id: "already_registered" if run_id in registered_before else "registered"
+        for run_id in runs
+    }
+    assert version_counts(plain_client, model, runs) == dict.fromkeys(runs, 1)
