@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING
 
 import pendulum
+import pytest
 
 from airflow_mlflow_registry import __version__
 from airflow_mlflow_registry.backfill import run_registration_key
