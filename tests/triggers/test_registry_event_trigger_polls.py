@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from tests.conftest import UseConnection
     from tests.support.mlflow_server import MlflowServer
 
+pytestmark = pytest.mark.compat  # also on each Airflow and MLflow client of the matrix
+
 POLL = 0.3
 SEARCH = "/api/2.0/mlflow/model-versions/search"
 BY_ALIAS = "/api/2.0/mlflow/registered-models/alias"
