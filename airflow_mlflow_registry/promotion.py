@@ -183,14 +183,14 @@ def _copy_files(
             tags={COPY_KEY_TAG: copy_key} if copy_key else None,
         )
     except Exception as exc:
-        raise target._registry.request_error(action, exc) from exc
+        raise target.request_error(action, exc) from exc
     with tempfile.TemporaryDirectory(prefix="mlflow-model-copy-") as download_dir:
         local_dir = _download(source, chosen, download_dir)
         try:
             target_client.log_model_artifacts(logged.model_id, local_dir)
             target_client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
         except Exception as exc:
-            raise target._registry.request_error(action, exc) from exc
+            raise target.request_error(action, exc) from exc
     log.info(
         "Copied the files of model %r version %s from %s to logged model %s on %s.",
         chosen.name,
@@ -220,7 +220,7 @@ def _download(source: MlflowRegistryHook, chosen: ModelVersion, download_dir: st
     try:
         return download_model_source(tracking_client, model_source, download_dir)
     except Exception as exc:
-        raise source._registry.request_error(
+        raise source.request_error(
             f"Downloading model {chosen.name!r} version {chosen.version} "
             f"({display_uri(model_source)}) from {source.tracking_uri}",
             exc,
@@ -236,7 +236,7 @@ def _earlier_copy(
             [experiment_id], filter_string=f"tags.`{COPY_KEY_TAG}` = '{copy_key}'"
         )
     except Exception as exc:
-        raise target._registry.request_error(
+        raise target.request_error(
             f"Looking up earlier copies in experiment {experiment_id} on {target.tracking_uri}",
             exc,
         ) from exc
@@ -268,4 +268,4 @@ def _experiment_id(target: MlflowRegistryHook, experiment_name: str) -> str:
     except MlflowRegistryError:
         raise
     except Exception as exc:
-        raise target._registry.request_error(action, exc) from exc
+        raise target.request_error(action, exc) from exc

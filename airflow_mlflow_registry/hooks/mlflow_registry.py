@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
+    from airflow_mlflow_registry.exceptions import MlflowRequestError
     from airflow_mlflow_registry.lineage import TaskInstanceLineage
     from airflow_mlflow_registry.retention import RetentionRule
     from airflow_mlflow_registry.sources import ResolvedSource, RunSearch
@@ -147,6 +148,11 @@ class MlflowRegistryHook(BaseHook):
     def redact_secrets(self, text: str) -> str:
         """``text`` with the connection's password and token replaced by ``***``."""
         return self._registry.redact(text)
+
+    def request_error(self, action: str, exc: BaseException) -> MlflowRequestError:
+        """The error to raise when ``action`` (a phrase naming the model, version, ...) failed
+        with ``exc`` on this connection: one line, the connection's secrets redacted."""
+        return self._registry.request_error(action, exc)
 
     def model_version_url(self, model_name: str, version: str | int) -> str | None:
         """The MLflow UI page of a model version, or None when the server is not http(s)."""
