@@ -1,9 +1,11 @@
 """Shared pieces of the benchmarks: a local ``mlflow server`` with a counting proxy in front,
-statistics, and Markdown tables. Everything listens on 127.0.0.1 only.
+a throw-away PostgreSQL database for it, statistics, and Markdown tables. Everything listens
+on 127.0.0.1 only.
 
 Run the benchmarks from the repository root (``.venv/bin/python benchmarks/<name>.py``): the
 server comes from ``tests/support/mlflow_server.py``, the proxy from
-``tests/support/bearer_proxy.py``.
+``tests/support/bearer_proxy.py``, PostgreSQL from ``tests/support/stack.py`` (the stack
+tier's).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import contextlib
 import json
 import logging
 import os
+import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -23,19 +27,51 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from tests.support.bearer_proxy import BearerProxy  # noqa: E402
 from tests.support.mlflow_server import MlflowServer  # noqa: E402
+from tests.support.silent_server import find_unused_port  # noqa: E402
+from tests.support.stack import start_postgres, stop_postgres  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
+    from types import FrameType
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into ``SystemExit``, so that a killed benchmark still runs its ``finally``
+    blocks and stops what it started (Ctrl-C already raises ``KeyboardInterrupt``)."""
+
+    def leave(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
 
 
 @contextlib.contextmanager
-def local_registry(conn_id: str = "mlflow_bench") -> Iterator[tuple[MlflowServer, BearerProxy]]:
-    """A fresh ``mlflow server`` (own temporary store) and a counting proxy in front of it
-    (``BearerProxy`` with no token); Airflow connection ``conn_id`` points at the proxy, with
-    a 30 s timeout. Both are stopped on exit."""
+def postgres_database(name: str = "mlflow") -> Iterator[str]:
+    """A throw-away PostgreSQL cluster on a free port, started the way the stack tier starts
+    its own (Debian's server binaries, as the ``postgres`` user when run as root, durability
+    off), with database ``name`` owned by a role of that name. Yields its SQLAlchemy URL
+    (``postgresql+psycopg://``, with the role's random password); stops the cluster and
+    deletes its files on exit, also after a failed start."""
+    data = Path(tempfile.mkdtemp(prefix="bench-postgres-")) / "data"
+    port = find_unused_port()
+    password = secrets.token_hex(16)
+    try:
+        start_postgres(data, port, secrets.token_hex(16), {name: password})
+        yield f"postgresql+psycopg://{name}:{password}@127.0.0.1:{port}/{name}"
+    finally:
+        stop_postgres(data)
+
+
+@contextlib.contextmanager
+def local_registry(
+    conn_id: str = "mlflow_bench", backend_store_uri: str | None = None
+) -> Iterator[tuple[MlflowServer, BearerProxy]]:
+    """A fresh ``mlflow server`` (its own temporary SQLite store, or ``backend_store_uri``)
+    and a counting proxy in front of it (``BearerProxy`` with no token); Airflow connection
+    ``conn_id`` points at the proxy, with a 30 s timeout. Both are stopped on exit."""
     root = Path(tempfile.mkdtemp(prefix="mlflow-bench-"))
     os.environ.setdefault("AIRFLOW_HOME", str(root / "airflow"))
-    server = MlflowServer(root / "server")
+    server = MlflowServer(root / "server", backend_store_uri=backend_store_uri)
     server.start()
     try:
         server.wait_until_ready()

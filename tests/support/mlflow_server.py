@@ -29,8 +29,9 @@ SERVER_PYTHON_ENV = "MLFLOW_TEST_SERVER_PYTHON"
 
 
 class MlflowServer:
-    """One ``mlflow server`` (uvicorn, one worker) on 127.0.0.1, with its own SQLite store,
-    artifact directory and log file under ``root``.
+    """One ``mlflow server`` (uvicorn, one worker) on 127.0.0.1, with its own SQLite store
+    (unless ``backend_store_uri`` names another), artifact directory and log file under
+    ``root``.
 
     ``start()`` returns at once; ``wait_until_ready()`` blocks until it serves requests;
     ``stop()`` kills its whole process group. Options:
@@ -46,8 +47,11 @@ class MlflowServer:
     - ``python``: the Python whose ``mlflow`` serves (default :func:`server_python`), e.g. an
       older MLflow's venv.
     - ``environment``: variables added to the server's environment (a copy of this process's).
+    - ``backend_store_uri``: the tracking and registry store, e.g. a ``postgresql+psycopg://``
+      database (default ``sqlite:///<root>/mlflow.db``).
 
-    Attributes: ``url`` (``http(s)://127.0.0.1:<port>``), ``port``, ``root``, ``log_path``,
+    Attributes: ``url`` (``http(s)://127.0.0.1:<port>``), ``port``, ``root``,
+    ``backend_store_uri``, ``log_path``,
     ``passwords`` (username to password for the admin and every user made with
     :meth:`create_user`; empty without basic auth).
     """
@@ -65,6 +69,7 @@ class MlflowServer:
         port: int | None = None,
         python: str | None = None,
         environment: Mapping[str, str] | None = None,
+        backend_store_uri: str | None = None,
     ) -> None:
         if mutual_tls and certs is None:
             raise ValueError("mutual_tls=True needs certs")
@@ -76,6 +81,7 @@ class MlflowServer:
         self.port = port or find_unused_port()
         self.python = python or server_python()
         self.extra_environment = dict(environment or {})
+        self.backend_store_uri = backend_store_uri or f"sqlite:///{root}/mlflow.db"
         self.url = f"{'https' if certs else 'http'}://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
         self.passwords: dict[str, str] = {}
@@ -93,7 +99,7 @@ class MlflowServer:
         self.root.mkdir(parents=True, exist_ok=True)
         command = [
             self.python, "-m", "mlflow", "server",
-            "--backend-store-uri", f"sqlite:///{self.root}/mlflow.db",
+            "--backend-store-uri", self.backend_store_uri,
             "--artifacts-destination", f"{self.root}/artifacts",
             "--host", "127.0.0.1",
             "--port", str(self.port),

@@ -40,11 +40,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from tests.support.silent_server import find_unused_port
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_FILE = "stack.json"
@@ -266,11 +269,22 @@ def _run(command: list[str], env: dict[str, str] | None = None, timeout: float =
     return result.stdout
 
 
-def _start_postgres(state: StackState) -> None:
-    data = Path(state.postgres_data)
+def start_postgres(
+    data: Path, port: int, superuser_password: str, databases: Mapping[str, str]
+) -> None:
+    """Create a throw-away PostgreSQL cluster in ``data`` and start it on 127.0.0.1:``port``.
+
+    ``data.parent`` must be a directory of its own (it holds the socket, the log and the
+    superuser's password file, and is handed to the ``postgres`` user when run as root).
+    The superuser ``postgres`` gets ``superuser_password``; each ``databases`` entry (name to
+    password) becomes a login role and a database of that name owned by it. Durability is off
+    (``fsync``, ``synchronous_commit``, ``full_page_writes``): nothing here outlives a test.
+    Raises ``RuntimeError`` naming the command that failed; :func:`stop_postgres` stops and
+    removes whatever was started, also after a failure.
+    """
     data.parent.mkdir(parents=True, exist_ok=True)
     password_file = data.parent / "superuser-password"
-    password_file.write_text(state.postgres_password["postgres"])
+    password_file.write_text(superuser_password)
     if os.geteuid() == 0:
         postgres_user = pwd.getpwnam("postgres")
         for path in (data.parent, password_file):
@@ -286,7 +300,7 @@ def _start_postgres(state: StackState) -> None:
     )  # fmt: skip
     # A throw-away test server: durability settings off, connections for every service.
     options = (
-        f"-p {state.postgres_port} -c listen_addresses=127.0.0.1 -k {data.parent} "
+        f"-p {port} -c listen_addresses=127.0.0.1 -k {data.parent} "
         "-c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     )
     _run(
@@ -295,22 +309,23 @@ def _start_postgres(state: StackState) -> None:
              "-l", str(data.parent / "postgres.log"), "start"]
         )
     )  # fmt: skip
-    for name in DATABASES:
-        sql = (
-            f"CREATE ROLE {name} LOGIN PASSWORD '{state.postgres_password[name]}'; "
-            f"CREATE DATABASE {name} OWNER {name};"
+    for name, password in databases.items():
+        statements = (
+            f"CREATE ROLE {name} LOGIN PASSWORD '{password}'",
+            f"CREATE DATABASE {name} OWNER {name}",
         )
-        for statement in sql.split("; "):
+        for statement in statements:
             _run(
                 _as_postgres(
-                    [_postgres_bin("psql"), "-h", str(data.parent), "-p", str(state.postgres_port),
-                     "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-c", statement.rstrip(";")]
+                    [_postgres_bin("psql"), "-h", str(data.parent), "-p", str(port),
+                     "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-c", statement]
                 )
             )  # fmt: skip
 
 
-def _stop_postgres(state: StackState) -> None:
-    data = Path(state.postgres_data)
+def stop_postgres(data: Path) -> None:
+    """Stop the cluster in ``data`` at once if it runs, and delete ``data.parent``; safe to call
+    on a cluster that never started."""
     if (data / "postmaster.pid").exists():
         with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
             _run(
@@ -537,7 +552,12 @@ def up(root: Path, dags_folder: Path) -> StackState:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     try:
         _start_redis(state)
-        _start_postgres(state)
+        start_postgres(
+            Path(state.postgres_data),
+            state.postgres_port,
+            state.postgres_password["postgres"],
+            {name: state.postgres_password[name] for name in DATABASES},
+        )
         _progress("PostgreSQL and Redis started")
         with ThreadPoolExecutor(max_workers=2) as executor:
             startups = [
@@ -593,7 +613,7 @@ def down(root: Path) -> None:
             os.killpg(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
-    _stop_postgres(state)
+    stop_postgres(Path(state.postgres_data))
     (root / STATE_FILE).unlink(missing_ok=True)
 
 
