@@ -1,0 +1,122 @@
+"""The command line's commands: each takes the parsed arguments, calls the function behind the
+hook's method for the same job with the connection's
+:class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`, prints the result
+(:mod:`~airflow_mlflow_registry.cli.output`) and returns the exit code. The provider's modules
+are imported inside each command, after the connection decided whether Airflow is needed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airflow_mlflow_registry.cli.output import (
+    print_backfill_summary,
+    print_error,
+    print_json,
+    print_record,
+    print_table,
+    progress_bar,
+)
+
+if TYPE_CHECKING:
+    import argparse
+
+    from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def run_register_version(registry: RegistryCalls, args: argparse.Namespace) -> int:
+    """``register-version``: one new version (``lineage=None``: no exactly-once key)."""
+    from airflow_mlflow_registry.hooks.version_registration import register_model_version
+
+    record = register_model_version(
+        registry,
+        args.name,
+        args.model_uri,
+        description=args.description,
+        tags=dict(args.tag),
+        aliases=args.alias,
+        lineage=None,
+    )
+    print_record(record, args.json)
+    return EXIT_OK
+
+
+def run_get_version(registry: RegistryCalls, args: argparse.Namespace) -> int:
+    """``get-version``: the record of one version."""
+    from airflow_mlflow_registry.hooks.model_versions import get_model_version
+
+    print_record(get_model_version(registry, args.name, args.version), args.json)
+    return EXIT_OK
+
+
+def run_list_versions(registry: RegistryCalls, args: argparse.Namespace) -> int:
+    """``list-versions``: matching versions, newest first."""
+    from airflow_mlflow_registry.hooks.model_versions import search_model_versions
+
+    records = search_model_versions(
+        registry,
+        args.name,
+        alias=args.alias,
+        tags=dict(args.tag),
+        created_after=args.created_after,
+        created_before=args.created_before,
+        limit=args.limit,
+    )
+    if args.json:
+        print_json(records)
+    elif not records:
+        print(f"No version of model {args.name!r} matches.")
+    else:
+        print_table(
+            ("VERSION", "CREATED", "STATUS", "ALIASES", "RUN ID", "SOURCE"),
+            [
+                (
+                    r["version"],
+                    r["registered_at"],
+                    r["status"],
+                    r["aliases"],
+                    r["run_id"],
+                    r["source"],
+                )
+                for r in records
+            ],
+        )
+    return EXIT_OK
+
+
+def run_backfill(registry: RegistryCalls, args: argparse.Namespace) -> int:
+    """``backfill``: register each run's model once; exit 1 when any run failed."""
+    from airflow_mlflow_registry.hooks.backfill_registrations import backfill_registrations
+
+    action = "Checking runs for" if args.dry_run else "Backfilling"
+    with progress_bar(f"{action} {args.name}") as on_progress:
+        report = backfill_registrations(
+            registry,
+            args.name,
+            experiment_name=args.experiment,
+            start=args.start,
+            end=args.end,
+            run_filter=args.filter,
+            artifact_path=args.artifact_path,
+            aliases=args.alias,
+            dry_run=args.dry_run,
+            on_progress=on_progress,
+            concurrency=args.concurrency,
+        )
+    if args.json:
+        print_json(report)
+    else:
+        print_backfill_summary(report)
+    failed = report["counts"]["failed"]
+    if failed:
+        print_error(
+            f"{failed} of {len(report['runs'])} runs failed; run the same backfill "
+            "again to retry them (registered runs are skipped)."
+        )
+        return EXIT_FAILED
+    return EXIT_OK

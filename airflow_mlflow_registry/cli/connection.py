@@ -1,0 +1,46 @@
+"""The command line's connection: read from its ``AIRFLOW_CONN_<ID>`` variable without Airflow
+when that is certainly what Airflow would use, else looked up through Airflow."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_mlflow_registry.hooks.connection_config import ConnectionFields
+    from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+
+
+def connect(conn_id: str) -> RegistryCalls:
+    """The registry calls of connection ``conn_id``: its config is read and validated on first
+    use (:attr:`RegistryCalls.config`), its client built on first request.
+
+    A connection in its ``AIRFLOW_CONN_<ID>`` variable, when that is certainly what Airflow
+    would use (:func:`~airflow_mlflow_registry.hooks.connection_env.environment_connection`),
+    is read without Airflow, and this process enters standalone mode; any other is looked up
+    through Airflow (:func:`airflow_connection`).
+    """
+    from airflow_mlflow_registry.hooks.connection_env import environment_connection
+    from airflow_mlflow_registry.standalone import enter_standalone_mode
+
+    from_environment = environment_connection(conn_id)
+    if from_environment is not None:
+        enter_standalone_mode()  # before the modules below import the provider's errors
+    from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
+    from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+
+    return RegistryCalls.building(
+        lambda: MlflowConnectionConfig.from_connection(
+            from_environment or airflow_connection(conn_id)
+        )
+    )
+
+
+def airflow_connection(conn_id: str) -> ConnectionFields:
+    """Connection ``conn_id`` as ``airflow connections get`` finds it: in a custom secrets
+    backend, an ``AIRFLOW_CONN_*`` variable or the metadata DB. Imports Airflow.
+
+    :raises AirflowNotFoundException: when none of them defines it.
+    """
+    from airflow.models.connection import Connection
+
+    return Connection.get_connection_from_secrets(conn_id)

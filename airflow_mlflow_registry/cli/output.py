@@ -1,0 +1,130 @@
+"""The command line's output: records, tables and the backfill summary on stdout (or JSON with
+``--json``), one-line errors and the progress bar on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2))
+
+
+def print_record(record: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(record)
+        return
+    for key, value in record.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        print(f"{key:<18} {_cell(value)}")
+
+
+def print_backfill_summary(report: dict[str, Any]) -> None:
+    runs, counts = report["runs"], report["counts"]
+    window = f"[{report['window']['start']}, {report['window']['end']})"
+    experiment = f"experiment {report['experiment_name']!r}"
+    if not runs:
+        print(f"No run of {experiment} started in {window} matches; nothing to register.")
+        return
+    print_table(
+        ("RUN ID", "RUN NAME", "STARTED", "OUTCOME", "VERSION", "SOURCE / ERROR"),
+        [
+            (
+                run["run_id"],
+                run["run_name"],
+                run["start_time"],
+                run["outcome"].replace("_", " "),
+                run["version"],
+                run["error"] or run["model_uri"],
+            )
+            for run in runs
+        ],
+    )
+    print()
+    if report["dry_run"]:
+        print(
+            f"Dry run, nothing registered: would register {counts['would_register']}, "
+            f"already registered {counts['already_registered']}, failed {counts['failed']} "
+            f"({len(runs)} runs of {experiment} started in {window})."
+        )
+    elif counts["registered"] == 0 and counts["failed"] == 0:
+        print(
+            f"Nothing to register: all {len(runs)} runs of {experiment} started in {window} "
+            f"already have a version of model {report['model_name']!r}."
+        )
+    else:
+        print(
+            f"Registered {counts['registered']}, already registered "
+            f"{counts['already_registered']}, failed {counts['failed']} ({len(runs)} runs of "
+            f"{experiment} started in {window})."
+        )
+    for move in report["aliases"]:
+        print(_describe_alias_move(move, report["dry_run"]))
+
+
+def _describe_alias_move(move: dict[str, Any], dry_run: bool) -> str:
+    """One line: where a backfill pointed (or would point) an alias, and where it was."""
+    target = f"version {move['version']}" if move["version"] else "the version"
+    where = f"{target} of run {move['run_id']}, the newest run of the window"
+    before = move["previous_version"]
+    was = f"version {before}" if before else "none"
+    if dry_run:
+        return f"Alias {move['alias']!r} would point at {where} (now: {was})."
+    if before == move["version"]:
+        return f"Alias {move['alias']!r} already pointed at {where}."
+    return f"Alias {move['alias']!r} now points at {where} (before: {was})."
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [
+        max([len(header), *(len(row[i]) for row in cells)]) for i, header in enumerate(headers)
+    ]
+    for row in [list(headers), *cells]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _cell(value: Any) -> str:
+    if value is None or value in ("", [], {}):
+        return "-"
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def print_error(message: str) -> None:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback drawing a bar on stderr, or None when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn(description),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
