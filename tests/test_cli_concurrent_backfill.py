@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import pendulum
@@ -16,11 +17,15 @@ import pytest
 
 from airflow_mlflow_registry.backfill import run_registration_key
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
+from tests.support.airflow_env import connection_env_var, connection_json
+from tests.support.bearer_proxy import ForwardingProxy
 from tests.support.cli import CLI, CLI_TIMEOUT_SECONDS, kill_all, run_cli_in_process
 from tests.support.model_versions import seed_run, unique, versions_by_run
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+    from tests.support.mlflow_server import MlflowServer
 
 
 DAY = pendulum.datetime(2026, 5, 1, tz="UTC")
@@ -156,3 +161,28 @@ def test_interrupted_concurrent_backfill_rerun_registers_only_the_missing_runs(
         for run_id in runs
     }
     assert version_counts(plain_client, model, runs) == dict.fromkeys(runs, 1)
+
+
+def test_backfill_sends_two_requests_per_run_and_searches_runs_and_models_in_bulk(
+    mlflow_server: MlflowServer, airflow_env: dict[str, str], plain_client: MlflowClient
+) -> None:
+    """Each run to register costs the key look-up and the create; the runs are listed once,
+    and their versions and logged models are searched once per 50 runs, not run by run."""
+    model, experiment = unique("economy"), unique("training")
+    runs = seed_runs(plain_client, experiment, 6)
+    with ForwardingProxy(mlflow_server.url) as proxy:
+        env = {**airflow_env, connection_env_var("mlflow_default"): connection_json(proxy.url)}
+        command = ["backfill", model, "--experiment", experiment, *WINDOW, "--concurrency", "3"]
+        (done,) = run_cli_in_process(env, [*command, "--json"])
+        seen = Counter(path.split("?")[0] for _, path in proxy.requests_seen)
+    assert done.code == 0, done
+    report = done.json()
+    assert report["counts"]["registered"] == len(runs)
+    assert all(row["model_uri"].startswith("models:/m-") for row in report["runs"])
+    api = "/api/2.0/mlflow"
+    assert seen[f"{api}/runs/search"] == 1
+    assert seen[f"{api}/logged-models/search"] == 1
+    assert seen[f"{api}/model-versions/create"] == len(runs) + 1  # the first creates the model
+    assert seen[f"{api}/registered-models/create"] == 1
+    # The versions already there (one search per 50 runs), then one key look-up per run.
+    assert seen[f"{api}/model-versions/search"] == 1 + len(runs)

@@ -1,5 +1,10 @@
 """Backfilling registrations: the requests that register the model of every run of a time
-window, skip the runs that already have a version, and point the aliases at the newest run.
+window (several runs at a time, each exactly once), skip the runs that already have a
+version, and point the aliases at the newest run.
+
+Requests: the run listing (a page per 500 runs), a version search and a logged-model search per
+50 runs, then per run to register the registration key look-up and the create (no run is
+searched again one by one); the aliases once at the end.
 
 The report and the keys live in :mod:`airflow_mlflow_registry.backfill`; functions of
 :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`, whose contract
@@ -26,14 +31,20 @@ from airflow_mlflow_registry.backfill import (
     run_registration_key,
     single_run_filter,
 )
-from airflow_mlflow_registry.exceptions import MlflowRegistryError, NoMatchingRunError
+from airflow_mlflow_registry.exceptions import MlflowRegistryError
 from airflow_mlflow_registry.hooks.aliases import get_version_by_alias, set_model_version_alias
 from airflow_mlflow_registry.hooks.model_versions import model_versions_newest_first
 from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE
-from airflow_mlflow_registry.hooks.runs import experiment_id_of, find_run_source, runs_started_in
+from airflow_mlflow_registry.hooks.runs import (
+    RUN_IDS_PER_SEARCH,
+    experiment_id_of,
+    logged_models_of_runs,
+    runs_started_in,
+    source_of_run,
+)
 from airflow_mlflow_registry.hooks.version_registration import register_model_version
 from airflow_mlflow_registry.search_filters import model_version_filter
-from airflow_mlflow_registry.sources import RunSearch
+from airflow_mlflow_registry.sources import ResolvedSource, RunSearch
 from airflow_mlflow_registry.time_window import TimeWindow
 from airflow_mlflow_registry.validation import check_aliases, check_model_name
 
@@ -46,9 +57,6 @@ if TYPE_CHECKING:
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
 
 log = logging.getLogger(__name__)
-
-# Run ids per `run_id IN (...)` filter (it travels in a GET query string).
-RUN_IDS_PER_SEARCH = 50
 
 
 def backfill_registrations(
@@ -84,14 +92,19 @@ def backfill_registrations(
         else:
             rows[index] = BackfillRun.of(run.info, ALREADY_REGISTERED, version=existing_version)
 
+    logged = logged_models_of_runs(
+        registry, experiment_id, [runs[index].info.run_id for index in pending]
+    )
+
     def backfill(index: int) -> None:
-        run = runs[index]
+        run_id = runs[index].info.run_id
         search = RunSearch(
             experiment_id=experiment_id,
-            run_filter=single_run_filter(run.info.run_id),
+            run_filter=single_run_filter(run_id),
             artifact_path=artifact_path,
         )
-        rows[index] = _backfill_run(registry, model_name, run, search, dry_run)
+        source = source_of_run(registry, run_id, experiment_id, search, logged[run_id])
+        rows[index] = _backfill_run(registry, model_name, runs[index], source, dry_run)
 
     done = len(runs) - len(pending)
 
@@ -188,22 +201,21 @@ def _backfill_run(
     registry: RegistryCalls,
     model_name: str,
     run: Run,
-    search: RunSearch,
+    source: ResolvedSource,
     dry_run: bool,
 ) -> BackfillRun:
     """Register (or, with ``dry_run``, resolve) the model of ``run``, which had no version of
     ``model_name`` when the backfill started; a failure becomes a ``failed`` row."""
     try:
         if dry_run:
-            source = find_run_source(registry, search)
-            if source is None:
-                raise NoMatchingRunError(f"Run {run.info.run_id} no longer exists.")
             return BackfillRun.of(run.info, WOULD_REGISTER, model_uri=source.model_uri)
         record = register_model_version(
             registry,
             model_name,
-            run_search=search,
+            source.model_uri,
+            run_id=source.run_id,
             idempotency_key=run_registration_key(model_name, run.info.run_id),
+            provenance_tags=source.as_tags(),
         )
     except MlflowRegistryError as exc:
         log.warning("Backfill of run %s failed: %s", run.info.run_id, exc)

@@ -338,7 +338,8 @@ class MlflowRegistryHook(BaseHook):
         :raises ValueError: for an invalid model name, alias or ``concurrency``, or an empty
             time window.
         :raises ExperimentNotFoundError: when the experiment does not exist or is deleted.
-        :raises MlflowRequestError: when searching the runs or the model's versions fails.
+        :raises MlflowRequestError: when searching the runs, their logged models or the
+            model's versions fails.
         """
         return backfill_registrations(
             self._registry,

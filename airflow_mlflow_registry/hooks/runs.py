@@ -10,7 +10,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from airflow_mlflow_registry.exceptions import ExperimentNotFoundError, MlflowServerTooOldError
+from airflow_mlflow_registry.exceptions import (
+    ExperimentNotFoundError,
+    MlflowRequestError,
+    MlflowServerTooOldError,
+)
 from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE, error_code
 from airflow_mlflow_registry.sources import ResolvedSource
 
@@ -19,12 +23,17 @@ if TYPE_CHECKING:
 
     from mlflow.entities import LoggedModel, Run
     from mlflow.entities.model_registry import ModelVersion
+    from mlflow.store.entities import PagedList
 
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
     from airflow_mlflow_registry.sources import RunSearch
     from airflow_mlflow_registry.time_window import TimeWindow
 
 log = logging.getLogger(__name__)
+
+# Run ids per ``IN (...)`` filter, and logged models per page of their search.
+RUN_IDS_PER_SEARCH = 50
+LOGGED_MODELS_PAGE_SIZE = 100
 
 
 def find_run_source(registry: RegistryCalls, search: RunSearch) -> ResolvedSource | None:
@@ -50,16 +59,29 @@ def find_run_source(registry: RegistryCalls, search: RunSearch) -> ResolvedSourc
             # on the no-match path only, so a wrong id is not taken for "no run".
             _check_experiment_id(registry, search.experiment_id)
         return None
-    run_id = runs[0].info.run_id
-    logged: Sequence[LoggedModel]
-    try:
-        logged = client.search_logged_models(
-            [experiment_id], filter_string=f"source_run_id = '{run_id}'"
-        )
-    except MlflowServerTooOldError:
-        logged = []  # an MLflow 2 server has no logged models: runs keep models as artifacts
-    except Exception as exc:
-        raise registry.request_error(f"Searching runs in {search.describe()}", exc) from exc
+    return source_of_run(registry, runs[0].info.run_id, experiment_id, search)
+
+
+def source_of_run(
+    registry: RegistryCalls,
+    run_id: str,
+    experiment_id: str,
+    search: RunSearch,
+    logged: Sequence[LoggedModel] | None = None,
+) -> ResolvedSource:
+    """The model URI to register from run ``run_id`` (of ``experiment_id``), which ``search``
+    chose: its logged model named ``search.artifact_path`` (or its only one), else
+    ``runs:/<run_id>/<artifact_path>``, also on an MLflow 2 server. ``logged``: the run's
+    logged models when already known (:func:`logged_models_of_runs`); else one request."""
+    if logged is None:
+        try:
+            logged = registry.client.search_logged_models(
+                [experiment_id], filter_string=f"source_run_id = '{run_id}'"
+            )
+        except MlflowServerTooOldError:
+            logged = []  # an MLflow 2 server has no logged models: runs keep models as artifacts
+        except Exception as exc:
+            raise registry.request_error(f"Searching runs in {search.describe()}", exc) from exc
     named = [m for m in logged if m.name == search.artifact_path]
     chosen = named or (logged if len(logged) == 1 else [])
     if chosen:
@@ -67,6 +89,39 @@ def find_run_source(registry: RegistryCalls, search: RunSearch) -> ResolvedSourc
         return ResolvedSource(f"models:/{model_id}", run_id, experiment_id, search, model_id)
     uri = f"runs:/{run_id}/{search.artifact_path.strip('/')}"
     return ResolvedSource(uri, run_id, experiment_id, search)
+
+
+def logged_models_of_runs(
+    registry: RegistryCalls, experiment_id: str, run_ids: Sequence[str]
+) -> dict[str, list[LoggedModel]]:
+    """The logged models of each of ``run_ids`` (runs of ``experiment_id``), by run id; a run
+    without any has an empty list, and so has every run on an MLflow 2 server. One
+    ``source_run_id IN (...)`` search per ``RUN_IDS_PER_SEARCH`` runs (all pages).
+
+    :raises MlflowRequestError: when a search fails.
+    """
+    found: dict[str, list[LoggedModel]] = {run_id: [] for run_id in run_ids}
+    client = registry.client
+    for first in range(0, len(run_ids), RUN_IDS_PER_SEARCH):
+        quoted = ", ".join(f"'{run_id}'" for run_id in run_ids[first : first + RUN_IDS_PER_SEARCH])
+
+        def search_page(token: str | None, quoted: str = quoted) -> PagedList[LoggedModel]:
+            return client.search_logged_models(
+                [experiment_id],
+                filter_string=f"source_run_id IN ({quoted})",
+                max_results=LOGGED_MODELS_PAGE_SIZE,
+                page_token=token,
+            )
+
+        action = f"Searching the logged models of {len(run_ids)} runs of experiment {experiment_id}"
+        try:
+            for model in registry.all_pages(search_page, action):
+                found.setdefault(model.source_run_id, []).append(model)
+        except MlflowRequestError as exc:
+            if isinstance(exc.__cause__, MlflowServerTooOldError):
+                return found  # an MLflow 2 server: no logged models
+            raise
+    return found
 
 
 def experiment_id_of(registry: RegistryCalls, experiment_name: str | None) -> str:
