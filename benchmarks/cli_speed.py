@@ -75,6 +75,13 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
+def verdict(variant: str, wall_ratio: float) -> str:
+    """The target column: met or missed (within 1.3x), or what the reference variant is."""
+    if variant == "cli list via Airflow":
+        return "reference (the old path)"
+    return "met" if wall_ratio <= 1.3 else "missed"
+
+
 def seed(url: str) -> None:
     from mlflow import MlflowClient
 
@@ -172,7 +179,7 @@ def main() -> None:
                     plain,
                     f"{median(walls[cli]) / median(walls[plain]):.2f}x",
                     f"{median(cpus[cli]) / median(cpus[plain]):.2f}x",
-                    "met" if median(walls[cli]) <= 1.3 * median(walls[plain]) else "missed",
+                    verdict(cli, median(walls[cli]) / median(walls[plain])),
                 ]
                 for cli, plain in pairs
             ],

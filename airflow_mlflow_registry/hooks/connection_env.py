@@ -1,9 +1,9 @@
 """Read an Airflow connection from its ``AIRFLOW_CONN_<ID>`` environment variable without
 importing Airflow, with the field values Airflow's own parsing gives.
 
-Airflow's look-up (``airflow connections get``, ``BaseHook.get_connection``) asks a custom
-secrets backend first, when one is configured, then the environment variables, then (on a
-machine with the metadata DB) the DB. :func:`environment_connection` answers only when its
+Airflow's look-up asks a custom secrets backend first, when one is configured, then the
+environment variables, then the metadata DB (``airflow connections get``; outside a task,
+``BaseHook.get_connection`` skips the DB). :func:`environment_connection` answers only when its
 answer is certainly Airflow's: the variable is set and no custom secrets backend is configured
 (neither in ``AIRFLOW__SECRETS__BACKEND*`` / ``AIRFLOW__WORKERS__SECRETS_BACKEND*`` nor in
 ``airflow.cfg``). In every other case it returns None and the caller asks Airflow.
