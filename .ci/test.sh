@@ -17,4 +17,4 @@ echo ">> ruff check / ruff format --check / mypy"
 
 echo ">> pytest"
 # `-m "not stack and not servers and not e2e"` comes first, so a `-m` given by the caller replaces it.
-exec "$PY" -m pytest -p no:cacheprovider -m "not stack and not servers and not e2e" "$@"
+exec "$PY" -m pytest -p no:cacheprovider -m "not stack and not servers and not e2e" --durations=25 "$@"
