@@ -64,14 +64,15 @@ def postgres_database(name: str = "mlflow") -> Iterator[str]:
 
 @contextlib.contextmanager
 def local_registry(
-    conn_id: str = "mlflow_bench", backend_store_uri: str | None = None
+    conn_id: str = "mlflow_bench", backend_store_uri: str | None = None, workers: int = 1
 ) -> Iterator[tuple[MlflowServer, BearerProxy]]:
-    """A fresh ``mlflow server`` (its own temporary SQLite store, or ``backend_store_uri``)
-    and a counting proxy in front of it (``BearerProxy`` with no token); Airflow connection
-    ``conn_id`` points at the proxy, with a 30 s timeout. Both are stopped on exit."""
+    """A fresh ``mlflow server`` (its own temporary SQLite store, or ``backend_store_uri``;
+    ``workers`` uvicorn workers) and a counting proxy in front of it (``BearerProxy`` with no
+    token); Airflow connection ``conn_id`` points at the proxy, with a 30 s timeout. Both are
+    stopped on exit."""
     root = Path(tempfile.mkdtemp(prefix="mlflow-bench-"))
     os.environ.setdefault("AIRFLOW_HOME", str(root / "airflow"))
-    server = MlflowServer(root / "server", backend_store_uri=backend_store_uri)
+    server = MlflowServer(root / "server", backend_store_uri=backend_store_uri, workers=workers)
     server.start()
     try:
         server.wait_until_ready()

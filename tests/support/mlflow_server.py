@@ -49,6 +49,8 @@ class MlflowServer:
     - ``environment``: variables added to the server's environment (a copy of this process's).
     - ``backend_store_uri``: the tracking and registry store, e.g. a ``postgresql+psycopg://``
       database (default ``sqlite:///<root>/mlflow.db``).
+    - ``workers``: uvicorn worker processes (default 1; several need a database store, whose
+      schema must exist before they start).
 
     Attributes: ``url`` (``http(s)://127.0.0.1:<port>``), ``port``, ``root``,
     ``backend_store_uri``, ``log_path``,
@@ -70,6 +72,7 @@ class MlflowServer:
         python: str | None = None,
         environment: Mapping[str, str] | None = None,
         backend_store_uri: str | None = None,
+        workers: int = 1,
     ) -> None:
         if mutual_tls and certs is None:
             raise ValueError("mutual_tls=True needs certs")
@@ -82,6 +85,7 @@ class MlflowServer:
         self.python = python or server_python()
         self.extra_environment = dict(environment or {})
         self.backend_store_uri = backend_store_uri or f"sqlite:///{root}/mlflow.db"
+        self.workers = workers
         self.url = f"{'https' if certs else 'http'}://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
         self.passwords: dict[str, str] = {}
@@ -103,7 +107,7 @@ class MlflowServer:
             "--artifacts-destination", f"{self.root}/artifacts",
             "--host", "127.0.0.1",
             "--port", str(self.port),
-            "--workers", "1",
+            "--workers", str(self.workers),
         ]  # fmt: skip
         if self.basic_auth:
             command += ["--app-name", "basic-auth"]
