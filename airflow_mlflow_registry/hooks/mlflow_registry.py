@@ -42,7 +42,11 @@ from airflow_mlflow_registry.hooks.connection_form import (
     connection_form_widgets,
     ui_field_behaviour,
 )
-from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE, RegistryCalls
+from airflow_mlflow_registry.hooks.registry_calls import (
+    SEARCH_PAGE_SIZE,
+    RegistryCalls,
+    load_mlflow,
+)
 from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REGISTRATION_SECONDS
 from airflow_mlflow_registry.promotion import copy_model_version
 from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH
@@ -120,6 +124,7 @@ class MlflowRegistryHook(BaseHook):
 
     @cached_property
     def _client(self) -> MlflowClient:
+        load_mlflow()
         from airflow_mlflow_registry.hooks.client_binding import build_client
 
         return build_client(self.config)

@@ -10,6 +10,7 @@ only inside functions.
 from __future__ import annotations
 
 import functools
+import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -32,6 +33,28 @@ if TYPE_CHECKING:
 
 # Items per page of paginated searches.
 SEARCH_PAGE_SIZE = 500
+
+_MLFLOW_IMPORT_LOCK = threading.Lock()
+_mlflow_loaded = False
+
+
+def load_mlflow() -> None:
+    """Import MLflow (with the client binding) once per process, one thread at a time.
+
+    MLflow's modules import each other in cycles. When two threads import them for the first
+    time at once (the triggerer runs every trigger's requests in threads), one of them can be
+    handed a half-initialised module ("cannot import name 'LiveSpan' from partially initialized
+    module 'mlflow.entities.span'"), and the failed import leaves MLflow unusable in that
+    process for good. Every first use of MLflow by the hook's modules comes through here.
+    """
+    global _mlflow_loaded
+    if _mlflow_loaded:
+        return
+    with _MLFLOW_IMPORT_LOCK:
+        if not _mlflow_loaded:
+            import airflow_mlflow_registry.hooks.client_binding  # noqa: F401  (imports mlflow)
+
+            _mlflow_loaded = True
 
 
 class RegistryCalls:
@@ -61,6 +84,7 @@ class RegistryCalls:
 
         @functools.cache
         def client() -> MlflowClient:
+            load_mlflow()
             from airflow_mlflow_registry.hooks.client_binding import build_client
 
             return build_client(read_config())
@@ -89,6 +113,7 @@ class RegistryCalls:
     @cached_property
     def is_unity_catalog(self) -> bool:
         """True when this connection's registry is Unity Catalog (``databricks-uc``/``uc``)."""
+        load_mlflow()
         from mlflow.utils.uri import is_databricks_unity_catalog_uri, is_oss_unity_catalog_uri
 
         registry_uri = self.client._registry_uri
