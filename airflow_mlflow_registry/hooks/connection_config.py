@@ -244,8 +244,23 @@ class MlflowConnectionConfig:
             client_cert_path=client_cert_path,
             databricks_host=databricks_host,
             timeout=_timeout(conn_id, extra.get("timeout")),
-            max_retries=_max_retries(conn_id, extra.get("max_retries")),
-            pool_size=_pool_size(conn_id, extra.get("pool_size")),
+            max_retries=_bounded_int(
+                conn_id,
+                "max_retries",
+                extra.get("max_retries"),
+                DEFAULT_MAX_RETRIES,
+                0,
+                MAX_RETRIES_LIMIT,
+            ),
+            pool_size=_bounded_int(
+                conn_id,
+                "pool_size",
+                extra.get("pool_size"),
+                DEFAULT_POOL_SIZE,
+                1,
+                POOL_SIZE_LIMIT,
+                " (at least the number of threads sharing one hook)",
+            ),
         )
 
 
@@ -392,32 +407,22 @@ def _timeout(conn_id: str, value: Any) -> float:
     return seconds
 
 
-def _max_retries(conn_id: str, value: Any) -> int:
-    if value is None or value == "":
-        return DEFAULT_MAX_RETRIES
-    try:
-        retries = int(str(value))
-    except ValueError:
-        retries = -1
-    if not 0 <= retries <= MAX_RETRIES_LIMIT:
-        raise MlflowConnectionConfigError(
-            f"Connection {conn_id!r}: extra 'max_retries' must be an integer from 0 to "
-            f"{MAX_RETRIES_LIMIT}, got {value!r}."
-        )
-    return retries
+def _bounded_int(
+    conn_id: str, name: str, value: Any, default: int, low: int, high: int, hint: str = ""
+) -> int:
+    """Extra ``name`` as an integer from ``low`` to ``high``; ``default`` when unset.
 
-
-def _pool_size(conn_id: str, value: Any) -> int:
+    :raises MlflowConnectionConfigError: naming the extra, the range and ``hint``.
+    """
     if value is None or value == "":
-        return DEFAULT_POOL_SIZE
+        return default
     try:
-        size = int(str(value))
+        number: int | None = int(str(value))
     except ValueError:
-        size = 0
-    if not 1 <= size <= POOL_SIZE_LIMIT:
+        number = None
+    if number is None or not low <= number <= high:
         raise MlflowConnectionConfigError(
-            f"Connection {conn_id!r}: extra 'pool_size' must be an integer from 1 to "
-            f"{POOL_SIZE_LIMIT} (at least the number of threads sharing one hook), got "
-            f"{value!r}."
+            f"Connection {conn_id!r}: extra {name!r} must be an integer from {low} to "
+            f"{high}{hint}, got {value!r}."
         )
-    return size
+    return number
