@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
 import pendulum
 import pytest
@@ -174,7 +175,8 @@ def test_backfill_sends_two_requests_per_run_and_searches_runs_and_models_in_bul
         env = {**airflow_env, connection_env_var("mlflow_default"): connection_json(proxy.url)}
         command = ["backfill", model, "--experiment", experiment, *WINDOW, "--concurrency", "3"]
         (done,) = run_cli_in_process(env, [*command, "--json"])
-        seen = Counter(path.split("?")[0] for _, path in proxy.requests_seen)
+        requests = list(proxy.requests_seen)
+    seen = Counter(path.split("?")[0] for _, path in requests)
     assert done.code == 0, done
     report = done.json()
     assert report["counts"]["registered"] == len(runs)
@@ -184,5 +186,17 @@ def test_backfill_sends_two_requests_per_run_and_searches_runs_and_models_in_bul
     assert seen[f"{api}/logged-models/search"] == 1
     assert seen[f"{api}/model-versions/create"] == len(runs) + 1  # the first creates the model
     assert seen[f"{api}/registered-models/create"] == 1
-    # The versions already there (one search per 50 runs), then one key look-up per run.
+    # The versions already there (one search per 50 runs), then one key look-up per run,
+    # among that run's versions only (what keeps it cheap while the model grows fast).
     assert seen[f"{api}/model-versions/search"] == 1 + len(runs)
+    key_filters = sorted(
+        query["filter"][0]
+        for path, query in ((p, parse_qs(urlsplit(p).query)) for _, p in requests)
+        if path.startswith(f"{api}/model-versions/search")
+        and REGISTRATION_KEY_TAG in query["filter"][0]
+    )
+    assert key_filters == sorted(
+        f"name = '{model}' AND run_id = '{run_id}' AND "
+        f"tags.`{REGISTRATION_KEY_TAG}` = '{run_registration_key(model, run_id)}'"
+        for run_id in runs
+    )

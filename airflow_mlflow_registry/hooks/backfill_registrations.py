@@ -3,8 +3,8 @@ window (several runs at a time, each exactly once), skip the runs that already h
 version, and point the aliases at the newest run.
 
 Requests: the run listing (a page per 500 runs), a version search and a logged-model search per
-50 runs, then per run to register the registration key look-up and the create (no run is
-searched again one by one); the aliases once at the end.
+50 runs, then per run to register the registration key look-up (among the run's own versions)
+and the create (no run is searched again one by one); the aliases once at the end.
 
 The report and the keys live in :mod:`airflow_mlflow_registry.backfill`; functions of
 :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`, whose contract
@@ -216,6 +216,7 @@ def _backfill_run(
             run_id=source.run_id,
             idempotency_key=run_registration_key(model_name, run.info.run_id),
             provenance_tags=source.as_tags(),
+            key_scoped_to_run=True,
         )
     except MlflowRegistryError as exc:
         log.warning("Backfill of run %s failed: %s", run.info.run_id, exc)

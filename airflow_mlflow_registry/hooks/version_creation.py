@@ -51,15 +51,31 @@ log = logging.getLogger(__name__)
 
 
 def find_model_versions_by_key(
-    registry: RegistryCalls, model_name: str, registration_key: str, *, run_id: str | None
+    registry: RegistryCalls,
+    model_name: str,
+    registration_key: str,
+    *,
+    run_id: str | None,
+    key_scoped_to_run: bool = False,
 ) -> list[ModelVersion]:
     """Versions of ``model_name`` tagged with ``registration_key``, lowest first: one search,
-    or on Unity Catalog a search by run id (else name) and one read per candidate."""
+    or on Unity Catalog a search by run id (else name) and one read per candidate.
+
+    ``key_scoped_to_run``: the key is derived from ``run_id`` (a backfill's key is one per
+    model and run), so every version carrying it was registered from that run, and the search
+    also filters on ``run_id``. The result is the same; the cost is not. PostgreSQL plans
+    MLflow's tag search from its table statistics, which lag behind a burst of registrations
+    into one model: the plain search was then run as one scan of the model's tags per version
+    (150 ms a look-up at 1,000 versions, growing with the square of the model), while the run's
+    filter leaves the scan one or two versions to join (see benchmarks/README.md).
+    """
     action = f"Looking up earlier registrations of model {model_name!r}"
     found: Iterable[ModelVersion]
     if not registry.is_unity_catalog:
         tag_filter = f"tags.`{REGISTRATION_KEY_TAG}` = '{registration_key}'"
         name_filter = f"name = '{model_name}' AND " if "'" not in model_name else ""
+        if key_scoped_to_run and run_id is not None and "'" not in run_id:
+            name_filter += f"run_id = '{run_id}' AND "
         client = registry.client  # outside the try: a misconfigured connection is no request
         try:
             found = client.search_model_versions(filter_string=name_filter + tag_filter)

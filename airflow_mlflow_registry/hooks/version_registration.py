@@ -70,9 +70,14 @@ def register_model_version(
     await_registration_for: float = DEFAULT_AWAIT_REGISTRATION_SECONDS,
     idempotency_key: str | None = None,
     provenance_tags: Mapping[str, str] | None = None,
+    key_scoped_to_run: bool = False,
 ) -> dict[str, Any]:
     """Register ``model_uri`` (or the source ``run_search`` resolves to) as a version of
-    ``model_name``, exactly once per task instance and source; return its record."""
+    ``model_name``, exactly once per task instance and source; return its record.
+
+    ``key_scoped_to_run``: ``idempotency_key`` is derived from ``run_id`` (a backfill's), which
+    lets the look-up search only that run's versions (see :func:`find_model_versions_by_key`).
+    """
     model_name = check_model_name(model_name)
     if (model_uri is None) == (run_search is None):
         raise ValueError("Give exactly one of model_uri and run_search.")
@@ -104,7 +109,9 @@ def register_model_version(
     else:
         version_tags[REGISTRATION_KEY_TAG] = key
         version_tags[SOURCE_URI_TAG] = display_uri(model_uri)
-        found = find_model_versions_by_key(registry, model_name, key, run_id=run_id)
+        found = find_model_versions_by_key(
+            registry, model_name, key, run_id=run_id, key_scoped_to_run=key_scoped_to_run
+        )
         earlier = earlier_registration(found, model_uri)
 
     if earlier.reusable is not None:
