@@ -20,7 +20,7 @@ from airflow_mlflow_registry.backfill import run_registration_key
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.bearer_proxy import ForwardingProxy
-from tests.support.cli import CLI, CLI_TIMEOUT_SECONDS, kill_all, run_cli_in_process
+from tests.support.cli import CLI, CLI_TIMEOUT_SECONDS, kill_all, run_cli, run_cli_in_process
 from tests.support.model_versions import seed_run, unique, versions_by_run
 
 if TYPE_CHECKING:
@@ -96,6 +96,36 @@ def test_concurrent_backfill_registers_each_run_once_reports_in_run_order_aliase
     assert plain_client.get_model_version_by_alias(model, "staging").version == by_hand.version
 
 
+def test_two_backfills_of_the_same_window_at_once_leave_one_version_per_run(
+    cli_env: dict[str, str], plain_client: MlflowClient
+) -> None:
+    """Two backfill processes of one model and window, started together at concurrency 8,
+    walk the same runs in the same order, so their creates for a run overlap: afterwards each
+    run has exactly one version (the lowest; a duplicate is deleted), both reports name it,
+    and `staging` is on the newest run's."""
+    model, experiment = unique("twice"), unique("training")
+    runs = seed_runs(plain_client, experiment, 40)
+    command = ["backfill", model, "--experiment", experiment, *WINDOW, "--alias", "staging"]
+    first, second = run_cli(cli_env, *[[*command, "--concurrency", "8", "--json"]] * 2)
+    assert (first.code, second.code) == (0, 0), (first, second)
+    assert version_counts(plain_client, model, runs) == dict.fromkeys(runs, 1)
+    versions = {
+        run_id: found[0].version for run_id, found in versions_by_run(plain_client, model).items()
+    }
+    reports = (first.json(), second.json())
+    for report in reports:
+        assert {row["run_id"]: row["version"] for row in report["runs"]} == versions
+        assert report["aliases"][0]["version"] == versions[runs[-1]]
+    # Each run is "registered" in exactly one report, "already_registered" in the other.
+    outcomes = [{row["run_id"]: row["outcome"] for row in report["runs"]} for report in reports]
+    for run_id in runs:
+        assert sorted(outcome[run_id] for outcome in outcomes) == [
+            "already_registered",
+            "registered",
+        ], run_id
+    assert plain_client.get_model_version_by_alias(model, "staging").version == versions[runs[-1]]
+
+
 def test_concurrency_outside_1_to_32_is_a_usage_error_naming_the_option(
     cli_env: dict[str, str],
 ) -> None:
@@ -164,11 +194,12 @@ def test_interrupted_concurrent_backfill_rerun_registers_only_the_missing_runs(
     assert version_counts(plain_client, model, runs) == dict.fromkeys(runs, 1)
 
 
-def test_backfill_sends_two_requests_per_run_and_searches_runs_and_models_in_bulk(
+def test_backfill_sends_one_request_per_run_and_searches_runs_and_models_in_bulk(
     mlflow_server: MlflowServer, airflow_env: dict[str, str], plain_client: MlflowClient
 ) -> None:
-    """Each run to register costs the key look-up and the create; the runs are listed once,
-    and their versions and logged models are searched once per 50 runs, not run by run."""
+    """Each run to register costs its create; the runs are listed once, and their versions
+    (before the creates, and again after them to settle overlaps) and logged models are
+    searched once per 50 runs, not run by run."""
     model, experiment = unique("economy"), unique("training")
     runs = seed_runs(plain_client, experiment, 6)
     with ForwardingProxy(mlflow_server.url) as proxy:
@@ -186,17 +217,12 @@ def test_backfill_sends_two_requests_per_run_and_searches_runs_and_models_in_bul
     assert seen[f"{api}/logged-models/search"] == 1
     assert seen[f"{api}/model-versions/create"] == len(runs) + 1  # the first creates the model
     assert seen[f"{api}/registered-models/create"] == 1
-    # The versions already there (one search per 50 runs), then one key look-up per run,
-    # among that run's versions only (what keeps it cheap while the model grows fast).
-    assert seen[f"{api}/model-versions/search"] == 1 + len(runs)
-    key_filters = sorted(
-        query["filter"][0]
-        for path, query in ((p, parse_qs(urlsplit(p).query)) for _, p in requests)
+    # The versions of the runs, before the creates and after them: both one `run_id IN`
+    # search (one per 50 runs), no look-up run by run.
+    version_searches = [
+        parse_qs(urlsplit(path).query)["filter"][0]
+        for _, path in requests
         if path.startswith(f"{api}/model-versions/search")
-        and REGISTRATION_KEY_TAG in query["filter"][0]
-    )
-    assert key_filters == sorted(
-        f"name = '{model}' AND run_id = '{run_id}' AND "
-        f"tags.`{REGISTRATION_KEY_TAG}` = '{run_registration_key(model, run_id)}'"
-        for run_id in runs
-    )
+    ]
+    quoted = ", ".join(f"'{run_id}'" for run_id in runs)
+    assert version_searches == [f"name = '{model}' AND run_id IN ({quoted})"] * 2

@@ -3,8 +3,15 @@ window (several runs at a time, each exactly once), skip the runs that already h
 version, and point the aliases at the newest run.
 
 Requests: the run listing (a page per 500 runs), a version search and a logged-model search per
-50 runs, then per run to register the registration key look-up (among the run's own versions)
-and the create (no run is searched again one by one); the aliases once at the end.
+50 runs, then one create per run to register (no run is searched one by one), a second
+version search per 50 registered runs, and the aliases once at the end.
+
+Exactly once per (model, run): the first version search finds the runs registered before, by
+anyone; each create carries the run's registration key; the second search finds versions that
+another registrar with the same keys (a second backfill of the same window, running at the same
+time) created for the same runs, and the lowest one of each run stays while the others are
+deleted, the rule of :mod:`airflow_mlflow_registry.registration`. Two such backfills reach the
+same result whichever settles first: the one whose create came last settles after both.
 
 The report and the keys live in :mod:`airflow_mlflow_registry.backfill`; functions of
 :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`, whose contract
@@ -14,6 +21,7 @@ functions.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -42,7 +50,10 @@ from airflow_mlflow_registry.hooks.runs import (
     runs_started_in,
     source_of_run,
 )
+from airflow_mlflow_registry.hooks.version_creation import settle_duplicates
 from airflow_mlflow_registry.hooks.version_registration import register_model_version
+from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
+from airflow_mlflow_registry.registration import Generation, generation_of, live_versions
 from airflow_mlflow_registry.search_filters import model_version_filter
 from airflow_mlflow_registry.sources import ResolvedSource, RunSearch
 from airflow_mlflow_registry.time_window import TimeWindow
@@ -53,6 +64,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from mlflow.entities import Run
+    from mlflow.entities.model_registry import ModelVersion
 
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
 
@@ -82,7 +94,9 @@ def backfill_registrations(
     window = TimeWindow(start, end)
     experiment_id = experiment_id_of(registry, experiment_name)
     runs = runs_started_in(registry, experiment_id, window, run_filter)
-    registered = _versions_by_run(registry, model_name, [run.info.run_id for run in runs])
+    registered = _lowest_versions(
+        registry, model_name, [run.info.run_id for run in runs], settle=not dry_run
+    )
     rows: list[BackfillRun | None] = [None] * len(runs)
     pending: list[int] = []
     for index, run in enumerate(runs):
@@ -126,6 +140,8 @@ def backfill_registrations(
         )
     finished = [row for row in rows if row is not None]
     assert len(finished) == len(runs)
+    if not dry_run:
+        finished = _settle_overlapping_registrations(registry, model_name, finished)
     return backfill_report(
         model_name=model_name,
         experiment_name=experiment_name,
@@ -216,7 +232,7 @@ def _backfill_run(
             run_id=source.run_id,
             idempotency_key=run_registration_key(model_name, run.info.run_id),
             provenance_tags=source.as_tags(),
-            key_scoped_to_run=True,
+            key_looked_up=True,  # by the bulk search; overlaps are settled after the creates
         )
     except MlflowRegistryError as exc:
         log.warning("Backfill of run %s failed: %s", run.info.run_id, exc)
@@ -225,13 +241,13 @@ def _backfill_run(
     return BackfillRun.of(run.info, outcome, version=record["version"], model_uri=record["source"])
 
 
-def _versions_by_run(
+def _versions_of_runs(
     registry: RegistryCalls, model_name: str, run_ids: list[str]
-) -> dict[str, str]:
-    """Run id to the lowest version of ``model_name`` registered from it, for those of
-    ``run_ids`` that have one (one ``run_id IN (...)`` search per chunk of run ids)."""
+) -> dict[str, list[ModelVersion]]:
+    """The versions of ``model_name`` registered from each of ``run_ids``, for those that have
+    any (one ``run_id IN (...)`` search per chunk of run ids)."""
     name_filter = model_version_filter(model_name)
-    lowest: dict[str, int] = {}
+    found: dict[str, list[ModelVersion]] = {}
     for first in range(0, len(run_ids), RUN_IDS_PER_SEARCH):
         chunk = run_ids[first : first + RUN_IDS_PER_SEARCH]
         quoted = ", ".join(f"'{run_id}'" for run_id in chunk)
@@ -240,5 +256,73 @@ def _versions_by_run(
         )
         for mv in versions:
             if mv.name == model_name and mv.run_id:
-                lowest[mv.run_id] = min(int(mv.version), lowest.get(mv.run_id, int(mv.version)))
-    return {run_id: str(version) for run_id, version in lowest.items()}
+                found.setdefault(mv.run_id, []).append(mv)
+    return found
+
+
+def _lowest_versions(
+    registry: RegistryCalls, model_name: str, run_ids: list[str], *, settle: bool
+) -> dict[str, str]:
+    """Run id to the lowest version of ``model_name`` registered from it, for those of
+    ``run_ids`` that have one. With ``settle``, duplicates of a backfill registration left by
+    overlapping backfills (one of them stopped before it settled) are deleted first; never the
+    lowest version of a run."""
+    found = _versions_of_runs(registry, model_name, run_ids)
+    if settle:
+        for run_id, versions in found.items():
+            _settle_run(registry, model_name, run_id, versions)
+    return {
+        run_id: str(min(int(mv.version) for mv in versions)) for run_id, versions in found.items()
+    }
+
+
+def _settle_run(
+    registry: RegistryCalls, model_name: str, run_id: str, versions: list[ModelVersion]
+) -> dict[Generation, ModelVersion]:
+    """Among ``versions`` of run ``run_id``, keep the lowest live version of each generation
+    (source) carrying the run's backfill key and delete the others (:func:`settle_duplicates`);
+    return the kept version by generation. Versions without the key (registered by hand or by
+    a DAG) are left alone."""
+    key = run_registration_key(model_name, run_id)
+    keyed = live_versions(mv for mv in versions if (mv.tags or {}).get(REGISTRATION_KEY_TAG) == key)
+    winners: dict[Generation, ModelVersion] = {}
+    for mv in keyed:
+        winners.setdefault(generation_of(mv), mv)
+    return {
+        generation: settle_duplicates(registry, model_name, keyed, generation, winner)
+        for generation, winner in winners.items()
+    }
+
+
+def _settle_overlapping_registrations(
+    registry: RegistryCalls, model_name: str, rows: list[BackfillRun]
+) -> list[BackfillRun]:
+    """After the creates: search the versions of the runs this backfill registered again and
+    settle each run (:func:`_settle_run`). A row whose version was a duplicate of a lower one
+    (another backfill registered the run at the same time) becomes ``already_registered``,
+    naming the version kept. Returns the rows."""
+    registered = [row.run_id for row in rows if row.outcome == REGISTERED]
+    found = _versions_of_runs(registry, model_name, registered)
+    settled = []
+    for row in rows:
+        versions = found.get(row.run_id, []) if row.outcome == REGISTERED else []
+        if not versions:
+            settled.append(row)
+            continue
+        winners = _settle_run(registry, model_name, row.run_id, versions)
+        own = next((mv for mv in versions if str(mv.version) == row.version), None)
+        kept = winners.get(generation_of(own)) if own is not None else None
+        if kept is None and winners:
+            kept = min(winners.values(), key=lambda mv: int(mv.version))
+        if kept is not None and str(kept.version) != row.version:
+            log.warning(
+                "Run %s: version %s of model %r was registered by an overlapping registration "
+                "with the same key; keeping it (version %s was its duplicate).",
+                row.run_id,
+                kept.version,
+                model_name,
+                row.version,
+            )
+            row = dataclasses.replace(row, outcome=ALREADY_REGISTERED, version=str(kept.version))
+        settled.append(row)
+    return settled

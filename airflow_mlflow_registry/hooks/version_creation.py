@@ -51,31 +51,15 @@ log = logging.getLogger(__name__)
 
 
 def find_model_versions_by_key(
-    registry: RegistryCalls,
-    model_name: str,
-    registration_key: str,
-    *,
-    run_id: str | None,
-    key_scoped_to_run: bool = False,
+    registry: RegistryCalls, model_name: str, registration_key: str, *, run_id: str | None
 ) -> list[ModelVersion]:
     """Versions of ``model_name`` tagged with ``registration_key``, lowest first: one search,
-    or on Unity Catalog a search by run id (else name) and one read per candidate.
-
-    ``key_scoped_to_run``: the key is derived from ``run_id`` (a backfill's key is one per
-    model and run), so every version carrying it was registered from that run, and the search
-    also filters on ``run_id``. The result is the same; the cost is not. PostgreSQL plans
-    MLflow's tag search from its table statistics, which lag behind a burst of registrations
-    into one model: the plain search was then run as one scan of the model's tags per version
-    (150 ms a look-up at 1,000 versions, growing with the square of the model), while the run's
-    filter leaves the scan one or two versions to join (see benchmarks/README.md).
-    """
+    or on Unity Catalog a search by run id (else name) and one read per candidate."""
     action = f"Looking up earlier registrations of model {model_name!r}"
     found: Iterable[ModelVersion]
     if not registry.is_unity_catalog:
         tag_filter = f"tags.`{REGISTRATION_KEY_TAG}` = '{registration_key}'"
         name_filter = f"name = '{model_name}' AND " if "'" not in model_name else ""
-        if key_scoped_to_run and run_id is not None and "'" not in run_id:
-            name_filter += f"run_id = '{run_id}' AND "
         client = registry.client  # outside the try: a misconfigured connection is no request
         try:
             found = client.search_model_versions(filter_string=name_filter + tag_filter)
@@ -247,6 +231,23 @@ def _settle_generation(
     the winner is not READY yet, nothing is deleted.
     """
     found = find_model_versions_by_key(registry, model_name, key, run_id=run_id)
+    return settle_duplicates(registry, model_name, found, generation, created)
+
+
+def settle_duplicates(
+    registry: RegistryCalls,
+    model_name: str,
+    found: Iterable[ModelVersion],
+    generation: Generation,
+    created: ModelVersion,
+) -> ModelVersion:
+    """Return the lowest live version of ``generation`` among ``found``, the versions carrying
+    one registration key (``created`` when it is not among them), and delete the generation's
+    other live versions, unless that winner is not READY yet (then nothing is deleted).
+
+    :raises MlflowRequestError: when a delete fails, naming the model and version.
+    """
+    found = list(found)
     winner = generation_winner(found, generation) or created
     duplicates = [
         mv
@@ -265,8 +266,8 @@ def _settle_generation(
         return winner
     for duplicate in duplicates:
         log.warning(
-            "Model %r version %s duplicates version %s (a re-sent create or an overlapping "
-            "attempt of the same task instance); deleting it.",
+            "Model %r version %s duplicates version %s (a re-sent create, or an overlapping "
+            "registration with the same key); deleting it.",
             model_name,
             duplicate.version,
             winner.version,

@@ -70,13 +70,14 @@ def register_model_version(
     await_registration_for: float = DEFAULT_AWAIT_REGISTRATION_SECONDS,
     idempotency_key: str | None = None,
     provenance_tags: Mapping[str, str] | None = None,
-    key_scoped_to_run: bool = False,
+    key_looked_up: bool = False,
 ) -> dict[str, Any]:
     """Register ``model_uri`` (or the source ``run_search`` resolves to) as a version of
     ``model_name``, exactly once per task instance and source; return its record.
 
-    ``key_scoped_to_run``: ``idempotency_key`` is derived from ``run_id`` (a backfill's), which
-    lets the look-up search only that run's versions (see :func:`find_model_versions_by_key`).
+    ``key_looked_up``: the caller has already found that no version carries the key (a
+    backfill searches its runs' versions in bulk) and settles overlapping registrations
+    itself, so no look-up is sent before the create.
     """
     model_name = check_model_name(model_name)
     if (model_uri is None) == (run_search is None):
@@ -104,15 +105,13 @@ def register_model_version(
         version_tags.update(source.as_tags())
     assert model_uri is not None
     run_id = run_id or _run_id_from_uri(model_uri)
-    if key is None:
-        earlier = EarlierRegistration()
-    else:
+    earlier = EarlierRegistration()
+    if key is not None:
         version_tags[REGISTRATION_KEY_TAG] = key
         version_tags[SOURCE_URI_TAG] = display_uri(model_uri)
-        found = find_model_versions_by_key(
-            registry, model_name, key, run_id=run_id, key_scoped_to_run=key_scoped_to_run
-        )
-        earlier = earlier_registration(found, model_uri)
+        if not key_looked_up:
+            found = find_model_versions_by_key(registry, model_name, key, run_id=run_id)
+            earlier = earlier_registration(found, model_uri)
 
     if earlier.reusable is not None:
         version, created = earlier.reusable, False
