@@ -330,7 +330,10 @@ class MlflowRegistryHook(BaseHook):
 
         Up to ``concurrency`` runs (1 to 32) are registered at the same time, each exactly
         once; the oldest run to register goes first and alone, so a model that does not exist
-        yet is created once. The report lists the runs oldest first whatever order they finish
+        yet is created once. Another backfill of the same runs at the same time may create a
+        version of a run too: after its creates, each backfill searches its runs' versions
+        again, keeps the lowest of each run and deletes the duplicate, and reports the run
+        whose version was deleted as ``already_registered`` with the version kept. The report lists the runs oldest first whatever order they finish
         in. When interrupted (``KeyboardInterrupt``), runs not started are left for the next
         backfill, the registrations in flight are waited for, and the interrupt is raised.
         Each thread keeps one HTTP connection: the connection's ``pool_size`` (default 32)
