@@ -9,9 +9,10 @@ version search per 50 registered runs, and the aliases once at the end.
 Exactly once per (model, run): the first version search finds the runs registered before, by
 anyone; each create carries the run's registration key; the second search finds versions that
 another registrar with the same keys (a second backfill of the same window, running at the same
-time) created for the same runs, and the lowest one of each run stays while the others are
-deleted, the rule of :mod:`airflow_mlflow_registry.registration`. Two such backfills reach the
-same result whichever settles first: the one whose create came last settles after both.
+time) created for the same runs. The lowest version of a run stays, the rule of
+:mod:`airflow_mlflow_registry.registration`, and each backfill deletes only its own higher
+one: the backfill whose create came last got the higher version and settles after both
+creates, so it always sees the other's.
 
 The report and the keys live in :mod:`airflow_mlflow_registry.backfill`; functions of
 :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`, whose contract
@@ -39,7 +40,7 @@ from airflow_mlflow_registry.backfill import (
     run_registration_key,
     single_run_filter,
 )
-from airflow_mlflow_registry.exceptions import MlflowRegistryError
+from airflow_mlflow_registry.exceptions import MlflowRegistryError, MlflowRequestError
 from airflow_mlflow_registry.hooks.aliases import get_version_by_alias, set_model_version_alias
 from airflow_mlflow_registry.hooks.model_versions import model_versions_newest_first
 from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE
@@ -50,10 +51,18 @@ from airflow_mlflow_registry.hooks.runs import (
     runs_started_in,
     source_of_run,
 )
-from airflow_mlflow_registry.hooks.version_creation import settle_duplicates
+from airflow_mlflow_registry.hooks.version_creation import (
+    delete_duplicate_version,
+    settle_duplicates,
+)
 from airflow_mlflow_registry.hooks.version_registration import register_model_version
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
-from airflow_mlflow_registry.registration import Generation, generation_of, live_versions
+from airflow_mlflow_registry.registration import (
+    Generation,
+    generation_of,
+    generation_winner,
+    live_versions,
+)
 from airflow_mlflow_registry.search_filters import model_version_filter
 from airflow_mlflow_registry.sources import ResolvedSource, RunSearch
 from airflow_mlflow_registry.time_window import TimeWindow
@@ -264,65 +273,80 @@ def _lowest_versions(
     registry: RegistryCalls, model_name: str, run_ids: list[str], *, settle: bool
 ) -> dict[str, str]:
     """Run id to the lowest version of ``model_name`` registered from it, for those of
-    ``run_ids`` that have one. With ``settle``, duplicates of a backfill registration left by
-    overlapping backfills (one of them stopped before it settled) are deleted first; never the
-    lowest version of a run."""
+    ``run_ids`` that have one. With ``settle``, duplicates that overlapping backfills left (one
+    stopped before it settled) are deleted first (:func:`settle_duplicates`: per source, the
+    lowest live version carrying the run's key stays; versions without the key, registered by
+    hand or by a DAG, are left alone). A delete that fails is logged, and the backfill goes on."""
     found = _versions_of_runs(registry, model_name, run_ids)
-    if settle:
-        for run_id, versions in found.items():
-            _settle_run(registry, model_name, run_id, versions)
+    for run_id, versions in found.items() if settle else ():
+        keyed = _keyed_versions(model_name, run_id, versions)
+        winners: dict[Generation, ModelVersion] = {}
+        for mv in keyed:
+            winners.setdefault(generation_of(mv), mv)
+        try:
+            for generation, winner in winners.items():
+                settle_duplicates(registry, model_name, keyed, generation, winner)
+        except MlflowRequestError as exc:
+            log.warning("Run %s: a duplicate version stays: %s", run_id, exc)
     return {
         run_id: str(min(int(mv.version) for mv in versions)) for run_id, versions in found.items()
     }
 
 
-def _settle_run(
-    registry: RegistryCalls, model_name: str, run_id: str, versions: list[ModelVersion]
-) -> dict[Generation, ModelVersion]:
-    """Among ``versions`` of run ``run_id``, keep the lowest live version of each generation
-    (source) carrying the run's backfill key and delete the others (:func:`settle_duplicates`);
-    return the kept version by generation. Versions without the key (registered by hand or by
-    a DAG) are left alone."""
+def _keyed_versions(
+    model_name: str, run_id: str, versions: Iterable[ModelVersion]
+) -> list[ModelVersion]:
+    """The live versions among ``versions`` that carry run ``run_id``'s backfill key, lowest
+    first."""
     key = run_registration_key(model_name, run_id)
-    keyed = live_versions(mv for mv in versions if (mv.tags or {}).get(REGISTRATION_KEY_TAG) == key)
-    winners: dict[Generation, ModelVersion] = {}
-    for mv in keyed:
-        winners.setdefault(generation_of(mv), mv)
-    return {
-        generation: settle_duplicates(registry, model_name, keyed, generation, winner)
-        for generation, winner in winners.items()
-    }
+    return live_versions(mv for mv in versions if (mv.tags or {}).get(REGISTRATION_KEY_TAG) == key)
 
 
 def _settle_overlapping_registrations(
     registry: RegistryCalls, model_name: str, rows: list[BackfillRun]
 ) -> list[BackfillRun]:
-    """After the creates: search the versions of the runs this backfill registered again and
-    settle each run (:func:`_settle_run`). A row whose version was a duplicate of a lower one
-    (another backfill registered the run at the same time) becomes ``already_registered``,
-    naming the version kept. Returns the rows."""
+    """After the creates: search again the versions of the runs this backfill registered. When
+    a lower live version of the same run and source carries the run's key (another backfill
+    registered the run at the same time), this backfill deletes its own version and the row
+    becomes ``already_registered``, naming the lower one; each backfill deletes only its own
+    versions, so the one whose create came last (and the higher version) gives way. A delete
+    that fails makes the row ``failed``, naming both versions. Returns the rows."""
     registered = [row.run_id for row in rows if row.outcome == REGISTERED]
     found = _versions_of_runs(registry, model_name, registered)
     settled = []
     for row in rows:
-        versions = found.get(row.run_id, []) if row.outcome == REGISTERED else []
-        if not versions:
+        keyed = _keyed_versions(model_name, row.run_id, found.get(row.run_id, ()))
+        own = next((mv for mv in keyed if str(mv.version) == row.version), None)
+        winner = None if own is None else generation_winner(keyed, generation_of(own))
+        if own is None or winner is None or winner.version == own.version:
             settled.append(row)
             continue
-        winners = _settle_run(registry, model_name, row.run_id, versions)
-        own = next((mv for mv in versions if str(mv.version) == row.version), None)
-        kept = winners.get(generation_of(own)) if own is not None else None
-        if kept is None and winners:
-            kept = min(winners.values(), key=lambda mv: int(mv.version))
-        if kept is not None and str(kept.version) != row.version:
+        if winner.status != "READY":
             log.warning(
-                "Run %s: version %s of model %r was registered by an overlapping registration "
-                "with the same key; keeping it (version %s was its duplicate).",
+                "Run %s: model %r version %s duplicates version %s, which is %s; keeping both.",
                 row.run_id,
-                kept.version,
                 model_name,
-                row.version,
+                own.version,
+                winner.version,
+                winner.status,
             )
-            row = dataclasses.replace(row, outcome=ALREADY_REGISTERED, version=str(kept.version))
-        settled.append(row)
+            settled.append(row)
+            continue
+        log.warning(
+            "Run %s: an overlapping registration with the same key registered model %r version "
+            "%s too; deleting this backfill's version %s.",
+            row.run_id,
+            model_name,
+            winner.version,
+            own.version,
+        )
+        try:
+            delete_duplicate_version(registry, model_name, str(own.version))
+        except MlflowRequestError as exc:
+            error = f"Version {own.version} duplicates version {winner.version}: {exc}"
+            settled.append(dataclasses.replace(row, outcome=FAILED, error=error))
+            continue
+        settled.append(
+            dataclasses.replace(row, outcome=ALREADY_REGISTERED, version=str(winner.version))
+        )
     return settled

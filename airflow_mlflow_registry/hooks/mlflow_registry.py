@@ -332,9 +332,10 @@ class MlflowRegistryHook(BaseHook):
         once; the oldest run to register goes first and alone, so a model that does not exist
         yet is created once. Another backfill of the same runs at the same time may create a
         version of a run too: after its creates, each backfill searches its runs' versions
-        again, keeps the lowest of each run and deletes the duplicate, and reports the run
-        whose version was deleted as ``already_registered`` with the version kept. The report lists the runs oldest first whatever order they finish
-        in. When interrupted (``KeyboardInterrupt``), runs not started are left for the next
+        again and deletes each of its own versions that has a lower duplicate, reporting that
+        run as ``already_registered`` with the lower version (``failed`` when the delete
+        fails). The report lists the runs oldest first whatever order they finish in. When
+        interrupted (``KeyboardInterrupt``), runs not started are left for the next
         backfill, the registrations in flight are waited for, and the interrupt is raised.
         Each thread keeps one HTTP connection: the connection's ``pool_size`` (default 32)
         covers any ``concurrency``.

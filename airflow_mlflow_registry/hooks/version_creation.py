@@ -272,11 +272,11 @@ def settle_duplicates(
             duplicate.version,
             winner.version,
         )
-        _delete_model_version(registry, model_name, duplicate.version)
+        delete_duplicate_version(registry, model_name, duplicate.version)
     return winner
 
 
-def _delete_model_version(registry: RegistryCalls, model_name: str, version: str) -> None:
+def delete_duplicate_version(registry: RegistryCalls, model_name: str, version: str) -> None:
     """Delete ``version``; one that no longer exists (a re-sent delete) is not an error.
 
     :raises MlflowRequestError: naming the model and version.

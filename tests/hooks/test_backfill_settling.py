@@ -1,0 +1,90 @@
+"""How a backfill settles a run that an overlapping backfill registered too, against a real
+basic-auth `mlflow server`: only its own, higher version is deleted; without permission to
+delete, the run is reported failed, naming both versions, and nothing else changes.
+
+Two overlapping backfills cannot be made to collide on a chosen run from outside, so the two
+versions are created by hand, with the run's backfill key, and the settling step
+(``_settle_overlapping_registrations``, what ``backfill_registrations`` runs after its creates)
+is called with the row each backfill would hold. `tests/test_cli_concurrent_backfill.py` runs
+the real overlap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pendulum
+import pytest
+
+from airflow_mlflow_registry.backfill import (
+    ALREADY_REGISTERED,
+    FAILED,
+    REGISTERED,
+    BackfillRun,
+    run_registration_key,
+)
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.backfill_registrations import _settle_overlapping_registrations
+from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
+from airflow_mlflow_registry.registration import SOURCE_URI_TAG
+from tests.support.model_versions import seed_run, unique
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from tests.conftest import UseConnection
+    from tests.support.mlflow_server import MlflowServer
+
+
+def test_each_backfill_deletes_only_its_own_higher_duplicate_and_reports_a_failed_delete(
+    auth_mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+
+    for user in ("alice", "bob"):
+        password = auth_mlflow_server.passwords[user]
+        use_connection(f"settle_{user}", auth_mlflow_server.url, login=user, password=password)
+    alice = MlflowRegistryHook(mlflow_conn_id="settle_alice")  # creates the model: MANAGE
+    bob = MlflowRegistryHook(mlflow_conn_id="settle_bob")  # the server default: READ
+    client: MlflowClient = alice.get_conn()
+    model = unique("settle")
+    experiment_id = client.create_experiment(unique("training"))
+    run_id = seed_run(client, experiment_id, pendulum.datetime(2026, 5, 1, tz="UTC"))
+    client.create_registered_model(model)
+    source = f"runs:/{run_id}/model"
+    tags = {REGISTRATION_KEY_TAG: run_registration_key(model, run_id), SOURCE_URI_TAG: source}
+    lower, higher = (
+        client.create_model_version(model, source, run_id=run_id, tags=tags, await_creation_for=0)
+        for _ in range(2)
+    )
+    assert (lower.version, higher.version) == ("1", "2")
+
+    def row(version: str) -> BackfillRun:
+        return BackfillRun(run_id, None, "2026-05-01T00:00:00+00:00", REGISTERED, version)
+
+    def versions() -> list[str]:
+        return sorted(mv.version for mv in client.search_model_versions(f"name = '{model}'"))
+
+    # The backfill holding the lower version keeps it and leaves the other's to its owner.
+    assert _settle_overlapping_registrations(alice._registry, model, [row("1")]) == [row("1")]
+    assert versions() == ["1", "2"]
+
+    # Without MANAGE, the delete is refused: the run is failed, naming both versions.
+    (refused,) = _settle_overlapping_registrations(bob._registry, model, [row("2")])
+    assert (refused.outcome, refused.version) == (FAILED, "2")
+    assert refused.error is not None
+    assert refused.error.startswith("Version 2 duplicates version 1: ")
+    assert "403" in refused.error or "permission" in refused.error.lower(), refused.error
+    assert auth_mlflow_server.passwords["bob"] not in refused.error
+    assert versions() == ["1", "2"]
+
+    # With MANAGE, the higher version goes and the run is already registered as version 1.
+    (settled,) = _settle_overlapping_registrations(alice._registry, model, [row("2")])
+    assert (settled.outcome, settled.version, settled.error) == (ALREADY_REGISTERED, "1", None)
+    assert versions() == ["1"]
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials come from the connections only."""
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
