@@ -34,6 +34,7 @@ from tests.support.cli import (
     kill_all,
     run_cli,
     run_cli_in_process,
+    start_cli,
 )
 from tests.support.model_versions import seed_run, unique, versions_by_run
 
@@ -523,13 +524,7 @@ def test_sigint_exits_130_with_one_error_line(
     }
     # The silent server is shared by the session: wait for a connection of this CLI process.
     accepted_before = silent_server.connections_accepted
-    process = subprocess.Popen(
-        [str(CLI), "list-versions", "m"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    process = start_cli(env, ["list-versions", "m"])
     try:
         deadline = time.monotonic() + CLI_TIMEOUT_SECONDS
         while silent_server.connections_accepted == accepted_before:  # request in flight

@@ -7,7 +7,6 @@ that registers only the runs still missing. Versions are counted on the server, 
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -20,7 +19,13 @@ from airflow_mlflow_registry.backfill import run_registration_key
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.bearer_proxy import ForwardingProxy
-from tests.support.cli import CLI, CLI_TIMEOUT_SECONDS, kill_all, run_cli, run_cli_in_process
+from tests.support.cli import (
+    CLI_TIMEOUT_SECONDS,
+    kill_all,
+    run_cli,
+    run_cli_in_process,
+    start_cli,
+)
 from tests.support.model_versions import seed_run, unique, versions_by_run
 
 if TYPE_CHECKING:
@@ -153,13 +158,7 @@ def test_interrupted_concurrent_backfill_rerun_registers_only_the_missing_runs(
     model, experiment = unique("interrupted"), unique("training")
     runs = seed_runs(plain_client, experiment, 60)
     command = ["backfill", model, "--experiment", experiment, *WINDOW, "--concurrency", "4"]
-    process = subprocess.Popen(
-        [str(CLI), *command, "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env,
-    )
+    process = start_cli(cli_env, [*command, "--json"])
     try:
         deadline = time.monotonic() + CLI_TIMEOUT_SECONDS
         while sum(version_counts(plain_client, model, runs).values()) < 3:

@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -66,6 +67,26 @@ def run_cli(env: Mapping[str, str], *command_lines: Sequence[str]) -> list[CliRe
         return results
     finally:
         kill_all(processes)
+
+
+def start_cli(env: Mapping[str, str], args: Sequence[str]) -> subprocess.Popen[str]:
+    """Start the CLI with ``args`` (stdout and stderr piped, text) the way a terminal's shell
+    does, with SIGINT at its default action, so that Ctrl-C (``send_signal(SIGINT)``) raises
+    ``KeyboardInterrupt`` in it. A child inherits an ignored SIGINT, and a suite started in the
+    background by a non-interactive shell (``cmd &``) has SIGINT ignored; Python then installs
+    no handler and the CLI would never see the signal."""
+    return subprocess.Popen(
+        [str(CLI), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(env),
+        preexec_fn=_default_sigint,
+    )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def kill_all(processes: Sequence[subprocess.Popen[Any]]) -> None:
