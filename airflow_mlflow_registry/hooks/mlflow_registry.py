@@ -45,7 +45,7 @@ from airflow_mlflow_registry.hooks.connection_form import (
 from airflow_mlflow_registry.hooks.registry_calls import (
     SEARCH_PAGE_SIZE,
     RegistryCalls,
-    load_mlflow,
+    new_client,
 )
 from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REGISTRATION_SECONDS
 from airflow_mlflow_registry.promotion import copy_model_version
@@ -124,10 +124,7 @@ class MlflowRegistryHook(BaseHook):
 
     @cached_property
     def _client(self) -> MlflowClient:
-        load_mlflow()
-        from airflow_mlflow_registry.hooks.client_binding import build_client
-
-        return build_client(self.config)
+        return new_client(self.config)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check that the registry API answers with these credentials. Never raises.
@@ -142,9 +139,7 @@ class MlflowRegistryHook(BaseHook):
             config, timeout=min(config.timeout, TEST_CONNECTION_TIMEOUT_SECONDS), max_retries=0
         )
         try:
-            from airflow_mlflow_registry.hooks.client_binding import build_client
-
-            build_client(probe).search_registered_models(max_results=1)
+            new_client(probe).search_registered_models(max_results=1)
         except Exception as exc:
             reason = self._registry.describe(exc)
             return False, f"MLflow at {config.display_tracking_uri}: {reason}"

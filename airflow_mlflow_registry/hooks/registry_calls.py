@@ -57,6 +57,16 @@ def load_mlflow() -> None:
             _mlflow_loaded = True
 
 
+def new_client(config: MlflowConnectionConfig) -> MlflowClient:
+    """A new ``MlflowClient`` bound to ``config`` alone
+    (:func:`~airflow_mlflow_registry.hooks.client_binding.build_client`), MLflow imported first
+    through :func:`load_mlflow`. Every client the provider builds comes from here."""
+    load_mlflow()
+    from airflow_mlflow_registry.hooks.client_binding import build_client
+
+    return build_client(config)
+
+
 class RegistryCalls:
     """The MLflow client of one connection and how its failures are reported.
 
@@ -78,16 +88,13 @@ class RegistryCalls:
     @classmethod
     def building(cls, config: Callable[[], MlflowConnectionConfig]) -> RegistryCalls:
         """Calls whose ``config()`` is called once, on first use, and whose client is built
-        from it (:func:`~airflow_mlflow_registry.hooks.client_binding.build_client`) on first
+        from it (:func:`new_client`) on first
         request: what the command line uses, without the hook."""
         read_config = functools.cache(config)
 
         @functools.cache
         def client() -> MlflowClient:
-            load_mlflow()
-            from airflow_mlflow_registry.hooks.client_binding import build_client
-
-            return build_client(read_config())
+            return new_client(read_config())
 
         return cls(read_config, client)
 

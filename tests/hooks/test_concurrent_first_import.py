@@ -35,10 +35,14 @@ SCRIPT = textwrap.dedent(
         hook = MlflowRegistryHook(mlflow_conn_id="first_import")
         barrier.wait()
         try:
-            if index % 2:
-                hook.find_versions_after("model", 0, newest_first=True)
-            else:
+            if index % 3 == 0:
                 hook.get_version_by_alias("model", "production")
+            elif index % 3 == 1:
+                hook.find_versions_after("model", 0, newest_first=True)
+            else:  # the Test button's probe builds a client of its own; it never raises
+                _, message = hook.test_connection()
+                if "import" in message.lower():
+                    import_errors.append(message)
         except Exception as exc:
             if "import" in str(exc).lower():
                 import_errors.append(f"{{type(exc).__name__}}: {{exc}}")
