@@ -17,6 +17,7 @@ import pytest
 
 from airflow_mlflow_registry.backfill import run_registration_key
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
+from airflow_mlflow_registry.registration import SOURCE_URI_TAG
 from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.bearer_proxy import ForwardingProxy
 from tests.support.cli import (
@@ -129,6 +130,37 @@ def test_two_backfills_of_the_same_window_at_once_leave_one_version_per_run(
             "registered",
         ], run_id
     assert plain_client.get_model_version_by_alias(model, "staging").version == versions[runs[-1]]
+
+
+def test_backfill_deletes_duplicates_an_overlapping_backfill_left_and_keeps_the_lowest(
+    cli_env: dict[str, str], plain_client: MlflowClient
+) -> None:
+    """A run with two versions carrying its backfill key (an overlapping backfill stopped
+    before it settled) and a version by hand of another run: the next backfill deletes the
+    higher keyed duplicate, reports the run with the lower one and leaves the other alone."""
+    model, experiment = unique("leftover"), unique("training")
+    runs = seed_runs(plain_client, experiment, 3)
+    plain_client.create_registered_model(model)
+    source = f"runs:/{runs[0]}/model"
+    tags = {REGISTRATION_KEY_TAG: run_registration_key(model, runs[0]), SOURCE_URI_TAG: source}
+    for _ in range(2):
+        plain_client.create_model_version(model, source, run_id=runs[0], tags=tags)
+    by_hand = [
+        plain_client.create_model_version(model, f"runs:/{runs[1]}/model", run_id=runs[1])
+        for _ in range(2)
+    ]
+    command = ["backfill", model, "--experiment", experiment, *WINDOW, "--json"]
+    (done,) = run_cli_in_process(cli_env, command)
+    assert done.code == 0, done
+    rows = {row["run_id"]: (row["outcome"], row["version"]) for row in done.json()["runs"]}
+    assert rows == {
+        runs[0]: ("already_registered", "1"),
+        runs[1]: ("already_registered", by_hand[0].version),
+        runs[2]: ("registered", "5"),
+    }
+    versions = versions_by_run(plain_client, model)
+    assert [mv.version for mv in versions[runs[0]]] == ["1"]
+    assert sorted(mv.version for mv in versions[runs[1]]) == ["3", "4"]
 
 
 def test_concurrency_outside_1_to_32_is_a_usage_error_naming_the_option(

@@ -278,19 +278,28 @@ def _lowest_versions(
     lowest live version carrying the run's key stays; versions without the key, registered by
     hand or by a DAG, are left alone). A delete that fails is logged, and the backfill goes on."""
     found = _versions_of_runs(registry, model_name, run_ids)
-    for run_id, versions in found.items() if settle else ():
-        keyed = _keyed_versions(model_name, run_id, versions)
-        winners: dict[Generation, ModelVersion] = {}
-        for mv in keyed:
-            winners.setdefault(generation_of(mv), mv)
-        try:
-            for generation, winner in winners.items():
-                settle_duplicates(registry, model_name, keyed, generation, winner)
-        except MlflowRequestError as exc:
-            log.warning("Run %s: a duplicate version stays: %s", run_id, exc)
+    if settle:
+        for run_id, versions in found.items():
+            _settle_leftover_duplicates(registry, model_name, run_id, versions)
     return {
         run_id: str(min(int(mv.version) for mv in versions)) for run_id, versions in found.items()
     }
+
+
+def _settle_leftover_duplicates(
+    registry: RegistryCalls, model_name: str, run_id: str, versions: list[ModelVersion]
+) -> None:
+    """Per source, keep the lowest live version of ``versions`` carrying run ``run_id``'s key
+    and delete the others (:func:`settle_duplicates`); a failed delete is logged."""
+    keyed = _keyed_versions(model_name, run_id, versions)
+    winners: dict[Generation, ModelVersion] = {}
+    for mv in keyed:
+        winners.setdefault(generation_of(mv), mv)
+    try:
+        for generation, winner in winners.items():
+            settle_duplicates(registry, model_name, keyed, generation, winner)
+    except MlflowRequestError as exc:
+        log.warning("Run %s: a duplicate version stays: %s", run_id, exc)
 
 
 def _keyed_versions(
