@@ -49,16 +49,7 @@ def run_cli(env: Mapping[str, str], *command_lines: Sequence[str]) -> list[CliRe
     """Run each command line as its own CLI process with environment ``env``, all at once;
     results in the same order. Every process still running when one exceeds
     ``CLI_TIMEOUT_SECONDS`` (or when anything else fails) is killed."""
-    processes = [
-        subprocess.Popen(
-            [str(CLI), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=dict(env),
-        )
-        for args in command_lines
-    ]
+    processes = [start_cli(env, args) for args in command_lines]
     try:
         results = []
         for process in processes:
