@@ -31,6 +31,9 @@ from tests.support.silent_server import SilentServer, find_unused_port
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
+# The shared Airflow deployment of the end-to-end tests (fixture ``airflow_deployment``).
+pytest_plugins = ("tests.support.airflow_deployment",)
+
 AIRFLOW_TEST_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,11 +24,18 @@ _SERVICES = ("api-server", "scheduler", "dag-processor")
 class AirflowServices:
     """Airflow's three long-running services for ``dags_folder``, each in its own process
     group, logging to ``home/<service>.log``. ``connections`` maps conn ids to their
-    ``AIRFLOW_CONN_*`` values. ``start()`` migrates the DB first; ``stop()`` kills every group.
+    ``AIRFLOW_CONN_*`` values; ``settings`` are further environment variables (``AIRFLOW__*``
+    options), applied last. ``start()`` migrates the DB first; ``stop()`` kills every group.
     Services can be started and stopped one by one (a restarted one appends to its log).
     """
 
-    def __init__(self, home: Path, dags_folder: Path, connections: dict[str, str]) -> None:
+    def __init__(
+        self,
+        home: Path,
+        dags_folder: Path,
+        connections: dict[str, str],
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.home = home
         self.api_port = find_unused_port()
         self.env = {
@@ -50,6 +57,7 @@ class AirflowServices:
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             **{f"AIRFLOW_CONN_{conn_id.upper()}": value for conn_id, value in connections.items()},
+            **(settings or {}),
         }
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._migrated = False
