@@ -475,6 +475,14 @@ class MlflowRegistryHook(BaseHook):
             newest_first=newest_first,
         )
 
+    def registered_model_created_at(self, model_name: str) -> int | None:
+        """``creation_timestamp`` (milliseconds) of registered model ``model_name``, or None
+        when it does not exist. One request.
+
+        :raises MlflowRequestError: for any other failure, naming the model.
+        """
+        return model_versions.registered_model_created_at(self._registry, model_name)
+
     def model_version_record(self, version: ModelVersion) -> dict[str, Any]:
         """The JSON-able record (as :meth:`get_model_version`) of a ``ModelVersion`` already
         read, without a request. ``aliases`` is what ``version`` carries: versions from a

@@ -19,7 +19,7 @@ from airflow_mlflow_registry.exceptions import (
     display_uri,
 )
 from airflow_mlflow_registry.hooks.aliases import get_version_by_alias
-from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE
+from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE, error_code
 from airflow_mlflow_registry.lineage import TAG_PREFIX
 from airflow_mlflow_registry.search_filters import (
     check_search_tags,
@@ -276,6 +276,18 @@ def check_ordered_search(registry: RegistryCalls, action: str, instead: str | No
         f"{action} needs a version search ordered by version number, which Unity Catalog "
         f"registries do not offer{remedy}."
     )
+
+
+def registered_model_created_at(registry: RegistryCalls, model_name: str) -> int | None:
+    """``creation_timestamp`` (milliseconds) of registered model ``model_name``, or None when
+    the registry answers that it does not exist."""
+    try:
+        model = registry.client.get_registered_model(model_name)
+    except Exception as exc:
+        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise registry.request_error(f"Reading model {model_name!r}", exc) from exc
+    return int(model.creation_timestamp)
 
 
 def aliases_by_version(registry: RegistryCalls, model_name: str) -> dict[str, list[str]]:

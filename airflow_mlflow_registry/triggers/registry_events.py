@@ -13,25 +13,26 @@ per change it sees, whoever made it (notebooks, CI, the MLflow UI, this provider
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import TriggerEvent
 
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+from airflow_mlflow_registry.registry_event_cursor import EventCursor, cursor_key
 from airflow_mlflow_registry.search_filters import check_search_tags
+from airflow_mlflow_registry.triggers.registry_event_polls import WatchOptions, poll_registry
 from airflow_mlflow_registry.version_compat import BaseEventTrigger, trigger_asset_state_store
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
 
-# After yielding an event the trigger waits this long before it moves its stored cursor past
-# it: the triggerer hands events to its supervisor once a second, which stores them in its next
-# one-second loop. A triggerer stopped inside the margin emits the event again after a restart
-# (one extra run) rather than never.
+# After yielding events the trigger waits this long before it moves its stored cursor past
+# them: the triggerer hands events to its supervisor once a second, which stores them in its
+# next one-second loop. A triggerer stopped inside the margin emits those events again after a
+# restart (one extra run) rather than never.
 CURSOR_COMMIT_DELAY_SECONDS = 3.0
-CURSOR_KEY_PREFIX = "mlflow_registry_event_cursor"
+DEFAULT_PENDING_TIMEOUT_SECONDS = 3600.0
+DEFAULT_UNTAGGED_RECHECK_SECONDS = 86400.0
 
 
 class MlflowRegistryEventTrigger(BaseEventTrigger):
@@ -39,35 +40,56 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
 
     Modes:
 
-    - without ``alias``: each new version (number above the cursor) that is READY and carries
-      every tag in ``tags``. The cursor is the highest version number handled; a version still
-      PENDING_REGISTRATION holds the cursor until it settles, a FAILED_REGISTRATION one is
-      passed over without an event.
+    - without ``alias``: each new version that is READY and carries every tag in ``tags``.
+      A version still PENDING_REGISTRATION does not hold back later versions: they are emitted
+      meanwhile, and the pending one when it becomes READY, if it does within
+      ``pending_timeout`` seconds of the watch first seeing it (else a warning is logged and it
+      emits nothing). A FAILED_REGISTRATION version emits nothing (a warning). With ``tags``, a
+      READY version without them is re-checked on each poll for ``untagged_recheck`` seconds
+      (register, validate, then tag): it is emitted when it gets the tags within that time and
+      while fewer than 200 versions are numbered above it. Events of waiting versions can come
+      after those of higher versions.
     - with ``alias``: each time the alias points at another version than at the last poll (a
       move, a rollback); with ``tags``, only when that version carries them. A move and a move
       back between two polls are not seen (polling sees states, not moves); a removed alias
       emits nothing.
 
-    Each poll is one request (a filtered, ordered search bounded to one version, or one alias
-    look-up), and each poll emits at most one event: Airflow gives a DAG run all events queued
-    since its last run, so pacing events by ``poll_interval`` gives one run per change as long
-    as the scheduler creates runs faster than that.
+    Each poll sends one request (a search of up to 100 versions ordered by version number, or
+    one alias look-up), plus one search when versions wait for READY or tags, plus one model
+    look-up in the poll after the version at the cursor was deleted. It emits at most
+    ``max_events_per_poll`` events. With the default 1, Airflow gives each DAG run the events
+    queued since its last run, so one event per poll gives one run per change as long as the
+    scheduler creates runs faster than ``poll_interval``; a backlog of N versions then takes N
+    polls. A larger value drains a backlog that many versions per poll: the events of one poll
+    reach the scheduler together and usually start one DAG run that receives them all (in
+    ``triggering_asset_events``), so the DAG must handle several events per run.
 
     The first poll without a stored cursor emits nothing and starts the cursor at the newest
-    version (or the alias's current version), unless ``start_after_version`` is given: then
-    versions above it are emitted (``0``: every version). On Airflow 3.3+ the cursor is kept
-    in the asset state store of the watching asset (key ``mlflow_registry_event_cursor:<id>``),
-    so a triggerer restart continues where it stopped. Before 3.3 it lives in the trigger
-    only: after a restart the trigger starts again as on its first poll.
+    version (versions then PENDING_REGISTRATION are emitted when they become READY), or at the
+    alias's current version, unless ``start_after_version`` is given: then versions above it
+    are emitted (``0``: every version). On Airflow 3.3+ the cursor is kept in the asset state
+    store of the watching asset (format:
+    :mod:`airflow_mlflow_registry.registry_event_cursor`), so a triggerer restart continues
+    where it stopped. Before 3.3 it lives in the trigger only: after a restart the trigger
+    starts again as on its first poll.
 
-    Errors (server unreachable, 401/403, a rejected filter) are logged and polled again: a
-    watcher has no task to fail.
+    The cursor records the registry it was written for and the creation time of the version it
+    stands at. When the connection points at another server, the watch restarts as on a first
+    poll; when the model was deleted (and re-created under its name), it restarts before
+    version 1, so every version of the new model is emitted. Both log a warning.
+
+    Errors (server unreachable, 401/403, a rejected filter) and failures to read or write the
+    state store are logged and polled again: a watcher has no task to fail. A cursor that
+    could not be stored is kept in memory and stored on the next poll.
 
     Event payload: the hook's version record (``model_name``, ``version``, ``model_uri``,
     ``source``, ``run_id``, ``status``, ``aliases``, ``tags``, ``lineage``, ``tracking_uri``,
     ``registered_at``, ``model_version_url``, ...) plus ``event`` (``"new_version"`` or
     ``"alias_moved"``), ``alias`` and ``previous_version`` (alias mode). Airflow records it as
     the asset event's ``extra["payload"]``.
+
+    :raises ValueError: at construction, for a ``poll_interval`` or ``max_events_per_poll``
+        below its minimum, or a negative ``pending_timeout`` or ``untagged_recheck``.
     """
 
     def __init__(
@@ -79,16 +101,33 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
         tags: Mapping[str, Any] | None = None,
         poll_interval: float = 60.0,
         start_after_version: int | None = None,
+        max_events_per_poll: int = 1,
+        pending_timeout: float = DEFAULT_PENDING_TIMEOUT_SECONDS,
+        untagged_recheck: float = DEFAULT_UNTAGGED_RECHECK_SECONDS,
     ) -> None:
         super().__init__()
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be positive, got {poll_interval!r}.")
+        if int(max_events_per_poll) < 1:
+            raise ValueError(
+                f"max_events_per_poll must be at least 1, got {max_events_per_poll!r}."
+            )
+        for name, value in (
+            ("pending_timeout", pending_timeout),
+            ("untagged_recheck", untagged_recheck),
+        ):
+            if value < 0:
+                raise ValueError(f"{name} must be 0 or more seconds, got {value!r}.")
         self.model_name = model_name
         self.mlflow_conn_id = mlflow_conn_id
         self.alias = alias
         self.tags = dict(check_search_tags(tags, "tags"))
         self.poll_interval = float(poll_interval)
         self.start_after_version = start_after_version
+        self.max_events_per_poll = int(max_events_per_poll)
+        self.pending_timeout = float(pending_timeout)
+        self.untagged_recheck = float(untagged_recheck)
+        self._without_store = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -100,26 +139,52 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
                 "tags": self.tags,
                 "poll_interval": self.poll_interval,
                 "start_after_version": self.start_after_version,
+                "max_events_per_poll": self.max_events_per_poll,
+                "pending_timeout": self.pending_timeout,
+                "untagged_recheck": self.untagged_recheck,
             },
         )
 
     @property
     def cursor_key(self) -> str:
-        """The state-store key of this watch: the same for the same connection, model, alias
-        and tags (changing only ``poll_interval`` keeps the cursor)."""
-        identity = json.dumps(
-            [self.mlflow_conn_id, self.model_name, self.alias, sorted(self.tags.items())]
+        """The state-store key of this watch (:func:`.registry_event_cursor.cursor_key`): the
+        same for the same connection, model, alias and tags."""
+        return cursor_key(self.mlflow_conn_id, self.model_name, self.alias, self.tags)
+
+    def _options(self) -> WatchOptions:
+        return WatchOptions(
+            model_name=self.model_name,
+            alias=self.alias,
+            tags=self.tags,
+            start_after_version=self.start_after_version,
+            max_events_per_poll=self.max_events_per_poll,
+            pending_timeout=self.pending_timeout,
+            untagged_recheck=self.untagged_recheck,
         )
-        return f"{CURSOR_KEY_PREFIX}:{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
-        cursor = await self._load_cursor()
+        options = self._options()
+        cursor: EventCursor | None = None
+        stored: EventCursor | None = None
+        loaded = False
         while True:
-            payload: dict[str, Any] | None
-            new_cursor: dict[str, Any] | None
+            # Re-read each poll: a push receiver may have recorded versions it emitted. Until a
+            # first read succeeds the registry is not polled: a cursor that exists but could
+            # not be read must not be replaced by a first poll's.
+            read, latest = await self._load_cursor()
+            loaded = loaded or read
+            if cursor is None:
+                cursor = latest
+            elif latest is not None:
+                cursor = cursor.merged_with(latest)
+            payloads: list[dict[str, Any]] = []
+            new_cursor = cursor
             try:
-                payload, new_cursor = await asyncio.to_thread(self._poll, hook, cursor)
+                if loaded:
+                    payloads, new_cursor = await asyncio.to_thread(
+                        poll_registry, hook, options, cursor
+                    )
             except Exception as exc:
                 self.log.warning(
                     "Watching model %r: %s; polling again in %g s.",
@@ -127,88 +192,54 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
                     hook.redact_secrets(str(exc)),
                     self.poll_interval,
                 )
-                payload, new_cursor = None, cursor
             waited = 0.0
-            if payload is not None:
+            for payload in payloads:
                 yield TriggerEvent(payload)
+            if payloads:
                 waited = min(CURSOR_COMMIT_DELAY_SECONDS, self.poll_interval)
                 await asyncio.sleep(waited)
-            if new_cursor is not None and new_cursor != cursor:
-                cursor = new_cursor
-                await self._store_cursor(new_cursor)
+            cursor = new_cursor
+            if cursor is not None and cursor != stored and await self._store_cursor(cursor):
+                stored = cursor
             await asyncio.sleep(self.poll_interval - waited)
 
-    def _poll(
-        self, hook: MlflowRegistryHook, cursor: dict[str, Any] | None
-    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-        """One request: the event to emit (or None) and the cursor after it."""
-        if self.alias is not None:
-            return self._poll_alias(hook, cursor)
-        if cursor is None:
-            if self.start_after_version is not None:
-                return None, {"version": int(self.start_after_version)}
-            newest = hook.find_versions_after(self.model_name, 0, newest_first=True)
-            return None, {"version": int(newest[0].version) if newest else 0}
-        after = int(cursor["version"])
-        found = hook.find_versions_after(self.model_name, after, tags=self.tags, limit=1)
-        if not found:
-            return None, cursor
-        version = found[0]
-        if version.status == "PENDING_REGISTRATION":
-            self.log.info(
-                "Model %r version %s is still pending; waiting.", self.model_name, version.version
-            )
-            return None, cursor
-        next_cursor = {"version": int(version.version)}
-        if version.status != "READY":
-            self.log.warning(
-                "Model %r version %s is %s; no event.",
-                self.model_name,
-                version.version,
-                version.status,
-            )
-            return None, next_cursor
-        payload = {**hook.model_version_record(version), "event": "new_version", "alias": None}
-        return payload, next_cursor
-
-    def _poll_alias(
-        self, hook: MlflowRegistryHook, cursor: dict[str, Any] | None
-    ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-        assert self.alias is not None
-        holder = hook.get_version_by_alias(self.model_name, self.alias)
-        current = None if holder is None else str(holder.version)
-        if cursor is None:
-            if self.start_after_version is None or holder is None:
-                return None, {"version": current}
-            cursor = {"version": str(self.start_after_version)}
-        if holder is None or current == cursor["version"]:
-            return None, {"version": current}
-        if holder.status != "READY" or not self.tags.items() <= dict(holder.tags or {}).items():
-            return None, {"version": current}
-        payload = {
-            **hook.model_version_record(holder),
-            "event": "alias_moved",
-            "alias": self.alias,
-            "previous_version": cursor["version"],
-        }
-        return payload, {"version": current}
-
-    async def _load_cursor(self) -> dict[str, Any] | None:
+    async def _load_cursor(self) -> tuple[bool, EventCursor | None]:
+        """Whether the read succeeded (no store counts as success), and the stored cursor or
+        None. A failed read is logged."""
         store = trigger_asset_state_store(self)
-        if store is None:
-            return None
+        if store is None or self._without_store:
+            return True, None
         try:
             value = await store.aget(self.cursor_key)
         except ValueError as exc:  # watched by several assets: no single store to use
             self.log.warning("No asset state store for the cursor (%s); keeping it in memory.", exc)
-            return None
-        return value if isinstance(value, dict) else None
+            self._without_store = True
+            return True, None
+        except Exception as exc:
+            self._log_store_failure("read", exc)
+            return False, None
+        return True, EventCursor.from_stored(value)
 
-    async def _store_cursor(self, cursor: dict[str, Any]) -> None:
+    async def _store_cursor(self, cursor: EventCursor) -> bool:
+        """Store ``cursor``; False when there is no store or it failed (logged). Never raises:
+        an exception here, after the events were yielded, would make the triggerer start the
+        trigger again from the old cursor and emit them twice."""
         store = trigger_asset_state_store(self)
-        if store is None:
-            return
+        if store is None or self._without_store:
+            return False
         try:
-            await store.aset(self.cursor_key, cursor)
-        except ValueError as exc:
-            self.log.warning("No asset state store for the cursor (%s); keeping it in memory.", exc)
+            await store.aset(self.cursor_key, cursor.to_stored())
+        except Exception as exc:
+            self._log_store_failure("write", exc)
+            return False
+        return True
+
+    def _log_store_failure(self, action: str, exc: Exception) -> None:
+        self.log.warning(
+            "Watching model %r: could not %s the cursor in the asset state store (%s: %s); "
+            "keeping it in memory.",
+            self.model_name,
+            action,
+            type(exc).__name__,
+            exc,
+        )

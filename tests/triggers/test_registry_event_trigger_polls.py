@@ -115,7 +115,7 @@ def test_new_versions_emit_once_each_in_order_with_one_request_per_poll(
         assert payload["tracking_uri"] == proxy.url
     # Every request of the watch was one bounded search: one per poll.
     assert {path.split("?")[0] for _, path in proxy.requests_seen} == {SEARCH}
-    assert all("max_results=1" in path for _, path in proxy.requests_seen)
+    assert all("max_results=100" in path for _, path in proxy.requests_seen)
 
 
 def test_tag_filter_and_start_after_version(
