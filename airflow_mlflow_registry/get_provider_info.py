@@ -130,6 +130,14 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "plugins": [
+            {
+                "name": "mlflow_registry_webhooks",
+                "plugin-class": (
+                    "airflow_mlflow_registry.webhooks.plugin.MlflowRegistryWebhookPlugin"
+                ),
+            }
+        ],
         "extra-links": ["airflow_mlflow_registry.links.mlflow.MlflowModelVersionLink"],
         "asset-uris": [
             {

@@ -21,13 +21,23 @@ What moved (measured on released Airflow):
   What differs is behaviour: only 3.3 gives such a trigger an ``asset_state_store`` (state
   kept per watched asset in the metadata DB); :func:`trigger_asset_state_store` returns it, or
   None before 3.3.
+- Recording an asset event from a server process (the webhook receiver in the api-server):
+  ``AssetManager.register_asset_change(asset=<AssetModel>, extra=..., session=...)`` takes an
+  ``AssetModel`` and a session in every minor from 3.0 to 3.3 (its other parameters differ);
+  :func:`register_asset_event` calls it with those three only.
+- The asset state store's server side (``airflow.state.get_state_backend`` with
+  ``airflow._shared.state.AssetScope``, values stored as JSON text): 3.3 only;
+  :func:`asset_state_backend` returns it, or None before 3.3.
 
 Importing this module imports Airflow, never mlflow.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # mypy checks against the newest Airflow, where the first branch of each pair is taken.
 try:
@@ -78,6 +88,26 @@ def trigger_asset_state_store(trigger: BaseEventTrigger) -> Any | None:
     return getattr(trigger, "asset_state_store", None)
 
 
+def register_asset_event(asset: Any, extra: dict[str, Any], session: Any) -> Any | None:
+    """Record an asset event on ``asset`` (an ``AssetModel``) in ``session``'s transaction,
+    queueing the DAG runs scheduled on it, as Airflow's own REST API does. Returns the
+    ``AssetEvent``, or None when Airflow refuses (inactive asset). Server processes only."""
+    from airflow.assets.manager import AssetManager
+
+    return AssetManager.register_asset_change(asset=asset, extra=extra, session=session)
+
+
+def asset_state_backend() -> tuple[Any, Callable[[int], Any]] | None:
+    """The state backend and a function from an asset id to its scope (Airflow 3.3+, for server
+    processes that read and write an asset's state store in their own session), or None."""
+    try:
+        from airflow._shared.state import AssetScope
+        from airflow.state import get_state_backend
+    except ImportError:  # Airflow 3.0 to 3.2
+        return None
+    return get_state_backend(), lambda asset_id: AssetScope(asset_id=asset_id)
+
+
 __all__ = [
     "AirflowException",
     "AirflowNotFoundException",
@@ -86,7 +116,9 @@ __all__ = [
     "BaseEventTrigger",
     "BaseHook",
     "CronDataIntervalTimetable",
+    "asset_state_backend",
     "conf",
     "mask_secret",
+    "register_asset_event",
     "trigger_asset_state_store",
 ]

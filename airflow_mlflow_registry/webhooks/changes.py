@@ -1,0 +1,161 @@
+"""What a webhook delivery says, the asset event it becomes, and the de-duplication shared by
+the webhook receiver and the registry-event trigger.
+
+Two MLflow events become asset events, with the payload shape of
+:class:`~airflow_mlflow_registry.triggers.MlflowRegistryEventTrigger`'s events:
+
+- ``model_version.created`` -> ``event: "new_version"``;
+- ``model_version_alias.created`` (an alias set or moved) -> ``event: "alias_moved"``.
+
+Other events (tags, deleted aliases, new registered models, prompts) are acknowledged and
+ignored.
+
+One change is one asset event, whichever path sees it first:
+
+- a change is identified by ``(event, version)`` for new versions and by ``(alias, version)``
+  for alias moves; a new version is a duplicate when any recent event of the asset recorded
+  that version, an alias move when the newest recorded move of that alias already points at
+  that version (so a move away and back again is two changes), and any delivery whose id is
+  already recorded is a duplicate (:func:`find_duplicate`);
+- the receiver also keeps a ledger of what it recorded in the asset's state store
+  (Airflow 3.3+, key :data:`LEDGER_KEY`), which the trigger reads before it emits
+  (:func:`recorded_by_webhook`), so a poll after a delivery emits nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlflow_registry.webhooks.signature import WebhookRejected
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+NEW_VERSION = "new_version"
+ALIAS_MOVED = "alias_moved"
+# MLflow's ``entity.action`` names of the events that become asset events.
+WEBHOOK_EVENTS = {
+    "model_version.created": NEW_VERSION,
+    "model_version_alias.created": ALIAS_MOVED,
+}
+LEDGER_KEY = "mlflow_registry_webhook_changes"
+# Versions the ledger remembers per asset: far more than a poll interval's worth of changes.
+LEDGER_MAX_VERSIONS = 500
+
+
+@dataclass(frozen=True)
+class RegistryChange:
+    """One registry change a delivery announces: ``event`` is :data:`NEW_VERSION` or
+    :data:`ALIAS_MOVED`; ``alias`` is set for alias moves only."""
+
+    event: str
+    model_name: str
+    version: str
+    alias: str | None = None
+
+
+def parse_delivery(body: bytes) -> RegistryChange | None:
+    """The change a verified delivery body announces, or None for an event that makes no asset
+    event.
+
+    :raises WebhookRejected: 400 when the body is not MLflow's ``{entity, action, timestamp,
+        data}`` JSON or ``data`` lacks the event's fields (``name``, ``version``, ``alias``).
+    """
+    try:
+        message = json.loads(body)
+    except ValueError:
+        raise WebhookRejected(400, "body is not JSON") from None
+    if not isinstance(message, dict) or not isinstance(message.get("data"), dict):
+        raise WebhookRejected(400, "body is not an MLflow webhook payload (no 'data' object)")
+    entity, action = message.get("entity"), message.get("action")
+    if not isinstance(entity, str) or not isinstance(action, str):
+        raise WebhookRejected(400, "payload has no 'entity' and 'action' strings")
+    event = WEBHOOK_EVENTS.get(f"{entity}.{action}")
+    if event is None:
+        return None
+    data = message["data"]
+    fields = ("name", "version", "alias") if event == ALIAS_MOVED else ("name", "version")
+    missing = [name for name in fields if not isinstance(data.get(name), (str, int))]
+    if missing or not str(data["version"]).isdigit():
+        raise WebhookRejected(
+            400, f"{entity}.{action} payload lacks valid {', '.join(missing) or 'version'}"
+        )
+    return RegistryChange(
+        event=event,
+        model_name=str(data["name"]),
+        version=str(data["version"]),
+        alias=str(data["alias"]) if event == ALIAS_MOVED else None,
+    )
+
+
+def event_payload(
+    change: RegistryChange,
+    record: Mapping[str, Any],
+    *,
+    delivery_id: str,
+    previous_version: str | None,
+) -> dict[str, Any]:
+    """The asset event's payload: the hook's version ``record`` plus ``event``, ``alias``,
+    ``previous_version`` (alias moves) and ``delivery_id``, as the trigger's events carry."""
+    payload = {**record, "event": change.event, "alias": change.alias}
+    if change.event == ALIAS_MOVED:
+        payload["previous_version"] = previous_version
+    payload["delivery_id"] = delivery_id
+    return payload
+
+
+def find_duplicate(
+    change: RegistryChange, delivery_id: str, recorded: Iterable[Mapping[str, Any]]
+) -> str | None:
+    """Why ``change`` (delivery ``delivery_id``) is already recorded among ``recorded`` (the
+    payloads of the asset's recent events, newest first, from either path), or None."""
+    alias_seen = False
+    for payload in recorded:
+        if payload.get("delivery_id") == delivery_id:
+            return f"delivery {delivery_id} already recorded"
+        if payload.get("event") != change.event:
+            continue
+        if change.event == NEW_VERSION and str(payload.get("version")) == change.version:
+            return f"version {change.version} already recorded"
+        if change.event == ALIAS_MOVED and payload.get("alias") == change.alias and not alias_seen:
+            alias_seen = True  # only the newest move of this alias counts
+            if str(payload.get("version")) == change.version:
+                return f"alias {change.alias!r} already recorded at version {change.version}"
+    return None
+
+
+def previous_alias_version(alias: str, recorded: Iterable[Mapping[str, Any]]) -> str | None:
+    """The version of the newest recorded move of ``alias`` among ``recorded`` (newest first)."""
+    for payload in recorded:
+        if payload.get("event") == ALIAS_MOVED and payload.get("alias") == alias:
+            return str(payload.get("version"))
+    return None
+
+
+def ledger_with(ledger: Any, change: RegistryChange) -> dict[str, Any]:
+    """The state-store ledger (:data:`LEDGER_KEY`) after the receiver recorded ``change``:
+    ``{"versions": [...], "aliases": {alias: version}}``, at most
+    :data:`LEDGER_MAX_VERSIONS` versions (the newest)."""
+    current = ledger if isinstance(ledger, dict) else {}
+    versions = [str(v) for v in current.get("versions", [])]
+    aliases = dict(current.get("aliases") or {})
+    if change.event == NEW_VERSION and change.version not in versions:
+        versions.append(change.version)
+    elif change.alias is not None:
+        aliases[change.alias] = change.version
+    return {"versions": versions[-LEDGER_MAX_VERSIONS:], "aliases": aliases}
+
+
+def recorded_by_webhook(ledger: Any, payload: Mapping[str, Any]) -> bool:
+    """True when the trigger's event ``payload`` (``event``, ``version``, ``alias``) is a change
+    the receiver already recorded according to ``ledger`` (the value at :data:`LEDGER_KEY`)."""
+    if not isinstance(ledger, dict):
+        return False
+    version = str(payload.get("version"))
+    if payload.get("event") == NEW_VERSION:
+        return version in {str(v) for v in ledger.get("versions", [])}
+    if payload.get("event") == ALIAS_MOVED:
+        return (ledger.get("aliases") or {}).get(payload.get("alias")) == version
+    return False

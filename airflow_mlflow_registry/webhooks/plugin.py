@@ -1,0 +1,23 @@
+"""The Airflow plugin that mounts the webhook receiver on the api-server.
+
+Airflow finds it through the ``plugins`` key of the provider info, so installing the package
+is enough; it is mounted at :data:`~airflow_mlflow_registry.webhooks.receiver.URL_PREFIX` on
+every supported Airflow minor (3.0 to 3.3: plugin FastAPI apps exist since 3.0). The receiver's
+FastAPI app is built when the plugin is loaded; the other Airflow processes load plugins too,
+which costs them that build and nothing else.
+"""
+
+from __future__ import annotations
+
+from airflow.plugins_manager import AirflowPlugin
+
+from airflow_mlflow_registry.webhooks.receiver import URL_PREFIX, create_app
+
+
+class MlflowRegistryWebhookPlugin(AirflowPlugin):
+    """Mounts the MLflow registry webhook receiver (``POST <URL_PREFIX>/<conn-id>``)."""
+
+    name = "mlflow_registry_webhooks"
+    fastapi_apps = [
+        {"app": create_app(), "url_prefix": URL_PREFIX, "name": "MLflow registry webhooks"}
+    ]
