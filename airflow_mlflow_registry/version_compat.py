@@ -25,19 +25,18 @@ What moved (measured on released Airflow):
   ``AssetManager.register_asset_change(asset=<AssetModel>, extra=..., session=...)`` takes an
   ``AssetModel`` and a session in every minor from 3.0 to 3.3 (its other parameters differ);
   :func:`register_asset_event` calls it with those three only.
-- The asset state store's server side (``airflow.state.get_state_backend`` with
-  ``airflow._shared.state.AssetScope``, values stored as JSON text): 3.3 only;
-  :func:`asset_state_backend` returns it, or None before 3.3.
+- The asset state store's table (``airflow.models.asset_state_store``, values stored as JSON
+  text by ``airflow.state.metastore.MetastoreBackend``): 3.3 only;
+  :func:`asset_state_entries` returns None before 3.3.
 
 Importing this module imports Airflow, never mlflow.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+import contextlib
+import json
+from typing import Any
 
 # mypy checks against the newest Airflow, where the first branch of each pair is taken.
 try:
@@ -97,15 +96,36 @@ def register_asset_event(asset: Any, extra: dict[str, Any], session: Any) -> Any
     return AssetManager.register_asset_change(asset=asset, extra=extra, session=session)
 
 
-def asset_state_backend() -> tuple[Any, Callable[[int], Any]] | None:
-    """The state backend and a function from an asset id to its scope (Airflow 3.3+, for server
-    processes that read and write an asset's state store in their own session), or None."""
+def asset_state_entries(session: Any, asset_id: int, key_prefix: str) -> dict[str, Any] | None:
+    """The entries of asset ``asset_id``'s state store whose key starts with ``key_prefix``,
+    decoded from JSON, read in ``session`` (Airflow 3.3+; None before 3.3). Server processes
+    only; entries that are not JSON (a custom state backend's references) are left out."""
     try:
-        from airflow._shared.state import AssetScope
-        from airflow.state import get_state_backend
+        from airflow.models.asset_state_store import AssetStateStoreModel
     except ImportError:  # Airflow 3.0 to 3.2
         return None
-    return get_state_backend(), lambda asset_id: AssetScope(asset_id=asset_id)
+    from sqlalchemy import select
+
+    rows = session.execute(
+        select(AssetStateStoreModel.key, AssetStateStoreModel.value).where(
+            AssetStateStoreModel.asset_id == asset_id,
+            AssetStateStoreModel.key.startswith(key_prefix, autoescape=True),
+        )
+    )
+    entries = {}
+    for key, value in rows:
+        with contextlib.suppress(ValueError):
+            entries[key] = json.loads(value)
+    return entries
+
+
+def set_asset_state_entry(session: Any, asset_id: int, key: str, value: Any) -> None:
+    """Write ``value`` (JSON-able) at ``key`` of asset ``asset_id``'s state store in
+    ``session``, as the triggerer's writes are stored (Airflow 3.3+ only)."""
+    from airflow._shared.state import AssetScope
+    from airflow.state.metastore import MetastoreBackend
+
+    MetastoreBackend().set(AssetScope(asset_id=asset_id), key, json.dumps(value), session=session)
 
 
 __all__ = [
@@ -116,9 +136,10 @@ __all__ = [
     "BaseEventTrigger",
     "BaseHook",
     "CronDataIntervalTimetable",
-    "asset_state_backend",
+    "asset_state_entries",
     "conf",
     "mask_secret",
     "register_asset_event",
+    "set_asset_state_entry",
     "trigger_asset_state_store",
 ]

@@ -17,17 +17,20 @@ One change is one asset event, whichever path sees it first:
   that version, an alias move when the newest recorded move of that alias already points at
   that version (so a move away and back again is two changes), and any delivery whose id is
   already recorded is a duplicate (:func:`find_duplicate`);
-- the receiver also keeps a ledger of what it recorded in the asset's state store
-  (Airflow 3.3+, key :data:`LEDGER_KEY`), which the trigger reads before it emits
-  (:func:`recorded_by_webhook`), so a poll after a delivery emits nothing.
+- on Airflow 3.3+ the receiver also checks and advances the cursors the polling watches keep
+  in the asset's state store (:func:`sync_watch_cursors`, the rule of
+  :mod:`~airflow_mlflow_registry.registry_event_cursor`), so a poll after a delivery emits
+  nothing and a delivery after a poll records nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlflow_registry.registry_event_cursor import EventCursor, cursor_key
 from airflow_mlflow_registry.webhooks.signature import WebhookRejected
 
 if TYPE_CHECKING:
@@ -40,9 +43,6 @@ WEBHOOK_EVENTS = {
     "model_version.created": NEW_VERSION,
     "model_version_alias.created": ALIAS_MOVED,
 }
-LEDGER_KEY = "mlflow_registry_webhook_changes"
-# Versions the ledger remembers per asset: far more than a poll interval's worth of changes.
-LEDGER_MAX_VERSIONS = 500
 
 
 @dataclass(frozen=True)
@@ -134,28 +134,42 @@ def previous_alias_version(alias: str, recorded: Iterable[Mapping[str, Any]]) ->
     return None
 
 
-def ledger_with(ledger: Any, change: RegistryChange) -> dict[str, Any]:
-    """The state-store ledger (:data:`LEDGER_KEY`) after the receiver recorded ``change``:
-    ``{"versions": [...], "aliases": {alias: version}}``, at most
-    :data:`LEDGER_MAX_VERSIONS` versions (the newest)."""
-    current = ledger if isinstance(ledger, dict) else {}
-    versions = [str(v) for v in current.get("versions", [])]
-    aliases = dict(current.get("aliases") or {})
-    if change.event == NEW_VERSION and change.version not in versions:
-        versions.append(change.version)
-    elif change.alias is not None:
-        aliases[change.alias] = change.version
-    return {"versions": versions[-LEDGER_MAX_VERSIONS:], "aliases": aliases}
+def sync_watch_cursors(
+    change: RegistryChange, conn_id: str, server: str, cursors: Mapping[str, Any]
+) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """Check ``change`` against the stored cursors of the polling watches on its asset.
 
+    ``cursors`` maps state-store keys (prefix
+    :data:`~airflow_mlflow_registry.registry_event_cursor.CURSOR_KEY_PREFIX`) to their stored
+    values; ``server`` is the connection's tracking host. Returns why the change is already
+    emitted by a watch (or None), and the cursors to store once the change is recorded:
 
-def recorded_by_webhook(ledger: Any, payload: Mapping[str, Any]) -> bool:
-    """True when the trigger's event ``payload`` (``event``, ``version``, ``alias``) is a change
-    the receiver already recorded according to ``ledger`` (the value at :data:`LEDGER_KEY`)."""
-    if not isinstance(ledger, dict):
-        return False
-    version = str(payload.get("version"))
-    if payload.get("event") == NEW_VERSION:
-        return version in {str(v) for v in ledger.get("versions", [])}
-    if payload.get("event") == ALIAS_MOVED:
-        return (ledger.get("aliases") or {}).get(payload.get("alias")) == version
-    return False
+    - new-version watches (an int watermark): a duplicate when
+      :meth:`~airflow_mlflow_registry.registry_event_cursor.EventCursor.was_emitted`; else the
+      version is marked emitted (``with_emitted``) so the poll passes over it;
+    - the alias watch without tags of ``change.alias`` (its key is
+      :func:`~airflow_mlflow_registry.registry_event_cursor.cursor_key` of the connection,
+      model and alias): a duplicate when it already saw the alias at the version; else its
+      version becomes the change's. Alias watches with tags have keys the receiver cannot
+      derive, and are not synchronised.
+
+    Cursors of another server (the connection was re-pointed) are left alone.
+    """
+    alias_key = None
+    if change.alias is not None:
+        alias_key = cursor_key(conn_id, change.model_name, change.alias, {})
+    updates: dict[str, dict[str, Any]] = {}
+    for key, value in cursors.items():
+        cursor = EventCursor.from_stored(value)
+        if cursor is None or cursor.server not in (None, server):
+            continue
+        if change.event == NEW_VERSION and isinstance(cursor.version, int):
+            if cursor.was_emitted(change.version):
+                return f"the polling watch already emitted version {change.version}", {}
+            updates[key] = cursor.with_emitted(change.version).to_stored()
+        elif key == alias_key:
+            if cursor.version == change.version:
+                return f"the polling watch already saw alias {change.alias!r} there", {}
+            moved = dataclasses.replace(cursor, version=change.version, version_created=None)
+            updates[key] = moved.to_stored()
+    return None, updates

@@ -139,7 +139,7 @@ def _record(conn_id: str, change: RegistryChange, delivery_id: str) -> dict[str,
         state = "gone" if record is None else record["status"]
         return _answer("ignored", delivery_id, f"version {change.version} is {state}")
     with create_session() as session:
-        duplicate = record_change(session, asset_id, change, delivery_id, record)
+        duplicate = record_change(session, conn_id, asset_id, change, delivery_id, record)
     if duplicate is not None:
         log.info("MLflow webhook delivery %s: %s; no new event.", delivery_id, duplicate)
         return _answer("duplicate", delivery_id, duplicate)

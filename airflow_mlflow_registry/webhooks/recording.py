@@ -4,28 +4,33 @@ Every api-server replica records through the same transaction shape, so the meta
 a process's memory) decides what is a duplicate: the transaction first writes-locks the asset's
 row (an update that changes nothing: a row lock on PostgreSQL and MySQL, the database write
 lock on SQLite), then reads the asset's recent events, and records only a change none of them
-holds (:func:`~airflow_mlflow_registry.webhooks.changes.find_duplicate`). Two replicas given
-the same delivery at once therefore record it once; a poll's event committed before is seen.
+holds (:func:`~airflow_mlflow_registry.webhooks.changes.find_duplicate`) and, on Airflow 3.3+,
+no polling watch's cursor marks as emitted. Two replicas given the same delivery at once
+therefore record it once; a poll's event committed before is seen.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.version_compat import asset_state_backend, register_asset_event
+from airflow_mlflow_registry.assets import tracking_host
+from airflow_mlflow_registry.registry_event_cursor import CURSOR_KEY_PREFIX
+from airflow_mlflow_registry.version_compat import (
+    asset_state_entries,
+    register_asset_event,
+    set_asset_state_entry,
+)
 from airflow_mlflow_registry.webhooks.changes import (
-    LEDGER_KEY,
     RegistryChange,
     event_payload,
     find_duplicate,
-    ledger_with,
     previous_alias_version,
+    sync_watch_cursors,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from sqlalchemy.orm import Session
 
@@ -68,6 +73,7 @@ def recent_payloads(session: Session, asset_id: int) -> list[dict[str, Any]]:
 
 def record_change(
     session: Session,
+    conn_id: str,
     asset_id: int,
     change: RegistryChange,
     delivery_id: str,
@@ -77,8 +83,9 @@ def record_change(
     transaction, the caller commits. Returns None when recorded, else why it is a duplicate.
 
     The event's ``extra`` is ``{"from_webhook": True, "payload": ...}`` (the trigger's events
-    carry ``from_trigger``); on Airflow 3.3+ the asset's state store ledger is updated in the
-    same transaction.
+    carry ``from_trigger``). On Airflow 3.3+ the cursors of the polling watches on the asset
+    are checked and advanced in the same transaction
+    (:func:`~airflow_mlflow_registry.webhooks.changes.sync_watch_cursors`).
     """
     from airflow.models.asset import AssetModel
     from sqlalchemy import update
@@ -93,22 +100,16 @@ def record_change(
     duplicate = find_duplicate(change, delivery_id, recorded)
     if duplicate is not None:
         return duplicate
+    cursors = asset_state_entries(session, asset_id, CURSOR_KEY_PREFIX) or {}
+    server = tracking_host(record["tracking_uri"])
+    duplicate, cursor_updates = sync_watch_cursors(change, conn_id, server, cursors)
+    if duplicate is not None:
+        return duplicate
     previous = previous_alias_version(change.alias, recorded) if change.alias else None
     payload = event_payload(change, record, delivery_id=delivery_id, previous_version=previous)
     asset = session.get(AssetModel, asset_id)
     if register_asset_event(asset, {"from_webhook": True, "payload": payload}, session) is None:
         return "Airflow refused the asset event (asset inactive)"
-    _update_ledger(session, asset_id, lambda ledger: ledger_with(ledger, change))
+    for key, value in cursor_updates.items():
+        set_asset_state_entry(session, asset_id, key, value)
     return None
-
-
-def _update_ledger(session: Session, asset_id: int, update: Callable[[Any], Any]) -> None:
-    """Rewrite the asset's :data:`LEDGER_KEY` entry (Airflow 3.3+; nothing before)."""
-    found = asset_state_backend()
-    if found is None:
-        return
-    backend, scope_of = found
-    scope = scope_of(asset_id)
-    stored = backend.get(scope, LEDGER_KEY, session=session)
-    ledger = json.loads(stored) if stored else None
-    backend.set(scope, LEDGER_KEY, json.dumps(update(ledger)), session=session)

@@ -15,17 +15,16 @@ from typing import TYPE_CHECKING
 import pytest
 from fastapi.testclient import TestClient
 
+from airflow_mlflow_registry.registry_event_cursor import EventCursor, cursor_key
 from airflow_mlflow_registry.webhooks import receiver
 from airflow_mlflow_registry.webhooks.changes import (
     ALIAS_MOVED,
-    LEDGER_MAX_VERSIONS,
     NEW_VERSION,
     RegistryChange,
     find_duplicate,
-    ledger_with,
     parse_delivery,
     previous_alias_version,
-    recorded_by_webhook,
+    sync_watch_cursors,
 )
 from airflow_mlflow_registry.webhooks.receiver import MAX_BODY_BYTES, URL_PREFIX, create_app
 from airflow_mlflow_registry.webhooks.shared_secret import secret_variable_key
@@ -241,18 +240,38 @@ def test_duplicates_by_version_by_newest_alias_move_and_by_delivery_id() -> None
     assert previous_alias_version("staging", recorded) is None
 
 
-def test_ledger_tells_the_trigger_what_the_receiver_recorded() -> None:
-    ledger = None
-    for version in range(1, LEDGER_MAX_VERSIONS + 3):
-        ledger = ledger_with(ledger, RegistryChange(NEW_VERSION, "m", str(version)))
-    ledger = ledger_with(ledger, RegistryChange(ALIAS_MOVED, "m", "7", "production"))
-    assert len(ledger["versions"]) == LEDGER_MAX_VERSIONS
-    assert recorded_by_webhook(ledger, {"event": NEW_VERSION, "version": "9"})
-    assert not recorded_by_webhook(ledger, {"event": NEW_VERSION, "version": "1"})  # evicted
-    assert recorded_by_webhook(
-        ledger, {"event": ALIAS_MOVED, "alias": "production", "version": "7"}
+def test_receiver_checks_and_advances_the_polling_watches_cursors() -> None:
+    server = "127.0.0.1:5000"
+    new_versions = cursor_key("conn", "m", None, {})
+    tagged = cursor_key("conn", "m", None, {"validated": "true"})
+    production = cursor_key("conn", "m", "production", {})
+    cursors = {
+        new_versions: EventCursor(server=server, version=5).to_stored(),
+        tagged: EventCursor(server=server, version=3, recheck={}).to_stored(),
+        production: EventCursor(server=server, version="4").to_stored(),
+        "other": {"not": "a cursor"},
+    }
+    # Version 5 was emitted by the poll (at the watermark): a duplicate, nothing written.
+    assert sync_watch_cursors(RegistryChange(NEW_VERSION, "m", "5"), "conn", server, cursors) == (
+        "the polling watch already emitted version 5",
+        {},
     )
-    assert not recorded_by_webhook(
-        ledger, {"event": ALIAS_MOVED, "alias": "production", "version": "8"}
+    # Version 6 is new: every new-version watch passes over it from now on.
+    duplicate, updates = sync_watch_cursors(
+        RegistryChange(NEW_VERSION, "m", "6"), "conn", server, cursors
     )
-    assert not recorded_by_webhook(None, {"event": NEW_VERSION, "version": "9"})
+    assert duplicate is None and set(updates) == {new_versions, tagged}
+    assert all(EventCursor.from_stored(v).was_emitted(6) for v in updates.values())
+    assert not EventCursor.from_stored(updates[new_versions]).was_emitted(7)
+    # The alias watch of 'production' already saw version 4; a move to 7 advances it only.
+    move = RegistryChange(ALIAS_MOVED, "m", "4", "production")
+    assert sync_watch_cursors(move, "conn", server, cursors)[0] is not None
+    duplicate, updates = sync_watch_cursors(
+        RegistryChange(ALIAS_MOVED, "m", "7", "production"), "conn", server, cursors
+    )
+    assert duplicate is None and list(updates) == [production]
+    assert updates[production]["version"] == "7"
+    # Cursors of another server are left alone.
+    assert sync_watch_cursors(
+        RegistryChange(NEW_VERSION, "m", "5"), "conn", "elsewhere:5000", cursors
+    ) == (None, {})
