@@ -1,26 +1,49 @@
 """Retention: which versions of a registered model a rule lets go, and deleting them.
 
-A :class:`RetentionRule` keeps the ``keep_latest`` newest versions (by version number) and/or
-every version registered less than ``older_than`` ago; with ``tags``, it looks only at the
-versions carrying every one of them (ranking included: "the newest N of the tagged ones"), and
-leaves the others alone. A version the rule lets go is still kept when an alias points at it,
-or while its registration is in flight (``PENDING_REGISTRATION``).
+A :class:`RetentionRule` keeps the ``keep_latest`` newest READY versions (by version number)
+and/or every version registered less than ``older_than`` ago; with ``tags``, it looks only at
+the versions carrying every one of them (ranking included: "the newest N of the tagged ones"),
+and leaves the others alone. Registration states:
+
+- only READY versions count toward ``keep_latest``;
+- a version whose registration is in flight (``PENDING_REGISTRATION``, or any state other
+  than READY and ``FAILED_REGISTRATION``) is never deleted, and is listed under ``protected``
+  when the rule would otherwise let it go;
+- a ``FAILED_REGISTRATION`` version is not counted and is deleted when the rule lets it go
+  (``older_than`` still keeps a young one); each one deleted is logged and listed under
+  ``failed_registrations_deleted``.
+
+A version the rule lets go is also kept when an alias points at it.
 
 :func:`delete_expired_versions` applies a rule with one connection's
 :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`: one paginated search of the
-model's versions (the tags matched by the server, newest first), one read of the model's
-aliases, and one request per deletion, plus one read of the aliases before each batch of
-deletions (MLflow deletes the aliases of a version it deletes, so an alias moved onto a
-version while the task runs must be seen before that version goes). Deleting is idempotent: a
-version already gone is not an error, and a retry after a partial run searches again and
-deletes what is left.
+model's versions (the tags matched by the server, newest first) and one read of the model's
+aliases, then two requests per deletion: a read of that version, then its delete.
+
+Aliases and the window that remains: MLflow deletes the aliases pointing at a version together
+with the version, without saying so, and has no conditional delete ("delete unless an alias
+points at it"). So each version is read (its aliases and status) immediately before its delete
+is sent, and kept if an alias now points at it. What remains is the time between the server
+answering that read and the server committing the delete: an alias pointed at that version in
+between is deleted with it, and nothing reports it. That is one request's trip to the server
+and back (milliseconds on a local network); it is longer only while the server is slow to
+process the delete (for a delete the client gave up on after its timeout, until the server
+gets to it). It never spans a retry's back-off: the delete is sent without HTTP retries, and
+after a 5xx, a timeout or a lost connection the version is read again before the delete is
+sent again. An alias set before that read is seen; one set after the delete is refused by the
+registry (the version no longer exists). ``keep_latest`` is counted at the search: versions
+registered later only add to the newest, so a version ranked out stays out, unless someone
+else deletes newer versions meanwhile.
+
+Deleting is idempotent: a version already gone is not an error, and a retry after a partial
+run searches again and deletes what is left.
 
 mlflow is not imported here: the connection's client does the requests.
 
-Why one module of about 350 lines: the rule's arguments (parsed the same way by the operator
+Why one module of about 400 lines: the rule's arguments (parsed the same way by the operator
 and its validation at DAG-parse time), the plan it yields and the deletion that re-checks
-aliases are one protocol, read together when reasoning about what may be deleted; split, each
-part would need the others' invariants restated.
+each version are one protocol, read together when reasoning about what may be deleted; split,
+each part would need the others' invariants restated.
 """
 
 from __future__ import annotations
@@ -28,12 +51,14 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.hooks.model_versions import aliases_by_version, search_model_versions
-from airflow_mlflow_registry.hooks.registry_calls import error_code
+from airflow_mlflow_registry.exceptions import MlflowRequestError
+from airflow_mlflow_registry.hooks.model_versions import search_model_versions
+from airflow_mlflow_registry.hooks.registry_calls import error_code, is_definitive
 from airflow_mlflow_registry.search_filters import check_search_tags, model_version_filter
 from airflow_mlflow_registry.validation import check_model_name
 
@@ -44,9 +69,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Deletions between two reads of the model's aliases.
-ALIAS_RECHECK_EVERY = 100
-PENDING = "PENDING_REGISTRATION"
+READY = "READY"
+FAILED = "FAILED_REGISTRATION"
+#: Seconds before the first re-check of a version whose delete got no definite answer;
+#: doubled for each further attempt.
+DELETE_RETRY_BACKOFF_SECONDS = 0.5
 _ISO_DURATION = re.compile(
     r"P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
     r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
@@ -86,11 +113,11 @@ def parse_duration(value: Any, argument: str = "older_than") -> timedelta | None
     if isinstance(value, timedelta):
         duration = value
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        duration = timedelta(seconds=value) if math.isfinite(value) else None
+        duration = _timedelta(seconds=value) if math.isfinite(value) else None
     elif isinstance(value, str):
         match = _ISO_DURATION.fullmatch(value.strip().upper())
         if match and any(match.groupdict().values()) and not value.strip().endswith("T"):
-            duration = timedelta(
+            duration = _timedelta(
                 **{unit: float(amount) for unit, amount in match.groupdict().items() if amount}
             )
     if duration is None or duration <= timedelta(0):
@@ -99,6 +126,15 @@ def parse_duration(value: Any, argument: str = "older_than") -> timedelta | None
             f"ISO-8601 duration such as 'P30D' (30 days) or 'PT12H' (12 hours); got {value!r}."
         )
     return duration
+
+
+def _timedelta(**amounts: float) -> timedelta | None:
+    """``timedelta(**amounts)``, or None when it exceeds what a ``timedelta`` holds (about
+    2.7 million years)."""
+    try:
+        return timedelta(**amounts)
+    except OverflowError:
+        return None
 
 
 def check_rule_given(keep_latest: Any, older_than: Any) -> None:
@@ -182,16 +218,19 @@ def plan_retention(
 ) -> RetentionPlan:
     """Apply ``rule`` to version records (the hook's record dicts: ``version``,
     ``registered_at``, ``aliases``, ``status``, ...), given highest version first, as of
-    ``now``. No requests.
+    ``now``: only READY versions count toward ``keep_latest``. No requests.
     """
     cutoff = rule.cutoff(now)
     expired: list[dict[str, Any]] = []
     protected: list[dict[str, Any]] = []
     examined = 0
-    for rank, record in enumerate(versions_newest_first):
+    ready_seen = 0
+    for record in versions_newest_first:
         examined += 1
-        if rule.keep_latest is not None and rank < rule.keep_latest:
-            continue
+        if record["status"] == READY:
+            ready_seen += 1
+            if rule.keep_latest is not None and ready_seen <= rule.keep_latest:
+                continue
         if cutoff is not None and datetime.fromisoformat(record["registered_at"]) >= cutoff:
             continue
         reason = keep_reason(record["status"], record.get("aliases") or [])
@@ -204,13 +243,14 @@ def plan_retention(
 
 
 def keep_reason(status: str, aliases: Iterable[str]) -> str | None:
-    """Why a version the rule lets go must stay: the aliases pointing at it, or a registration
-    still in flight; None when it may be deleted."""
+    """Why a version the rule lets go must stay: the aliases pointing at it, or its
+    registration state when that is neither READY nor FAILED_REGISTRATION (a registration in
+    flight); None when it may be deleted."""
     names = sorted(aliases)
     if names:
         return "alias " + ", ".join(repr(name) for name in names)
-    if status == PENDING:
-        return PENDING
+    if status not in (READY, FAILED):
+        return status
     return None
 
 
@@ -231,9 +271,11 @@ def delete_expired_versions(
     :return: a JSON-able record: ``model_name``, ``dry_run``, ``rule``, ``cutoff`` (ISO-8601
         or None), ``examined`` (versions carrying the rule's tags), ``deleted`` (this call's
         deletions: ``version``, ``registered_at``, ``run_id``, ``source``, ``status``),
-        ``would_delete`` (the same, in a dry run), ``already_gone`` (versions someone else
-        deleted meanwhile), ``protected`` (``version``, ``reason``), ``remaining`` (versions
-        left for a later run by ``max_deletions``), ``tracking_uri``.
+        ``would_delete`` (the same, in a dry run), ``failed_registrations_deleted`` (the
+        deleted versions that were ``FAILED_REGISTRATION``), ``already_gone`` (versions someone
+        else deleted meanwhile), ``protected`` (``version``, ``reason``: the aliases pointing at
+        it, or its registration state), ``remaining`` (versions left for a later run by
+        ``max_deletions``), ``tracking_uri``.
     :raises ValueError: for an invalid model name, ``max_deletions`` below 1, or ``now``
         without a time zone.
     :raises MlflowRequestError: naming the model (and version) when a request fails; the
@@ -257,6 +299,7 @@ def delete_expired_versions(
         "examined": plan.examined,
         "deleted": [],
         "would_delete": chosen if dry_run else [],
+        "failed_registrations_deleted": [],
         "already_gone": [],
         "protected": plan.protected,
         "remaining": len(plan.expired) - len(chosen),
@@ -297,32 +340,14 @@ def _delete(
     chosen: list[dict[str, Any]],
     record: dict[str, Any],
 ) -> None:
-    """Delete ``chosen`` (oldest first), re-reading the aliases before each batch and sparing a
-    version an alias now points at; fill ``record``'s ``deleted``, ``already_gone`` and
-    ``protected``."""
-    # The registry client: one request per delete, no prompt check.
-    registry_client = registry.client._get_registry_client()
-    aliased: dict[str, list[str]] = {}
-    for position, entry in enumerate(chosen):
-        if position % ALIAS_RECHECK_EVERY == 0:
-            aliased = aliases_by_version(registry, model_name)
-        reason = keep_reason(entry["status"], aliased.get(entry["version"], []))
-        if reason is not None:
-            log.info(
-                "Model %r version %s: %s was pointed at it meanwhile; keeping it.",
-                model_name,
-                entry["version"],
-                reason,
-            )
-            record["protected"].append({"version": entry["version"], "reason": reason})
-            continue
+    """Delete ``chosen`` (oldest first), each right after a read of it that finds no alias on
+    it and no registration in flight; fill ``record``'s ``deleted``,
+    ``failed_registrations_deleted``, ``already_gone`` and ``protected``."""
+    for entry in chosen:
+        version = entry["version"]
         try:
-            registry_client.delete_model_version(model_name, entry["version"])
-        except Exception as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                log.info("Model %r version %s is already gone.", model_name, entry["version"])
-                record["already_gone"].append(entry["version"])
-                continue
+            outcome = _delete_unless_kept(registry, model_name, version)
+        except MlflowRequestError:
             log.error(
                 "Model %r: deleted %d of %d versions before this failure; a retry deletes the "
                 "rest.",
@@ -330,13 +355,80 @@ def _delete(
                 len(record["deleted"]),
                 len(chosen),
             )
+            raise
+        if outcome == _GONE:
+            log.info("Model %r version %s is already gone.", model_name, version)
+            record["already_gone"].append(version)
+        elif outcome != _DELETED:
+            log.info("Model %r version %s is kept: %s.", model_name, version, outcome)
+            record["protected"].append({"version": version, "reason": outcome})
+        elif entry["status"] == FAILED:
+            log.info(
+                "Model %r version %s failed its registration (%s); deleted it.",
+                model_name,
+                version,
+                FAILED,
+            )
+            record["deleted"].append(entry)
+            record["failed_registrations_deleted"].append(version)
+        else:
+            log.info("Deleted model %r version %s.", model_name, version)
+            record["deleted"].append(entry)
+
+
+_DELETED = "deleted"
+_GONE = "already gone"
+
+
+def _delete_unless_kept(registry: RegistryCalls, model_name: str, version: str) -> str:
+    """Read ``version`` and, unless an alias points at it or its registration is in flight,
+    delete it at once. The delete is sent without HTTP retries; when it gets no definite
+    answer (5xx, timeout, lost connection) the version is read again before it is sent again,
+    up to the connection's ``max_retries`` more times.
+
+    :return: ``_DELETED``, ``_GONE`` (someone else deleted it, or a delete whose reply was
+        lost did), or why it is kept (:func:`keep_reason`).
+    :raises MlflowRequestError: naming the model and version.
+    """
+    # Registry clients: MlflowClient's own methods would first read the model to rule out
+    # prompts, one more request between the check and the delete.
+    reader = registry.client._get_registry_client()
+    deleter = registry.single_attempt_client._get_registry_client()
+    attempts = registry.config.max_retries + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            current = reader.get_model_version(model_name, version)
+        except Exception as exc:
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+                return _GONE
             raise registry.request_error(
-                f"Deleting model {model_name!r} version {entry['version']} (retention needs "
-                "MANAGE permission on the model)",
-                exc,
+                f"Reading model {model_name!r} version {version} before deleting it", exc
             ) from exc
-        log.info("Deleted model %r version %s.", model_name, entry["version"])
-        record["deleted"].append(entry)
+        reason = keep_reason(current.status, current.aliases or [])
+        if reason is not None:
+            return reason
+        try:
+            deleter.delete_model_version(model_name, version)
+        except Exception as exc:
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+                return _GONE
+            if is_definitive(exc) or attempt == attempts:
+                raise registry.request_error(
+                    f"Deleting model {model_name!r} version {version} (retention needs "
+                    "MANAGE permission on the model)",
+                    exc,
+                ) from exc
+            log.warning(
+                "Deleting model %r version %s got no definite answer (%s); reading it again "
+                "before sending the delete again.",
+                model_name,
+                version,
+                registry.describe(exc),
+            )
+            time.sleep(DELETE_RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            continue
+        return _DELETED
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _deletion_entry(record: Mapping[str, Any]) -> dict[str, Any]:

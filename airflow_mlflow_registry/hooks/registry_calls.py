@@ -9,6 +9,7 @@ only inside functions.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from functools import cached_property
@@ -110,6 +111,14 @@ class RegistryCalls:
     def client(self) -> MlflowClient:
         """The ``MlflowClient`` bound to this connection alone."""
         return self._client()
+
+    @cached_property
+    def single_attempt_client(self) -> MlflowClient:
+        """A client of the same connection whose requests are each sent once: no HTTP
+        retries. For a request that must be preceded by a fresh check every time it is sent
+        (retention's delete of a version, checked for aliases just before), so that a
+        transport retry never re-sends it after a back-off without that check."""
+        return new_client(dataclasses.replace(self.config, max_retries=0))
 
     @property
     def tracking_uri(self) -> str:

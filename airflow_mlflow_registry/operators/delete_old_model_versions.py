@@ -28,23 +28,28 @@ if TYPE_CHECKING:
 class DeleteOldModelVersionsOperator(BaseOperator):
     """Delete old versions of a registered model by rule; never one an alias points at.
 
-    The rule keeps the ``keep_latest`` newest versions and/or every version registered less
-    than ``older_than`` ago, counted among the versions carrying every tag in ``tags`` (the
-    others are left alone). Of the versions it lets go, those an alias points at and those
-    whose registration is still in flight are kept. Ages are measured from the DAG run's
-    ``run_after`` (when the run was due), so every try of a task instance uses the same
-    cutoff. With ``dry_run`` nothing is deleted.
+    The rule keeps the ``keep_latest`` newest READY versions and/or every version registered
+    less than ``older_than`` ago, counted among the versions carrying every tag in ``tags``
+    (the others are left alone). Of the versions it lets go, those an alias points at and
+    those whose registration is still in flight (``PENDING_REGISTRATION``) are kept;
+    ``FAILED_REGISTRATION`` versions are not counted toward ``keep_latest`` and are deleted
+    when the rule lets them go. Each version is read just before its delete and kept if an
+    alias points at it by then; an alias pointed at it in the instant between that read and
+    the delete is deleted with it (MLflow has no conditional delete; see
+    :mod:`airflow_mlflow_registry.retention` for the exact window). Ages are measured from
+    the DAG run's ``run_after`` (when the run was due), so every try of a task instance uses
+    the same cutoff. With ``dry_run`` nothing is deleted.
 
     Idempotent and safe to retry: a version already gone is not an error, and a retry after a
     partial run searches again and deletes what is left.
 
     Returns (and pushes to XCom) a plain dict: ``model_name``, ``dry_run``, ``rule``,
-    ``cutoff``, ``examined``, ``deleted``, ``would_delete``, ``already_gone``, ``protected``,
-    ``remaining``, ``tracking_uri`` (see
+    ``cutoff``, ``examined``, ``deleted``, ``would_delete``, ``failed_registrations_deleted``,
+    ``already_gone``, ``protected``, ``remaining``, ``tracking_uri`` (see
     :func:`~airflow_mlflow_registry.retention.delete_expired_versions`).
 
     :param model_name: registered model name. Templated.
-    :param keep_latest: keep this many newest versions (0 or more). Templated.
+    :param keep_latest: keep this many newest READY versions (0 or more). Templated.
     :param older_than: delete only versions older than this: a ``timedelta``, seconds, or an
         ISO-8601 duration such as ``"P30D"``. Templated.
     :param tags: only versions carrying every one of these tags (str to str). Templated.

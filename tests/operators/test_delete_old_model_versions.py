@@ -19,7 +19,7 @@ from airflow_mlflow_registry.openlineage_facets import deleted_versions_lineage
 from airflow_mlflow_registry.operators import DeleteOldModelVersionsOperator
 from airflow_mlflow_registry.retention import RetentionRule, parse_duration
 from tests.support.dag_runs import run_dag, task_states, xcom_value
-from tests.support.model_versions import add_version, unique
+from tests.support.model_versions import add_version, set_version_status, unique
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -36,11 +36,16 @@ SEARCH = "/model-versions/search"
 def model_with_versions(
     client: MlflowClient, count: int, tags: dict[int, dict[str, str]] | None = None
 ) -> str:
-    """A new model with versions 1..``count`` (``tags[n]`` on version n), made with a plain
-    client."""
+    """A new model with versions 1..``count`` (``tags[n]`` on version n) of one run, made with
+    a plain client (one request per version)."""
     model = unique("retention")
-    for number in range(1, count + 1):
-        assert add_version(client, model, tags=(tags or {}).get(number)) == str(number)
+    assert add_version(client, model, tags=(tags or {}).get(1)) == "1"
+    first = client.get_model_version(model, "1")
+    for number in range(2, count + 1):
+        version = client.create_model_version(
+            model, first.source, run_id=first.run_id, tags=(tags or {}).get(number)
+        )
+        assert version.version == str(number)
     return model
 
 
@@ -136,6 +141,49 @@ def test_max_deletions_deletes_the_oldest_and_counts_the_rest(
     assert versions_left(default_registry, model) == [5]
 
 
+def test_keep_latest_counts_only_ready_versions_keeps_pending_and_deletes_failed(
+    default_registry: MlflowClient,
+    hook: MlflowRegistryHook,
+    mlflow_server: MlflowServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Version 4 (the newest) is still PENDING_REGISTRATION and version 2 FAILED_REGISTRATION:
+    keep_latest=1 keeps version 3, the newest READY one, never deletes the pending one, and
+    deletes the failed one, saying so."""
+    model = model_with_versions(default_registry, 4)
+    set_version_status(mlflow_server.backend_store_uri, model, "2", "FAILED_REGISTRATION")
+    set_version_status(mlflow_server.backend_store_uri, model, "4", "PENDING_REGISTRATION")
+    with caplog.at_level("INFO", logger="airflow_mlflow_registry.retention"):
+        record = hook.delete_expired_versions(model, RetentionRule.of(keep_latest=1))
+    assert deleted(record) == [1, 2]
+    assert [entry["status"] for entry in record["deleted"]] == ["READY", "FAILED_REGISTRATION"]
+    assert record["failed_registrations_deleted"] == ["2"]
+    assert record["protected"] == [{"version": "4", "reason": "PENDING_REGISTRATION"}]
+    assert versions_left(default_registry, model) == [3, 4]
+    assert f"Model {model!r} version 2 failed its registration (FAILED_REGISTRATION)" in caplog.text
+
+
+def test_read_only_user_gets_a_permission_error_naming_the_fix_and_nothing_is_deleted(
+    auth_mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    """A real 403 from the basic-auth server: alice may read the admin's model (default
+    permission READ) but not delete its versions."""
+    server = auth_mlflow_server
+    use_connection("retention_admin", server.url, login="admin", password=server.admin_password)
+    alice_password = server.passwords["alice"]
+    use_connection("retention_alice", server.url, login="alice", password=alice_password)
+    admin = MlflowRegistryHook(mlflow_conn_id="retention_admin").get_conn()
+    model = model_with_versions(admin, 3)
+    alice = MlflowRegistryHook(mlflow_conn_id="retention_alice")
+    with pytest.raises(MlflowRequestError) as raised:
+        alice.delete_expired_versions(model, RetentionRule.of(keep_latest=1))
+    message = str(raised.value)
+    assert f"Deleting model {model!r} version 1" in message
+    assert "MANAGE permission" in message and "permission denied (HTTP 403)" in message
+    assert alice_password not in message and server.admin_password not in message
+    assert versions_left(admin, model) == [1, 2, 3]
+
+
 # ------------------------------------------------------------------- retries and races
 
 
@@ -189,7 +237,55 @@ def test_version_aliased_after_the_search_is_kept(
     assert versions_left(default_registry, model) == [1, 4]
 
 
-def test_requests_are_paged_searches_and_one_per_deletion_never_one_per_version(
+def test_alias_moved_onto_an_expired_version_while_retention_runs_keeps_version_and_alias(
+    default_registry: MlflowClient, proxied_hook: MlflowRegistryHook, fault_proxy: FaultProxy
+) -> None:
+    """30 versions, keep_latest=5, `production` on version 30. Right after the server deleted
+    version 3 (before its reply reaches retention), a rollback moves `production` onto
+    version 20: retention must keep version 20, and with it the alias."""
+    model = model_with_versions(default_registry, 30)
+    default_registry.set_registered_model_alias(model, "production", "30")
+
+    def rollback(body: dict[str, Any]) -> dict[str, Any]:
+        default_registry.set_registered_model_alias(model, "production", "20")
+        return body
+
+    fault_proxy.add_fault(
+        "DELETE", DELETE, "rewrite_json", rewrite=rollback, body_contains='"version": "3"'
+    )
+    record = proxied_hook.delete_expired_versions(model, RetentionRule.of(keep_latest=5))
+    assert fault_proxy.faults_injected == 1
+    assert deleted(record) == [n for n in range(1, 26) if n != 20]
+    assert record["protected"] == [{"version": "20", "reason": "alias 'production'"}]
+    assert versions_left(default_registry, model) == [20, 26, 27, 28, 29, 30]
+    assert default_registry.get_model_version_by_alias(model, "production").version == "20"
+
+
+def test_refused_delete_is_sent_again_only_after_a_fresh_check_of_the_aliases(
+    default_registry: MlflowClient, proxied_hook: MlflowRegistryHook, fault_proxy: FaultProxy
+) -> None:
+    """`champion` is moved onto version 1 just after retention's check of version 1 was
+    answered, and the delete of version 1 is refused with a 503 before reaching the server.
+    The delete is not re-sent blindly after a back-off (which would widen the window to
+    seconds): version 1 is read again first, and kept."""
+    model = model_with_versions(default_registry, 3)
+
+    def move_alias_after_the_check(body: dict[str, Any]) -> dict[str, Any]:
+        default_registry.set_registered_model_alias(model, "champion", "1")
+        return body
+
+    check = f"/model-versions/get?name={model}&version=1"
+    fault_proxy.add_fault("GET", check, "rewrite_json", rewrite=move_alias_after_the_check)
+    fault_proxy.add_fault("DELETE", DELETE, "503_before_forward", body_contains='"version": "1"')
+    record = proxied_hook.delete_expired_versions(model, RetentionRule.of(keep_latest=1))
+    assert fault_proxy.faults_injected == 2
+    assert deleted(record) == [2]
+    assert record["protected"] == [{"version": "1", "reason": "alias 'champion'"}]
+    assert versions_left(default_registry, model) == [1, 3]
+    assert default_registry.get_model_version_by_alias(model, "champion").version == "1"
+
+
+def test_requests_are_paged_searches_and_two_per_deletion_never_one_per_version(
     default_registry: MlflowClient, proxied_hook: MlflowRegistryHook, fault_proxy: FaultProxy
 ) -> None:
     model = model_with_versions(default_registry, 7)
@@ -200,10 +296,11 @@ def test_requests_are_paged_searches_and_one_per_deletion_never_one_per_version(
     assert deleted(record) == [1, 2]
     paths = [path.split("?")[0] for _, path in fault_proxy.requests_seen]
     assert paths.count("/api/2.0/mlflow/model-versions/search") == math.ceil(7 / 3)
-    # One read of the aliases with the search, one before the deletions.
-    assert paths.count("/api/2.0/mlflow/registered-models/get") == 2
+    # One read of the aliases with the search; each deletion reads its version first.
+    assert paths.count("/api/2.0/mlflow/registered-models/get") == 1
+    assert paths.count("/api/2.0/mlflow/model-versions/get") == 2
     assert paths.count("/api/2.0/mlflow/model-versions/delete") == 2
-    assert len(paths) == 3 + 2 + 2
+    assert len(paths) == 3 + 1 + 2 * 2
 
 
 # ------------------------------------------------------------------------- bad input
@@ -218,6 +315,8 @@ def test_requests_are_paged_searches_and_one_per_deletion_never_one_per_version(
         ({"older_than": "30 days"}, "older_than", "P30D"),
         ({"older_than": "P1Y"}, "older_than", "P30D"),
         ({"older_than": -60}, "older_than", "P30D"),
+        ({"older_than": "P9999999999D"}, "older_than", "P30D"),
+        ({"older_than": 1e20}, "older_than", "P30D"),
         ({"keep_latest": 3, "tags": {"note": "it's"}}, "tags", "without quotes"),
         ({"keep_latest": 3, "max_deletions": 0}, "max_deletions", ">= 1"),
     ],

@@ -72,3 +72,24 @@ def versions_by_run(client: MlflowClient, model: str) -> dict[str, list[ModelVer
     for version in client.search_model_versions(f"name='{model}'"):
         grouped.setdefault(version.run_id, []).append(version)
     return grouped
+
+
+def set_version_status(backend_store_uri: str, model_name: str, version: str, status: str) -> None:
+    """Give version ``version`` of ``model_name`` the registration ``status``
+    (``PENDING_REGISTRATION``, ``FAILED_REGISTRATION``) in a running server's SQL store.
+
+    Why through the database: the open-source server registers every version READY at once;
+    only registries that copy artifacts (Databricks, Unity Catalog) leave a version pending or
+    failed, and no REST call sets a status. Writing the row through MLflow's own
+    ``SqlAlchemyStore`` on the server's ``backend_store_uri`` gives a real server a version in
+    that state, which every later request (search, get, delete) then sees.
+    """
+    from mlflow.store.model_registry.dbmodels.models import SqlModelVersion
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
+
+    store = SqlAlchemyStore(backend_store_uri)
+    with store.ManagedSessionMaker(read_only=False) as session:
+        row = store._get_sql_model_version(session, model_name, version)
+        assert isinstance(row, SqlModelVersion)
+        row.status = status
+    store.engine.dispose()
