@@ -6,6 +6,11 @@
 # connection form in a browser on the floor entry's Airflow, and the provider against the older
 # MLflow servers of .ci/matrix/servers.txt (the `servers` tests).
 #
+# The canary entry (airflow `newest`) is resolved here, each run, to the newest Airflow and
+# mlflow-skinny (and libraries) that pyproject.toml allows; its summary line names what it
+# resolved and the date. When its resolved set is a pinned entry's (same Python), the run of
+# that entry stands for it and it is not run twice.
+#
 # Venvs live in .venv-matrix/<name> (gitignored) and are reused while their pin file, the
 # interpreter and pyproject.toml are unchanged, like .ci/bootstrap.sh does for .venv.
 # Usage: bash .ci/matrix.sh [NAME...]   (default: everything; NAME is an entry, or `servers`).
@@ -17,18 +22,60 @@ bash .ci/bootstrap.sh
 source "$ROOT/.ci/matrix/venvs.sh"
 export MLFLOW_TEST_SERVER_PYTHON="$ROOT/.venv/bin/python"
 
+# The newest Airflow and mlflow-skinny pyproject.toml allows on Python $1, with the newest
+# libraries, resolved now into file $2 (exit code 1 when nothing resolves).
+resolve_newest() {
+    "$UV" pip compile --quiet --python-version "$1" --resolution highest \
+        --custom-compile-command "bash .ci/matrix.sh (canary, resolved $(date -u +%F))" \
+        --output-file "$2" pyproject.toml .ci/matrix/test-requirements.in
+}
+
+# The `name==version` lines of pin file $1, sorted: the resolved set, without comments.
+resolved_set() {
+    grep -E '^[A-Za-z0-9].*==' "$1" | sort
+}
+
+# `name==version` of package $2 in pin file $1.
+pinned() {
+    grep -E "^$2==" "$1"
+}
+
 failed=()
 summary=()
+declare -A entry_of_set=() result_of_entry=()
 while read -r name python airflow skinny _; do
     if [[ -z "$name" || "$name" == \#* ]]; then continue; fi
     if (($# > 0)) && [[ " $* " != *" $name "* ]]; then continue; fi
     started=$SECONDS
-    echo ">> $name: Airflow $airflow, mlflow-skinny $skinny, Python $python" >&2
+    pins="$ROOT/.ci/matrix/$name.txt"
+    label="Airflow $airflow, mlflow-skinny $skinny"
     status=0
-    venv="$(ensure_venv "$name" "$(find_python "$python")" with-checkout)" &&
+    if [[ "$airflow" == newest ]]; then
+        mkdir -p "$ROOT/.venv-matrix"
+        pins="$ROOT/.venv-matrix/$name.txt"
+        if ! resolve_newest "$python" "$pins"; then
+            summary+=("$name: FAILED (nothing resolves for Python $python) in $((SECONDS - started)) s")
+            failed+=("$name")
+            continue
+        fi
+        label="newest on $(date -u +%F): $(pinned "$pins" apache-airflow), $(pinned "$pins" mlflow-skinny)"
+    fi
+    key="$python $(resolved_set "$pins" | sha256sum | cut -d' ' -f1)"
+    same="${entry_of_set[$key]:-}"
+    if [[ -n "$same" ]]; then
+        echo ">> $name: $label, Python $python: the same set as $same, not run again" >&2
+        result="${result_of_entry[$same]} (the run of $same, the same set)"
+        [[ "$result" == passed* ]] || failed+=("$name")
+        summary+=("$name ($label): $result")
+        continue
+    fi
+    echo ">> $name: $label, Python $python" >&2
+    venv="$(ensure_venv "$name" "$(find_python "$python")" "$pins" with-checkout)" &&
         "$venv/bin/python" -m pytest -p no:cacheprovider -m compat -q || status=$?
     result="$( ((status == 0)) && echo passed || echo "FAILED ($status)")"
-    summary+=("$name: $result in $((SECONDS - started)) s")
+    entry_of_set[$key]="$name"
+    result_of_entry[$name]="$result"
+    summary+=("$name ($label): $result in $((SECONDS - started)) s")
     ((status == 0)) || failed+=("$name")
 done < "$ROOT/.ci/matrix/entries.txt"
 

@@ -1,8 +1,11 @@
-"""What the package declares is exactly what the compatibility matrix runs.
+"""What the package declares follows the compatibility matrix.
 
-The matrix is ``.ci/matrix/entries.txt`` (run by ``.ci/matrix.sh``). These tests fail when
-``pyproject.toml``'s ranges, its Python classifiers, the README's compatibility table or a
-committed pin file drift from it.
+The matrix is ``.ci/matrix/entries.txt`` (run by ``.ci/matrix.sh``): pinned entries, and a
+canary that resolves the newest Airflow and mlflow-skinny at run time. The declared policy:
+each lower bound is the lowest release a pinned entry runs; the upper bound is the next major
+(a release known to break would get its own cap, and this test would name it). These tests
+fail when ``pyproject.toml``'s ranges, its Python classifiers, the README's compatibility table
+or a committed pin file drift from the matrix.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ class MatrixEntry:
     resolution: str
     as_of: str
 
+    @property
+    def is_canary(self) -> bool:
+        """Resolved to the newest releases when the matrix runs, not pinned."""
+        return self.airflow == "newest"
+
 
 def matrix_entries() -> list[MatrixEntry]:
     """The entries of ``.ci/matrix/entries.txt``, in file order."""
@@ -36,8 +44,21 @@ def matrix_entries() -> list[MatrixEntry]:
     return [MatrixEntry(*line.split()) for line in lines if line.strip() and line[0] != "#"]
 
 
-def covering_range(versions: list[str]) -> SpecifierSet:
-    """``>=lowest,<next minor after the highest``: what a matrix over ``versions`` supports."""
+def pinned_entries() -> list[MatrixEntry]:
+    """The entries with a committed pin file (every entry but the canary)."""
+    return [entry for entry in matrix_entries() if not entry.is_canary]
+
+
+def declared_range(versions: list[str]) -> SpecifierSet:
+    """``>=lowest,<next major after the highest``: the policy for a dependency the pinned
+    entries run at ``versions``."""
+    parsed = sorted(Version(version) for version in versions)
+    lowest, highest = parsed[0], parsed[-1]
+    return SpecifierSet(f">={lowest},<{highest.major + 1}")
+
+
+def python_range(versions: list[str]) -> SpecifierSet:
+    """``>=lowest,<next minor after the highest``: the Pythons the matrix runs."""
     parsed = sorted(Version(version) for version in versions)
     lowest, highest = parsed[0], parsed[-1]
     return SpecifierSet(f">={lowest},<{highest.major}.{highest.minor + 1}")
@@ -57,18 +78,32 @@ def test_matrix_covers_every_python_and_the_lowest_and_newest_client() -> None:
     assert any(entry.resolution == "lowest-direct" for entry in entries)
 
 
-def test_pyproject_declares_exactly_the_ranges_the_matrix_runs() -> None:
-    entries = matrix_entries()
+def test_matrix_has_one_canary_on_the_newest_python_beside_pinned_entries() -> None:
+    canaries = [entry for entry in matrix_entries() if entry.is_canary]
+    assert len(canaries) == 1
+    (canary,) = canaries
+    assert (canary.mlflow_skinny, canary.resolution, canary.as_of) == (
+        "newest",
+        "highest",
+        "run-time",
+    )
+    pythons = sorted({entry.python for entry in matrix_entries()}, key=Version)
+    assert canary.python == pythons[-1]
+    assert not (MATRIX_DIR / f"{canary.name}.txt").exists()
+
+
+def test_pyproject_declares_the_matrix_floor_and_the_next_major() -> None:
+    entries = pinned_entries()
     project = pyproject()
     requirements = {Requirement(text).name: Requirement(text) for text in project["dependencies"]}
-    assert requirements["apache-airflow"].specifier == covering_range(
+    assert requirements["apache-airflow"].specifier == declared_range(
         [entry.airflow for entry in entries]
     )
-    assert requirements["mlflow-skinny"].specifier == covering_range(
+    assert requirements["mlflow-skinny"].specifier == declared_range(
         [entry.mlflow_skinny for entry in entries]
     )
-    assert SpecifierSet(project["requires-python"]) == covering_range(
-        [entry.python for entry in entries]
+    assert SpecifierSet(project["requires-python"]) == python_range(
+        [entry.python for entry in matrix_entries()]
     )
     classified = {
         classifier.rsplit(" :: ", 1)[1]
@@ -87,9 +122,16 @@ def test_readme_compatibility_table_is_the_matrix() -> None:
     ]
     expected = [
         [entry.airflow, entry.mlflow_skinny, entry.python, entry.resolution, entry.as_of]
-        for entry in matrix_entries()
+        for entry in pinned_entries()
     ]
-    assert rows == expected
+    assert rows[: len(expected)] == expected
+    # The canary's row: what it resolved and how it did on the day it was last recorded.
+    (canary,) = (entry for entry in matrix_entries() if entry.is_canary)
+    assert len(rows) == len(expected) + 1
+    airflow_cell, skinny_cell, python_cell, resolution_cell, as_of_cell = rows[-1]
+    assert airflow_cell.startswith("newest") and skinny_cell.startswith("newest")
+    assert (python_cell, resolution_cell) == (canary.python, canary.resolution)
+    assert re.search(r"\b(passed|failed) on \d{4}-\d{2}-\d{2}\b", as_of_cell), as_of_cell
     project = pyproject()
     for text in project["dependencies"]:
         if Requirement(text).name in {"apache-airflow", "mlflow-skinny"}:
@@ -98,7 +140,7 @@ def test_readme_compatibility_table_is_the_matrix() -> None:
 
 
 def test_each_pin_file_pins_its_entry_and_names_its_generator() -> None:
-    for entry in matrix_entries():
+    for entry in pinned_entries():
         pins = (MATRIX_DIR / f"{entry.name}.txt").read_text()
         lines = set(pins.splitlines())
         assert f"apache-airflow=={entry.airflow}" in lines, entry.name
@@ -115,7 +157,7 @@ def pinned_versions(entry: MatrixEntry) -> dict[str, Version]:
 
 def test_each_pin_file_keeps_the_bounds_its_airflow_minor_needs() -> None:
     checked = set()
-    for entry in matrix_entries():
+    for entry in pinned_entries():
         minor = entry.airflow.rsplit(".", 1)[0]
         bounds_file = MATRIX_DIR / f"airflow-{minor}-constraints.txt"
         if not bounds_file.exists():
@@ -127,4 +169,5 @@ def test_each_pin_file_keeps_the_bounds_its_airflow_minor_needs() -> None:
                 assert pins[canonicalize_name(bound.name)] in bound.specifier, (entry.name, line)
                 checked.add(entry.name)
     # Airflow 3.0's task SDK needs FastAPI < 0.132 (apache/airflow#63209): both 3.0 entries.
-    assert checked >= {entry.name for entry in matrix_entries() if entry.airflow.startswith("3.0.")}
+    assert checked >= {entry.name for entry in pinned_entries() if entry.airflow.startswith("3.0.")}
+

@@ -12,5 +12,5 @@ if [[ -z "${python:-}" ]]; then
     echo "no MLflow server named $name in .ci/matrix/servers.txt" >&2
     exit 1
 fi
-venv="$(ensure_venv "$name" "$(find_python "$python")")"
+venv="$(ensure_venv "$name" "$(find_python "$python")" "$ROOT/.ci/matrix/$name.txt")"
 echo "$venv/bin/python"

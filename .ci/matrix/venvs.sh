@@ -15,12 +15,12 @@ find_python() {
     return 1
 }
 
-# Create or reuse .venv-matrix/$1 with interpreter $2: exactly the pinned set .ci/matrix/$1.txt,
-# plus this checkout (editable, no dependencies) when $3 is "with-checkout". Reused while the
-# interpreter, the pin file (and then pyproject.toml) are unchanged. Prints its directory.
+# Create or reuse .venv-matrix/$1 with interpreter $2: exactly the pinned set in file $3, plus
+# this checkout (editable, no dependencies) when $4 is "with-checkout". Reused while the
+# interpreter, the pinned set (and then pyproject.toml) are unchanged. Prints its directory.
 ensure_venv() {
-    local name="$1" python="$2" checkout="${3:-}" venv="$ROOT/.venv-matrix/$1" want
-    want="$( ("$python" -VV; cat "$ROOT/.ci/matrix/$name.txt"
+    local name="$1" python="$2" pins="$3" checkout="${4:-}" venv="$ROOT/.venv-matrix/$1" want
+    want="$( ("$python" -VV; cat "$pins"
               if [[ -n "$checkout" ]]; then cat "$ROOT/pyproject.toml"; fi) | sha256sum | cut -d' ' -f1)"
     if [[ -x "$venv/bin/python" && -f "$venv/.matrix-stamp" && "$(cat "$venv/.matrix-stamp")" == "$want" ]]; then
         echo "$venv"
@@ -29,7 +29,7 @@ ensure_venv() {
     echo ">> $name: building $venv" >&2
     rm -rf "$venv"
     "$UV" venv --quiet --python "$python" "$venv" >&2
-    "$UV" pip sync --quiet --python "$venv/bin/python" "$ROOT/.ci/matrix/$name.txt" >&2
+    "$UV" pip sync --quiet --python "$venv/bin/python" "$pins" >&2
     if [[ -n "$checkout" ]]; then
         "$UV" pip install --quiet --python "$venv/bin/python" --no-deps --editable "$ROOT" >&2
     fi
