@@ -56,6 +56,25 @@ class MlflowServerTooOldError(MlflowRequestError):
         self.server_version = server_version
 
 
+class UnsupportedMlflowClientError(MlflowRegistryError):
+    """The installed MLflow client lacks an internal that the per-connection client binding
+    uses (a client release newer than this provider knows); the message names the installed
+    release, what it lacks, the newest release tested and what to pin."""
+
+    def __init__(self, *, installed: str, newest_tested: str, missing: list[str]) -> None:
+        super().__init__(
+            f"The installed MLflow client (mlflow-skinny {installed}) lacks MLflow internals "
+            f"that this provider's per-connection client relies on: {', '.join(missing)}. "
+            f"The newest mlflow-skinny tested with this provider is {newest_tested}: pin "
+            f"`mlflow-skinny<={newest_tested}` (with full MLflow, `mlflow<={newest_tested}`), "
+            "or upgrade airflow-mlflow-registry to a release that supports "
+            f"mlflow-skinny {installed}."
+        )
+        self.installed = installed
+        self.newest_tested = newest_tested
+        self.missing = missing
+
+
 class UnsupportedByRegistryError(MlflowRegistryError):
     """The connection's registry cannot do what was asked (e.g. Unity Catalog and ordered
     version searches); the message names the operation and what to use instead."""

@@ -171,3 +171,9 @@ def test_each_pin_file_keeps_the_bounds_its_airflow_minor_needs() -> None:
     # Airflow 3.0's task SDK needs FastAPI < 0.132 (apache/airflow#63209): both 3.0 entries.
     assert checked >= {entry.name for entry in pinned_entries() if entry.airflow.startswith("3.0.")}
 
+
+def test_unsupported_client_error_names_the_newest_client_the_matrix_pins() -> None:
+    from airflow_mlflow_registry.hooks.mlflow_compat import NEWEST_TESTED_CLIENT
+
+    newest = max(Version(entry.mlflow_skinny) for entry in pinned_entries())
+    assert Version(NEWEST_TESTED_CLIENT) == newest

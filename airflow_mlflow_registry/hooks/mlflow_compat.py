@@ -29,23 +29,51 @@ and ``version_number ASC|DESC`` ordering are the server's (the registry event tr
 them). What differs is the registry, not the client: the Unity Catalog store refuses any
 ``order_by`` before sending (``_require_arg_unspecified``).
 
-This module imports mlflow at top level; the hook imports it lazily.
+The internals the binding relies on are checked once per process, before the first client
+is built (:func:`require_binding_internals`): a client release that changed them fails there
+with one error naming the installed release and what to pin, not deep inside a request.
+
+This module imports mlflow inside its functions, so that the check can run before anything
+else of MLflow's internals is imported; the hook imports it lazily anyway.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import mlflow.store.tracking.rest_store as tracking_rest_store
-from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-from mlflow.utils import request_utils
+from airflow_mlflow_registry.exceptions import UnsupportedMlflowClientError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
+
+#: The newest mlflow-skinny release the compatibility matrix pins (.ci/matrix/entries.txt; a
+#: test keeps the two equal). Named by :class:`UnsupportedMlflowClientError`.
+NEWEST_TESTED_CLIENT = "3.18.0"
+
+#: The MLflow internals the client binding (and this module) use, as ``(module, attribute
+#: path)``; an empty path names the module itself. Present in every supported 3.x client.
+BINDING_INTERNALS: tuple[tuple[str, str], ...] = (
+    ("mlflow.tracking.client", "MlflowClient._get_registry_client"),
+    ("mlflow.tracking._tracking_service.client", "TrackingServiceClient.store"),
+    ("mlflow.tracking._model_registry.client", "ModelRegistryClient.store"),
+    ("mlflow.store.tracking.rest_store", "RestStore._call_endpoint"),
+    ("mlflow.store.model_registry.rest_store", "RestStore._call_endpoint"),
+    ("mlflow.store.model_registry.rest_store", "RestStore._get_endpoint_from_method"),
+    ("mlflow.store.model_registry.rest_store", "RestStore._get_all_endpoints_from_method"),
+    ("mlflow.store.artifact.artifact_repo", "ArtifactRepository"),
+    ("mlflow.store.artifact.artifact_repository_registry", "get_artifact_repository"),
+    ("mlflow.utils.rest_utils", "http_request"),
+    ("mlflow.utils.rest_utils", "verify_rest_response"),
+    ("mlflow.utils.rest_utils", "MlflowHostCreds"),
+    ("mlflow.utils.request_utils", "augmented_raise_for_status"),
+    ("mlflow.utils.request_utils", "_TRANSIENT_FAILURE_RESPONSE_CODES"),
+    ("mlflow.utils.proto_json_utils", "parse_dict"),
+)
 
 #: Arguments of the stores' ``_call_endpoint`` that :func:`describe_store_request` understands.
 #: ``retry_timeout_seconds`` only tunes the Databricks SDK's retries, which the bound transport
@@ -73,8 +101,6 @@ SESSION_KEY_PARAMETERS = (
     "raise_on_status",
     "respect_retry_after_header",
 )
-#: The retry codes ``http_request`` uses unless told otherwise (part of the session's key).
-RETRY_CODES = request_utils._TRANSIENT_FAILURE_RESPONSE_CODES
 
 
 @dataclass(frozen=True)
@@ -88,8 +114,71 @@ class StoreRequest:
     extra_headers: dict[str, str] | None
 
 
+def require_binding_internals() -> None:
+    """Check that the installed MLflow has every internal the client binding uses
+    (:data:`BINDING_INTERNALS`, and the ``MlflowClient`` attributes it replaces). Imports those
+    MLflow modules; sends nothing. Call it once per process, before the first client is built.
+
+    :raises UnsupportedMlflowClientError: naming the installed client release, what it lacks,
+        the newest release tested, and what to pin.
+    """
+    missing = [
+        f"{module_name}.{path}" if path else module_name
+        for module_name, path in BINDING_INTERNALS
+        if not _has_internal(module_name, path)
+    ]
+    if not missing:
+        missing = _missing_client_attributes()
+    if missing:
+        raise UnsupportedMlflowClientError(
+            installed=_installed_client_version(),
+            newest_tested=NEWEST_TESTED_CLIENT,
+            missing=missing,
+        )
+
+
+def _has_internal(module_name: str, path: str) -> bool:
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError:
+        return False
+    for name in filter(None, path.split(".")):
+        if not hasattr(found, name):
+            return False
+        found = getattr(found, name)
+    return True
+
+
+def _missing_client_attributes() -> list[str]:
+    """The ``MlflowClient`` instance attributes the binding replaces that this client lacks:
+    the tracking client it builds in its constructor, and the registry client that
+    ``_get_registry_client`` returns once set. Builds one client for an address it never
+    contacts."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri="http://127.0.0.1:9", registry_uri="http://127.0.0.1:9")
+    missing = []
+    if "_tracking_client" not in vars(client):
+        missing.append("MlflowClient._tracking_client")
+    marker = object()
+    client._registry_client_lazy = marker  # type: ignore[attr-defined]
+    if client._get_registry_client() is not marker:
+        missing.append("MlflowClient._registry_client_lazy")
+    return missing
+
+
+def _installed_client_version() -> str:
+    try:
+        from mlflow.version import VERSION
+    except ImportError:
+        return "unknown"
+    return str(VERSION)
+
+
 def tracking_store_class(is_databricks: bool) -> type:
     """The tracking REST store class MLflow uses for an http(s) server or for Databricks."""
+    import mlflow.store.tracking.rest_store as tracking_rest_store
+
     if is_databricks:
         try:
             from mlflow.store.tracking.databricks_rest_store import DatabricksTracingRestStore
@@ -163,6 +252,8 @@ def _endpoints(
         if call_all_endpoints:
             return list(store._get_all_endpoints_from_method(api))
         return [store._get_endpoint_from_method(api)]
+    import mlflow.store.tracking.rest_store as tracking_rest_store
+
     if api in getattr(store, "_V3_APIS", ()):
         table = store._V3_METHOD_TO_INFO
     else:
@@ -186,6 +277,8 @@ def artifact_repository_init_kwargs(tracking_uri: str | None) -> dict[str, Any]:
 
 def mlflow_artifact_repository(artifact_uri: str, tracking_uri: str) -> ArtifactRepository:
     """MLflow's own artifact repository for ``artifact_uri`` (cloud stores, local paths)."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
     if "tracking_uri" in inspect.signature(get_artifact_repository).parameters:
         return get_artifact_repository(artifact_uri, tracking_uri=tracking_uri)
     return get_artifact_repository(artifact_uri)
@@ -200,7 +293,7 @@ def widen_request_pool(
     respect_retry_after_header: bool,
 ) -> bool:
     """Make the ``requests`` session that ``http_request`` uses for this retry policy (with
-    ``retry_codes=RETRY_CODES`` and ``raise_on_status=True``) keep up to ``pool_size`` open
+    MLflow's default retry codes and ``raise_on_status=True``) keep up to ``pool_size`` open
     connections per host, so that as many threads can reuse their connections; a larger pool
     is kept. Return False (nothing changed) when this MLflow has no such session.
 
@@ -209,6 +302,8 @@ def widen_request_pool(
     Widening it replaces its connection pools, so call it before the threads that share it
     start sending.
     """
+    from mlflow.utils import request_utils
+
     get_session = getattr(request_utils, "_get_request_session", None)
     if get_session is None or tuple(inspect.signature(get_session).parameters) != (
         SESSION_KEY_PARAMETERS
@@ -216,8 +311,9 @@ def widen_request_pool(
         return False
     from requests.adapters import HTTPAdapter
 
+    retry_codes = request_utils._TRANSIENT_FAILURE_RESPONSE_CODES
     session = get_session(
-        max_retries, backoff_factor, backoff_jitter, RETRY_CODES, True, respect_retry_after_header
+        max_retries, backoff_factor, backoff_jitter, retry_codes, True, respect_retry_after_header
     )
     for adapter in {id(adapter): adapter for adapter in session.adapters.values()}.values():
         if isinstance(adapter, HTTPAdapter) and adapter._pool_maxsize < pool_size:

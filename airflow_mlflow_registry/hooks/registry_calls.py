@@ -47,12 +47,20 @@ def load_mlflow() -> None:
     handed a half-initialised module ("cannot import name 'LiveSpan' from partially initialized
     module 'mlflow.entities.span'"), and the failed import leaves MLflow unusable in that
     process for good. Every first use of MLflow by the hook's modules comes through here.
+
+    The MLflow internals the client binding uses are checked first, once per process
+    (:func:`~airflow_mlflow_registry.hooks.mlflow_compat.require_binding_internals`).
+
+    :raises UnsupportedMlflowClientError: when the installed MLflow client lacks one of them.
     """
     global _mlflow_loaded
     if _mlflow_loaded:
         return
     with _MLFLOW_IMPORT_LOCK:
         if not _mlflow_loaded:
+            from airflow_mlflow_registry.hooks.mlflow_compat import require_binding_internals
+
+            require_binding_internals()
             import airflow_mlflow_registry.hooks.client_binding  # noqa: F401  (imports mlflow)
 
             _mlflow_loaded = True

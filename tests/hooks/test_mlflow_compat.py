@@ -74,3 +74,78 @@ def test_request_is_sent_by_the_connection_transport(
     with pytest.raises(Recorded):
         CLIENT_CALLS[request_name](client)
     assert seen[-1] == request_name
+
+
+#: Internals of the installed MLflow that the tests below delete, each standing for a future
+#: client release that renamed or dropped it (MLflow itself stays real; only the attribute goes).
+SIMULATED_MISSING_INTERNALS = {
+    "registry client accessor": ("mlflow.tracking.client", "MlflowClient", "_get_registry_client"),
+    "HTTP sender": ("mlflow.utils.rest_utils", None, "http_request"),
+    "retry codes": ("mlflow.utils.request_utils", None, "_TRANSIENT_FAILURE_RESPONSE_CODES"),
+}
+
+
+@pytest.mark.compat
+@pytest.mark.parametrize("internal", sorted(SIMULATED_MISSING_INTERNALS))
+def test_client_lacking_an_internal_fails_on_first_client_naming_versions_and_pin(
+    internal: str,
+    unused_port: int,
+    use_connection: UseConnection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+
+    from mlflow.version import VERSION
+
+    from airflow_mlflow_registry.exceptions import UnsupportedMlflowClientError
+    from airflow_mlflow_registry.hooks import registry_calls
+    from airflow_mlflow_registry.hooks.mlflow_compat import NEWEST_TESTED_CLIENT
+
+    module_name, class_name, attribute = SIMULATED_MISSING_INTERNALS[internal]
+    owner = importlib.import_module(module_name)
+    if class_name is not None:
+        owner = getattr(owner, class_name)
+    monkeypatch.delattr(owner, attribute)
+    # A fresh process as far as the provider knows: the check runs before the first client.
+    monkeypatch.setattr(registry_calls, "_mlflow_loaded", False)
+    use_connection("compat", f"http://127.0.0.1:{unused_port}", max_retries=0, timeout=2)
+
+    with pytest.raises(UnsupportedMlflowClientError) as raised:
+        MlflowRegistryHook(mlflow_conn_id="compat").get_conn()
+
+    message = str(raised.value)
+    path = ".".join(part for part in (module_name, class_name, attribute) if part)
+    assert path in message
+    assert f"mlflow-skinny {VERSION}" in message
+    assert f"`mlflow-skinny<={NEWEST_TESTED_CLIENT}`" in message
+
+
+@pytest.mark.compat
+def test_client_whose_registry_client_attribute_moved_fails_on_first_client(
+    unused_port: int, use_connection: UseConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A future client that caches its registry client under another name would silently
+    ignore the bound one (and send with MLflow's environment credentials): refused instead."""
+    from mlflow import MlflowClient
+
+    from airflow_mlflow_registry.exceptions import UnsupportedMlflowClientError
+    from airflow_mlflow_registry.hooks import registry_calls
+
+    def registry_client_cached_elsewhere(client: MlflowClient) -> Any:
+        if getattr(client, "_registry_client_v2", None) is None:
+            client._registry_client_v2 = object()  # type: ignore[attr-defined]
+        return client._registry_client_v2  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(MlflowClient, "_get_registry_client", registry_client_cached_elsewhere)
+    monkeypatch.setattr(registry_calls, "_mlflow_loaded", False)
+    use_connection("compat", f"http://127.0.0.1:{unused_port}", max_retries=0, timeout=2)
+
+    with pytest.raises(UnsupportedMlflowClientError, match=r"MlflowClient\._registry_client_lazy"):
+        MlflowRegistryHook(mlflow_conn_id="compat").get_conn()
+
+
+@pytest.mark.compat
+def test_installed_client_has_every_internal_the_binding_uses() -> None:
+    from airflow_mlflow_registry.hooks.mlflow_compat import require_binding_internals
+
+    require_binding_internals()  # raises UnsupportedMlflowClientError naming what is missing
