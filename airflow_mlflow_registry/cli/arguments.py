@@ -111,8 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     register = command(
         "register-version",
-        "Register a model as a new version (no exactly-once key outside a task: every call "
-        "creates a version).",
+        "Register a model as a new version (every call creates one, unless given an "
+        "--idempotency-key).",
         run_register_version,
     )
     register.add_argument(
@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     register.add_argument(
         "--alias", action="append", default=[], help="alias to point at the version (repeatable)"
+    )
+    register.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="register at most one version per KEY and model URI, also when several commands "
+        "with the same KEY run at once (no single quotes; e.g. a CI job id or a hex digest)",
     )
 
     listing = command(

@@ -30,7 +30,8 @@ EXIT_INTERRUPTED = 130
 
 
 def run_register_version(registry: RegistryCalls, args: argparse.Namespace) -> int:
-    """``register-version``: one new version (``lineage=None``: no exactly-once key)."""
+    """``register-version``: one new version, or with ``--idempotency-key`` the one version of
+    that key and source (``lineage=None``: outside a task there is no other key)."""
     from airflow_mlflow_registry.hooks.version_registration import register_model_version
 
     record = register_model_version(
@@ -41,6 +42,7 @@ def run_register_version(registry: RegistryCalls, args: argparse.Namespace) -> i
         tags=dict(args.tag),
         aliases=args.alias,
         lineage=None,
+        idempotency_key=args.idempotency_key,
     )
     print_record(record, args.json)
     return EXIT_OK

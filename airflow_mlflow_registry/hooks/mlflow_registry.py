@@ -208,9 +208,12 @@ class MlflowRegistryHook(BaseHook):
 
         A create whose response was lost is looked up again before it is re-sent; if a re-sent
         create made a second version, the lowest live version is kept and the duplicate
-        deleted. An attempt with try number above 1 (one that may overlap an earlier attempt
-        still running) checks after its create that no lower version of the same registration
-        exists, and gives way to it (deleting its own). Failed registrations are never reused.
+        deleted. A call that may overlap another registration with the same key (an attempt
+        with try number above 1, which may overlap an earlier attempt still running, and every
+        call given an ``idempotency_key``) checks after its create, with one search, that no
+        lower version of the same registration exists, and gives way to it (deleting its own
+        and returning the lower one with ``created`` false). Failed registrations are never
+        reused.
 
         Give either ``model_uri`` or ``run_search``: the latter is resolved with
         :meth:`find_run_source` on every attempt (so a cleared task registers what the search
@@ -219,7 +222,13 @@ class MlflowRegistryHook(BaseHook):
         ``lineage`` defaults to the running task's context; outside a task (no context) there is
         no key and every call creates a version. ``idempotency_key`` (a string without single
         quotes, e.g. a hex digest), when given, replaces the lineage's key: calls with the same
-        key and source register one version, inside or outside a task. ``provenance_tags``
+        key and source register one version, inside or outside a task, also when they run at
+        the same time (threads, processes, hosts): each returns the lowest version of the
+        key and source, and only the call that created it gets ``created`` true. While two
+        such calls overlap, a higher duplicate exists from its create until its caller's
+        check deletes it (the same request burst); it is kept when the lowest version is not
+        READY yet (``PENDING_REGISTRATION``, which the open-source server never returns), so
+        that a version that then fails leaves the other. ``provenance_tags``
         are further ``airflow.*`` tags written with the lineage (where a copied version came
         from: :mod:`~airflow_mlflow_registry.promotion`).
 

@@ -136,7 +136,7 @@ def register_model_version(
             description,
             version_tags,
             key,
-            may_overlap=lineage is not None and lineage.try_number > 1,
+            may_overlap=_may_overlap(idempotency_key, lineage, key_looked_up),
         )
         if earlier.superseded is not None:
             log.warning(
@@ -153,6 +153,19 @@ def register_model_version(
     version = await_ready(registry, version, wait_seconds)
     version = point_aliases(registry, version, alias_list)
     return version_record(registry, version, created=created)
+
+
+def _may_overlap(
+    idempotency_key: str | None, lineage: TaskInstanceLineage | None, key_looked_up: bool
+) -> bool:
+    """Whether another registration with the same key may be creating at the same time, so
+    the create is checked (one search) and settled: always with a caller's own
+    ``idempotency_key`` (nothing stops two processes from using it at once), and for a task
+    attempt after the first (it may overlap an earlier attempt still running). Never when
+    ``key_looked_up``: that caller settles overlaps itself."""
+    if key_looked_up:
+        return False
+    return idempotency_key is not None or (lineage is not None and lineage.try_number > 1)
 
 
 def _run_id_from_uri(model_uri: str) -> str | None:

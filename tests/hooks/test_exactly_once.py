@@ -438,3 +438,45 @@ def test_two_overlapping_attempts_converge_on_one_version(
     assert versions_of(mlflow_server, model) == ["1"]
     plain = MlflowClient(tracking_uri=mlflow_server.url)
     assert plain.get_model_version_by_alias(model, "staging").version == "1"
+
+
+def test_concurrent_calls_with_one_idempotency_key_outside_a_task_converge_on_one_version(
+    mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    """Eight threads (no task) register one source with one ``idempotency_key`` at once: the
+    proxy holds every create until all eight have sent theirs, so all looked the key up before
+    any create, and the recorded create windows intersect. One version remains, the lowest;
+    every call returns it, exactly one with ``created`` true, and the alias is on it."""
+    from mlflow import MlflowClient
+
+    from tests.support.gate_proxy import CREATE_VERSION, GateProxy, barrier_wait, intersect
+
+    threads = 8
+    model, key = existing_model(mlflow_server, "same-key"), unique("key")
+    with GateProxy(mlflow_server.url) as proxy:
+        proxy.hold(CREATE_VERSION, range(1, threads + 1), barrier_wait(threading.Barrier(threads)))
+        use_connection("gated", proxy.url, timeout=2 * LOOKUP_HOLD_LIMIT_SECONDS)
+        hook = MlflowRegistryHook(mlflow_conn_id="gated")
+        records: list[dict[str, Any]] = []
+
+        def register() -> None:
+            records.append(
+                hook.register_model_version(
+                    model, "s3://b/m", aliases=["staging"], idempotency_key=key
+                )
+            )
+
+        workers = [threading.Thread(target=register) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        creates = proxy.windows(CREATE_VERSION)
+
+    assert len(creates) == threads
+    assert intersect(*((window.start, window.end) for window in creates)), creates
+    assert [record["version"] for record in records] == ["1"] * threads
+    assert sorted(record["created"] for record in records) == [False] * (threads - 1) + [True]
+    assert versions_of(mlflow_server, model) == ["1"]
+    plain = MlflowClient(tracking_uri=mlflow_server.url)
+    assert plain.get_model_version_by_alias(model, "staging").version == "1"
