@@ -75,6 +75,12 @@ class UnsupportedMlflowClientError(MlflowRegistryError):
         self.missing = missing
 
 
+class AmbientSourceRefusedError(MlflowRegistryError):
+    """The files of a model source are not served by the connection's tracking server (its
+    proxied artifact store), so reading them would use the worker's own credentials, file
+    system or network position; the message names the source and the opt-in parameter."""
+
+
 class UnsupportedByRegistryError(MlflowRegistryError):
     """The connection's registry cannot do what was asked (e.g. Unity Catalog and ordered
     version searches); the message names the operation and what to use instead."""

@@ -2,11 +2,13 @@
 another's, files included, exactly once per task instance.
 
 The source version (by number or alias) is read, and its files downloaded, through the source
-hook's client (its credentials); they are uploaded to an MLflow 3 logged model on the target,
-created through the target hook's client (its credentials), and registered there with
-:meth:`MlflowRegistryHook.register_model_version` (the exactly-once protocol of
-:mod:`~airflow_mlflow_registry.registration`), with ``airflow.copied_from.*`` tags naming the
-source: tracking URI (without user info or query values), model, version and run.
+hook's client (its credentials; files outside the source server's proxied artifact store only
+on request: :mod:`~airflow_mlflow_registry.hooks.model_source_download`). They are uploaded to
+an MLflow 3 logged model on the target, created through the target hook's client (its
+credentials), and registered there with :meth:`MlflowRegistryHook.register_model_version`
+(the exactly-once protocol of :mod:`~airflow_mlflow_registry.registration`), with
+``airflow.copied_from.*`` tags naming the source: tracking URI (without user info or query
+values), model, version and run.
 
 Exactly once: the logged model on the target carries a copy key, a digest of the task
 instance's registration key and the source version. A retry finds that logged model instead
@@ -25,7 +27,12 @@ import logging
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.exceptions import MlflowRegistryError, display_uri
+from airflow_mlflow_registry.exceptions import (
+    AmbientSourceRefusedError,
+    MlflowRegistryError,
+    MlflowRequestError,
+    display_uri,
+)
 from airflow_mlflow_registry.lineage import TAG_PREFIX
 from airflow_mlflow_registry.search_filters import check_version_number
 from airflow_mlflow_registry.validation import check_aliases, check_model_name, check_tags
@@ -65,10 +72,21 @@ def copy_model_version(
     target_experiment_name: str = DEFAULT_TARGET_EXPERIMENT,
     lineage: TaskInstanceLineage | None = None,
     await_registration_for: float = 300,
+    allow_ambient_credentials: bool = False,
 ) -> dict[str, Any]:
     """Copy ``model_name`` version ``version`` (or the one ``alias`` points at) from
     ``source``'s registry to ``target``'s as a version of ``target_model_name`` (default: the
     same name), and point ``aliases`` at it there.
+
+    The files are read only through ``source``'s connection: the version's source
+    (``models:/<name>/<version>`` or ``models:/<name>@<alias>``, ``runs:/``, a logged model
+    ``models:/<model_id>``, an ``mlflow-artifacts:`` URI) is resolved through ``source``'s
+    registry and tracking server, and downloaded from the artifact store that server proxies,
+    with the connection's credentials. Files stored anywhere else (``s3://``, ``gs://``,
+    ``file://``, a local path, another server) would be read with the worker's own identity,
+    which whoever registered the source version may lack: they are refused unless
+    ``allow_ambient_credentials`` is true. Nothing is created on the target until the download
+    has succeeded.
 
     The copy carries the source version's user tags (``tags`` added over them), its
     description unless ``description`` is given, the task's lineage tags and the
@@ -81,7 +99,11 @@ def copy_model_version(
     :raises ValueError: for invalid arguments, naming the argument.
     :raises SourceVersionNotFoundError: when the source version or alias does not exist, or
         the version is not READY.
-    :raises MlflowRequestError: when a request to either registry fails.
+    :raises AmbientSourceRefusedError: when the files are not served by ``source``'s
+        tracking server and ``allow_ambient_credentials`` is false (nothing is read or
+        created).
+    :raises MlflowRequestError: when a request to either registry fails, or the download
+        (naming the source connection and version; nothing is created on the target).
     """
     model_name = check_model_name(model_name)
     target_model_name = check_model_name(target_model_name or model_name, "target_model_name")
@@ -102,7 +124,9 @@ def copy_model_version(
     }
     registration_key = lineage.registration_key(target_model_name) if lineage else None
     copy_key = None if registration_key is None else _copy_key(registration_key, copied_from)
-    model_id = _copy_files(source, target, chosen, target_experiment_name, copy_key)
+    model_id = _copy_files(
+        source, target, chosen, target_experiment_name, copy_key, allow_ambient_credentials
+    )
     source_tags = {k: v for k, v in (chosen.tags or {}).items() if not k.startswith(TAG_PREFIX)}
     record = target.register_model_version(
         target_model_name,
@@ -122,18 +146,25 @@ def copy_model_version(
 def _source_version(
     source: MlflowRegistryHook, model_name: str, version: str | int | None, alias: str | None
 ) -> ModelVersion:
-    """The READY source version chosen by number or alias."""
-    if alias is not None:
-        alias = check_aliases([alias], "alias")[0]
-        chosen = source.get_version_by_alias(model_name, alias)
-        if chosen is None:
-            raise SourceVersionNotFoundError(
-                f"Alias {alias!r} of model {model_name!r} does not exist on "
-                f"{source.tracking_uri} (or the model does not): nothing to copy."
-            )
-    else:
-        chosen = source.get_model_version_entity(
-            model_name, check_version_number(version, "version")
+    """The READY source version chosen by number or alias.
+
+    :raises MlflowRequestError: naming the source connection, when reading it fails.
+    """
+    alias = None if alias is None else check_aliases([alias], "alias")[0]
+    number = None if alias is not None else check_version_number(version, "version")
+    try:
+        if number is None:
+            chosen = source.get_version_by_alias(model_name, str(alias))
+        else:
+            chosen = source.get_model_version_entity(model_name, number)
+    except MlflowRequestError as exc:
+        raise MlflowRequestError(
+            f"Source connection {source.mlflow_conn_id!r} ({source.tracking_uri}): {exc}"
+        ) from exc
+    if chosen is None:
+        raise SourceVersionNotFoundError(
+            f"Alias {alias!r} of model {model_name!r} does not exist on "
+            f"{source.tracking_uri} (or the model does not): nothing to copy."
         )
     if chosen.status != "READY":
         raise SourceVersionNotFoundError(
@@ -156,16 +187,17 @@ def _copy_files(
     chosen: ModelVersion,
     experiment_name: str,
     copy_key: str | None,
+    allow_ambient_credentials: bool,
 ) -> str:
     """The id of a READY logged model on the target holding the files of ``chosen``: the one
     an earlier attempt made (``copy_key``), else a new one. Downloads with the source's
-    client, uploads with the target's."""
+    client, then (only once the download succeeded) uploads with the target's."""
     from mlflow.entities import LoggedModelStatus
 
     target_client = target.get_conn()
     action = f"Copying model {chosen.name!r} version {chosen.version} to {target.tracking_uri}"
-    experiment_id = _experiment_id(target, experiment_name)
-    earlier = _earlier_copy(target, experiment_id, copy_key) if copy_key else None
+    experiment_id = _existing_experiment_id(target, experiment_name)
+    earlier = _earlier_copy(target, experiment_id, copy_key) if copy_key and experiment_id else None
     if earlier is not None and earlier.status == LoggedModelStatus.READY:
         log.info(
             "Model %r version %s was copied by an earlier attempt of this task instance "
@@ -176,17 +208,15 @@ def _copy_files(
             target.tracking_uri,
         )
         return str(earlier.model_id)
-    try:
-        logged = earlier or target_client.create_logged_model(
-            experiment_id,
-            name=chosen.name,
-            tags={COPY_KEY_TAG: copy_key} if copy_key else None,
-        )
-    except Exception as exc:
-        raise target.request_error(action, exc) from exc
     with tempfile.TemporaryDirectory(prefix="mlflow-model-copy-") as download_dir:
-        local_dir = _download(source, chosen, download_dir)
+        local_dir = _download(source, chosen, download_dir, allow_ambient_credentials)
+        experiment_id = experiment_id or _new_experiment_id(target, experiment_name)
         try:
+            logged = earlier or target_client.create_logged_model(
+                experiment_id,
+                name=chosen.name,
+                tags={COPY_KEY_TAG: copy_key} if copy_key else None,
+            )
             target_client.log_model_artifacts(logged.model_id, local_dir)
             target_client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
         except Exception as exc:
@@ -202,12 +232,15 @@ def _copy_files(
     return str(logged.model_id)
 
 
-def _download(source: MlflowRegistryHook, chosen: ModelVersion, download_dir: str) -> str:
+def _download(
+    source: MlflowRegistryHook,
+    chosen: ModelVersion,
+    download_dir: str,
+    allow_ambient_credentials: bool,
+) -> str:
     """Download the files of ``chosen`` with the source's client; return their directory."""
-    from airflow_mlflow_registry.hooks.client_binding import (
-        BoundTrackingServiceClient,
-        download_model_source,
-    )
+    from airflow_mlflow_registry.hooks.client_binding import BoundTrackingServiceClient
+    from airflow_mlflow_registry.hooks.model_source_download import download_model_source
 
     source_client: MlflowClient = source.get_conn()
     tracking_client = source_client._tracking_client
@@ -217,13 +250,26 @@ def _download(source: MlflowRegistryHook, chosen: ModelVersion, download_dir: st
             "must name an MLflow tracking server (http:// or https://), not a local store."
         )
     model_source = str(chosen.source or "")
+    copying = (
+        f"model {chosen.name!r} version {chosen.version} "
+        f"({display_uri(model_source)}) through source connection {source.mlflow_conn_id!r} "
+        f"({source.tracking_uri})"
+    )
     try:
-        return download_model_source(tracking_client, model_source, download_dir)
+        return download_model_source(
+            tracking_client,
+            source_client._get_registry_client(),
+            model_source,
+            download_dir,
+            allow_ambient_credentials=allow_ambient_credentials,
+        )
+    except AmbientSourceRefusedError as exc:
+        raise AmbientSourceRefusedError(
+            f"Not copying {copying}, nothing was created on the target: {exc}"
+        ) from exc
     except Exception as exc:
         raise source.request_error(
-            f"Downloading model {chosen.name!r} version {chosen.version} "
-            f"({display_uri(model_source)}) from {source.tracking_uri}",
-            exc,
+            f"Downloading the files of {copying} (nothing was created on the target)", exc
         ) from exc
 
 
@@ -243,29 +289,37 @@ def _earlier_copy(
     return min(found, key=lambda m: (m.creation_timestamp, m.model_id), default=None)
 
 
-def _experiment_id(target: MlflowRegistryHook, experiment_name: str) -> str:
-    """The id of the target's experiment ``experiment_name``, created when missing (a
-    concurrent creation is fine)."""
-    client = target.get_conn()
-    action = f"Preparing experiment {experiment_name!r} on {target.tracking_uri}"
+def _existing_experiment_id(target: MlflowRegistryHook, experiment_name: str) -> str | None:
+    """The id of the target's experiment ``experiment_name``, or None when it is missing.
+
+    :raises MlflowRegistryError: when it is deleted, or the look-up fails.
+    """
     try:
-        experiment = client.get_experiment_by_name(experiment_name)
-        if experiment is not None and experiment.lifecycle_stage != "deleted":
-            return str(experiment.experiment_id)
-        if experiment is not None:
-            raise MlflowRegistryError(
-                f"Experiment {experiment_name!r} on {target.tracking_uri} is deleted; restore "
-                "it or set target_experiment_name to another experiment."
-            )
-        try:
-            return str(client.create_experiment(experiment_name))
-        except Exception as exc:
-            if getattr(exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
-                raise
-        experiment = client.get_experiment_by_name(experiment_name)
-        assert experiment is not None  # it exists: its creation just collided
-        return str(experiment.experiment_id)
-    except MlflowRegistryError:
-        raise
+        experiment = target.get_conn().get_experiment_by_name(experiment_name)
     except Exception as exc:
-        raise target.request_error(action, exc) from exc
+        raise target.request_error(
+            f"Looking up experiment {experiment_name!r} on {target.tracking_uri}", exc
+        ) from exc
+    if experiment is None:
+        return None
+    if experiment.lifecycle_stage == "deleted":
+        raise MlflowRegistryError(
+            f"Experiment {experiment_name!r} on {target.tracking_uri} is deleted; restore "
+            "it or set target_experiment_name to another experiment."
+        )
+    return str(experiment.experiment_id)
+
+
+def _new_experiment_id(target: MlflowRegistryHook, experiment_name: str) -> str:
+    """The id of the target's experiment ``experiment_name``, created now (a concurrent
+    creation is fine)."""
+    try:
+        return str(target.get_conn().create_experiment(experiment_name))
+    except Exception as exc:
+        if getattr(exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
+            raise target.request_error(
+                f"Creating experiment {experiment_name!r} on {target.tracking_uri}", exc
+            ) from exc
+    created_by_another = _existing_experiment_id(target, experiment_name)
+    assert created_by_another is not None  # it exists: its creation just collided
+    return created_by_another

@@ -299,38 +299,19 @@ class BoundModelRegistryClient(ModelRegistryClient):
     def create_model_version(self, name: str, source: str, *args: Any, **kwargs: Any) -> Any:
         if self._source_tracking_client is None or kwargs.get("local_model_path") is not None:
             return super().create_model_version(name, source, *args, **kwargs)
+        from airflow_mlflow_registry.hooks.model_source_download import download_model_source
+
         with tempfile.TemporaryDirectory(prefix="mlflow-model-source-") as download_dir:
+            # The source is the caller's own (not read from a registry): cloud and local
+            # sources are read as MLflow's Unity Catalog store would read them.
             kwargs["local_model_path"] = download_model_source(
-                self._source_tracking_client, source, download_dir
+                self._source_tracking_client,
+                self,
+                source,
+                download_dir,
+                allow_ambient_credentials=True,
             )
             return super().create_model_version(name, source, *args, **kwargs)
-
-
-def download_model_source(
-    tracking_client: BoundTrackingServiceClient, source: str, download_dir: str
-) -> str:
-    """Download the model files at ``source`` into ``download_dir`` through ``tracking_client``
-    (its credentials); return the local directory (``source`` itself when it is local).
-
-    ``runs:/<run_id>/<path>`` and ``models:/<logged model id>`` are resolved through the
-    tracking server; other URIs (``dbfs:/``, ``s3://``, ``mlflow-artifacts:/``, ...) through
-    :func:`artifact_repository`.
-    """
-    if os.path.isdir(source):
-        return source
-    scheme, _, rest = source.partition(":")
-    rest = rest.lstrip("/")
-    if scheme == "runs":
-        run_id, _, path = rest.partition("/")
-        return tracking_client.download_artifacts(run_id, path, download_dir)
-    if scheme == "models" and "/" not in rest.rstrip("/"):
-        repository = tracking_client._get_artifact_repo(rest.rstrip("/"), resource="logged_model")
-    else:
-        repository = artifact_repository(
-            source, tracking_client.tracking_uri, tracking_client._artifact_transport
-        )
-    local_dir: str = repository.download_artifacts("", download_dir)
-    return local_dir
 
 
 def build_client(config: MlflowConnectionConfig) -> MlflowClient:

@@ -31,7 +31,8 @@ class CopyModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
     registry of ``target_conn_id``, exactly once per task instance.
 
     The source version is chosen by ``source_version`` or ``source_alias``, read and
-    downloaded as the source connection's user, uploaded and registered as the target
+    downloaded as the source connection's user (only files the source tracking server serves,
+    unless ``allow_ambient_credentials``), uploaded and registered as the target
     connection's user (nothing goes through ``os.environ``). The copy carries the source's
     user tags and description, ``tags``, the task's ``airflow.*`` lineage tags and
     ``airflow.copied_from.*`` tags naming the source (tracking URI without credentials, model,
@@ -56,6 +57,13 @@ class CopyModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
     :param target_experiment_name: target experiment holding the copied files as logged
         models (created when missing). Templated.
     :param await_registration_for: seconds to wait for the copy to be READY (default 300).
+    :param allow_ambient_credentials: also copy source versions whose files are not served by
+        the source tracking server's proxied artifact store (``s3://``, ``gs://``,
+        ``file://``, a local path, another server), reading them with the worker's own
+        credentials, file system and network access. Default False: such a source fails the
+        task with ``AmbientSourceRefusedError`` and nothing is read or created. Turn it on
+        only when everyone who can register versions on the source registry may read what
+        the worker can.
     """
 
     template_fields: Sequence[str] = (
@@ -84,6 +92,7 @@ class CopyModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
         description: str | None = None,
         target_experiment_name: str = DEFAULT_TARGET_EXPERIMENT,
         await_registration_for: float = 300,
+        allow_ambient_credentials: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -124,6 +133,7 @@ class CopyModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
         self.await_registration_for = check_timeout(
             await_registration_for, "await_registration_for"
         )
+        self.allow_ambient_credentials = allow_ambient_credentials
 
     def execute(self, context: Context) -> dict[str, Any]:
         source = MlflowRegistryHook(mlflow_conn_id=self.source_conn_id)
@@ -140,6 +150,7 @@ class CopyModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
             target_experiment_name=self.target_experiment_name,
             lineage=TaskInstanceLineage.from_context(context),
             await_registration_for=self.await_registration_for,
+            allow_ambient_credentials=self.allow_ambient_credentials,
         )
         alias = record["aliases"][0] if record["aliases"] else None
         return self._publish(context, record, alias, changed=record["created"])

@@ -8,8 +8,6 @@ source, 401 at the target), so every passing download ran as alice and every upl
 from __future__ import annotations
 
 import json
-import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pendulum
@@ -17,131 +15,25 @@ import pytest
 from airflow.sdk import DAG
 
 from airflow_mlflow_registry.exceptions import MlflowRequestError
-from airflow_mlflow_registry.hooks import MlflowRegistryHook
-from airflow_mlflow_registry.hooks.client_binding import download_model_source
-from airflow_mlflow_registry.lineage import TaskInstanceLineage
 from airflow_mlflow_registry.openlineage_facets import copied_version_lineage
 from airflow_mlflow_registry.operators import CopyModelVersionOperator
 from airflow_mlflow_registry.promotion import COPY_KEY_TAG, SourceVersionNotFoundError
 from tests.hooks.test_credential_isolation import _permission
 from tests.integration.test_example_dags import load_example
+from tests.support.copies import SourceModel, copied_files, lineage, target_versions
 from tests.support.dag_runs import run_dag, task_states, xcom_value
-from tests.support.fault_proxy import FaultProxy
 from tests.support.model_versions import unique
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from pathlib import Path
 
+    from airflow_mlflow_registry.hooks import MlflowRegistryHook
     from tests.conftest import UseConnection
+    from tests.support.fault_proxy import FaultProxy
     from tests.support.mlflow_server import MlflowServer
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 CREATE = "/model-versions/create"
-
-
-class SourceModel:
-    """A model of alice's on the source server: version 1 and version 2 (``champion``), each
-    from its own run holding ``model/MLmodel`` and ``model/weights.bin``."""
-
-    def __init__(self, hook: MlflowRegistryHook, tmp_path: Path) -> None:
-        self.hook = hook
-        self.name = unique("copied")
-        self.files: dict[str, dict[str, bytes]] = {}
-        client = hook.get_conn()
-        experiment_id = client.create_experiment(unique("copy-source"))
-        client.create_registered_model(self.name)
-        for number in ("1", "2"):
-            run_id = client.create_run(experiment_id).info.run_id
-            model_dir = tmp_path / f"source-{number}" / "model"
-            model_dir.mkdir(parents=True)
-            files = {"MLmodel": f"artifact_path: model\nrun_id: {run_id}\n".encode()}
-            files["weights.bin"] = uuid.uuid4().bytes * 64
-            for file_name, content in files.items():
-                (model_dir / file_name).write_bytes(content)
-            client.log_artifacts(run_id, str(model_dir), "model")
-            version = client.create_model_version(
-                self.name,
-                f"runs:/{run_id}/model",
-                run_id=run_id,
-                tags={"team": "fraud", "data": f"2026-0{number}"},
-                description=f"source version {number}",
-            )
-            assert version.version == number
-            self.files[number] = files
-        client.set_registered_model_alias(self.name, "champion", "2")
-
-
-@pytest.fixture
-def hostile_environment(
-    private_auth_mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bob")
-    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", private_auth_mlflow_server.passwords["bob"])
-
-
-@pytest.fixture
-def source_hook(
-    private_auth_mlflow_server: MlflowServer, use_connection: UseConnection
-) -> MlflowRegistryHook:
-    server = private_auth_mlflow_server
-    use_connection("copy_source", server.url, login="alice", password=server.passwords["alice"])
-    return MlflowRegistryHook(mlflow_conn_id="copy_source")
-
-
-@pytest.fixture
-def source_model(source_hook: MlflowRegistryHook, tmp_path: Path) -> SourceModel:
-    return SourceModel(source_hook, tmp_path)
-
-
-@pytest.fixture
-def target_hook(
-    auth_mlflow_server: MlflowServer, use_connection: UseConnection
-) -> MlflowRegistryHook:
-    server = auth_mlflow_server
-    use_connection("copy_target", server.url, login="bob", password=server.passwords["bob"])
-    return MlflowRegistryHook(mlflow_conn_id="copy_target")
-
-
-@pytest.fixture
-def target_proxy(auth_mlflow_server: MlflowServer) -> Iterator[FaultProxy]:
-    with FaultProxy(auth_mlflow_server.url) as proxy:
-        yield proxy
-
-
-@pytest.fixture
-def proxied_target_hook(
-    auth_mlflow_server: MlflowServer, target_proxy: FaultProxy, use_connection: UseConnection
-) -> MlflowRegistryHook:
-    """bob on the target, through ``target_proxy`` (10 s timeout, 2 HTTP retries)."""
-    use_connection(
-        "copy_target_proxy",
-        target_proxy.url,
-        login="bob",
-        password=auth_mlflow_server.passwords["bob"],
-        timeout=10,
-        max_retries=2,
-    )
-    return MlflowRegistryHook(mlflow_conn_id="copy_target_proxy")
-
-
-def lineage(run_id: str, try_number: int = 1) -> TaskInstanceLineage:
-    return TaskInstanceLineage(dag_id="d", task_id="t", run_id=run_id, try_number=try_number)
-
-
-def copied_files(target: MlflowRegistryHook, record: dict[str, Any], tmp_path: Path) -> dict:
-    """The files of the target version, downloaded as the target's user."""
-    destination = tmp_path / f"check-{uuid.uuid4().hex}"
-    destination.mkdir()
-    local = Path(
-        download_model_source(
-            target.get_conn()._tracking_client, record["source"], str(destination)
-        )
-    )
-    return {path.name: path.read_bytes() for path in local.rglob("*") if path.is_file()}
-
-
-def target_versions(target: MlflowRegistryHook, model: str) -> list[str]:
-    return sorted(mv.version for mv in target.get_conn().search_model_versions(f"name='{model}'"))
 
 
 @pytest.mark.usefixtures("hostile_environment")

@@ -29,6 +29,7 @@ FaultKind = Literal[
     "drop_reply",
     "503_after_forward",
     "503_before_forward",
+    "401_before_forward",
     "403_before_forward",
     "delay_reply",
     "rewrite_json",
@@ -101,6 +102,8 @@ class FaultProxy(ForwardingProxy):
         - ``"503_after_forward"``: forwarded, the server's reply discarded, 503 sent with
           ``{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "injected"}``.
         - ``"503_before_forward"``: the same 503, but nothing is forwarded.
+        - ``"401_before_forward"``: nothing forwarded, 401 sent with
+          ``{"error_code": "UNAUTHENTICATED", "message": "injected"}`` (credentials refused).
         - ``"403_before_forward"``: nothing forwarded, 403 sent with
           ``{"error_code": "PERMISSION_DENIED", "message": "injected"}`` (a permanent error).
         - ``"delay_reply"``: forwarded, then the reply is held for ``seconds`` (required),
@@ -172,6 +175,8 @@ class FaultProxy(ForwardingProxy):
             return self._forward(request)
         if fault.kind == "503_before_forward":
             return _unavailable()
+        if fault.kind == "401_before_forward":
+            return error_reply(401, "UNAUTHENTICATED", "injected")
         if fault.kind == "403_before_forward":
             return error_reply(403, "PERMISSION_DENIED", "injected")
         if fault.kind == "rewrite_json":

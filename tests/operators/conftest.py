@@ -1,0 +1,71 @@
+"""Fixtures of the operator tests: the two registries of a copy, each with its own user."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from tests.support.copies import SourceModel
+from tests.support.fault_proxy import FaultProxy
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from tests.conftest import UseConnection
+    from tests.support.mlflow_server import MlflowServer
+
+
+@pytest.fixture
+def hostile_environment(
+    private_auth_mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bob")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", private_auth_mlflow_server.passwords["bob"])
+
+
+@pytest.fixture
+def source_hook(
+    private_auth_mlflow_server: MlflowServer, use_connection: UseConnection
+) -> MlflowRegistryHook:
+    server = private_auth_mlflow_server
+    use_connection("copy_source", server.url, login="alice", password=server.passwords["alice"])
+    return MlflowRegistryHook(mlflow_conn_id="copy_source")
+
+
+@pytest.fixture
+def source_model(source_hook: MlflowRegistryHook, tmp_path: Path) -> SourceModel:
+    return SourceModel(source_hook, tmp_path)
+
+
+@pytest.fixture
+def target_hook(
+    auth_mlflow_server: MlflowServer, use_connection: UseConnection
+) -> MlflowRegistryHook:
+    server = auth_mlflow_server
+    use_connection("copy_target", server.url, login="bob", password=server.passwords["bob"])
+    return MlflowRegistryHook(mlflow_conn_id="copy_target")
+
+
+@pytest.fixture
+def target_proxy(auth_mlflow_server: MlflowServer) -> Iterator[FaultProxy]:
+    with FaultProxy(auth_mlflow_server.url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def proxied_target_hook(
+    auth_mlflow_server: MlflowServer, target_proxy: FaultProxy, use_connection: UseConnection
+) -> MlflowRegistryHook:
+    """bob on the target, through ``target_proxy`` (10 s timeout, 2 HTTP retries)."""
+    use_connection(
+        "copy_target_proxy",
+        target_proxy.url,
+        login="bob",
+        password=auth_mlflow_server.passwords["bob"],
+        timeout=10,
+        max_retries=2,
+    )
+    return MlflowRegistryHook(mlflow_conn_id="copy_target_proxy")
