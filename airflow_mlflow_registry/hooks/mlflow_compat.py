@@ -67,6 +67,8 @@ BINDING_INTERNALS: tuple[tuple[str, str], ...] = (
     ("mlflow.store.model_registry.rest_store", "RestStore._get_all_endpoints_from_method"),
     ("mlflow.store.artifact.artifact_repo", "ArtifactRepository"),
     ("mlflow.store.artifact.artifact_repository_registry", "get_artifact_repository"),
+    ("mlflow.store.artifact.utils.models", "_parse_model_uri"),
+    ("mlflow.store.artifact.utils.models", "get_model_name_and_version"),
     ("mlflow.utils.rest_utils", "http_request"),
     ("mlflow.utils.rest_utils", "verify_rest_response"),
     ("mlflow.utils.rest_utils", "MlflowHostCreds"),
