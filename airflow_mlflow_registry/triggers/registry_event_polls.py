@@ -70,7 +70,9 @@ def poll_registry(
     if options.alias is not None:
         return _poll_alias(hook, options, cursor, server)
     if cursor is None:
-        return [], _first_cursor(hook, options, server)
+        cursor = _first_cursor(hook, options, server)
+        if options.start_after_version is None:
+            return [], cursor
     return _poll_new_versions(hook, options, cursor)
 
 

@@ -4,87 +4,32 @@ there is no asset state store: the cursor lives in the trigger (as on Airflow 3.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from airflow_mlflow_registry.triggers import MlflowRegistryEventTrigger
-from tests.support.bearer_proxy import ForwardingProxy
 from tests.support.model_versions import add_version, unique
+from tests.support.trigger_runner import (
+    BY_ALIAS,
+    SEARCH,
+    WATCH_POLL_SECONDS,
+    RunningTrigger,
+    polls,
+    wait_until,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-
     from mlflow import MlflowClient
 
-    from tests.conftest import UseConnection
+    from tests.support.fault_proxy import FaultProxy
     from tests.support.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.compat  # also on each Airflow and MLflow client of the matrix
 
-POLL = 0.3
-SEARCH = "/api/2.0/mlflow/model-versions/search"
-BY_ALIAS = "/api/2.0/mlflow/registered-models/alias"
-
-
-class RunningTrigger:
-    """``trigger.run()`` in its own event loop in a background thread; ``payloads`` collects
-    what it yields. Stopped (cancelled) on exit."""
-
-    def __init__(self, trigger: MlflowRegistryEventTrigger) -> None:
-        self.trigger = trigger
-        self.payloads: list[dict[str, Any]] = []
-        self._loop = asyncio.new_event_loop()
-        self._task: asyncio.Task[None] | None = None
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    async def _consume(self) -> None:
-        async for event in self.trigger.run():
-            self.payloads.append(event.payload)
-
-    def _serve(self) -> None:
-        self._task = self._loop.create_task(self._consume())
-        with contextlib.suppress(asyncio.CancelledError):
-            self._loop.run_until_complete(self._task)
-
-    def __enter__(self) -> RunningTrigger:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        while self._task is None:
-            time.sleep(0.01)
-        self._loop.call_soon_threadsafe(self._task.cancel)
-        self._thread.join(timeout=30)
-        self._loop.close()
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def proxy(mlflow_server: MlflowServer, use_connection: UseConnection) -> Iterator[ForwardingProxy]:
-    """A counting proxy in front of ``mlflow_server``; connection ``watched`` points at it."""
-    with ForwardingProxy(mlflow_server.url) as counting:
-        use_connection("watched", counting.url)
-        yield counting
-
-
-def polls(proxy: ForwardingProxy, path: str) -> int:
-    return sum(1 for _, seen in proxy.requests_seen if seen.startswith(path))
-
 
 def test_new_versions_emit_once_each_in_order_with_one_request_per_poll(
-    proxy: ForwardingProxy, mlflow_server: MlflowServer
+    proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
     from mlflow import MlflowClient
 
@@ -92,7 +37,7 @@ def test_new_versions_emit_once_each_in_order_with_one_request_per_poll(
     model = unique("watched")
     add_version(client, model)  # exists before the watch: not an event
     trigger = MlflowRegistryEventTrigger(
-        model_name=model, mlflow_conn_id="watched", poll_interval=POLL
+        model_name=model, mlflow_conn_id="watched", poll_interval=WATCH_POLL_SECONDS
     )
     with RunningTrigger(trigger) as running:
         wait_until(lambda: polls(proxy, SEARCH) >= 3, "three polls")
@@ -118,9 +63,7 @@ def test_new_versions_emit_once_each_in_order_with_one_request_per_poll(
     assert all("max_results=100" in path for _, path in proxy.requests_seen)
 
 
-def test_tag_filter_and_start_after_version(
-    proxy: ForwardingProxy, mlflow_server: MlflowServer
-) -> None:
+def test_tag_filter_and_start_after_version(proxy: FaultProxy, mlflow_server: MlflowServer) -> None:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=mlflow_server.url)
@@ -131,7 +74,7 @@ def test_tag_filter_and_start_after_version(
         model_name=model,
         mlflow_conn_id="watched",
         tags={"validated": "true"},
-        poll_interval=POLL,
+        poll_interval=WATCH_POLL_SECONDS,
         start_after_version=0,
     )
     with RunningTrigger(trigger) as running:
@@ -145,7 +88,7 @@ def test_tag_filter_and_start_after_version(
 
 
 def test_alias_moves_and_rollbacks_emit_with_the_previous_version(
-    proxy: ForwardingProxy, mlflow_server: MlflowServer
+    proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
     from mlflow import MlflowClient
 
@@ -154,7 +97,10 @@ def test_alias_moves_and_rollbacks_emit_with_the_previous_version(
     first = add_version(client, model, aliases=["production"])
     second = add_version(client, model)
     trigger = MlflowRegistryEventTrigger(
-        model_name=model, mlflow_conn_id="watched", alias="production", poll_interval=POLL
+        model_name=model,
+        mlflow_conn_id="watched",
+        alias="production",
+        poll_interval=WATCH_POLL_SECONDS,
     )
     with RunningTrigger(trigger) as running:
         wait_until(lambda: polls(proxy, BY_ALIAS) >= 3, "three polls")
@@ -176,7 +122,7 @@ def test_alias_moves_and_rollbacks_emit_with_the_previous_version(
 
 
 def test_without_a_state_store_a_restarted_trigger_starts_from_the_registry_as_it_is(
-    proxy: ForwardingProxy, mlflow_server: MlflowServer
+    proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
     """Airflow before 3.3 gives a trigger no state store (as here, outside a triggerer): a
     new instance of the same trigger, as a restarted triggerer makes, neither replays what the
@@ -190,7 +136,7 @@ def test_without_a_state_store_a_restarted_trigger_starts_from_the_registry_as_i
     def watch() -> RunningTrigger:
         return RunningTrigger(
             MlflowRegistryEventTrigger(
-                model_name=model, mlflow_conn_id="watched", poll_interval=POLL
+                model_name=model, mlflow_conn_id="watched", poll_interval=WATCH_POLL_SECONDS
             )
         )
 
