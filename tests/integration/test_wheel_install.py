@@ -81,6 +81,15 @@ def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
     return InstalledWheel(sdist=sdist, wheel=wheel, bin=venv / "bin", workdir=workdir)
 
 
+def project_version() -> str:
+    """The version ``pyproject.toml`` declares: the wheel, ``airflow providers list`` and the
+    docs all say this one."""
+    import tomllib
+
+    with (REPO_ROOT / "pyproject.toml").open("rb") as file:
+        return str(tomllib.load(file)["project"]["version"])
+
+
 def airflow_environment(home: Path, mlflow_url: str) -> dict[str, str]:
     """A user's environment: no test settings, no checkout on the path, a fresh home."""
     return {
@@ -114,7 +123,8 @@ def test_wheel_carries_typing_marker_entry_points_license_and_metadata(
     assert "Classifier: Framework :: Apache Airflow :: Provider" in headers
     assert any(line.startswith("Requires-Dist: apache-airflow<") for line in headers)
     assert any(line.startswith("Requires-Python: ") for line in headers)
-    assert "## Installing into your Airflow" in metadata  # the README is the long description
+    assert f"Version: {project_version()}" in headers
+    assert "## Install" in metadata  # the README is the long description
     with tarfile.open(installed_wheel.sdist) as sdist:
         members = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
     assert {"pyproject.toml", "LICENSE", "README.md", "airflow_mlflow_registry/py.typed"} <= members
@@ -147,7 +157,7 @@ def test_airflow_providers_list_example_dag_and_cli_run_from_the_wheel(
 
     providers = run([airflow, "providers", "list", "-o", "json"], env=env, cwd=cwd, timeout=300)
     listed = {row["package_name"]: row for row in json.loads(providers.stdout)}
-    assert listed[PACKAGE]["version"] == "0.1.0"
+    assert listed[PACKAGE]["version"] == project_version()
     assert listed[PACKAGE]["description"].startswith("Register, trace and promote MLflow")
 
     started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
