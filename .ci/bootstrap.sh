@@ -46,5 +46,5 @@ echo ">> bootstrapping $VENV (one-time, about 1-2 minutes)" >&2
 # Airflow's services) compiles MLflow and Airflow from source again: `import mlflow,
 # airflow.sdk` took 9.0 s that way and 3.6 s with bytecode.
 "$VENV/bin/uv" pip install --quiet --compile-bytecode --python "$VENV/bin/python" \
-    --constraint "$ROOT/.ci/constraints.txt" --editable "$ROOT[test]"
+    --constraint "$ROOT/.ci/constraints.txt" --editable "$ROOT[test,docs]"
 echo "$WANT" > "$STAMP"

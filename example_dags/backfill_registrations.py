@@ -40,6 +40,7 @@ EXPERIMENT_NAME = "daily-forecaster-training"
     doc_md=__doc__,
 )
 def backfill_registrations() -> None:
+    # [START howto_operator_register_from_run_search]
     RegisterModelVersionOperator(
         task_id="register_best_run",
         model_name=MODEL_NAME,
@@ -54,6 +55,7 @@ def backfill_registrations() -> None:
         tags={"trained_for": "{{ data_interval_start | ds }}"},
         retries=2,
     )
+    # [END howto_operator_register_from_run_search]
 
 
 backfill_registrations()

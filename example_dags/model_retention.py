@@ -15,7 +15,9 @@ from airflow.sdk import dag, task
 from airflow_mlflow_registry.operators import DeleteOldModelVersionsOperator
 
 MODEL_NAME = "iris-classifier"
+# [START howto_retention_rule]
 RULE = {"keep_latest": 5, "older_than": "P30D"}
+# [END howto_retention_rule]
 
 
 @dag(
@@ -27,6 +29,7 @@ RULE = {"keep_latest": 5, "older_than": "P30D"}
     doc_md=__doc__,
 )
 def model_retention() -> None:
+    # [START howto_operator_delete_old_model_versions]
     preview = DeleteOldModelVersionsOperator(
         task_id="preview", model_name=MODEL_NAME, dry_run=True, **RULE
     )
@@ -37,6 +40,7 @@ def model_retention() -> None:
 
     delete = DeleteOldModelVersionsOperator(task_id="delete", model_name=MODEL_NAME, **RULE)
     preview >> not_a_dry_run() >> delete
+    # [END howto_operator_delete_old_model_versions]
 
 
 model_retention()

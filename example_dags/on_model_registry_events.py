@@ -29,6 +29,7 @@ from airflow_mlflow_registry.assets import model_asset
 from airflow_mlflow_registry.triggers import MlflowRegistryEventTrigger
 
 MODEL_NAME = "churn-classifier"
+# [START howto_trigger_registry_events_new_versions]
 NEW_VERSIONS = model_asset(
     "mlflow_default",
     MODEL_NAME,
@@ -39,6 +40,8 @@ NEW_VERSIONS = model_asset(
         )
     ],
 )
+# [END howto_trigger_registry_events_new_versions]
+# [START howto_trigger_registry_events_alias]
 PRODUCTION_MOVES = Asset(
     name="churn-classifier-production-alias",
     watchers=[
@@ -50,8 +53,10 @@ PRODUCTION_MOVES = Asset(
         )
     ],
 )
+# [END howto_trigger_registry_events_alias]
 
 
+# [START howto_trigger_registry_events_dag]
 @dag(
     schedule=NEW_VERSIONS | PRODUCTION_MOVES,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
@@ -77,6 +82,7 @@ def on_model_registry_events() -> None:
         return payloads
 
     handle_registry_events()
+    # [END howto_trigger_registry_events_dag]
 
 
 on_model_registry_events()

@@ -29,6 +29,7 @@ MODEL_NAME = "iris-classifier"
     doc_md=__doc__,
 )
 def promote_across_registries() -> None:
+    # [START howto_operator_copy_model_version]
     CopyModelVersionOperator(
         task_id="promote",
         source_conn_id="mlflow_default",
@@ -38,6 +39,7 @@ def promote_across_registries() -> None:
         target_aliases=["production"],
         tags={"promoted_by": "{{ dag.dag_id }}"},
     )
+    # [END howto_operator_copy_model_version]
 
 
 promote_across_registries()

@@ -22,7 +22,9 @@ from airflow_mlflow_registry.assets import model_asset
 from airflow_mlflow_registry.operators import SetModelVersionAliasOperator
 
 MODEL_NAME = "iris-classifier"
+# [START howto_model_asset]
 MODEL_ASSET = model_asset("mlflow_default", MODEL_NAME)
+# [END howto_model_asset]
 
 
 @dag(
@@ -33,6 +35,7 @@ MODEL_ASSET = model_asset("mlflow_default", MODEL_NAME)
     doc_md=__doc__,
 )
 def promote_on_new_version() -> None:
+    # [START howto_operator_promote_staging_if_better]
     SetModelVersionAliasOperator(
         task_id="promote",
         model_name=MODEL_NAME,
@@ -41,6 +44,7 @@ def promote_on_new_version() -> None:
         candidate_alias="staging",
         require_improvement=True,
     )
+    # [END howto_operator_promote_staging_if_better]
 
 
 promote_on_new_version()

@@ -76,6 +76,7 @@ def register_model() -> None:
         return {"model_uri": f"runs:/{run_id}/model", "accuracy": accuracy}
 
     trained = train_and_log()
+    # [START howto_operator_register_model_version]
     RegisterModelVersionOperator(
         task_id="register",
         model_name=MODEL_NAME,
@@ -88,6 +89,7 @@ def register_model() -> None:
         aliases=["staging"],
         emit_asset=True,
     ).set_upstream(trained)
+    # [END howto_operator_register_model_version]
 
 
 register_model()

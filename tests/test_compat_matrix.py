@@ -4,7 +4,7 @@ The matrix is ``.ci/matrix/entries.txt`` (run by ``.ci/matrix.sh``): pinned entr
 canary that resolves the newest Airflow and mlflow-skinny at run time. The declared policy:
 each lower bound is the lowest release a pinned entry runs; the upper bound is the next major
 (a release known to break would get its own cap, and this test would name it). These tests
-fail when ``pyproject.toml``'s ranges, its Python classifiers, the README's compatibility table
+fail when ``pyproject.toml``'s ranges, its Python classifiers, the documented compatibility table
 or a committed pin file drift from the matrix.
 """
 
@@ -113,17 +113,28 @@ def test_pyproject_declares_the_matrix_floor_and_the_next_major() -> None:
     assert classified == {entry.python for entry in entries}
 
 
-def test_readme_compatibility_table_is_the_matrix() -> None:
-    readme = (REPO_ROOT / "README.md").read_text()
-    table = readme.split("<!-- compat-matrix -->")[1]
-    rows = [
-        [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
-        for line in table.strip().splitlines()[2:]
-    ]
+def documented_matrix_rows(text: str) -> list[list[str]]:
+    """The rows of the list-table after the ``.. compat-matrix`` comment of an RST page."""
+    table = text.split(".. compat-matrix")[1].split("\n\n", 2)[2]
+    rows: list[list[str]] = []
+    for line in table.splitlines():
+        if not line.strip():
+            break
+        cell = line.strip().removeprefix("* ").removeprefix("- ").strip("`")
+        if line.strip().startswith("* - "):
+            rows.append([cell])
+        else:
+            rows[-1].append(cell)
+    return rows[1:]  # without the header row
+
+
+def test_documented_compatibility_table_is_the_matrix() -> None:
+    page = (REPO_ROOT / "docs" / "installation.rst").read_text()
     expected = [
         [entry.airflow, entry.mlflow_skinny, entry.python, entry.resolution, entry.as_of]
         for entry in pinned_entries()
     ]
+    rows = documented_matrix_rows(page)
     assert rows[: len(expected)] == expected
     # The canary's row: what it resolved and how it did on the day it was last recorded.
     (canary,) = (entry for entry in matrix_entries() if entry.is_canary)
@@ -135,8 +146,8 @@ def test_readme_compatibility_table_is_the_matrix() -> None:
     project = pyproject()
     for text in project["dependencies"]:
         if Requirement(text).name in {"apache-airflow", "mlflow-skinny"}:
-            assert f"`{text}`" in readme
-    assert f'`requires-python = "{project["requires-python"]}"`' in readme
+            assert f"``{text}``" in page
+    assert f'``requires-python = "{project["requires-python"]}"``' in page
 
 
 def test_each_pin_file_pins_its_entry_and_names_its_generator() -> None:

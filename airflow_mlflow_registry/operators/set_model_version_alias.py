@@ -55,8 +55,9 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
     :param candidate_tags: tags every candidate carries (str to str). Templated.
     :param candidate_alias: only the version this alias points at is a candidate. Templated.
     :param require_improvement: move only when the candidate beats the current holder.
-    :param emit_asset: declare the model's asset (:func:`~airflow_mlflow_registry.assets.
-        model_asset`) as an outlet and, when the alias moved (``changed``), record an event
+    :param emit_asset: declare the model's asset
+        (:func:`~airflow_mlflow_registry.assets.model_asset`) as an outlet and, when the alias
+        moved (``changed``), record an event
         with ``version``, ``alias``, ``run_id`` and ``model_uri``; a run that leaves the alias
         where it was records none. Needs a literal ``model_name``.
     :param mlflow_conn_id: Airflow connection of type ``mlflow`` (default ``mlflow_default``).

@@ -174,37 +174,45 @@ def test_invalid_connection_names_field_and_fix_without_secret(
     assert SECRET not in message and TOKEN not in message
 
 
-def readme_connection_examples() -> list[list[str]]:
-    """The ``AIRFLOW_CONN_*='...'`` values of each README example block, in order."""
+def documented_connection_examples() -> list[list[str]]:
+    """The ``AIRFLOW_CONN_*='...'`` values of each ``[START]``/``[END]`` block of the snippet
+    file that docs/connections/mlflow.rst includes, in order."""
     from tests.conftest import REPO_ROOT
 
+    text = (REPO_ROOT / "docs" / "snippets" / "connections.sh").read_text()
     blocks: list[list[str]] = []
-    for block in (REPO_ROOT / "README.md").read_text().split("```bash")[1:]:
-        body = block.split("```")[0]
+    for block in text.split("# [START ")[1:]:
+        body = block.split("# [END ")[0]
         values = [
             line.split("=", 1)[1].strip("'")
             for line in body.splitlines()
-            if "AIRFLOW_CONN_" in line
+            if line.startswith("AIRFLOW_CONN_")
         ]
         if values:
             blocks.append(values)
     return blocks
 
 
-def test_readme_examples_parse_and_json_and_uri_forms_agree() -> None:
-    # The TLS example names certificate files that exist only on a real worker: parsing the
+def test_documented_examples_parse_and_json_and_uri_forms_agree() -> None:
+    # The TLS examples name certificate files that exist only on a real worker: parsing the
     # connection does not look at them.
-    blocks = readme_connection_examples()
-    assert len(blocks) >= 7
+    blocks = documented_connection_examples()
+    assert len(blocks) >= 9
     for values in blocks:
         configs = []
         for value in values:
             if value.startswith("{"):
-                conn = Connection.from_json(value, conn_id="readme")
+                conn = Connection.from_json(value, conn_id="docs")
             else:
-                conn = Connection.from_uri(value, conn_id="readme")
+                conn = Connection.from_uri(value, conn_id="docs")
             configs.append(MlflowConnectionConfig.from_connection(conn))
         assert all(config == configs[0] for config in configs), values
+    token_and_ca = [
+        MlflowConnectionConfig.from_connection(Connection.from_json(values[0], conn_id="docs"))
+        for values in blocks
+        if '"token"' in values[0] and "ca_bundle_path" in values[0]
+    ]
+    assert token_and_ca, "no example combines a bearer token with a private CA bundle"
 
 
 @pytest.mark.parametrize("field_name", ["ca_bundle_path", "client_cert_path"])

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Build the user documentation (docs/) into HTML with Sphinx, warnings as errors: a broken
+# include, a missing [START]/[END] marker, an unresolved cross-reference or a malformed
+# docstring fails the build. Bootstraps .venv itself; output in docs/_build/html.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash .ci/bootstrap.sh
+
+OUT="$ROOT/docs/_build/html"
+# autodoc imports the package, hence Airflow: keep Airflow's generated config out of ~/airflow.
+export AIRFLOW_HOME="$ROOT/docs/_build/airflow-home"
+mkdir -p "$AIRFLOW_HOME"
+echo ">> sphinx-build docs -> $OUT"
+# -E: read every page again, so a warning of an unchanged page is reported on every build.
+"$ROOT/.venv/bin/python" -m sphinx -b html -E -n -W --keep-going -q docs "$OUT"
+cat <<MSG
+
+Documentation built. Open it in a browser:
+  file://$OUT/index.html
+or serve it: $ROOT/.venv/bin/python -m http.server --directory $OUT 8000
+MSG

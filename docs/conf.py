@@ -1,0 +1,71 @@
+"""Sphinx configuration of the user documentation (built by ``bash .ci/docs.sh``).
+
+Warnings are errors there (``-W --keep-going -n``): a broken include, a missing
+``[START ...]``/``[END ...]`` marker, an unresolved cross-reference or a malformed docstring
+fails the build.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS.parent))
+
+from airflow_mlflow_registry import __version__  # noqa: E402
+
+project = "airflow-mlflow-registry"
+author = "airflow-mlflow-registry developers"
+copyright = "the airflow-mlflow-registry developers, Apache License 2.0"
+release = __version__
+version = __version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "myst_parser",
+    "sphinx_copybutton",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "snippets"]
+root_doc = "index"
+rst_epilog = f"""
+.. |version| replace:: ``{__version__}``
+"""
+
+html_theme = "furo"
+html_title = f"airflow-mlflow-registry {__version__}"
+html_static_path: list[str] = []
+copybutton_prompt_text = r"\$ "
+copybutton_prompt_is_regexp = True
+
+# API reference from the docstrings (autodoc imports the package; mlflow is imported lazily
+# by the package, so it is not needed here).
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented_params"
+autodoc_default_options = {"members": True, "show-inheritance": False}
+autodoc_inherit_docstrings = False
+
+# Every cross-reference must resolve, except to the libraries whose documentation is not
+# built here (there is no network for intersphinx inventories).
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(airflow|mlflow|pendulum|datetime|collections|typing|urllib|concurrent)\..*"),
+    (r"py:.*", r"(Any|Context|Mapping|Sequence|Iterable|Callable|Iterator|AsyncIterator)"),
+    (r"py:.*", r"(ModelVersion|MlflowClient|Asset|AssetWatcher|TriggerEvent|BaseOperator)"),
+    (r"py:.*", r"(timedelta|datetime|SplitResult|Path|ModuleType|T|Self)"),
+    (r"py:.*", r"(optional|NoneType|None|default)"),
+    # Internal modules the docstrings point contributors to; not part of the API reference.
+    (
+        r"py:.*",
+        r"airflow_mlflow_registry\.(standalone|registration|promotion|backfill|lineage|sources"
+        r"|hooks\.[a-z_]+|operators\.model_version_outputs)(\..*)?",
+    ),
+    (r"py:.*", r"\.?(model_logging|promotion|backfill|registration)\..*"),
+    # Internal types in the hook's signatures.
+    (r"py:class", r"(ResolvedSource|RunSearch|TaskInstanceLineage|RetentionPlan|BackfillReport)"),
+    # Short names inside class docstrings of members the reference does not list.
+    (r"py:meth", r"(run|get_link|execute|execute_complete|MlflowRegistryHook\..*)"),
+    (r"py:class", r"(MlflowModelVersionTrigger|MlflowRegistryHook)"),
+]

@@ -1,0 +1,47 @@
+# The `mlflow` connection examples shown in docs/connections/mlflow.rst, each in its JSON form
+# and, where one exists, its URI form. tests/hooks/test_connection_config.py parses every
+# AIRFLOW_CONN_* line of each block and checks that the forms of a block give the same
+# connection.
+
+# [START conn_plain_http]
+AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "http://mlflow.internal:5000"}'
+AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://@http%3A%2F%2Fmlflow.internal%3A5000'
+# [END conn_plain_http]
+
+# [START conn_basic_auth]
+AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com", "login": "alice", "password": "s3cret"}'
+AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://alice:s3cret@mlflow.example.com'
+# [END conn_basic_auth]
+
+# [START conn_token]
+AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com", "extra": {"token": "abc123"}}'
+AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://mlflow.example.com?token=abc123'
+# [END conn_token]
+
+# [START conn_token_private_ca]
+AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com", "extra": {"token": "abc123", "ca_bundle_path": "/etc/ssl/private-ca.pem"}}'
+AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://mlflow.example.com?token=abc123&ca_bundle_path=%2Fetc%2Fssl%2Fprivate-ca.pem'
+# [END conn_token_private_ca]
+
+# [START conn_mtls]
+AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com:8443", "extra": {"ca_bundle_path": "/etc/ssl/private-ca.pem", "client_cert_path": "/etc/ssl/worker.pem", "timeout": 5}}'
+AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://mlflow.example.com:8443?ca_bundle_path=%2Fetc%2Fssl%2Fprivate-ca.pem&client_cert_path=%2Fetc%2Fssl%2Fworker.pem&timeout=5'
+# [END conn_mtls]
+
+# [START conn_insecure]
+AIRFLOW_CONN_MLFLOW_DEV='{"conn_type": "mlflow", "host": "https://mlflow.dev.local", "extra": {"insecure_tls": true}}'
+AIRFLOW_CONN_MLFLOW_DEV='mlflow://mlflow.dev.local?insecure_tls=true'
+# [END conn_insecure]
+
+# [START conn_databricks]
+AIRFLOW_CONN_MLFLOW_DBX='{"conn_type": "mlflow", "host": "databricks", "extra": {"databricks_host": "https://adb-1234.5.azuredatabricks.net", "token": "dapi..."}}'
+AIRFLOW_CONN_MLFLOW_DBX='mlflow://@databricks?databricks_host=https%3A%2F%2Fadb-1234.5.azuredatabricks.net&token=dapi...'
+# [END conn_databricks]
+
+# [START conn_local_store]
+AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "sqlite:////srv/mlflow/mlflow.db"}'
+# [END conn_local_store]
+
+# [START conn_database_store]
+AIRFLOW_CONN_MLFLOW_DB='{"conn_type": "mlflow", "host": "postgresql+psycopg2://db.internal:5432/mlflow", "login": "mlflow", "password": "s3cret"}'
+# [END conn_database_store]

@@ -1,0 +1,45 @@
+"""Code shown in the docs that no example DAG holds: rolling a promotion back, and waiting for
+an alias to move. A complete DAG: ``promote`` points ``champion`` at what ``challenger`` points
+at, ``rollback`` points it back at the version it pointed at before, and the sensor then waits
+(in the triggerer) until ``champion`` moves past that version again. Run by
+tests/docs/test_snippets.py against a real MLflow server."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag
+
+from airflow_mlflow_registry.operators import SetModelVersionAliasOperator
+from airflow_mlflow_registry.sensors import ModelVersionSensor
+
+MODEL_NAME = "iris-classifier"
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def rollback_and_wait() -> None:
+    promote = SetModelVersionAliasOperator(
+        task_id="promote", model_name=MODEL_NAME, alias="champion", from_alias="challenger"
+    )
+    # [START howto_operator_rollback]
+    rollback = SetModelVersionAliasOperator(
+        task_id="rollback",
+        model_name=MODEL_NAME,
+        alias="champion",
+        version="{{ ti.xcom_pull(task_ids='promote')['previous_version'] }}",
+    )
+    # [END howto_operator_rollback]
+    # [START howto_sensor_model_version]
+    wait = ModelVersionSensor(
+        task_id="wait_for_new_champion",
+        model_name=MODEL_NAME,
+        alias="champion",
+        newer_than_version="{{ ti.xcom_pull(task_ids='rollback')['version'] }}",
+        poke_interval=60,
+        timeout=6 * 3600,
+        deferrable=True,  # wait in the triggerer, no worker slot
+    )
+    # [END howto_sensor_model_version]
+    promote >> rollback >> wait
+
+
+rollback_and_wait()

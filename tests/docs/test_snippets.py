@@ -1,0 +1,74 @@
+"""The snippet files under docs/snippets/ that the pages include run: the DAG builds (its
+operators check their arguments when built) and the permission grant works against a real
+basic-auth server."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+from tests.conftest import REPO_ROOT
+from tests.support.model_versions import unique
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    import pytest
+
+    from tests.support.mlflow_server import MlflowServer
+
+SNIPPETS = REPO_ROOT / "docs" / "snippets"
+
+
+def load_snippet(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"docs_snippet_{name}", SNIPPETS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rollback_and_wait_snippet_builds_its_dag() -> None:
+    dag = load_snippet("rollback_and_wait").rollback_and_wait()
+    assert [task.task_id for task in dag.topological_sort()] == [
+        "promote",
+        "rollback",
+        "wait_for_new_champion",
+    ]
+    assert dag.get_task("wait_for_new_champion").deferrable is True
+
+
+def test_grant_permissions_snippet_gives_the_user_edit_on_the_model_and_read_on_runs(
+    auth_mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+    from mlflow import MlflowClient
+
+    server = auth_mlflow_server
+    # Created by the admin, so alice has only the server default (READ) until the grant.
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", server.admin_username)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", server.admin_password)
+    model = unique("granted")
+    admin = MlflowClient(tracking_uri=server.url)
+    admin.create_registered_model(model)
+    experiment_id = admin.create_experiment(unique("granted-runs"))
+
+    def permission(resource_type: str, resource_id: str) -> Any:
+        answer = requests.get(
+            f"{server.url}/api/3.0/mlflow/users/permissions/get",
+            params={
+                "username": "alice",
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+            },
+            **server.admin_request_options(),
+        )
+        answer.raise_for_status()
+        return answer.json()["permission"]
+
+    assert permission("registered_model", model) == "READ"
+    load_snippet("grant_permissions").grant_registration_permissions(
+        server.url, "alice", model, experiment_id
+    )
+    assert permission("registered_model", model) == "EDIT"
+    assert permission("experiment", experiment_id) == "READ"
