@@ -72,6 +72,7 @@ def test_shipped_dags_cannot_trigger_each_other_in_a_loop(monkeypatch: pytest.Mo
     assert set(bag.dags) == {
         "register_model",
         "promote_on_new_version",
+        "champion_if_better",
         "backfill_registrations",
         "model_retention",
         "promote_across_registries",
