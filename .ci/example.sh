@@ -51,3 +51,9 @@ Open the MLflow UI on this store:
   $ROOT/.venv/bin/mlflow ui --backend-store-uri sqlite:///$STORE/mlflow.db --port 5000
 then browse http://127.0.0.1:5000/#/models/iris-classifier
 EOF
+
+if [[ -f "$ROOT/docs/_build/html/index.html" ]]; then
+    echo "Documentation: file://$ROOT/docs/_build/html/index.html"
+else
+    echo "Documentation: bash .ci/docs.sh builds it into $ROOT/docs/_build/html (open index.html)"
+fi

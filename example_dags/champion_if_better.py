@@ -13,6 +13,7 @@ Runs after ``register_model`` in the examples' order; ``promote_across_registrie
 the champion to a production registry.
 """
 
+# [START champion_if_better]
 from __future__ import annotations
 
 from typing import Any
@@ -30,7 +31,6 @@ MODEL_NAME = "iris-classifier"
 EXPERIMENT_NAME = "airflow-iris"
 
 
-# [START champion_if_better]
 @dag(
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
@@ -98,6 +98,5 @@ def champion_if_better() -> None:
     announce(promote.output)
 
 
-# [END champion_if_better]
-
 champion_if_better()
+# [END champion_if_better]
