@@ -18,22 +18,31 @@ A version the rule lets go is also kept when an alias points at it.
 :func:`delete_expired_versions` applies a rule with one connection's
 :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`: one paginated search of the
 model's versions (the tags matched by the server, newest first) and one read of the model's
-aliases, then two requests per deletion: a read of that version, then its delete.
+aliases, then two requests per deletion (a read of the model's aliases, then the delete), and
+one more read of the aliases after the last deletion.
 
 Aliases and the window that remains: MLflow deletes the aliases pointing at a version together
 with the version, without saying so, and has no conditional delete ("delete unless an alias
-points at it"). So each version is read (its aliases and status) immediately before its delete
-is sent, and kept if an alias now points at it. What remains is the time between the server
-answering that read and the server committing the delete: an alias pointed at that version in
-between is deleted with it, and nothing reports it. That is one request's trip to the server
-and back (milliseconds on a local network); it is longer only while the server is slow to
-process the delete (for a delete the client gave up on after its timeout, until the server
-gets to it). It never spans a retry's back-off: the delete is sent without HTTP retries, and
-after a 5xx, a timeout or a lost connection the version is read again before the delete is
-sent again. An alias set before that read is seen; one set after the delete is refused by the
-registry (the version no longer exists). ``keep_latest`` is counted at the search: versions
-registered later only add to the newest, so a version ranked out stays out, unless someone
-else deletes newer versions meanwhile.
+points at it"). So the model's aliases are read (one request) immediately before each delete
+is sent, and the version is kept if an alias now points at it. What remains is the time
+between the server answering that read and the server committing the delete: an alias pointed
+at that version in between is deleted with it. That is one request's trip to the server and
+back (milliseconds on a local network); it is longer only while the server is slow to process
+the delete (for a delete the client gave up on after its timeout, until the server gets to
+it). It never spans a retry's back-off: the delete is sent without HTTP retries, and after a
+5xx, a timeout or a lost connection the aliases are read again before the delete is sent
+again. An alias set before that read is seen; one set after the delete is refused by the
+registry (the version no longer exists).
+
+Such a loss is reported, not silent, when the alias already existed (pointing at another
+version, as when a rollback moves ``production``): the read before the next delete (or one
+more read after the last) finds it missing, and it is logged as an error and listed under
+``aliases_vanished`` (``alias``, ``pointed_at`` before, ``while_deleting``), so that it can be
+pointed again. An alias created in that window (it existed nowhere before) is lost without a
+report; an alias deleted by someone else, or with another version someone else deleted,
+while retention runs is reported the same way. ``keep_latest`` is counted at the search:
+versions registered later only add to the newest, so a version ranked out stays out, unless
+someone else deletes newer versions meanwhile.
 
 Deleting is idempotent: a version already gone is not an error, and a retry after a partial
 run searches again and deletes what is left.
@@ -275,7 +284,9 @@ def delete_expired_versions(
         deleted versions that were ``FAILED_REGISTRATION``), ``already_gone`` (versions someone
         else deleted meanwhile), ``protected`` (``version``, ``reason``: the aliases pointing at
         it, or its registration state), ``remaining`` (versions left for a later run by
-        ``max_deletions``), ``tracking_uri``.
+        ``max_deletions``), ``aliases_vanished`` (aliases found missing after a deletion:
+        ``alias``, ``pointed_at``, ``while_deleting``; see the module docstring),
+        ``tracking_uri``.
     :raises ValueError: for an invalid model name, ``max_deletions`` below 1, or ``now``
         without a time zone.
     :raises MlflowRequestError: naming the model (and version) when a request fails; the
@@ -301,6 +312,7 @@ def delete_expired_versions(
         "would_delete": chosen if dry_run else [],
         "failed_registrations_deleted": [],
         "already_gone": [],
+        "aliases_vanished": [],
         "protected": plan.protected,
         "remaining": len(plan.expired) - len(chosen),
         "tracking_uri": registry.tracking_uri,
@@ -340,13 +352,14 @@ def _delete(
     chosen: list[dict[str, Any]],
     record: dict[str, Any],
 ) -> None:
-    """Delete ``chosen`` (oldest first), each right after a read of it that finds no alias on
-    it and no registration in flight; fill ``record``'s ``deleted``,
-    ``failed_registrations_deleted``, ``already_gone`` and ``protected``."""
+    """Delete ``chosen`` (oldest first), each right after a read of the model's aliases that
+    finds none on it; fill ``record``'s ``deleted``, ``failed_registrations_deleted``,
+    ``already_gone``, ``protected`` and ``aliases_vanished``."""
+    watch = _AliasWatch(registry, model_name, record["aliases_vanished"])
     for entry in chosen:
         version = entry["version"]
         try:
-            outcome = _delete_unless_kept(registry, model_name, version)
+            outcome = _delete_unless_kept(registry, model_name, entry, watch)
         except MlflowRequestError:
             log.error(
                 "Model %r: deleted %d of %d versions before this failure; a retry deletes the "
@@ -374,39 +387,100 @@ def _delete(
         else:
             log.info("Deleted model %r version %s.", model_name, version)
             record["deleted"].append(entry)
+    watch.close()
 
 
 _DELETED = "deleted"
 _GONE = "already gone"
 
 
-def _delete_unless_kept(registry: RegistryCalls, model_name: str, version: str) -> str:
-    """Read ``version`` and, unless an alias points at it or its registration is in flight,
-    delete it at once. The delete is sent without HTTP retries; when it gets no definite
-    answer (5xx, timeout, lost connection) the version is read again before it is sent again,
-    up to the connection's ``max_retries`` more times.
+class _AliasWatch:
+    """Reads the model's aliases (one request) and reports, in ``vanished``, every alias that
+    existed at the read before a delete and is missing at the read after it: MLflow deletes
+    the aliases of a version it deletes, so such an alias may have been moved onto the deleted
+    version just after the check (or deleted by someone else meanwhile)."""
+
+    def __init__(
+        self, registry: RegistryCalls, model_name: str, vanished: list[dict[str, str]]
+    ) -> None:
+        self._registry = registry
+        self._model_name = model_name
+        self._vanished = vanished
+        self._seen: dict[str, str] = {}
+        self._deleting: str | None = None
+
+    def read(self) -> dict[str, list[str]]:
+        """The model's aliases now, by version.
+
+        :raises MlflowRequestError: naming the model.
+        """
+        try:
+            model = self._registry.client._get_registry_client().get_registered_model(
+                self._model_name
+            )
+        except Exception as exc:
+            raise self._registry.request_error(
+                f"Reading the aliases of model {self._model_name!r} before deleting a version",
+                exc,
+            ) from exc
+        seen = {alias: str(version) for alias, version in (model.aliases or {}).items()}
+        if self._deleting is not None:
+            for alias, version in self._seen.items():
+                if alias not in seen:
+                    self._report(alias, version, self._deleting)
+        self._seen, self._deleting = seen, None
+        by_version: dict[str, list[str]] = {}
+        for alias, version in seen.items():
+            by_version.setdefault(version, []).append(alias)
+        return by_version
+
+    def deleting(self, version: str) -> None:
+        """A delete of ``version`` is being sent: the next read compares with the last."""
+        self._deleting = version
+
+    def close(self) -> None:
+        """Read once more after a last delete, so that its vanished aliases are reported too."""
+        if self._deleting is not None:
+            self.read()
+
+    def _report(self, alias: str, pointed_at: str, deleted: str) -> None:
+        log.error(
+            "Model %r: alias %r (on version %s before) disappeared while version %s was being "
+            "deleted. MLflow deletes the aliases of a version it deletes: if the alias was "
+            "moved onto version %s after retention checked it, it was deleted with it. Point "
+            "the alias again.",
+            self._model_name,
+            alias,
+            pointed_at,
+            deleted,
+            deleted,
+        )
+        self._vanished.append({"alias": alias, "pointed_at": pointed_at, "while_deleting": deleted})
+
+
+def _delete_unless_kept(
+    registry: RegistryCalls, model_name: str, entry: Mapping[str, Any], watch: _AliasWatch
+) -> str:
+    """Read the model's aliases and, unless one points at ``entry``'s version, delete it at
+    once (its status comes from the search: READY and FAILED_REGISTRATION are final). The
+    delete is sent without HTTP retries; when it gets no definite answer (5xx, timeout, lost
+    connection) the aliases are read again before it is sent again, up to the connection's
+    ``max_retries`` more times.
 
     :return: ``_DELETED``, ``_GONE`` (someone else deleted it, or a delete whose reply was
         lost did), or why it is kept (:func:`keep_reason`).
     :raises MlflowRequestError: naming the model and version.
     """
-    # Registry clients: MlflowClient's own methods would first read the model to rule out
+    # The registry client: MlflowClient's own method would first read the model to rule out
     # prompts, one more request between the check and the delete.
-    reader = registry.client._get_registry_client()
     deleter = registry.single_attempt_client._get_registry_client()
+    version = entry["version"]
     attempts = registry.config.max_retries + 1
     for attempt in range(1, attempts + 1):
-        try:
-            current = reader.get_model_version(model_name, version)
-        except Exception as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                return _GONE
-            raise registry.request_error(
-                f"Reading model {model_name!r} version {version} before deleting it", exc
-            ) from exc
-        reason = keep_reason(current.status, current.aliases or [])
+        reason = keep_reason(entry["status"], watch.read().get(version, []))
         if reason is not None:
             return reason
+        watch.deleting(version)
         try:
             deleter.delete_model_version(model_name, version)
         except Exception as exc:
@@ -419,8 +493,8 @@ def _delete_unless_kept(registry: RegistryCalls, model_name: str, version: str) 
                     exc,
                 ) from exc
             log.warning(
-                "Deleting model %r version %s got no definite answer (%s); reading it again "
-                "before sending the delete again.",
+                "Deleting model %r version %s got no definite answer (%s); reading the "
+                "aliases again before sending the delete again.",
                 model_name,
                 version,
                 registry.describe(exc),

@@ -33,9 +33,10 @@ class DeleteOldModelVersionsOperator(BaseOperator):
     (the others are left alone). Of the versions it lets go, those an alias points at and
     those whose registration is still in flight (``PENDING_REGISTRATION``) are kept;
     ``FAILED_REGISTRATION`` versions are not counted toward ``keep_latest`` and are deleted
-    when the rule lets them go. Each version is read just before its delete and kept if an
-    alias points at it by then; an alias pointed at it in the instant between that read and
-    the delete is deleted with it (MLflow has no conditional delete; see
+    when the rule lets them go. The model's aliases are read just before each delete and the
+    version is kept if an alias points at it by then; an alias pointed at it in the instant
+    between that read and the delete is deleted with it (MLflow has no conditional delete),
+    and reported in ``aliases_vanished`` and the log when it existed before (see
     :mod:`airflow_mlflow_registry.retention` for the exact window). Ages are measured from
     the DAG run's ``run_after`` (when the run was due), so every try of a task instance uses
     the same cutoff. With ``dry_run`` nothing is deleted.
@@ -45,7 +46,7 @@ class DeleteOldModelVersionsOperator(BaseOperator):
 
     Returns (and pushes to XCom) a plain dict: ``model_name``, ``dry_run``, ``rule``,
     ``cutoff``, ``examined``, ``deleted``, ``would_delete``, ``failed_registrations_deleted``,
-    ``already_gone``, ``protected``, ``remaining``, ``tracking_uri`` (see
+    ``already_gone``, ``protected``, ``remaining``, ``aliases_vanished``, ``tracking_uri`` (see
     :func:`~airflow_mlflow_registry.retention.delete_expired_versions`).
 
     :param model_name: registered model name. Templated.

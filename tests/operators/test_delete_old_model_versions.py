@@ -4,6 +4,7 @@ tags, survive a partial run and lost replies, and stay within a bounded number o
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from datetime import datetime, timedelta
@@ -22,6 +23,8 @@ from tests.support.dag_runs import run_dag, task_states, xcom_value
 from tests.support.model_versions import add_version, set_version_status, unique
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mlflow import MlflowClient
 
     from tests.conftest import UseConnection
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 DELETE = "/model-versions/delete"
 SEARCH = "/model-versions/search"
+ALIASES = "/registered-models/get"
 
 
 def model_with_versions(
@@ -261,28 +265,65 @@ def test_alias_moved_onto_an_expired_version_while_retention_runs_keeps_version_
     assert default_registry.get_model_version_by_alias(model, "production").version == "20"
 
 
+def on_the_second_call(action: Callable[[], None]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``rewrite_json`` callback that runs ``action`` when the second matching reply passes
+    (the first read of the model's aliases is the search's; the second, the check before the
+    first delete) and leaves every reply unchanged."""
+    calls = itertools.count(1)
+
+    def rewrite(body: dict[str, Any]) -> dict[str, Any]:
+        if next(calls) == 2:
+            action()
+        return body
+
+    return rewrite
+
+
 def test_refused_delete_is_sent_again_only_after_a_fresh_check_of_the_aliases(
     default_registry: MlflowClient, proxied_hook: MlflowRegistryHook, fault_proxy: FaultProxy
 ) -> None:
-    """`champion` is moved onto version 1 just after retention's check of version 1 was
+    """`champion` is moved onto version 1 just after retention's check before deleting it was
     answered, and the delete of version 1 is refused with a 503 before reaching the server.
     The delete is not re-sent blindly after a back-off (which would widen the window to
-    seconds): version 1 is read again first, and kept."""
+    seconds): the aliases are read again first, and version 1 is kept."""
     model = model_with_versions(default_registry, 3)
-
-    def move_alias_after_the_check(body: dict[str, Any]) -> dict[str, Any]:
-        default_registry.set_registered_model_alias(model, "champion", "1")
-        return body
-
-    check = f"/model-versions/get?name={model}&version=1"
-    fault_proxy.add_fault("GET", check, "rewrite_json", rewrite=move_alias_after_the_check)
+    move = on_the_second_call(
+        lambda: default_registry.set_registered_model_alias(model, "champion", "1")
+    )
+    fault_proxy.add_fault("GET", ALIASES, "rewrite_json", times=2, rewrite=move)
     fault_proxy.add_fault("DELETE", DELETE, "503_before_forward", body_contains='"version": "1"')
     record = proxied_hook.delete_expired_versions(model, RetentionRule.of(keep_latest=1))
-    assert fault_proxy.faults_injected == 2
+    assert fault_proxy.faults_injected == 3
     assert deleted(record) == [2]
     assert record["protected"] == [{"version": "1", "reason": "alias 'champion'"}]
+    assert record["aliases_vanished"] == []
     assert versions_left(default_registry, model) == [1, 3]
     assert default_registry.get_model_version_by_alias(model, "champion").version == "1"
+
+
+def test_alias_moved_between_the_check_and_the_delete_is_lost_and_reported(
+    default_registry: MlflowClient,
+    proxied_hook: MlflowRegistryHook,
+    fault_proxy: FaultProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The window MLflow leaves open: `production` (on version 3) is moved onto version 1
+    after the server answered retention's check before deleting version 1. MLflow deletes it
+    with version 1; retention finds it missing at its next read and reports it."""
+    model = model_with_versions(default_registry, 3)
+    default_registry.set_registered_model_alias(model, "production", "3")
+    move = on_the_second_call(
+        lambda: default_registry.set_registered_model_alias(model, "production", "1")
+    )
+    fault_proxy.add_fault("GET", ALIASES, "rewrite_json", times=2, rewrite=move)
+    with caplog.at_level("ERROR", logger="airflow_mlflow_registry.retention"):
+        record = proxied_hook.delete_expired_versions(model, RetentionRule.of(keep_latest=1))
+    assert deleted(record) == [1, 2]
+    assert record["aliases_vanished"] == [
+        {"alias": "production", "pointed_at": "3", "while_deleting": "1"}
+    ]
+    assert "alias 'production' (on version 3 before) disappeared while version 1" in caplog.text
+    assert default_registry.get_registered_model(model).aliases == {}
 
 
 def test_requests_are_paged_searches_and_two_per_deletion_never_one_per_version(
@@ -296,11 +337,10 @@ def test_requests_are_paged_searches_and_two_per_deletion_never_one_per_version(
     assert deleted(record) == [1, 2]
     paths = [path.split("?")[0] for _, path in fault_proxy.requests_seen]
     assert paths.count("/api/2.0/mlflow/model-versions/search") == math.ceil(7 / 3)
-    # One read of the aliases with the search; each deletion reads its version first.
-    assert paths.count("/api/2.0/mlflow/registered-models/get") == 1
-    assert paths.count("/api/2.0/mlflow/model-versions/get") == 2
+    # The aliases are read with the search, before each deletion and once after the last.
+    assert paths.count("/api/2.0/mlflow/registered-models/get") == 1 + 2 + 1
     assert paths.count("/api/2.0/mlflow/model-versions/delete") == 2
-    assert len(paths) == 3 + 1 + 2 * 2
+    assert len(paths) == 3 + 1 + 2 * 2 + 1
 
 
 # ------------------------------------------------------------------------- bad input
