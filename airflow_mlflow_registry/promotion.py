@@ -14,8 +14,14 @@ Exactly once: the logged model on the target carries a copy key, a digest of the
 instance's registration key and the source version. A retry finds that logged model instead
 of uploading again (an upload cut short is sent again into it, then it is marked READY), so
 it registers the same ``models:/<model_id>`` source and the registration returns the version
-registered before. A cleared task whose alias now names another source version copies and
-registers that one, superseding its earlier version (as registration does for a new source).
+registered before. Two attempts running at the same time (a zombie and its retry) may each
+upload to a logged model of their own: both register with the task instance's key and the
+same source identity (``models:/<name>/<version> on <source tracking URI>``, recorded as
+``airflow.source_uri``), each checks after its create, the lowest version wins and the other
+is deleted, as for any overlapping registration; the losing attempt returns the winner and
+deletes its own logged model. A cleared task whose alias now names another source version
+copies and registers that one, superseding its earlier version (as registration does for a
+new source).
 
 mlflow is imported inside functions; the bound clients do every request.
 """
@@ -136,11 +142,43 @@ def copy_model_version(
         aliases=alias_list,
         lineage=lineage,
         await_registration_for=await_registration_for,
+        # Every attempt checks after its create for an overlapping one (the key), and
+        # attempts that uploaded to different logged models are one registration (identity).
+        idempotency_key=registration_key,
+        source_identity=f"models:/{model_name}/{chosen.version} on {source.tracking_uri}",
         provenance_tags={
             COPIED_FROM_PREFIX + key: value for key, value in copied_from.items() if value
         },
     )
+    if record["source"] != f"models:/{model_id}":
+        _discard_logged_model(target, model_id, record)
     return {**record, "copied_from": copied_from}
+
+
+def _discard_logged_model(
+    target: MlflowRegistryHook, model_id: str, kept: Mapping[str, Any]
+) -> None:
+    """Delete the logged model ``model_id`` that this attempt uploaded, now that an
+    overlapping attempt's version ``kept`` counts; a failed delete is logged, not raised (the
+    copy itself is complete)."""
+    log.warning(
+        "Model %r version %s on %s, registered from %s by an overlapping attempt of this "
+        "task instance, is the copy; deleting this attempt's logged model %s.",
+        kept["model_name"],
+        kept["version"],
+        target.tracking_uri,
+        kept["source"],
+        model_id,
+    )
+    try:
+        target.get_conn().delete_logged_model(model_id)
+    except Exception as exc:
+        log.warning(
+            "Could not delete the unused logged model %s on %s: %s",
+            model_id,
+            target.tracking_uri,
+            target.redact_secrets(str(exc)),
+        )
 
 
 def _source_version(

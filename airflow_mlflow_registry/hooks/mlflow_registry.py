@@ -190,6 +190,7 @@ class MlflowRegistryHook(BaseHook):
         await_registration_for: float = DEFAULT_AWAIT_REGISTRATION_SECONDS,
         idempotency_key: str | None = None,
         provenance_tags: Mapping[str, str] | None = None,
+        source_identity: str | None = None,
     ) -> dict[str, Any]:
         """Register ``model_uri`` as a version of ``model_name``, exactly once per task instance
         and source.
@@ -230,7 +231,12 @@ class MlflowRegistryHook(BaseHook):
         READY yet (``PENDING_REGISTRATION``, which the open-source server never returns), so
         that a version that then fails leaves the other. ``provenance_tags``
         are further ``airflow.*`` tags written with the lineage (where a copied version came
-        from: :mod:`~airflow_mlflow_registry.promotion`).
+        from: :mod:`~airflow_mlflow_registry.promotion`). ``source_identity`` (default:
+        ``model_uri``) is what attempts compare to decide whether an earlier version
+        registered the same source, recorded as ``airflow.source_uri``: a caller whose
+        attempts each make their own ``model_uri`` for one source (a copy uploads the files
+        to a new logged model) passes what they have in common, so overlapping attempts
+        converge on one version instead of superseding each other.
 
         Waits up to ``await_registration_for`` seconds for status READY, then points each alias
         at the version (moving it from an older version; aliases already on it are not sent).
@@ -256,6 +262,7 @@ class MlflowRegistryHook(BaseHook):
             await_registration_for=await_registration_for,
             idempotency_key=idempotency_key,
             provenance_tags=provenance_tags,
+            source_identity=source_identity,
         )
 
     def ensure_registered_model(self, model_name: str) -> bool:

@@ -32,6 +32,7 @@ from airflow_mlflow_registry.hooks.registry_calls import (
 )
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from airflow_mlflow_registry.registration import (
+    SOURCE_URI_TAG,
     SUPERSEDES_TAG,
     Generation,
     generation_of,
@@ -141,7 +142,7 @@ def create_version_once(
             model_id=_logged_model_id(source),
         )
 
-    generation = (display_uri(source), tags.get(SUPERSEDES_TAG))
+    generation = (tags.get(SOURCE_URI_TAG) or display_uri(source), tags.get(SUPERSEDES_TAG))
     attempts = 1 + registry.config.max_retries
     failure: BaseException | None = None
     for attempt in range(attempts):

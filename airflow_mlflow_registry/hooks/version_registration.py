@@ -70,11 +70,13 @@ def register_model_version(
     await_registration_for: float = DEFAULT_AWAIT_REGISTRATION_SECONDS,
     idempotency_key: str | None = None,
     provenance_tags: Mapping[str, str] | None = None,
+    source_identity: str | None = None,
     key_looked_up: bool = False,
 ) -> dict[str, Any]:
     """Register ``model_uri`` (or the source ``run_search`` resolves to) as a version of
     ``model_name``, exactly once per task instance and source; return its record.
 
+    ``source_identity``: see :meth:`MlflowRegistryHook.register_model_version`.
     ``key_looked_up``: the caller has already found that no version carries the key (a
     backfill searches its runs' versions in bulk) and settles overlapping registrations
     itself, so no look-up is sent before the create.
@@ -108,10 +110,10 @@ def register_model_version(
     earlier = EarlierRegistration()
     if key is not None:
         version_tags[REGISTRATION_KEY_TAG] = key
-        version_tags[SOURCE_URI_TAG] = display_uri(model_uri)
+        version_tags[SOURCE_URI_TAG] = display_uri(source_identity or model_uri)
         if not key_looked_up:
             found = find_model_versions_by_key(registry, model_name, key, run_id=run_id)
-            earlier = earlier_registration(found, model_uri)
+            earlier = earlier_registration(found, source_identity or model_uri)
 
     if earlier.reusable is not None:
         version, created = earlier.reusable, False

@@ -8,6 +8,7 @@ source, 401 at the target), so every passing download ran as alice and every upl
 from __future__ import annotations
 
 import json
+import threading
 from typing import TYPE_CHECKING, Any
 
 import pendulum
@@ -15,6 +16,7 @@ import pytest
 from airflow.sdk import DAG
 
 from airflow_mlflow_registry.exceptions import MlflowRequestError
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.openlineage_facets import copied_version_lineage
 from airflow_mlflow_registry.operators import CopyModelVersionOperator
 from airflow_mlflow_registry.promotion import COPY_KEY_TAG, SourceVersionNotFoundError
@@ -27,7 +29,6 @@ from tests.support.model_versions import unique
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from airflow_mlflow_registry.hooks import MlflowRegistryHook
     from tests.conftest import UseConnection
     from tests.support.fault_proxy import FaultProxy
     from tests.support.mlflow_server import MlflowServer
@@ -268,3 +269,81 @@ def test_example_dag_promote_across_registries_runs_as_shipped(
     assert record["tags"]["promoted_by"] == "promote_across_registries"
     holder = target_hook.get_conn().get_model_version_by_alias(source_model.name, "production")
     assert holder.version == record["version"]
+
+
+LOGGED_MODELS = ("POST", "/mlflow/logged-models")
+
+
+def test_two_overlapping_attempts_converge_on_one_version_and_one_logged_model(
+    source_model: SourceModel,
+    mlflow_server: MlflowServer,
+    use_connection: UseConnection,
+    tmp_path: Path,
+) -> None:
+    """A zombie try 1 and its retry, try 2, copy at the same time, each through its own
+    proxy to the target: both logged-model creates are held until both arrived (so each
+    attempt uploads to a logged model of its own), then both version creates likewise. One
+    version and one logged model remain; both attempts return that version."""
+    from mlflow import MlflowClient
+
+    from tests.support.gate_proxy import CREATE_VERSION, GateProxy, barrier_wait, intersect
+
+    target_model, task_run = unique("copy-overlap"), unique("copy")
+    plain = MlflowClient(tracking_uri=mlflow_server.url)
+    plain.create_registered_model(target_model)
+    plain.create_experiment(f"{target_model}-files")
+    logged_models_met, creates_met = threading.Barrier(2), threading.Barrier(2)
+    records: dict[int, dict[str, Any]] = {}
+    failures: list[BaseException] = []
+    with GateProxy(mlflow_server.url) as first, GateProxy(mlflow_server.url) as second:
+        proxies = {1: first, 2: second}
+        for try_number, proxy in proxies.items():
+            # The first POST to logged-models is the search for an earlier copy, the second
+            # the create.
+            proxy.hold(LOGGED_MODELS, [2], barrier_wait(logged_models_met))
+            proxy.hold(CREATE_VERSION, [1], barrier_wait(creates_met))
+            use_connection(f"copy_overlap_{try_number}", proxy.url)
+
+        def attempt(try_number: int) -> None:
+            target = MlflowRegistryHook(mlflow_conn_id=f"copy_overlap_{try_number}")
+            source = MlflowRegistryHook(mlflow_conn_id="copy_source")
+            try:
+                records[try_number] = target.copy_model_version_from(
+                    source,
+                    source_model.name,
+                    version=2,
+                    target_model_name=target_model,
+                    target_experiment_name=f"{target_model}-files",
+                    aliases=["production"],
+                    lineage=lineage(task_run, try_number),
+                )
+            except BaseException as exc:
+                failures.append(exc)
+                raise
+
+        workers = [threading.Thread(target=attempt, args=(n,)) for n in proxies]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert failures == []
+        logged_model_creates = [proxy.windows(LOGGED_MODELS)[1] for proxy in proxies.values()]
+        version_creates = [proxy.windows(CREATE_VERSION)[0] for proxy in proxies.values()]
+
+    assert intersect(*((w.start, w.end) for w in logged_model_creates)), logged_model_creates
+    assert intersect(*((w.start, w.end) for w in version_creates)), version_creates
+    assert set(records) == {1, 2}
+    assert records[1]["version"] == records[2]["version"]
+    assert sorted(record["created"] for record in records.values()) == [False, True]
+    versions = plain.search_model_versions(f"name='{target_model}'")
+    assert [mv.version for mv in versions] == [records[1]["version"]]
+    assert (
+        plain.get_model_version_by_alias(target_model, "production").version
+        == (records[1]["version"])
+    )
+    experiment_id = plain.get_experiment_by_name(f"{target_model}-files").experiment_id
+    copies = plain.search_logged_models([experiment_id])
+    assert [f"models:/{m.model_id}" for m in copies] == [records[1]["source"]]
+    use_connection("copy_overlap_check", mlflow_server.url)
+    target_hook = MlflowRegistryHook(mlflow_conn_id="copy_overlap_check")
+    assert copied_files(target_hook, records[1], tmp_path) == source_model.files["2"]
