@@ -23,7 +23,11 @@ import pendulum
 from airflow.sdk import dag
 
 from airflow_mlflow_registry.operators import RegisterModelVersionOperator
-from airflow_mlflow_registry.version_compat import CronDataIntervalTimetable
+
+try:
+    from airflow.sdk import CronDataIntervalTimetable  # Airflow 3.2 and later
+except ImportError:  # Airflow 3.0 and 3.1
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
 MODEL_NAME = "daily-forecaster"
 EXPERIMENT_NAME = "daily-forecaster-training"

@@ -4,9 +4,11 @@ Runs as shipped against the ``mlflow_default`` connection: ``bash .ci/example.sh
 connection at a local SQLite MLflow store and runs this DAG with ``airflow dags test``.
 Retrying or clearing ``register`` returns the version registered before (``created: false``).
 
-The model is logged with a signature (input columns and output type, inferred from the
-training data) and an input example, so the registry shows its schema and registries that
-require a signature (Unity Catalog) accept it. ``register`` emits the model's asset
+The model is logged through the connection with ``hook.log_model`` (an MLflow 3 logged model
+of the training run, registered as ``models:/m-<id>``), with a signature (input columns and
+output type, inferred from the training data) and an input example, so the registry shows its
+schema and registries that require a signature (Unity Catalog) accept it. Its test accuracy is
+the run metric ``accuracy``, which the promotions compare. ``register`` emits the model's asset
 (``mlflow://airflow_connection/mlflow_default/iris-classifier``) when it registers a version
 or moves ``staging``; ``promote_on_new_version.py`` is scheduled on it. A re-run that
 changes nothing emits nothing, so the two DAGs cannot trigger each other in a loop.
@@ -36,9 +38,8 @@ MODEL_NAME = "iris-classifier"
 def register_model() -> None:
     @task
     def train_and_log() -> dict[str, object]:
-        """Fit a logistic regression on iris and log it as the ``model`` artifact of a run."""
-        import tempfile
-
+        """Fit a logistic regression on iris, log its accuracy as a run metric and the model
+        (with a signature and an input example) through the connection."""
         import mlflow.sklearn
         import sklearn
         from mlflow.models import infer_signature
@@ -46,7 +47,8 @@ def register_model() -> None:
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import train_test_split
 
-        client = MlflowRegistryHook().get_conn()
+        hook = MlflowRegistryHook()
+        client = hook.get_conn()
         experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
         experiment_id = (
             experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT_NAME)
@@ -61,19 +63,19 @@ def register_model() -> None:
         model = LogisticRegression(max_iter=500).fit(x_train, y_train)
         accuracy = float(model.score(x_test, y_test))
         client.log_param(run_id, "max_iter", 500)
+        # Promotions (promote_on_new_version, champion_if_better) compare this run metric.
         client.log_metric(run_id, "accuracy", accuracy)
-        with tempfile.TemporaryDirectory() as tmp:
-            mlflow.sklearn.save_model(
-                model,
-                f"{tmp}/model",
-                signature=infer_signature(x_train, model.predict(x_train)),
-                input_example=x_train.head(3),
-                # Explicit requirements skip MLflow's slow dependency inference.
-                pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
-            )
-            client.log_artifacts(run_id, f"{tmp}/model", artifact_path="model")
+        logged = hook.log_model(
+            mlflow.sklearn,
+            model,
+            run_id=run_id,
+            signature=infer_signature(x_train, model.predict(x_train)),
+            input_example=x_train.head(3),
+            # Explicit requirements skip MLflow's slow dependency inference.
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+        )
         client.set_terminated(run_id)
-        return {"model_uri": f"runs:/{run_id}/model", "accuracy": accuracy}
+        return {"model_uri": logged["model_uri"], "accuracy": accuracy}
 
     trained = train_and_log()
     # [START howto_operator_register_model_version]
@@ -82,10 +84,7 @@ def register_model() -> None:
         model_name=MODEL_NAME,
         model_uri="{{ ti.xcom_pull(task_ids='train_and_log')['model_uri'] }}",
         description="Logistic regression on iris, trained by Airflow run {{ run_id }}.",
-        tags={
-            "accuracy": "{{ ti.xcom_pull(task_ids='train_and_log')['accuracy'] }}",
-            "trained_by": "{{ dag.dag_id }}",
-        },
+        tags={"trained_by": "{{ dag.dag_id }}"},
         aliases=["staging"],
         emit_asset=True,
     ).set_upstream(trained)

@@ -51,6 +51,7 @@ def model_asset_events(asset_uri: str, dag_id: str) -> list[dict[str, Any]]:
 def test_register_model_example_trains_logs_and_registers_as_staging(
     mlflow_server: MlflowServer, use_connection: UseConnection, tmp_path: Path
 ) -> None:
+    import mlflow.artifacts
     import yaml
     from mlflow import MlflowClient
 
@@ -66,17 +67,27 @@ def test_register_model_example_trains_logs_and_registers_as_staging(
     record = xcom_value(dag_run, "register")
     assert record["model_name"] == example.MODEL_NAME
     assert record["aliases"] == ["staging"] and record["created"] is True
-    assert float(record["tags"]["accuracy"]) > 0.8
+    # The accuracy is a run metric (what the promotions compare), not a version tag.
+    assert "accuracy" not in record["tags"]
     client = MlflowClient(tracking_uri=mlflow_server.url)
+    assert client.get_run(record["run_id"]).data.metrics["accuracy"] > 0.8
     staging = client.get_model_version_by_alias(example.MODEL_NAME, "staging")
     assert staging.version == record["version"]
-    # The registered source holds a real, loadable model artifact, with a signature naming
-    # the four iris columns and the predicted label, and an input example.
-    artifacts = {a.path for a in client.list_artifacts(record["run_id"], "model")}
-    assert {"model/MLmodel", "model/input_example.json"} <= artifacts
+    # The registered source is the run's logged model (hook.log_model), holding a real,
+    # loadable model with a signature naming the four iris columns and the predicted label,
+    # and an input example.
+    assert record["source"].startswith("models:/m-")
+    logged = client.get_logged_model(record["source"].removeprefix("models:/"))
+    assert logged.source_run_id == record["run_id"]
+    artifacts = {a.path for a in client.list_logged_model_artifacts(logged.model_id)}
+    assert {"MLmodel", "input_example.json"} <= artifacts
     mlmodel = yaml.safe_load(
         Path(
-            client.download_artifacts(record["run_id"], "model/MLmodel", str(tmp_path))
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{logged.artifact_location}/MLmodel",
+                dst_path=str(tmp_path),
+                tracking_uri=mlflow_server.url,
+            )
         ).read_text()
     )
     inputs = json.loads(mlmodel["signature"]["inputs"])
@@ -116,7 +127,6 @@ def test_register_model_example_runs_against_basic_auth_server_with_proxied_arti
     auth_mlflow_server: MlflowServer,
     use_connection: UseConnection,
     monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
 ) -> None:
     """As shipped, with ``mlflow_default`` holding alice's credentials and no
     ``MLFLOW_TRACKING_*`` variable: the model is uploaded through the server's artifact proxy
@@ -135,7 +145,6 @@ def test_register_model_example_runs_against_basic_auth_server_with_proxied_arti
     record = xcom_value(dag_run, "register")
     assert record["aliases"] == ["staging"] and record["created"] is True
     client = MlflowRegistryHook().get_conn()
-    run = client.get_run(record["run_id"])
-    assert run.info.artifact_uri.startswith("mlflow-artifacts:")
-    model_dir = client.download_artifacts(record["run_id"], "model", str(tmp_path))
-    assert (Path(model_dir) / "MLmodel").is_file()
+    logged = client.get_logged_model(record["source"].removeprefix("models:/"))
+    assert logged.artifact_location.startswith("mlflow-artifacts:")
+    assert "MLmodel" in {a.path for a in client.list_logged_model_artifacts(logged.model_id)}
