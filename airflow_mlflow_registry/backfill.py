@@ -24,7 +24,9 @@ REGISTERED = "registered"
 ALREADY_REGISTERED = "already_registered"
 WOULD_REGISTER = "would_register"
 FAILED = "failed"
-OUTCOMES = (REGISTERED, ALREADY_REGISTERED, WOULD_REGISTER, FAILED)
+#: A run a stopped backfill did not reach (only in the report of a backfill that stopped).
+NOT_STARTED = "not_started"
+OUTCOMES = (REGISTERED, ALREADY_REGISTERED, WOULD_REGISTER, FAILED, NOT_STARTED)
 
 #: Registrations a backfill sends at the same time unless told otherwise, and at most.
 DEFAULT_CONCURRENCY = 4
@@ -103,10 +105,13 @@ def backfill_report(
     dry_run: bool,
     runs: Sequence[BackfillRun],
     aliases: Sequence[dict[str, Any]] = (),
+    stopped: str | None = None,
 ) -> dict[str, Any]:
     """The JSON-able report of a backfill: its parameters, a count per outcome (every outcome
-    present, zero included), one row per run, in run start order, and where each alias was
-    pointed (``alias``, ``run_id``, ``version``, ``previous_version``)."""
+    present, zero included), one row per run, in run start order, where each alias was
+    pointed (``alias``, ``run_id``, ``version``, ``previous_version``), and ``stopped``: None
+    for a backfill that finished, else why it stopped early (one line; its runs not reached
+    are ``not_started``, and aliases not pointed yet are missing)."""
     counts = Counter(run.outcome for run in runs)
     return {
         "model_name": model_name,
@@ -118,4 +123,5 @@ def backfill_report(
         "counts": {outcome: counts[outcome] for outcome in OUTCOMES},
         "runs": [asdict(run) for run in runs],
         "aliases": list(aliases),
+        "stopped": stopped,
     }

@@ -360,6 +360,7 @@ def test_backfill_dry_run_registers_nothing_backfill_registers_each_run_once_and
         "already_registered": 1,
         "would_register": 3,
         "failed": 0,
+        "not_started": 0,
     }
     assert [(r["run_id"], r["outcome"]) for r in report["runs"]] == [
         (at_from, "would_register"),
@@ -393,6 +394,7 @@ def test_backfill_dry_run_registers_nothing_backfill_registers_each_run_once_and
         "already_registered": 1,
         "would_register": 0,
         "failed": 0,
+        "not_started": 0,
     }
     versions = versions_by_run(plain_client, model)
     assert sorted(versions) == sorted([at_from, artifact_only, by_dag, newest])

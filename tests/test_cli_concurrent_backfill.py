@@ -6,7 +6,9 @@ that registers only the runs still missing. Versions are counted on the server, 
 
 from __future__ import annotations
 
+import json
 import signal
+import threading
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -22,21 +24,44 @@ from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.bearer_proxy import ForwardingProxy
 from tests.support.cli import (
     CLI_TIMEOUT_SECONDS,
+    CliResult,
     kill_all,
     run_cli,
     run_cli_in_process,
     start_cli,
 )
+from tests.support.gate_proxy import (
+    CREATE_VERSION,
+    DELETE_VERSION,
+    HOLD_TIMEOUT_SECONDS,
+    SEARCH_VERSIONS,
+    GateProxy,
+    barrier_wait,
+    intersect,
+    span,
+)
 from tests.support.model_versions import seed_run, unique, versions_by_run
 
 if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Callable
+
     from mlflow import MlflowClient
 
+    from tests.support.fault_proxy import FaultProxy
     from tests.support.mlflow_server import MlflowServer
 
 
 DAY = pendulum.datetime(2026, 5, 1, tz="UTC")
 WINDOW = ["--from", "2026-05-01", "--to", "2026-05-02"]
+# A held request must outlast its hold: the connection's read timeout is longer.
+HELD_SECONDS = HOLD_TIMEOUT_SECONDS + 30
+
+
+def finish(process: subprocess.Popen[str]) -> CliResult:
+    """Wait for the CLI ``process`` (see ``start_cli``); its result."""
+    stdout, stderr = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
+    return CliResult(process.returncode, stdout, stderr)
 
 
 def seed_runs(client: MlflowClient, experiment: str, count: int) -> list[str]:
@@ -74,6 +99,7 @@ def test_concurrent_backfill_registers_each_run_once_reports_in_run_order_aliase
         "already_registered": 0,
         "would_register": 0,
         "failed": 0,
+        "not_started": 0,
     }
     assert [row["run_id"] for row in report["runs"]] == runs
     assert version_counts(plain_client, model, runs) == dict.fromkeys(runs, 1)
@@ -103,16 +129,36 @@ def test_concurrent_backfill_registers_each_run_once_reports_in_run_order_aliase
 
 
 def test_two_backfills_of_the_same_window_at_once_leave_one_version_per_run(
-    cli_env: dict[str, str], plain_client: MlflowClient
+    mlflow_server: MlflowServer, airflow_env: dict[str, str], plain_client: MlflowClient
 ) -> None:
-    """Two backfill processes of one model and window, started together at concurrency 8,
-    walk the same runs in the same order, so their creates for a run overlap: afterwards each
+    """Two backfill processes of one model and window at concurrency 8, each through its own
+    proxy, which holds its first version search until both sent theirs: both find no version
+    and create one for every run, and their recorded create windows intersect. Afterwards each
     run has exactly one version (the lowest; a duplicate is deleted), both reports name it,
     and `staging` is on the newest run's."""
     model, experiment = unique("twice"), unique("training")
     runs = seed_runs(plain_client, experiment, 40)
+    both_searched = threading.Barrier(2)
+    env = dict(airflow_env)
+    proxies = [GateProxy(mlflow_server.url) for _ in range(2)]
+    for i, proxy in enumerate(proxies):
+        proxy.hold(SEARCH_VERSIONS, [1], barrier_wait(both_searched))
+        env[connection_env_var(f"via_{i}")] = connection_json(proxy.url)
+        proxy.start()
     command = ["backfill", model, "--experiment", experiment, *WINDOW, "--alias", "staging"]
-    first, second = run_cli(cli_env, *[[*command, "--concurrency", "8", "--json"]] * 2)
+    try:
+        first, second = run_cli(
+            env,
+            *(
+                [*command, "--concurrency", "8", "--json", "--conn-id", f"via_{i}"]
+                for i in range(2)
+            ),
+        )
+    finally:
+        for proxy in proxies:
+            proxy.stop()
+    creates = [span(proxy.windows(CREATE_VERSION)) for proxy in proxies]
+    assert intersect(*creates), creates
     assert (first.code, second.code) == (0, 0), (first, second)
     assert version_counts(plain_client, model, runs) == dict.fromkeys(runs, 1)
     versions = {
@@ -129,6 +175,84 @@ def test_two_backfills_of_the_same_window_at_once_leave_one_version_per_run(
             "already_registered",
             "registered",
         ], run_id
+    assert plain_client.get_model_version_by_alias(model, "staging").version == versions[runs[-1]]
+
+
+@pytest.mark.e2e  # three CLI processes, two of them held while the third runs
+def test_three_overlapping_backfills_every_row_names_a_live_version_and_aliases_one(
+    mlflow_server: MlflowServer, airflow_env: dict[str, str], plain_client: MlflowClient
+) -> None:
+    """Backfills A and B of one window both find no version (their first searches are held
+    until both sent one), so both create a version of every run. Backfill C starts while A and
+    B are still running (each is held at its settling search until C exits): C deletes the
+    higher version of each run, A's or B's. Then A and B settle, and every row of all three
+    reports names the run's one live version, `staging` is on the newest run's, and each run is
+    `registered` in exactly one report. The proxies' recorded windows prove the overlap: A's
+    and B's creates intersect, and C's deletes fall inside A's and B's held settling searches.
+    """
+    model, experiment = unique("overlap3"), unique("training")
+    runs = seed_runs(plain_client, experiment, 6)
+    both_searched = threading.Barrier(2)
+    c_finished = threading.Event()
+    settling = {name: threading.Event() for name in "ab"}
+    proxies = {name: GateProxy(mlflow_server.url) for name in "abc"}
+    env = dict(airflow_env)
+    for name, proxy in proxies.items():
+        env[connection_env_var(f"via_{name}")] = connection_json(proxy.url, timeout=HELD_SECONDS)
+        proxy.start()
+
+    def hold_settling(arrived: threading.Event) -> Callable[[], bool]:
+        def wait() -> bool:
+            arrived.set()
+            return c_finished.wait(HOLD_TIMEOUT_SECONDS)
+
+        return wait
+
+    for name in "ab":
+        proxies[name].hold(SEARCH_VERSIONS, [1], barrier_wait(both_searched))
+        proxies[name].hold(SEARCH_VERSIONS, [2], hold_settling(settling[name]))
+    command = ["backfill", model, "--experiment", experiment, *WINDOW, "--alias", "staging"]
+    started = [
+        start_cli(env, [*command, "--concurrency", "3", "--json", "--conn-id", f"via_{name}"])
+        for name in "ab"
+    ]
+    try:
+        for name in "ab":
+            assert settling[name].wait(HELD_SECONDS), f"backfill {name} never settled"
+        (c,) = run_cli(env, [*command, "--json", "--conn-id", "via_c"])
+        c_finished.set()
+        a, b = (finish(process) for process in started)
+    finally:
+        c_finished.set()
+        kill_all(started)
+        for proxy in proxies.values():
+            proxy.stop()
+
+    creates = {name: span(proxies[name].windows(CREATE_VERSION)) for name in "ab"}
+    assert intersect(*creates.values()), creates
+    c_deletes = span(proxies["c"].windows(DELETE_VERSION))
+    for name in "ab":
+        held = proxies[name].windows(SEARCH_VERSIONS)[1]
+        assert held.start < c_deletes[0] and c_deletes[1] < held.end, (name, held, c_deletes)
+    assert len(proxies["c"].windows(DELETE_VERSION)) == len(runs)
+
+    assert [result.code for result in (a, b, c)] == [0, 0, 0], (a, b, c)
+    live = versions_by_run(plain_client, model)
+    assert {run_id: len(live.get(run_id, [])) for run_id in runs} == dict.fromkeys(runs, 1)
+    versions = {run_id: live[run_id][0].version for run_id in runs}
+    reports = [result.json() for result in (a, b, c)]
+    for report in reports:
+        assert report["stopped"] is None
+        assert {row["run_id"]: row["version"] for row in report["runs"]} == versions
+        assert report["aliases"][0]["version"] == versions[runs[-1]]
+    for run_id in runs:
+        outcomes = sorted(
+            row["outcome"]
+            for report in reports
+            for row in report["runs"]
+            if row["run_id"] == run_id
+        )
+        assert outcomes == ["already_registered", "already_registered", "registered"], run_id
     assert plain_client.get_model_version_by_alias(model, "staging").version == versions[runs[-1]]
 
 
@@ -181,38 +305,84 @@ def test_concurrency_outside_1_to_32_is_a_usage_error_naming_the_option(
         ), result
 
 
+def test_backfill_stopped_by_a_failed_request_still_prints_its_report(
+    fault_proxy: FaultProxy, airflow_env: dict[str, str], plain_client: MlflowClient
+) -> None:
+    """Pointing the alias is refused (403) after every run is registered: the command still
+    prints the report (``stopped`` saying why, each row naming its live version, no alias
+    pointed), then the error, and exits 1."""
+    model, experiment = unique("stopped"), unique("training")
+    runs = seed_runs(plain_client, experiment, 3)
+    fault_proxy.add_fault("POST", "/registered-models/alias", "403_before_forward")
+    env = {**airflow_env, connection_env_var("mlflow_default"): connection_json(fault_proxy.url)}
+    command = ["backfill", model, "--experiment", experiment, *WINDOW, "--alias", "staging"]
+    (done,) = run_cli_in_process(env, [*command, "--json"])
+    assert done.code == 1, done
+    assert done.stderr_lines[-1].startswith("error: Pointing alias 'staging'"), done.stderr
+    report = done.json()
+    assert report["stopped"] == done.stderr_lines[-1].removeprefix("error: "), report["stopped"]
+    assert report["aliases"] == []
+    live = {
+        run_id: [mv.version for mv in found]
+        for run_id, found in versions_by_run(plain_client, model).items()
+    }
+    assert {row["run_id"]: [row["version"]] for row in report["runs"]} == live
+    assert [row["outcome"] for row in report["runs"]] == ["registered"] * len(runs)
+
+    fault_proxy.add_fault("POST", "/registered-models/alias", "403_before_forward")
+    (text,) = run_cli_in_process(env, command)
+    assert text.code == 1, text
+    assert "Stopped early (Pointing alias 'staging'" in text.stdout, text.stdout
+    assert "already registered 3, failed 0, not started 0" in text.stdout, text.stdout
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
 def test_interrupted_concurrent_backfill_rerun_registers_only_the_missing_runs(
-    signum: signal.Signals, cli_env: dict[str, str], plain_client: MlflowClient
+    signum: signal.Signals,
+    mlflow_server: MlflowServer,
+    cli_env: dict[str, str],
+    plain_client: MlflowClient,
 ) -> None:
     """The backfill process is interrupted once a few runs have versions; then each run has at
-    most one version, and a re-run registers exactly the runs without one."""
+    most one version, and a re-run registers exactly the runs without one. Interrupted with
+    Ctrl-C, it first prints its report of the runs it reached; killed, it cannot, and the
+    versions are counted once the proxy has seen every request it forwarded answered (a
+    create sent just before the kill is committed by then)."""
     model, experiment = unique("interrupted"), unique("training")
     runs = seed_runs(plain_client, experiment, 60)
     command = ["backfill", model, "--experiment", experiment, *WINDOW, "--concurrency", "4"]
-    process = start_cli(cli_env, [*command, "--json"])
-    try:
-        deadline = time.monotonic() + CLI_TIMEOUT_SECONDS
-        while sum(version_counts(plain_client, model, runs).values()) < 3:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the backfill registered nothing"
+    with GateProxy(mlflow_server.url) as proxy:
+        env = {**cli_env, connection_env_var("mlflow_default"): connection_json(proxy.url)}
+        process = start_cli(env, [*command, "--json"])
+        try:
+            deadline = time.monotonic() + CLI_TIMEOUT_SECONDS
+            while sum(version_counts(plain_client, model, runs).values()) < 3:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "the backfill registered nothing"
+                time.sleep(0.1)
+            process.send_signal(signum)
+            stdout, stderr = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
+        finally:
+            kill_all([process])
+        while proxy.in_flight:
+            assert time.monotonic() < deadline, "a request to the server never finished"
             time.sleep(0.1)
-        process.send_signal(signum)
-        stdout, stderr = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
-    finally:
-        kill_all([process])
-    if signum == signal.SIGINT:
-        assert process.returncode == 130, stderr
-        assert stderr.splitlines()[-1] == "error: interrupted.", stderr
-        assert "Traceback" not in stderr
-        assert stdout == ""
-    else:
-        assert process.returncode == -signal.SIGKILL
-        time.sleep(2)  # a create sent just before the kill may still be committing
     before = version_counts(plain_client, model, runs)
     registered_before = [run_id for run_id in runs if before[run_id]]
     assert set(before.values()) <= {0, 1}, before
     assert 3 <= len(registered_before) < len(runs), "the backfill was not interrupted midway"
+    if signum == signal.SIGINT:
+        assert process.returncode == 130, stderr
+        assert stderr.splitlines()[-1] == "error: interrupted.", stderr
+        assert "Traceback" not in stderr
+        stopped = json.loads(stdout)
+        assert stopped["stopped"] == "interrupted"
+        live = versions_by_run(plain_client, model)
+        reached = {row["run_id"]: row["version"] for row in stopped["runs"] if row["version"]}
+        assert reached == {run_id: live[run_id][0].version for run_id in registered_before}
+        assert stopped["counts"]["not_started"] == len(runs) - len(registered_before)
+    else:
+        assert process.returncode == -signal.SIGKILL
 
     (rerun,) = run_cli_in_process(cli_env, [*command, "--json"])
     assert rerun.code == 0, rerun

@@ -7,7 +7,7 @@ are imported inside each command, after the connection decided whether Airflow i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.cli.output import (
     print_backfill_summary,
@@ -92,8 +92,15 @@ def run_list_versions(registry: RegistryCalls, args: argparse.Namespace) -> int:
 
 
 def run_backfill(registry: RegistryCalls, args: argparse.Namespace) -> int:
-    """``backfill``: register each run's model once; exit 1 when any run failed."""
+    """``backfill``: register each run's model once; exit 1 when any run failed. A backfill
+    that stops early (Ctrl-C, a failed request) prints its partial report before the error."""
     from airflow_mlflow_registry.hooks.backfill_registrations import backfill_registrations
+
+    def print_report(report: dict[str, Any]) -> None:
+        if args.json:
+            print_json(report)
+        else:
+            print_backfill_summary(report)
 
     action = "Checking runs for" if args.dry_run else "Backfilling"
     with progress_bar(f"{action} {args.name}") as on_progress:
@@ -109,11 +116,9 @@ def run_backfill(registry: RegistryCalls, args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             on_progress=on_progress,
             concurrency=args.concurrency,
+            on_stopped=print_report,
         )
-    if args.json:
-        print_json(report)
-    else:
-        print_backfill_summary(report)
+    print_report(report)
     failed = report["counts"]["failed"]
     if failed:
         print_error(

@@ -48,7 +48,14 @@ def print_backfill_summary(report: dict[str, Any]) -> None:
         ],
     )
     print()
-    if report["dry_run"]:
+    if report["stopped"]:
+        print(
+            f"Stopped early ({report['stopped']}): registered {counts['registered']}, already "
+            f"registered {counts['already_registered']}, failed {counts['failed']}, not started "
+            f"{counts['not_started']} ({len(runs)} runs of {experiment} started in {window}); "
+            "run the same backfill again to register the rest."
+        )
+    elif report["dry_run"]:
         print(
             f"Dry run, nothing registered: would register {counts['would_register']}, "
             f"already registered {counts['already_registered']}, failed {counts['failed']} "

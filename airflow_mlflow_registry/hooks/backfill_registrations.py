@@ -9,10 +9,13 @@ version search per 50 registered runs, and the aliases once at the end.
 Exactly once per (model, run): the first version search finds the runs registered before, by
 anyone; each create carries the run's registration key; the second search finds versions that
 another registrar with the same keys (a second backfill of the same window, running at the same
-time) created for the same runs. The lowest version of a run stays, the rule of
-:mod:`airflow_mlflow_registry.registration`, and each backfill deletes only its own higher
-one: the backfill whose create came last got the higher version and settles after both
-creates, so it always sees the other's.
+time) created for the same runs. The lowest live version of a run (per source) stays, the rule
+of :mod:`airflow_mlflow_registry.registration`, and no backfill ever deletes it: each deletes
+its own higher version after its creates, and a backfill that starts deletes the higher
+duplicates it finds (a stopped backfill's, or one still running). So each row names that
+lowest version at the end (a row whose own version another backfill deleted names it as
+``already_registered``), and the aliases point at one. A backfill that stops early still
+reports.
 
 The report and the keys live in :mod:`airflow_mlflow_registry.backfill`; functions of
 :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`, whose contract
@@ -32,6 +35,7 @@ from airflow_mlflow_registry.backfill import (
     ALREADY_REGISTERED,
     DEFAULT_CONCURRENCY,
     FAILED,
+    NOT_STARTED,
     REGISTERED,
     WOULD_REGISTER,
     BackfillRun,
@@ -69,7 +73,7 @@ from airflow_mlflow_registry.time_window import TimeWindow
 from airflow_mlflow_registry.validation import check_aliases, check_model_name
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from datetime import datetime
 
     from mlflow.entities import Run
@@ -78,6 +82,9 @@ if TYPE_CHECKING:
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
 
 log = logging.getLogger(__name__)
+
+#: The outcomes of a row naming a version (or, in a dry run, one to be registered).
+_HAS_VERSION = (REGISTERED, ALREADY_REGISTERED, WOULD_REGISTER)
 
 
 def backfill_registrations(
@@ -93,20 +100,80 @@ def backfill_registrations(
     dry_run: bool,
     on_progress: Callable[[int, int], None] | None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    on_stopped: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Register the model of every run of ``experiment_name`` started in ``[start, end)`` that
     has no version of ``model_name`` yet, up to ``concurrency`` at a time; return the backfill
-    report (rows oldest run first, whatever order the registrations finish in)."""
+    report (rows oldest run first, whatever order the registrations finish in).
+
+    When anything stops the backfill once its runs are listed (an interrupt, a failed
+    request), the registrations in flight are waited for, the runs registered so far are
+    settled (best effort), the partial report (``stopped`` saying why) is passed to
+    ``on_stopped`` (else logged as a warning) and the exception is raised again."""
     model_name = check_model_name(model_name)
     alias_list = check_aliases(aliases)
     concurrency = check_concurrency(concurrency)
     window = TimeWindow(start, end)
     experiment_id = experiment_id_of(registry, experiment_name)
     runs = runs_started_in(registry, experiment_id, window, run_filter)
+    rows = [BackfillRun.of(run.info, NOT_STARTED) for run in runs]
+    moves: list[dict[str, Any]] = []
+
+    def report(stopped: str | None) -> dict[str, Any]:
+        return backfill_report(
+            model_name=model_name,
+            experiment_name=experiment_name,
+            experiment_id=experiment_id,
+            window=window,
+            run_filter=run_filter,
+            dry_run=dry_run,
+            runs=rows,
+            aliases=moves,
+            stopped=stopped,
+        )
+
+    settled = dry_run
+    try:
+        _register_runs(
+            registry,
+            model_name,
+            experiment_id,
+            runs,
+            rows,
+            artifact_path,
+            dry_run,
+            on_progress,
+            concurrency,
+        )
+        if not dry_run:
+            rows[:] = _settle_overlapping_registrations(registry, model_name, rows)
+            settled = True
+        moves.extend(_point_aliases_at_newest_run(registry, model_name, alias_list, rows, dry_run))
+    except BaseException as exc:
+        if not settled:
+            rows[:] = _settle_after_stop(registry, model_name, rows)
+        _report_stop(report(_stop_reason(registry, exc)), on_stopped)
+        raise
+    return report(None)
+
+
+def _register_runs(
+    registry: RegistryCalls,
+    model_name: str,
+    experiment_id: str,
+    runs: list[Run],
+    rows: list[BackfillRun],
+    artifact_path: str,
+    dry_run: bool,
+    on_progress: Callable[[int, int], None] | None,
+    concurrency: int,
+) -> None:
+    """Fill ``rows`` (one a run of ``runs``, each ``not_started``) as the runs are found
+    registered already or are registered (with ``dry_run``: resolved), up to ``concurrency``
+    at a time; a row not reached stays ``not_started``."""
     registered = _lowest_versions(
         registry, model_name, [run.info.run_id for run in runs], settle=not dry_run
     )
-    rows: list[BackfillRun | None] = [None] * len(runs)
     pending: list[int] = []
     for index, run in enumerate(runs):
         existing_version = registered.get(run.info.run_id)
@@ -147,19 +214,52 @@ def backfill_registrations(
         run_in_threads(
             [functools.partial(backfill, index) for index in pending[1:]], concurrency, count_one
         )
-    finished = [row for row in rows if row is not None]
-    assert len(finished) == len(runs)
-    if not dry_run:
-        finished = _settle_overlapping_registrations(registry, model_name, finished)
-    return backfill_report(
-        model_name=model_name,
-        experiment_name=experiment_name,
-        experiment_id=experiment_id,
-        window=window,
-        run_filter=run_filter,
-        dry_run=dry_run,
-        runs=finished,
-        aliases=_point_aliases_at_newest_run(registry, model_name, alias_list, finished, dry_run),
+
+
+def _stop_reason(registry: RegistryCalls, exc: BaseException) -> str:
+    """One secret-free line saying why a backfill stopped."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, MlflowRegistryError):
+        return registry.redact(" ".join(str(exc).split()))
+    return f"{type(exc).__name__}: {registry.describe(exc)}"
+
+
+def _settle_after_stop(
+    registry: RegistryCalls, model_name: str, rows: list[BackfillRun]
+) -> list[BackfillRun]:
+    """:func:`_settle_overlapping_registrations` for a backfill that stopped; when that fails
+    too (or is interrupted), the rows as they are, with a warning."""
+    try:
+        return _settle_overlapping_registrations(registry, model_name, rows)
+    except BaseException as exc:  # the stop is raised after the report; this one is logged
+        log.warning(
+            "Backfill of model %r stopped before it could check its versions against "
+            "overlapping backfills (%s): the report names the versions it created.",
+            model_name,
+            _stop_reason(registry, exc),
+        )
+        return rows
+
+
+def _report_stop(
+    report: dict[str, Any], on_stopped: Callable[[dict[str, Any]], None] | None
+) -> None:
+    """Hand the partial ``report`` of a stopped backfill to ``on_stopped``, else log it."""
+    if on_stopped is not None:
+        on_stopped(report)
+        return
+    counts = report["counts"]
+    log.warning(
+        "Backfill of model %r stopped (%s): registered %d, already registered %d, failed %d, "
+        "not started %d; run it again to register the rest. Rows: %s",
+        report["model_name"],
+        report["stopped"],
+        counts[REGISTERED],
+        counts[ALREADY_REGISTERED],
+        counts[FAILED],
+        counts[NOT_STARTED],
+        report["runs"],
     )
 
 
@@ -197,29 +297,26 @@ def _point_aliases_at_newest_run(
     aliases: list[str],
     rows: list[BackfillRun],
     dry_run: bool,
-) -> list[dict[str, Any]]:
+) -> Iterator[dict[str, Any]]:
     """Point each alias at the version of the newest run in ``rows`` (oldest first) that has
-    or, in a dry run, would have one; one entry per alias: ``alias``, ``run_id``, ``version``
-    (None in a dry run for a run not registered yet), ``previous_version``."""
-    newest = next((row for row in reversed(rows) if row.outcome != FAILED), None)
+    or, in a dry run, would have one; yield one entry per alias once it is pointed:
+    ``alias``, ``run_id``, ``version`` (None in a dry run for a run not registered yet),
+    ``previous_version``."""
+    newest = next((row for row in reversed(rows) if row.outcome in _HAS_VERSION), None)
     if newest is None:
-        return []
-    moves = []
+        return
     for alias in aliases:
         if dry_run or newest.version is None:
             holder = get_version_by_alias(registry, model_name, alias)
             previous = None if holder is None else str(holder.version)
         else:
             previous = set_model_version_alias(registry, model_name, alias, newest.version)
-        moves.append(
-            {
-                "alias": alias,
-                "run_id": newest.run_id,
-                "version": newest.version,
-                "previous_version": previous,
-            }
-        )
-    return moves
+        yield {
+            "alias": alias,
+            "run_id": newest.run_id,
+            "version": newest.version,
+            "previous_version": previous,
+        }
 
 
 def _backfill_run(
@@ -314,48 +411,78 @@ def _keyed_versions(
 def _settle_overlapping_registrations(
     registry: RegistryCalls, model_name: str, rows: list[BackfillRun]
 ) -> list[BackfillRun]:
-    """After the creates: search again the versions of the runs this backfill registered. When
-    a lower live version of the same run and source carries the run's key (another backfill
-    registered the run at the same time), this backfill deletes its own version and the row
-    becomes ``already_registered``, naming the lower one; each backfill deletes only its own
-    versions, so the one whose create came last (and the higher version) gives way. A delete
-    that fails makes the row ``failed``, naming both versions. Returns the rows."""
+    """After the creates: search again the versions of the runs this backfill registered, so
+    that each of their rows names the version that stays (:func:`_settled_row`). Returns the
+    rows; the others are returned as they are."""
     registered = [row.run_id for row in rows if row.outcome == REGISTERED]
     found = _versions_of_runs(registry, model_name, registered)
-    settled = []
-    for row in rows:
-        keyed = _keyed_versions(model_name, row.run_id, found.get(row.run_id, ()))
-        own = next((mv for mv in keyed if str(mv.version) == row.version), None)
-        winner = None if own is None else generation_winner(keyed, generation_of(own))
-        if own is None or winner is None or winner.version == own.version:
-            settled.append(row)
-            continue
-        if winner.status != "READY":
-            log.warning(
-                "Run %s: model %r version %s duplicates version %s, which is %s; keeping both.",
-                row.run_id,
-                model_name,
-                own.version,
-                winner.version,
-                winner.status,
+    return [
+        _settled_row(registry, model_name, row, found.get(row.run_id, ()))
+        if row.outcome == REGISTERED
+        else row
+        for row in rows
+    ]
+
+
+def _settled_row(
+    registry: RegistryCalls, model_name: str, row: BackfillRun, versions: Iterable[ModelVersion]
+) -> BackfillRun:
+    """The row of a run this backfill registered, given the run's ``versions`` found after the
+    creates.
+
+    Several backfills of the same runs at the same time may each create a version of a run;
+    the lowest live version carrying the run's key (per source) stays, as everywhere in
+    :mod:`airflow_mlflow_registry.registration`. This backfill deletes its own version when a
+    lower one of the same source exists (kept while that one is not READY yet), and the row
+    becomes ``already_registered``, naming the lower one (``failed``, naming both, when the
+    delete fails). When its own version no longer exists, a backfill that started later deleted
+    it as a higher duplicate: the row becomes ``already_registered``, naming the lowest live
+    version carrying the key, or ``failed`` when there is none. The version a row names is the
+    lowest of its kind, which no backfill deletes.
+    """
+    keyed = _keyed_versions(model_name, row.run_id, versions)
+    own = next((mv for mv in keyed if str(mv.version) == row.version), None)
+    if own is None:
+        if not keyed:
+            error = (
+                f"Version {row.version} was deleted while the backfill ran, and no other live "
+                "version carries the run's key; run the backfill again."
             )
-            settled.append(row)
-            continue
+            return dataclasses.replace(row, outcome=FAILED, error=error)
         log.warning(
-            "Run %s: an overlapping registration with the same key registered model %r version "
-            "%s too; deleting this backfill's version %s.",
+            "Run %s: model %r version %s was deleted by an overlapping backfill (a duplicate "
+            "of version %s); reporting version %s.",
             row.run_id,
             model_name,
-            winner.version,
+            row.version,
+            keyed[0].version,
+            keyed[0].version,
+        )
+        return dataclasses.replace(row, outcome=ALREADY_REGISTERED, version=str(keyed[0].version))
+    winner = generation_winner(keyed, generation_of(own))
+    if winner is None or winner.version == own.version:
+        return row
+    if winner.status != "READY":
+        log.warning(
+            "Run %s: model %r version %s duplicates version %s, which is %s; keeping both.",
+            row.run_id,
+            model_name,
             own.version,
+            winner.version,
+            winner.status,
         )
-        try:
-            delete_duplicate_version(registry, model_name, str(own.version))
-        except MlflowRequestError as exc:
-            error = f"Version {own.version} duplicates version {winner.version}: {exc}"
-            settled.append(dataclasses.replace(row, outcome=FAILED, error=error))
-            continue
-        settled.append(
-            dataclasses.replace(row, outcome=ALREADY_REGISTERED, version=str(winner.version))
-        )
-    return settled
+        return row
+    log.warning(
+        "Run %s: an overlapping registration with the same key registered model %r version "
+        "%s too; deleting this backfill's version %s.",
+        row.run_id,
+        model_name,
+        winner.version,
+        own.version,
+    )
+    try:
+        delete_duplicate_version(registry, model_name, str(own.version))
+    except MlflowRequestError as exc:
+        error = f"Version {own.version} duplicates version {winner.version}: {exc}"
+        return dataclasses.replace(row, outcome=FAILED, error=error)
+    return dataclasses.replace(row, outcome=ALREADY_REGISTERED, version=str(winner.version))

@@ -319,6 +319,7 @@ class MlflowRegistryHook(BaseHook):
         dry_run: bool = False,
         on_progress: Callable[[int, int], None] | None = None,
         concurrency: int = DEFAULT_BACKFILL_CONCURRENCY,
+        on_stopped: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Register the model of every run of ``experiment_name`` that started in
         ``[start, end)`` (naive datetimes mean UTC) and matches the MLflow ``run_filter``, as
@@ -341,13 +342,28 @@ class MlflowRegistryHook(BaseHook):
 
         Up to ``concurrency`` runs (1 to 32) are registered at the same time, each exactly
         once; the oldest run to register goes first and alone, so a model that does not exist
-        yet is created once. Another backfill of the same runs at the same time may create a
-        version of a run too: after its creates, each backfill searches its runs' versions
-        again and deletes each of its own versions that has a lower duplicate, reporting that
-        run as ``already_registered`` with the lower version (``failed`` when the delete
-        fails). The report lists the runs oldest first whatever order they finish in. When
-        interrupted (``KeyboardInterrupt``), runs not started are left for the next
-        backfill, the registrations in flight are waited for, and the interrupt is raised.
+        yet is created once. The report lists the runs oldest first whatever order they finish
+        in.
+
+        Overlapping backfills of the same runs (started while another is still running): for
+        each run, the lowest live version carrying the run's key (per source) is the one that
+        stays, and no backfill deletes it. Another backfill may create a version of a run too:
+        after its creates, each backfill searches its runs' versions again and deletes each of
+        its own versions that has a lower duplicate (``failed``, naming both, when the delete
+        fails); a backfill that starts deletes the higher duplicates it finds, also those of a
+        backfill still running. Every row of every backfill that finishes names the version
+        that stays (``already_registered`` when another backfill's version won, or deleted
+        this one's as a duplicate), and the aliases are pointed at such a version, never at a
+        deleted or failed one. Remaining windows: a higher duplicate exists for a run from its
+        create until a backfill deletes it, and duplicates of a version that is not READY yet
+        are kept.
+
+        When stopped after listing its runs, by an interrupt (``KeyboardInterrupt``) or a
+        failed request: runs not started are left for the next backfill, the registrations in
+        flight are waited for, the runs registered are checked against overlapping backfills
+        as above (best effort), the partial report (``stopped`` says why, runs not reached are
+        ``not_started``, aliases not yet pointed are missing) is passed to ``on_stopped``
+        (else logged as a warning), and the exception is raised.
         Each thread keeps one HTTP connection: the connection's ``pool_size`` (default 32)
         covers any ``concurrency``.
 
@@ -373,6 +389,7 @@ class MlflowRegistryHook(BaseHook):
             dry_run=dry_run,
             on_progress=on_progress,
             concurrency=concurrency,
+            on_stopped=on_stopped,
         )
 
     # --------------------------------------------------------------------------- aliases

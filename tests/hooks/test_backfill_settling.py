@@ -83,6 +83,36 @@ def test_each_backfill_deletes_only_its_own_higher_duplicate_and_reports_a_faile
     assert versions() == ["1"]
 
 
+def test_a_row_whose_version_another_backfill_deleted_names_the_lowest_live_version(
+    mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    """A backfill that started later deleted this backfill's version 2 as a duplicate of
+    version 1: the row names version 1 as already registered. When no version of the run with
+    its key is left, the row is failed and says so."""
+    use_connection("settle_plain", mlflow_server.url)
+    hook = MlflowRegistryHook(mlflow_conn_id="settle_plain")
+    client: MlflowClient = hook.get_conn()
+    model = unique("deleted")
+    experiment_id = client.create_experiment(unique("training"))
+    run_id = seed_run(client, experiment_id, pendulum.datetime(2026, 5, 1, tz="UTC"))
+    client.create_registered_model(model)
+    source = f"runs:/{run_id}/model"
+    tags = {REGISTRATION_KEY_TAG: run_registration_key(model, run_id), SOURCE_URI_TAG: source}
+    for _ in range(2):
+        client.create_model_version(model, source, run_id=run_id, tags=tags)
+    client.delete_model_version(model, "2")
+    row = BackfillRun(run_id, None, "2026-05-01T00:00:00+00:00", REGISTERED, "2", source)
+
+    (settled,) = _settle_overlapping_registrations(hook._registry, model, [row])
+    assert (settled.outcome, settled.version, settled.error) == (ALREADY_REGISTERED, "1", None)
+
+    client.delete_model_version(model, "1")
+    (gone,) = _settle_overlapping_registrations(hook._registry, model, [row])
+    assert (gone.outcome, gone.version) == (FAILED, "2")
+    assert gone.error is not None
+    assert gone.error.startswith("Version 2 was deleted while the backfill ran"), gone.error
+
+
 @pytest.fixture(autouse=True)
 def _no_stray_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Credentials come from the connections only."""

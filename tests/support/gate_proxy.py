@@ -71,6 +71,7 @@ class GateProxy(ForwardingProxy):
         super().__init__(upstream_url)
         self._windows: list[Window] = []
         self._holds: list[_Hold] = []
+        self._answered = 0
 
     def hold(
         self,
@@ -87,6 +88,12 @@ class GateProxy(ForwardingProxy):
         with self._lock:
             self._holds.append(_Hold(method, path_contains, frozenset(occurrences), wait))
 
+    @property
+    def in_flight(self) -> int:
+        """How many requests received are not answered yet (held, or still at the server)."""
+        with self._lock:
+            return len(self._requests_seen) - self._answered
+
     def windows(self, kind: tuple[str, str]) -> list[Window]:
         """The windows of the requests of ``kind`` answered so far, in the order they ended."""
         method, path_contains = kind
@@ -95,10 +102,14 @@ class GateProxy(ForwardingProxy):
 
     def _reply_to(self, request: ProxiedRequest) -> ProxyReply | None:
         start = time.monotonic()
-        for wait in self._waits_for(request):
-            if wait() is False:
-                return None  # the release never came: the client sees a dropped connection
-        reply = self._forward(request)
+        try:
+            for wait in self._waits_for(request):
+                if wait() is False:
+                    return None  # the release never came: the client sees a dropped connection
+            reply = self._forward(request)
+        finally:
+            with self._lock:
+                self._answered += 1
         window = Window(request.method, request.path, start, time.monotonic())
         with self._lock:
             self._windows.append(window)
