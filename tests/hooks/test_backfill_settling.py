@@ -36,17 +36,10 @@ if TYPE_CHECKING:
     from tests.support.mlflow_server import MlflowServer
 
 
-def test_each_backfill_deletes_only_its_own_higher_duplicate_and_reports_a_failed_delete(
-    auth_mlflow_server: MlflowServer, use_connection: UseConnection
-) -> None:
-
-    for user in ("alice", "bob"):
-        password = auth_mlflow_server.passwords[user]
-        use_connection(f"settle_{user}", auth_mlflow_server.url, login=user, password=password)
-    alice = MlflowRegistryHook(mlflow_conn_id="settle_alice")  # creates the model: MANAGE
-    bob = MlflowRegistryHook(mlflow_conn_id="settle_bob")  # the server default: READ
-    client: MlflowClient = alice.get_conn()
-    model = unique("settle")
+def two_keyed_versions(client: MlflowClient, prefix: str) -> tuple[str, str, str]:
+    """A new model with versions 1 and 2 of one new run, both carrying the run's backfill key
+    (what two overlapping backfills leave); (model, run id, source)."""
+    model = unique(prefix)
     experiment_id = client.create_experiment(unique("training"))
     run_id = seed_run(client, experiment_id, pendulum.datetime(2026, 5, 1, tz="UTC"))
     client.create_registered_model(model)
@@ -57,6 +50,20 @@ def test_each_backfill_deletes_only_its_own_higher_duplicate_and_reports_a_faile
         for _ in range(2)
     )
     assert (lower.version, higher.version) == ("1", "2")
+    return model, run_id, source
+
+
+def test_each_backfill_deletes_only_its_own_higher_duplicate_and_reports_a_failed_delete(
+    auth_mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+
+    for user in ("alice", "bob"):
+        password = auth_mlflow_server.passwords[user]
+        use_connection(f"settle_{user}", auth_mlflow_server.url, login=user, password=password)
+    alice = MlflowRegistryHook(mlflow_conn_id="settle_alice")  # creates the model: MANAGE
+    bob = MlflowRegistryHook(mlflow_conn_id="settle_bob")  # the server default: READ
+    client: MlflowClient = alice.get_conn()
+    model, run_id, _ = two_keyed_versions(client, "settle")
 
     def row(version: str) -> BackfillRun:
         return BackfillRun(run_id, None, "2026-05-01T00:00:00+00:00", REGISTERED, version)
@@ -92,14 +99,7 @@ def test_a_row_whose_version_another_backfill_deleted_names_the_lowest_live_vers
     use_connection("settle_plain", mlflow_server.url)
     hook = MlflowRegistryHook(mlflow_conn_id="settle_plain")
     client: MlflowClient = hook.get_conn()
-    model = unique("deleted")
-    experiment_id = client.create_experiment(unique("training"))
-    run_id = seed_run(client, experiment_id, pendulum.datetime(2026, 5, 1, tz="UTC"))
-    client.create_registered_model(model)
-    source = f"runs:/{run_id}/model"
-    tags = {REGISTRATION_KEY_TAG: run_registration_key(model, run_id), SOURCE_URI_TAG: source}
-    for _ in range(2):
-        client.create_model_version(model, source, run_id=run_id, tags=tags)
+    model, run_id, source = two_keyed_versions(client, "deleted")
     client.delete_model_version(model, "2")
     row = BackfillRun(run_id, None, "2026-05-01T00:00:00+00:00", REGISTERED, "2", source)
 
