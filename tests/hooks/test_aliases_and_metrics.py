@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from airflow_mlflow_registry.exceptions import MlflowRequestError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from tests.support.model_versions import add_version, unique
 
@@ -69,6 +70,31 @@ def test_set_alias_to_its_current_version_sends_only_the_lookup(
     fault_proxy.reset_counts()
     assert hook.set_model_version_alias(model, "production", "1") == "1"
     assert [method for method, _ in fault_proxy.requests_seen] == ["GET"]
+
+
+def test_alias_update_refused_with_bad_request_is_sent_once_more(
+    fault_proxy: FaultProxy, use_connection: UseConnection, default_registry: MlflowClient
+) -> None:
+    """MLflow's SQL store answers BAD_REQUEST to the loser of two concurrent creates of one
+    alias; the update is idempotent and sent once more. A second BAD_REQUEST is an error naming
+    the model, alias and version."""
+    model = unique("collide")
+    add_version(default_registry, model)
+    use_connection("mlflow_collide", fault_proxy.url)
+    hook = MlflowRegistryHook(mlflow_conn_id="mlflow_collide")
+    fault_proxy.add_fault("POST", "/registered-models/alias", "400_before_forward")
+    assert hook.set_model_version_alias(model, "production", "1") is None
+    assert fault_proxy.faults_injected == 1
+    updates = [path for method, path in fault_proxy.requests_seen if method == "POST"]
+    assert len(updates) == 2, updates
+    assert default_registry.get_model_version_by_alias(model, "production").version == "1"
+
+    fault_proxy.add_fault("POST", "/registered-models/alias", "400_before_forward", times=2)
+    with pytest.raises(
+        MlflowRequestError, match=f"alias 'staging' of model '{model}' at version 1"
+    ):
+        hook.set_model_version_alias(model, "staging", "1")
+    assert fault_proxy.faults_injected == 3
 
 
 def test_find_model_versions_matches_tags_on_the_server_newest_first(

@@ -72,6 +72,7 @@ def creates_sent(proxy: FaultProxy) -> int:
     [
         ("drop_reply", {}),
         ("503_after_forward", {}),
+        ("500_after_forward", {}),
         ("delay_reply", {"seconds": DELAY_SECONDS}),
     ],
 )
@@ -92,11 +93,12 @@ def test_create_committed_but_reply_lost_returns_that_version_without_resending(
     assert creates_sent(fault_proxy) == 1  # neither MLflow's transport nor the hook re-sent it
 
 
-def test_503_before_commit_is_resent_once_and_creates_one_version(
-    hook: MlflowRegistryHook, fault_proxy: FaultProxy, mlflow_server: MlflowServer
+@pytest.mark.parametrize("kind", ["503_before_forward", "500_before_forward"])
+def test_5xx_before_commit_is_resent_once_and_creates_one_version(
+    kind: FaultKind, hook: MlflowRegistryHook, fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
     model = existing_model(mlflow_server, "before-commit")
-    fault_proxy.add_fault("POST", CREATE, "503_before_forward")
+    fault_proxy.add_fault("POST", CREATE, kind)
     record = hook.register_model_version(model, "s3://b/m", lineage=lineage(model))
     assert record["version"] == "1"
     assert versions_of(mlflow_server, model) == ["1"]

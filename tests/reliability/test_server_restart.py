@@ -1,10 +1,10 @@
-"""The MLflow server dies and comes back on the same store: registrations that were running, or
-that start while it is down, fail within the connection's timeout budget with a clear message,
-and their Airflow retries after the restart register each task instance exactly once."""
+"""The MLflow server crashes (SIGKILL) and comes back on the same store: a registration whose
+create the server had committed when it died, and one that starts while it is down, fail fast
+with a clear message (a few requests, not MLflow's default retries), and their Airflow retries
+after the restart register each task instance exactly once."""
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +27,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 CREATE = "/model-versions/create"
 TIMEOUT_SECONDS = 2
 MAX_RETRIES = 1
-# Transport backoff, scheduling and the client build on a busy two-core machine.
-MARGIN_SECONDS = 5.0
-FAIL_BUDGET_SECONDS = TIMEOUT_SECONDS * (MAX_RETRIES + 1) + MARGIN_SECONDS
+# A bound no load on the test machine reaches (the failures take a few seconds), far below what
+# MLflow's defaults take against a dead server (about 247 s).
+FAIL_BOUND_SECONDS = 60
 
 
 def register(conn_id: str, model: str, run_id: str, try_number: int) -> dict[str, Any]:
@@ -48,22 +48,6 @@ def timed_failure(conn_id: str, model: str, run_id: str) -> tuple[float, str]:
     return time.monotonic() - started, str(raised.value)
 
 
-def stop_when_create_arrives(server: MlflowServer, proxy: FaultProxy) -> threading.Thread:
-    """Stop ``server`` as soon as a create request reaches ``proxy`` (waits at most 30 s)."""
-
-    def watch() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(
-            CREATE in path for _, path in proxy.requests_seen
-        ):
-            time.sleep(0.01)
-        server.stop()
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    return watcher
-
-
 def test_server_killed_mid_registration_fails_fast_and_retry_after_restart_adds_no_duplicate(
     tmp_path: Path, use_connection: UseConnection, summary_lines: list[str]
 ) -> None:
@@ -80,11 +64,12 @@ def test_server_killed_mid_registration_fails_fast_and_retry_after_restart_adds_
             model = unique("restart")
             assert register("restart_direct", model, "before", 1)["version"] == "1"
 
-            # The create commits, its reply is held, and the server is killed meanwhile.
-            proxy.add_fault("POST", CREATE, "delay_reply", seconds=3 * TIMEOUT_SECONDS)
-            watcher = stop_when_create_arrives(server, proxy)
+            # The server commits the create and answers; the proxy kills it with SIGKILL
+            # before passing the reply on, and drops the reply.
+            proxy.add_fault("POST", CREATE, "drop_reply", after_forward=server.kill)
             mid_elapsed, mid_message = timed_failure("restart_proxied", model, "mid")
-            watcher.join()
+            mid_requests = len(proxy.requests_seen)
+            assert proxy.faults_injected == 1
             # A task instance starting while the server is down.
             down_elapsed, down_message = timed_failure("restart_direct", model, "down")
 
@@ -100,11 +85,14 @@ def test_server_killed_mid_registration_fails_fast_and_retry_after_restart_adds_
         server.stop()
 
     summary_lines.append(
-        f"server restart: killed mid-create failed after {mid_elapsed:.1f} s, down server "
-        f"after {down_elapsed:.1f} s (budget {FAIL_BUDGET_SECONDS:.0f} s): {down_message}"
+        f"server restart: killed mid-create failed after {mid_elapsed:.1f} s and "
+        f"{mid_requests} requests, down server after {down_elapsed:.1f} s: {down_message}"
     )
+    # The key look-up, the create and the look-up after its lost reply, each sent at most
+    # MAX_RETRIES + 1 times: not MLflow's default 8 attempts of each.
+    assert mid_requests <= 3 * (MAX_RETRIES + 1), mid_requests
     for elapsed, message in ((mid_elapsed, mid_message), (down_elapsed, down_message)):
-        assert elapsed < FAIL_BUDGET_SECONDS, f"took {elapsed:.1f} s: {message}"
+        assert elapsed < FAIL_BOUND_SECONDS, f"took {elapsed:.1f} s: {message}"
         assert model in message
         assert "could not connect" in message or "timeout" in message, message
     assert (mid["version"], mid["created"]) == ("2", False)  # committed before the crash

@@ -29,6 +29,9 @@ FaultKind = Literal[
     "drop_reply",
     "503_after_forward",
     "503_before_forward",
+    "500_after_forward",
+    "500_before_forward",
+    "400_before_forward",
     "401_before_forward",
     "403_before_forward",
     "delay_reply",
@@ -46,6 +49,7 @@ class _Fault:
     seconds: float
     rewrite: JsonRewrite | None
     body_contains: bytes
+    after_forward: Callable[[], object] | None = None
 
     def matches(self, request: ProxiedRequest) -> bool:
         return (
@@ -88,6 +92,7 @@ class FaultProxy(ForwardingProxy):
         seconds: float | None = None,
         rewrite: JsonRewrite | None = None,
         body_contains: str = "",
+        after_forward: Callable[[], object] | None = None,
     ) -> None:
         """Inject fault ``kind`` into the next ``times`` requests (``None``: every one until
         :meth:`clear_faults`) whose method is ``method`` (case-insensitive), whose path
@@ -102,6 +107,11 @@ class FaultProxy(ForwardingProxy):
         - ``"503_after_forward"``: forwarded, the server's reply discarded, 503 sent with
           ``{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "injected"}``.
         - ``"503_before_forward"``: the same 503, but nothing is forwarded.
+        - ``"500_after_forward"`` / ``"500_before_forward"``: the same, with 500 and
+          ``{"error_code": "INTERNAL_ERROR", "message": "injected"}`` (a server error).
+        - ``"400_before_forward"``: nothing forwarded, 400 sent with
+          ``{"error_code": "BAD_REQUEST", "message": "injected"}`` (what MLflow's SQL store
+          answers when a concurrent insert of the same row wins, e.g. an alias).
         - ``"401_before_forward"``: nothing forwarded, 401 sent with
           ``{"error_code": "UNAUTHENTICATED", "message": "injected"}`` (credentials refused).
         - ``"403_before_forward"``: nothing forwarded, 403 sent with
@@ -110,6 +120,10 @@ class FaultProxy(ForwardingProxy):
           so a shorter client read timeout fires after the server committed.
         - ``"rewrite_json"``: forwarded, the reply's JSON object passed to ``rewrite``
           (required) and its result sent instead (same status and headers).
+
+        ``after_forward``, for the kinds that forward, is called once the server has
+        answered (so committed) and before the client gets anything: e.g. to kill the server
+        with SIGKILL after a create committed and before its reply, with ``"drop_reply"``.
 
         When several pending faults match a request, the one added first fires. Raises
         ``ValueError`` for an unknown ``kind``, ``times < 1``, a missing required option or
@@ -127,6 +141,8 @@ class FaultProxy(ForwardingProxy):
             raise ValueError("'rewrite_json' needs rewrite (a callable from dict to dict)")
         if kind != "rewrite_json" and rewrite is not None:
             raise ValueError(f"rewrite applies to 'rewrite_json' only, not to {kind!r}")
+        if after_forward is not None and kind.endswith("before_forward"):
+            raise ValueError(f"after_forward needs a kind that forwards, not {kind!r}")
         fault = _Fault(
             method.upper(),
             path_contains,
@@ -135,6 +151,7 @@ class FaultProxy(ForwardingProxy):
             seconds or 0.0,
             rewrite,
             body_contains.encode(),
+            after_forward,
         )
         with self._lock:
             self._faults.append(fault)
@@ -175,6 +192,10 @@ class FaultProxy(ForwardingProxy):
             return self._forward(request)
         if fault.kind == "503_before_forward":
             return _unavailable()
+        if fault.kind == "500_before_forward":
+            return error_reply(500, "INTERNAL_ERROR", "injected")
+        if fault.kind == "400_before_forward":
+            return error_reply(400, "BAD_REQUEST", "injected")
         if fault.kind == "401_before_forward":
             return error_reply(401, "UNAUTHENTICATED", "injected")
         if fault.kind == "403_before_forward":
@@ -184,10 +205,14 @@ class FaultProxy(ForwardingProxy):
             reply = self._forward(request.without_headers("Accept-Encoding"))
         else:
             reply = self._forward(request)
+        if fault.after_forward is not None:
+            fault.after_forward()
         if fault.kind == "drop_reply":
             return None
         if fault.kind == "503_after_forward":
             return _unavailable()
+        if fault.kind == "500_after_forward":
+            return error_reply(500, "INTERNAL_ERROR", "injected")
         if fault.kind == "delay_reply":
             time.sleep(fault.seconds)
             return reply
