@@ -16,6 +16,12 @@ model in namespace ``mlflow://<tracking-host>`` (the server form), which for a c
 asset is resolved when lineage is extracted, in the worker, never at parse time. User info and
 query strings of tracking URIs never appear.
 
+MLflow workspaces (a server with ``--enable-workspaces``): the same model name in two
+workspaces is two models. The server form and OpenLineage namespaces then end in
+``/workspaces/<workspace>`` (``mlflow://mlflow.example.com/workspaces/team-a/churn``); without a
+workspace they are unchanged. A connection's asset names the connection, whose ``workspace``
+field says where the model is: two connections for two workspaces are two assets.
+
 Importing this module does not import mlflow (Airflow imports :func:`normalize_model_asset_uri`
 while discovering providers).
 """
@@ -44,7 +50,13 @@ DATABRICKS_TRACKING_HOST = "databricks"
 CONNECTION_REGISTRY_HOST = "airflow_connection"
 
 
-def model_asset(registry: str, model_name: str, *, watchers: Sequence[AssetWatcher] = ()) -> Asset:
+def model_asset(
+    registry: str,
+    model_name: str,
+    *,
+    watchers: Sequence[AssetWatcher] = (),
+    workspace: str | None = None,
+) -> Asset:
     """The asset of registered model ``model_name`` in ``registry``. Reads no connection.
 
     :param registry: the id of an ``mlflow`` connection (a name without ``:`` or ``/``), giving
@@ -55,29 +67,40 @@ def model_asset(registry: str, model_name: str, *, watchers: Sequence[AssetWatch
         server): the two forms are different assets.
     :param watchers: ``AssetWatcher`` objects for event-driven scheduling (see
         :class:`~airflow_mlflow_registry.triggers.MlflowRegistryEventTrigger`).
-    :raises ValueError: for an invalid model name or an empty ``registry``.
+    :param workspace: with a tracking URI, the MLflow workspace of the model on that server
+        (``mlflow://<tracking-host>/workspaces/<workspace>/<model>``). A connection names its
+        own workspace.
+    :raises ValueError: for an invalid model name, an empty ``registry``, or a ``workspace``
+        given with a connection id.
     """
     model_name = check_model_name(model_name)
     source = registry.strip()
     if not source:
         raise ValueError("model_asset needs a connection id or a tracking URI, got ''.")
     if "://" in source or source.lower().startswith("databricks"):
-        server = tracking_host(source)
+        server = tracking_host(source, workspace)
     elif ":" in source or "/" in source:
-        server = tracking_host(f"http://{source}")
+        server = tracking_host(f"http://{source}", workspace)
+    elif workspace:
+        raise ValueError(
+            f"model_asset({source!r}, ...) names a connection, whose extra 'workspace' gives the "
+            "model's MLflow workspace; remove workspace=, or name the server by its tracking URI."
+        )
     else:
         server = f"{CONNECTION_REGISTRY_HOST}/{quote(source, safe='')}"
     uri = f"{ASSET_SCHEME}://{server}/{quote(model_name, safe='')}"
     return Asset(uri=uri, watchers=list(watchers))
 
 
-def tracking_host(tracking_uri: str) -> str:
+def tracking_host(tracking_uri: str, workspace: str | None = None) -> str:
     """The server part of asset URIs and lineage namespaces for ``tracking_uri``: for http(s),
-    the lower-cased ``host[:port]`` and the path prefix without its trailing ``/``."""
+    the lower-cased ``host[:port]`` and the path prefix without its trailing ``/``, then
+    ``/workspaces/<workspace>`` for a model in an MLflow workspace."""
     parts = urlsplit(tracking_uri.strip())
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
-        return parts.netloc.rpartition("@")[2].lower() + parts.path.rstrip("/")
+        server = parts.netloc.rpartition("@")[2].lower() + parts.path.rstrip("/")
+        return f"{server}/workspaces/{quote(workspace, safe='')}" if workspace else server
     if tracking_uri.strip().lower().startswith("databricks"):
         return DATABRICKS_TRACKING_HOST
     return LOCAL_TRACKING_HOST
@@ -130,8 +153,9 @@ def model_asset_to_openlineage(asset: Asset, lineage_context: Any) -> Any:
         try:
             from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 
-            tracking_uri = MlflowRegistryHook(mlflow_conn_id=conn_id).tracking_uri
-            namespace = f"{ASSET_SCHEME}://{tracking_host(tracking_uri)}"
+            config = MlflowRegistryHook(mlflow_conn_id=conn_id).config
+            server = tracking_host(config.display_tracking_uri, config.workspace)
+            namespace = f"{ASSET_SCHEME}://{server}"
         except Exception as exc:
             log.warning(
                 "OpenLineage: connection %r of asset %s could not be read (%s); namespace %s.",

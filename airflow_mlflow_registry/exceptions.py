@@ -56,6 +56,11 @@ class MlflowServerTooOldError(MlflowRequestError):
         self.server_version = server_version
 
 
+class MlflowWorkspaceError(MlflowRegistryError):
+    """A connection's MLflow workspace cannot be used: the server has no workspaces, or the
+    workspace does not exist there; the message says which and how to fix it."""
+
+
 class UnsupportedMlflowClientError(MlflowRegistryError):
     """The installed MLflow client lacks an internal that the per-connection client binding
     uses (a client release newer than this provider knows); the message names the installed

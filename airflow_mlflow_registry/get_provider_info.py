@@ -88,6 +88,14 @@ def get_provider_info() -> dict[str, Any]:
                         "429 and 5xx. Registration is never blindly re-sent.",
                         "schema": {"type": ["integer", "null"], "default": 2},
                     },
+                    "workspace": {
+                        "label": "MLflow workspace",
+                        "description": "On an MLflow server with workspaces enabled (MLflow "
+                        "3.10+, mlflow server --enable-workspaces): the workspace every request "
+                        "of this connection goes to, whatever the worker's MLFLOW_WORKSPACE. "
+                        "Empty: the server's default workspace.",
+                        "schema": {"type": ["string", "null"]},
+                    },
                     "pool_size": {
                         "label": "HTTP connection pool size",
                         "description": "Open connections kept for reuse per server, 1 to 256: "

@@ -31,7 +31,7 @@ def model_version_lineage(record: Mapping[str, Any] | None) -> Any:
     from airflow.providers.common.compat.openlineage.facet import Dataset
     from airflow.providers.openlineage.extractors import OperatorLineage
 
-    namespace = f"{ASSET_SCHEME}://{tracking_host(record['tracking_uri'])}"
+    namespace = model_namespace(record)
     output = Dataset(namespace=namespace, name=f"{record['model_name']}/{record['version']}")
     inputs = []
     if record.get("source"):
@@ -73,7 +73,7 @@ def deleted_versions_lineage(record: Mapping[str, Any] | None) -> Any:
     )
     from airflow.providers.openlineage.extractors import OperatorLineage
 
-    namespace = f"{ASSET_SCHEME}://{tracking_host(record['tracking_uri'])}"
+    namespace = model_namespace(record)
     drop = LifecycleStateChangeDatasetFacet(lifecycleStateChange=LifecycleStateChange.DROP)
     outputs = [
         Dataset(
@@ -102,17 +102,24 @@ def copied_version_lineage(record: Mapping[str, Any] | None) -> Any:
     return OperatorLineage(
         inputs=[
             Dataset(
-                namespace=f"{ASSET_SCHEME}://{tracking_host(source['tracking_uri'])}",
+                namespace=model_namespace(source),
                 name=f"{source['model_name']}/{source['version']}",
             )
         ],
         outputs=[
             Dataset(
-                namespace=f"{ASSET_SCHEME}://{tracking_host(record['tracking_uri'])}",
+                namespace=model_namespace(record),
                 name=f"{record['model_name']}/{record['version']}",
             )
         ],
     )
+
+
+def model_namespace(record: Mapping[str, Any]) -> str:
+    """The OpenLineage namespace of the model a record names: ``mlflow://<tracking-host>``, with
+    ``/workspaces/<workspace>`` when the record has a ``workspace``
+    (:func:`~airflow_mlflow_registry.assets.tracking_host`)."""
+    return f"{ASSET_SCHEME}://{tracking_host(record['tracking_uri'], record.get('workspace'))}"
 
 
 def _openlineage_installed() -> bool:

@@ -123,7 +123,7 @@ def copy_model_version(
         lineage = current_lineage()
     chosen = _source_version(source, model_name, version, alias)
     copied_from = {
-        "tracking_uri": source.tracking_uri,
+        **source.server_fields,
         "model_name": model_name,
         "version": str(chosen.version),
         "run_id": chosen.run_id or None,
@@ -215,6 +215,8 @@ def _source_version(
 def _copy_key(registration_key: str, copied_from: Mapping[str, Any]) -> str:
     """A hex digest naming (task instance's registration, source version)."""
     source_identity = [copied_from[k] for k in ("tracking_uri", "model_name", "version")]
+    if "workspace" in copied_from:  # absent without workspaces: those keys stay as they were
+        source_identity.append(copied_from["workspace"])
     identity = "\x1f".join([registration_key, *source_identity])
     return hashlib.sha256(identity.encode()).hexdigest()
 

@@ -315,7 +315,7 @@ def delete_expired_versions(
         "aliases_vanished": [],
         "protected": plan.protected,
         "remaining": len(plan.expired) - len(chosen),
-        "tracking_uri": registry.tracking_uri,
+        **registry.server_fields,
     }
     if not dry_run:
         _delete(registry, model_name, chosen, record)

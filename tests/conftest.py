@@ -101,6 +101,9 @@ _SERVER_FACTORIES: dict[str, Callable[[Path, TlsCerts], MlflowServer]] = {
     ),
     "https_mlflow_server": lambda root, certs: MlflowServer(root, certs=certs),
     "mtls_mlflow_server": lambda root, certs: MlflowServer(root, certs=certs, mutual_tls=True),
+    "workspaces_mlflow_server": lambda root, certs: MlflowServer(
+        root, basic_auth=True, default_permission="NO_PERMISSIONS", workspaces=True
+    ),
     # MLflow 3.17 refuses https:// model sources unless told otherwise; users who register
     # pre-signed URLs run their server like this.
     "https_sources_mlflow_server": lambda root, certs: MlflowServer(
@@ -189,6 +192,20 @@ def private_auth_mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
     server = _mlflow_servers.ready("private_auth_mlflow_server")
     server.create_user("alice")
     server.create_user("bob")
+    return server
+
+
+@pytest.fixture(scope="session")
+def workspaces_mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
+    """A running MLflow server with workspaces (``--enable-workspaces``, SQLite store) and the
+    basic-auth app with default permission NO_PERMISSIONS. Workspaces ``team-a`` and
+    ``team-b``; users ``alice`` (may use ``team-a`` only) and ``bob`` (``team-b`` only), passwords
+    in ``passwords``; the admin sees every workspace."""
+    server = _mlflow_servers.ready("workspaces_mlflow_server")
+    for user, workspace in (("alice", "team-a"), ("bob", "team-b")):
+        server.create_workspace(workspace)
+        server.create_user(user)
+        server.grant_workspace(user, workspace)
     return server
 
 

@@ -376,6 +376,30 @@ def test_model_asset_converts_to_the_models_openlineage_dataset() -> None:
     assert (dataset.namespace, dataset.name) == ("mlflow://h:5000/team-a", "churn")
 
 
+def test_a_model_in_an_mlflow_workspace_is_its_own_asset_and_namespace(
+    use_connection: UseConnection,
+) -> None:
+    pytest.importorskip("airflow.providers.openlineage")
+    from airflow_mlflow_registry.assets import model_asset_to_openlineage
+    from airflow_mlflow_registry.openlineage_facets import model_namespace
+
+    team_a = model_asset("http://H:5000/p", "churn", workspace="team-a")
+    team_b = model_asset("http://h:5000/p", "churn", workspace="team-b")
+    assert team_a.uri == "mlflow://h:5000/p/workspaces/team-a/churn"
+    assert team_b.uri == "mlflow://h:5000/p/workspaces/team-b/churn"
+    assert model_asset("http://h:5000/p", "churn").uri == "mlflow://h:5000/p/churn"
+    with pytest.raises(ValueError, match="extra 'workspace'"):
+        model_asset("mlflow_default", "churn", workspace="team-a")
+
+    record = {"tracking_uri": "http://h:5000", "model_name": "churn", "version": "1"}
+    assert model_namespace(record) == "mlflow://h:5000"
+    assert model_namespace({**record, "workspace": "team-a"}) == "mlflow://h:5000/workspaces/team-a"
+
+    use_connection("team_a", "http://h:5000", workspace="team-a")
+    dataset = model_asset_to_openlineage(model_asset("team_a", "churn"), None)
+    assert (dataset.namespace, dataset.name) == ("mlflow://h:5000/workspaces/team-a", "churn")
+
+
 def test_asset_of_an_unreadable_connection_converts_to_its_connection_namespace() -> None:
     pytest.importorskip("airflow.providers.openlineage")
     from airflow_mlflow_registry.assets import model_asset_to_openlineage

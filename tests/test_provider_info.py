@@ -22,6 +22,7 @@ EXPECTED_FIELDS = {
     "timeout": "Request timeout (seconds)",
     "max_retries": "HTTP retries",
     "pool_size": "HTTP connection pool size",
+    "workspace": "MLflow workspace",
 }
 
 

@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # exits 2 on bad usage
     registry: RegistryCalls | None = None
     try:
-        registry = connect(args.conn_id)
+        registry = connect(args.conn_id, args.workspace)
         _configure_logging(args.debug, registry.redact)
         # Resolve and validate the connection first: its errors are usage errors (exit 2),
         # which the commands would report as failed requests.

@@ -239,6 +239,12 @@ def _add_connection_options(parser: argparse.ArgumentParser, *, suppress_default
         help=f"Airflow connection id of type mlflow (default: {DEFAULT_CONN_ID})",
     )
     parser.add_argument(
+        "--workspace",
+        default=argparse.SUPPRESS if suppress_defaults else None,
+        help="MLflow workspace on a server with workspaces enabled (default: the connection's "
+        "extra 'workspace', else the server's default workspace)",
+    )
+    parser.add_argument(
         "--debug",
         action="store_true",
         default=argparse.SUPPRESS if suppress_defaults else False,

@@ -10,9 +10,10 @@ if TYPE_CHECKING:
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
 
 
-def connect(conn_id: str) -> RegistryCalls:
+def connect(conn_id: str, workspace: str | None = None) -> RegistryCalls:
     """The registry calls of connection ``conn_id``: its config is read and validated on first
-    use (:attr:`RegistryCalls.config`), its client built on first request.
+    use (:attr:`RegistryCalls.config`), its client built on first request. ``workspace``, when
+    given, replaces the connection's MLflow workspace (validated like the connection's field).
 
     A connection in its ``AIRFLOW_CONN_<ID>`` variable, when that is certainly what Airflow
     would use (:func:`~airflow_mlflow_registry.hooks.connection_env.environment_connection`),
@@ -28,11 +29,13 @@ def connect(conn_id: str) -> RegistryCalls:
     from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
 
-    return RegistryCalls.building(
-        lambda: MlflowConnectionConfig.from_connection(
+    def read_config() -> MlflowConnectionConfig:
+        config = MlflowConnectionConfig.from_connection(
             from_environment or airflow_connection(conn_id)
         )
-    )
+        return config if workspace is None else config.in_workspace(workspace)
+
+    return RegistryCalls.building(read_config)
 
 
 def airflow_connection(conn_id: str) -> ConnectionFields:

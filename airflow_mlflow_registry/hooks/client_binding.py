@@ -8,7 +8,10 @@ apart inside one worker, the client built here gets its own REST stores:
   connection's fixed ``MlflowHostCreds`` (the stores' constructor argument, stable across
   MLflow 3.x);
 - HTTP policy: each request the store sends goes through a :class:`RestTransport` with this
-  connection's timeout, retries (creates are never re-sent) and connection pool size. The
+  connection's timeout, retries (creates are never re-sent) and connection pool size;
+- workspace: every request the transport sends names this connection's MLflow workspace (or
+  none) in its header, whatever the process's ``MLFLOW_WORKSPACE`` / ``mlflow.set_workspace``
+  say; a connection with a workspace checks once that the server has it. The
   store's request is resolved with :mod:`~airflow_mlflow_registry.hooks.mlflow_compat`, which
   knows what differs between client versions; a request it does not understand is left to
   MLflow's own transport, still with this connection's credentials.
@@ -98,13 +101,17 @@ class RestTransport:
         timeout: float,
         max_retries: int,
         pool_size: int = DEFAULT_POOL_SIZE,
+        workspace: str | None = None,
     ) -> None:
         self.creds = creds
         self.timeout = timeout
         self.max_retries = max_retries
         self.pool_size = pool_size
+        self.workspace = workspace
         self._pool_lock = threading.Lock()
         self._pool_widened_in_pid: int | None = None
+        self._workspace_lock = threading.Lock()
+        self._workspace_checked = workspace is None
 
     def _request_policy(self, retried: bool) -> dict[str, Any]:
         """``http_request``'s retry arguments; the sessions they select (retried or not) keep at
@@ -133,6 +140,47 @@ class RestTransport:
         """The store's credential callable: always this connection's credentials."""
         return self.creds
 
+    def _http(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        retried: bool,
+        extra_headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One request through MLflow's ``http_request`` with this connection's policy and
+        workspace header; the response, whatever its status."""
+        headers = {**(extra_headers or {}), **server_compat.workspace_headers(self.workspace)}
+        return http_request(
+            self.creds,
+            endpoint,
+            method,
+            timeout=self.timeout,
+            extra_headers=headers,
+            **self._request_policy(retried),
+            **kwargs,
+        )
+
+    def _check_workspace(self) -> None:
+        """Before the first request of a connection with a workspace: check, once per
+        transport, that the server has workspaces and this one.
+
+        :raises MlflowWorkspaceError: when it does not (checked again on the next request).
+        """
+        if self._workspace_checked:
+            return
+        with self._workspace_lock:
+            if self._workspace_checked:
+                return
+            assert self.workspace is not None  # only a transport with a workspace checks
+
+            def get(endpoint: str, params: dict[str, str]) -> Any:
+                return self._http("GET", endpoint, retried=True, params=params)
+
+            server_compat.check_workspace(get, self.creds.host, self.workspace)
+            self._workspace_checked = True
+
     def send(self, method: str, endpoint: str, *, retried: bool, **kwargs: Any) -> Any:
         """Send one HTTP request to ``endpoint`` (relative to the host); return the response.
 
@@ -141,15 +189,10 @@ class RestTransport:
         ``stream``, ...) and ``extra_headers`` to MLflow's ``http_request``.
 
         :raises requests.HTTPError: for an error status, with the server's message.
+        :raises MlflowWorkspaceError: when the connection's workspace cannot be used.
         """
-        response = http_request(
-            self.creds,
-            endpoint,
-            method,
-            timeout=self.timeout,
-            **self._request_policy(retried),
-            **kwargs,
-        )
+        self._check_workspace()
+        response = self._http(method, endpoint, retried=retried, **kwargs)
         augmented_raise_for_status(response)
         return response
 
@@ -157,7 +200,7 @@ class RestTransport:
     def server_version(self) -> str | None:
         """The server's MLflow version (``GET /version``), asked at most once; None when it
         does not say."""
-        return server_compat.reported_server_version(self.creds, self.timeout)
+        return server_compat.reported_server_version(self.creds, self.timeout, self.workspace)
 
     def call(self, request: StoreRequest) -> Any:
         """Send ``request``, trying its endpoints in order while the server lacks an endpoint.
@@ -167,19 +210,19 @@ class RestTransport:
 
         :raises MlflowServerTooOldError: when the server lacks every endpoint of ``request``
             and reports an MLflow version older than 3 (asked only then).
+        :raises MlflowWorkspaceError: when the connection's workspace cannot be used.
         """
-        policy = self._request_policy(retried=request.name.startswith(IDEMPOTENT_REQUEST_PREFIXES))
+        self._check_workspace()
+        retried = request.name.startswith(IDEMPOTENT_REQUEST_PREFIXES)
         body = json.loads(request.json_body) if request.json_body is not None else None
         for index, (endpoint, method) in enumerate(request.endpoints):
             payload = {"params": body} if method == "GET" else {"json": body}
             try:
-                response = http_request(
-                    self.creds,
-                    endpoint,
+                response = self._http(
                     method,
-                    timeout=self.timeout,
+                    endpoint,
+                    retried=retried,
                     extra_headers=request.extra_headers,
-                    **policy,
                     **payload,
                 )
                 response = verify_rest_response(response, endpoint)
@@ -211,7 +254,6 @@ class PolicyRoutingMixin:
         request = mlflow_compat.describe_store_request(self, mlflow_call_endpoint, args, kwargs)
         if request is None:
             return mlflow_call_endpoint(*args, **kwargs)
-        mlflow_compat.check_workspace_support(self)
         return self.transport.call(request)
 
 
@@ -336,7 +378,7 @@ def build_client(config: MlflowConnectionConfig) -> MlflowClient:
         )
 
     transport = RestTransport(
-        host_creds(config), config.timeout, config.max_retries, config.pool_size
+        host_creds(config), config.timeout, config.max_retries, config.pool_size, config.workspace
     )
     client = MlflowClient(tracking_uri=config.tracking_uri, registry_uri=registry_uri)
     tracking_store = bound_rest_store(
@@ -380,6 +422,8 @@ def _registry_store(
         creds = host_creds(config, host=registry_uri)
         return bound_rest_store(
             RegistryRestStore,
-            RestTransport(creds, config.timeout, config.max_retries, config.pool_size),
+            RestTransport(
+                creds, config.timeout, config.max_retries, config.pool_size, config.workspace
+            ),
         )
     return None

@@ -10,7 +10,8 @@ Where each setting lives in an Airflow ``Connection``:
 * ``login`` / ``password``: HTTP basic auth; for a database tracking URI, the database user and
   password, put into the URI only to connect.
 * ``extra``: ``token``, ``insecure_tls``, ``ca_bundle_path``, ``client_cert_path``,
-  ``databricks_host``, ``registry_uri``, ``timeout``, ``max_retries``, ``pool_size``.
+  ``databricks_host``, ``registry_uri``, ``timeout``, ``max_retries``, ``pool_size``,
+  ``workspace``.
 
 Over 300 lines for one concept: each field has its own validator, whose message names the
 field and the fix; they stay beside the dataclass they fill.
@@ -23,7 +24,7 @@ import logging
 import os
 import re
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -49,6 +50,10 @@ DATABRICKS_SCHEMES = frozenset({"databricks", "databricks-uc"})
 LOCAL_SCHEMES = DATABASE_SCHEMES | {"file"}
 # A bare ``host:port[/path]``: a tracking URI whose scheme was left out.
 _HOST_AND_PORT = re.compile(r"[\w.-]+:\d+(/.*)?")
+#: MLflow's rule for workspace names (``WorkspaceNameValidator``, MLflow 3.10+): 2 to 63
+#: lower-case letters, digits and inner hyphens, not one of its reserved names.
+_WORKSPACE_NAME = re.compile(r"[a-z0-9][-a-z0-9]{0,61}[a-z0-9]")
+RESERVED_WORKSPACE_NAMES = frozenset({"workspaces", "api", "ajax-api", "static-files"})
 EXTRA_FIELDS = (
     "token",
     "insecure_tls",
@@ -59,6 +64,7 @@ EXTRA_FIELDS = (
     "timeout",
     "max_retries",
     "pool_size",
+    "workspace",
 )
 
 
@@ -105,6 +111,9 @@ class MlflowConnectionConfig:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     max_retries: int = DEFAULT_MAX_RETRIES
     pool_size: int = DEFAULT_POOL_SIZE
+    #: The MLflow workspace (``mlflow server --enable-workspaces``) every request of this
+    #: connection is sent to; None: the server's default workspace.
+    workspace: str | None = None
 
     @property
     def display_tracking_uri(self) -> str:
@@ -172,6 +181,13 @@ class MlflowConnectionConfig:
         host = self.rest_host
         return host.rstrip("/") if _scheme(host) in REST_SCHEMES else None
 
+    def in_workspace(self, workspace: str) -> MlflowConnectionConfig:
+        """This config with MLflow workspace ``workspace`` instead of its own (empty: none).
+
+        :raises MlflowConnectionConfigError: as for the connection's extra 'workspace'.
+        """
+        return replace(self, workspace=_workspace(self.conn_id, workspace, self.tracking_uri))
+
     @classmethod
     def from_connection(cls, conn: ConnectionFields) -> MlflowConnectionConfig:
         """Validate ``conn`` and return its config.
@@ -231,6 +247,7 @@ class MlflowConnectionConfig:
         registry_uri = _optional_str(extra.get("registry_uri"))
         if registry_uri:
             _check_store_uri(conn_id, "registry_uri", registry_uri)
+        workspace = _workspace(conn_id, extra.get("workspace"), tracking_uri)
 
         return cls(
             conn_id=conn_id,
@@ -261,6 +278,7 @@ class MlflowConnectionConfig:
                 POOL_SIZE_LIMIT,
                 " (at least the number of threads sharing one hook)",
             ),
+            workspace=workspace,
         )
 
 
@@ -370,6 +388,31 @@ def _rest_url(conn_id: str, field_name: str, url: str) -> str:
         )
     _check_store_uri(conn_id, field_name, url)
     return url.rstrip("/")
+
+
+def _workspace(conn_id: str, value: Any, tracking_uri: str) -> str | None:
+    """Extra ``workspace``: an MLflow workspace name, for an MLflow server (http/https).
+
+    :raises MlflowConnectionConfigError: for a name MLflow would refuse, or a tracking URI
+        that is not an MLflow server.
+    """
+    workspace = _optional_str(value)
+    if workspace is None:
+        return None
+    if _scheme(tracking_uri) not in REST_SCHEMES:
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: extra 'workspace' is only for an MLflow tracking server "
+            "with workspaces enabled (an http or https Tracking URI); remove it, or point "
+            "Tracking URI at the server."
+        )
+    if not _WORKSPACE_NAME.fullmatch(workspace) or workspace in RESERVED_WORKSPACE_NAMES:
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: extra 'workspace' must be an MLflow workspace name: 2 to "
+            "63 lower-case letters, digits and hyphens, starting and ending with a letter or "
+            f"digit, not one of {', '.join(sorted(RESERVED_WORKSPACE_NAMES))}; got "
+            f"{workspace!r}."
+        )
+    return workspace
 
 
 def _bool_field(conn_id: str, field_name: str, value: Any) -> bool:

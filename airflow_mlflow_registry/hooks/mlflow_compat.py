@@ -13,7 +13,9 @@ Differences handled (read in the sources of mlflow-skinny 3.0.0, 3.1.0, 3.4.0, 3
 - The tracking store's endpoint table is a module constant up to 3.4 and a class attribute
   (``_METHOD_TO_INFO``) later; late clients route some APIs to ``/api/3.0`` (``_V3_APIS``).
 - The stores' ``_call_endpoint`` gained an argument (``response_proto``) after 3.4 and, in late
-  3.x, a workspace check (``_validate_workspace_support_if_specified``) before each request.
+  3.x, a check of the process's active workspace (``_validate_workspace_support_if_specified``)
+  before each request. The bound stores skip it: each connection's transport names its own
+  workspace (:mod:`~airflow_mlflow_registry.hooks.server_compat`).
 - ``ArtifactRepository.__init__`` and ``get_artifact_repository`` take the tracking URI from a
   release after 3.1 on (3.0 and 3.1 take only the artifact URI).
 - Not a difference but an internal relied on: ``http_request`` sends through a
@@ -234,16 +236,6 @@ def describe_store_request(
         response_proto=arguments.get("response_proto") or api.Response(),
         extra_headers=arguments.get("extra_headers"),
     )
-
-
-def check_workspace_support(store: Any) -> None:
-    """Run the store's check that an active MLflow workspace is supported by the server.
-
-    Clients before late 3.x have no workspaces and no such check.
-    """
-    validate = getattr(store, "_validate_workspace_support_if_specified", None)
-    if validate is not None:
-        validate()
 
 
 def _endpoints(

@@ -118,6 +118,12 @@ class MlflowRegistryHook(BaseHook):
         query values replaced by ``***`` (the client alone connects with the real one)."""
         return self.config.display_tracking_uri
 
+    @property
+    def server_fields(self) -> dict[str, str]:
+        """``tracking_uri``, and ``workspace`` when the connection names an MLflow workspace:
+        where the connection's models live, as records and lineage name it."""
+        return self._registry.server_fields
+
     def get_conn(self) -> MlflowClient:
         """Return this hook's ``MlflowClient``, built once and bound to this connection alone."""
         return self._client

@@ -59,7 +59,7 @@ def version_record(
         "tags": {k: v for k, v in tags.items() if not k.startswith(TAG_PREFIX)},
         "lineage": lineage,
         "created": created,
-        "tracking_uri": registry.tracking_uri,
+        **registry.server_fields,
         "registered_at": registered_at.isoformat(),
         "model_version_url": registry.model_version_url(version.name, version.version),
     }

@@ -134,6 +134,16 @@ class RegistryCalls:
         redacted)."""
         return self.config.display_tracking_uri
 
+    @property
+    def server_fields(self) -> dict[str, str]:
+        """Where a record's model lives, for records and lineage: ``tracking_uri``
+        (:attr:`tracking_uri`), and ``workspace`` when the connection names an MLflow
+        workspace (absent otherwise, so records without workspaces keep their shape)."""
+        fields = {"tracking_uri": self.tracking_uri}
+        if self.config.workspace:
+            fields["workspace"] = self.config.workspace
+        return fields
+
     @cached_property
     def is_unity_catalog(self) -> bool:
         """True when this connection's registry is Unity Catalog (``databricks-uc``/``uc``)."""

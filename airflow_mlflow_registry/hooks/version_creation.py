@@ -305,7 +305,9 @@ def _logged_model_on_old_server_error(
         return None
     from airflow_mlflow_registry.hooks.client_binding import host_creds
 
-    version = server_compat.reported_server_version(host_creds(config), config.timeout)
+    version = server_compat.reported_server_version(
+        host_creds(config), config.timeout, config.workspace
+    )
     return server_compat.too_old_server_error(
         f"registering the logged model {display_uri(source)}", version
     )

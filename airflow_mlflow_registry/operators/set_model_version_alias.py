@@ -140,7 +140,7 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
             "model_version_url": hook.model_version_url(model_name, version),
             "source": display_uri(chosen.source) if chosen.source else chosen.source,
             "run_id": chosen.run_id or None,
-            "tracking_uri": hook.tracking_uri,
+            **hook.server_fields,
             **metrics,
         }
         return self._publish(context, record, alias, changed=record["changed"])

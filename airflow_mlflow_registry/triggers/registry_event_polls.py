@@ -56,7 +56,7 @@ def poll_registry(
 ) -> Poll:
     """The payloads to emit (oldest change first, at most ``options.max_events_per_poll``) and
     the cursor after them."""
-    server = tracking_host(hook.tracking_uri)
+    server = tracking_host(hook.tracking_uri, hook.config.workspace)
     if cursor is not None and cursor.server is not None and cursor.server != server:
         log.warning(
             "Watching model %r: the connection now points at %s, not %s as when the cursor "

@@ -77,6 +77,18 @@ def test_json_form_with_token_and_string_settings() -> None:
     assert (config.timeout, config.max_retries) == (2.5, 1)
 
 
+def test_workspace_in_json_and_uri_forms_and_empty_means_none() -> None:
+    json_form = config_of(host="https://h", extra={"workspace": " team-a "})
+    uri_form = MlflowConnectionConfig.from_connection(
+        Connection.from_uri("mlflow://mlflow.example.com?workspace=team-a", conn_id="ws")
+    )
+    assert json_form.workspace == uri_form.workspace == "team-a"
+    assert config_of(host="https://h", extra={"workspace": ""}).workspace is None
+    assert config_of(host="https://h").workspace is None
+    # "default" is MLflow's name for the server's default workspace, allowed like any other.
+    assert config_of(host="https://h", extra={"workspace": "default"}).workspace == "default"
+
+
 def test_port_field_is_merged_into_http_uri_without_port() -> None:
     assert config_of(host="http://127.0.0.1", port=5001).tracking_uri == "http://127.0.0.1:5001"
 
@@ -160,6 +172,13 @@ def test_secrets_are_not_in_repr() -> None:
         ({"host": "https://h", "extra": {"max_retries": "two"}}, ["max_retries"]),
         ({"host": "https://h", "extra": {"pool_size": 0}}, ["pool_size", "1 to 256"]),
         ({"host": "https://h", "extra": {"pool_size": "many"}}, ["pool_size", "threads"]),
+        ({"host": "https://h", "extra": {"workspace": "Team_A"}}, ["workspace", "lower-case"]),
+        ({"host": "https://h", "extra": {"workspace": "a"}}, ["workspace", "2 to"]),
+        ({"host": "https://h", "extra": {"workspace": "api"}}, ["workspace", "static-files"]),
+        (
+            {"host": "sqlite:////tmp/m.db", "extra": {"workspace": "team-a"}},
+            ["workspace", "tracking server"],
+        ),
     ],
 )
 def test_invalid_connection_names_field_and_fix_without_secret(

@@ -51,6 +51,8 @@ class MlflowServer:
       database (default ``sqlite:///<root>/mlflow.db``).
     - ``workers``: uvicorn worker processes (default 1; several need a database store, whose
       schema must exist before they start).
+    - ``workspaces``: ``--enable-workspaces`` (MLflow 3.10+; the SQL store holds them):
+      :meth:`create_workspace`, and with basic auth :meth:`grant_workspace`.
 
     Attributes: ``url`` (``http(s)://127.0.0.1:<port>``), ``port``, ``root``,
     ``backend_store_uri``, ``log_path``,
@@ -73,6 +75,7 @@ class MlflowServer:
         environment: Mapping[str, str] | None = None,
         backend_store_uri: str | None = None,
         workers: int = 1,
+        workspaces: bool = False,
     ) -> None:
         if mutual_tls and certs is None:
             raise ValueError("mutual_tls=True needs certs")
@@ -86,6 +89,7 @@ class MlflowServer:
         self.extra_environment = dict(environment or {})
         self.backend_store_uri = backend_store_uri or f"sqlite:///{root}/mlflow.db"
         self.workers = workers
+        self.workspaces = workspaces
         self.url = f"{'https' if certs else 'http'}://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
         self.passwords: dict[str, str] = {}
@@ -111,6 +115,8 @@ class MlflowServer:
         ]  # fmt: skip
         if self.basic_auth:
             command += ["--app-name", "basic-auth"]
+        if self.workspaces:
+            command += ["--enable-workspaces"]
         if self.certs is not None:
             uvicorn_opts = (
                 f"--ssl-certfile {self.certs.server_pem} --ssl-keyfile {self.certs.server_key}"
@@ -200,6 +206,39 @@ class MlflowServer:
         response.raise_for_status()
         self.passwords[username] = password
         return password
+
+    def create_workspace(self, name: str) -> None:
+        """Create MLflow workspace ``name`` as the admin (needs ``workspaces``); raises
+        ``requests.HTTPError`` if the server refuses."""
+        self._admin_post("/api/3.0/mlflow/workspaces", {"name": name})
+
+    def grant_workspace(self, username: str, workspace: str) -> None:
+        """Let ``username`` use everything in ``workspace``: a role of that workspace with the
+        workspace-wide ``USE`` grant, assigned to the user (needs basic auth and
+        ``workspaces``). This is the only permission the user gets there."""
+        role = self._admin_post(
+            "/api/3.0/mlflow/roles/create", {"workspace": workspace, "name": f"{username}-use"}
+        )["role"]
+        self._admin_post(
+            "/api/3.0/mlflow/roles/permissions/add",
+            {
+                "role_id": role["id"],
+                "resource_type": "workspace",
+                "resource_pattern": "*",
+                "permission": "USE",
+            },
+        )
+        self._admin_post(
+            "/api/3.0/mlflow/roles/assign", {"username": username, "role_id": role["id"]}
+        )
+
+    def _admin_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = requests.post(
+            f"{self.url}{path}", json=body, timeout=30, **self.admin_request_options()
+        )
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def log_tail(self, lines: int = 40) -> str:
         """The last ``lines`` lines of the server's combined stdout and stderr."""
