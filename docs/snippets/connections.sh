@@ -33,6 +33,11 @@ AIRFLOW_CONN_MLFLOW_DEV='{"conn_type": "mlflow", "host": "https://mlflow.dev.loc
 AIRFLOW_CONN_MLFLOW_DEV='mlflow://mlflow.dev.local?insecure_tls=true'
 # [END conn_insecure]
 
+# [START conn_workspace]
+AIRFLOW_CONN_MLFLOW_TEAM_A='{"conn_type": "mlflow", "host": "https://mlflow.example.com", "login": "svc-team-a", "password": "s3cret", "extra": {"workspace": "team-a"}}'
+AIRFLOW_CONN_MLFLOW_TEAM_A='mlflow://svc-team-a:s3cret@mlflow.example.com?workspace=team-a'
+# [END conn_workspace]
+
 # [START conn_databricks]
 AIRFLOW_CONN_MLFLOW_DBX='{"conn_type": "mlflow", "host": "databricks", "extra": {"databricks_host": "https://adb-1234.5.azuredatabricks.net", "token": "dapi..."}}'
 AIRFLOW_CONN_MLFLOW_DBX='mlflow://@databricks?databricks_host=https%3A%2F%2Fadb-1234.5.azuredatabricks.net&token=dapi...'

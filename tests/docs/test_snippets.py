@@ -1,6 +1,6 @@
 """The snippet files under docs/snippets/ that the pages include run: the DAG builds (its
-operators check their arguments when built) and the permission grant works against a real
-basic-auth server."""
+operators check their arguments when built), the permission grant works against a real
+basic-auth server, and so does the workspace set-up on a server with workspaces."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     import pytest
 
+    from tests.conftest import UseConnection
     from tests.support.mlflow_server import MlflowServer
 
 SNIPPETS = REPO_ROOT / "docs" / "snippets"
@@ -72,3 +73,34 @@ def test_grant_permissions_snippet_gives_the_user_edit_on_the_model_and_read_on_
     )
     assert permission("registered_model", model) == "EDIT"
     assert permission("experiment", experiment_id) == "READ"
+
+
+def test_workspace_snippet_lets_the_user_work_in_that_workspace_only(
+    workspaces_mlflow_server: MlflowServer,
+    use_connection: UseConnection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pytest
+    from mlflow.exceptions import MlflowException
+
+    from airflow_mlflow_registry.hooks import MlflowRegistryHook
+
+    server = workspaces_mlflow_server
+    server.create_user("carol")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", server.admin_username)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", server.admin_password)
+    load_snippet("workspace_permissions").set_up_team_workspace(server.url, "team-c", "carol")
+    for conn_id, workspace in (("carol_c", "team-c"), ("carol_a", "team-a")):
+        use_connection(
+            conn_id,
+            server.url,
+            login="carol",
+            password=server.passwords["carol"],
+            workspace=workspace,
+        )
+    model = unique("carol")
+
+    created = MlflowRegistryHook(mlflow_conn_id="carol_c").get_conn().create_registered_model(model)
+    assert created.name == model
+    with pytest.raises(MlflowException, match="403"):
+        MlflowRegistryHook(mlflow_conn_id="carol_a").get_conn().create_registered_model(model)
