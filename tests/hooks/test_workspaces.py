@@ -51,6 +51,14 @@ def use_team_connection(
     return conn_id
 
 
+def team_hooks(server: MlflowServer, use_connection: UseConnection) -> dict[str, Any]:
+    """A hook per user of ``TEAMS``, each on its own connection in the user's workspace."""
+    return {
+        user: MlflowRegistryHook(mlflow_conn_id=use_team_connection(server, use_connection, user))
+        for user in TEAMS
+    }
+
+
 def versions_in(server: MlflowServer, workspace: str, model_name: str) -> list[dict[str, Any]]:
     """Every version of ``model_name`` in ``workspace``, as the admin sees it."""
     response = requests.get(
@@ -74,10 +82,7 @@ def test_two_workspaces_from_20_threads_in_one_process_never_cross(
 ) -> None:
     server = workspaces_mlflow_server
     model = unique("shared-name")
-    hooks = {
-        user: MlflowRegistryHook(mlflow_conn_id=use_team_connection(server, use_connection, user))
-        for user in TEAMS
-    }
+    hooks = team_hooks(server, use_connection)
     for hook in hooks.values():  # the same model name in both workspaces
         hook.get_conn().create_registered_model(model)
     start = threading.Barrier(THREADS)
@@ -121,10 +126,7 @@ def test_exactly_once_lookup_is_scoped_to_the_workspace(
 ) -> None:
     server = workspaces_mlflow_server
     model = unique("keyed")
-    hooks = {
-        user: MlflowRegistryHook(mlflow_conn_id=use_team_connection(server, use_connection, user))
-        for user in TEAMS
-    }
+    hooks = team_hooks(server, use_connection)
     first = {
         user: hook.register_model_version(
             model, f"s3://bucket/{user}/model", idempotency_key="same-key"
