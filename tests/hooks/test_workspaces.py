@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 TEAMS = {"alice": "team-a", "bob": "team-b"}
 THREADS = 20
-VERSIONS_PER_THREAD = 2
+VERSIONS_PER_THREAD = 1
 SEARCH = "/api/2.0/mlflow/model-versions/search"
 
 
