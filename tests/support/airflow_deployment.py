@@ -34,6 +34,7 @@ import requests
 
 from tests.support.airflow_env import connection_json
 from tests.support.airflow_services import AirflowServices
+from tests.support.silent_server import find_unused_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator
@@ -69,6 +70,8 @@ class AirflowDeployment:
                 ),
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                # The triggerer's log server, on a port no other deployment uses.
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(find_unused_port()),
             },
         )
         self.url = f"http://127.0.0.1:{self.services.api_port}"
