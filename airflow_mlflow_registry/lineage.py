@@ -89,12 +89,20 @@ def _iso(value: Any) -> str:
     return pendulum.instance(value).in_timezone("UTC").isoformat()
 
 
-def _task_instance_link(dag_id: str, run_id: str, task_id: str, map_index: Any) -> str | None:
-    """Link to the task instance in the Airflow UI, when ``[api] base_url`` is configured."""
+def dag_run_link(dag_id: str, run_id: str) -> str | None:
+    """Link to the DAG run in the Airflow UI, when ``[api] base_url`` is configured."""
     from airflow_mlflow_registry.version_compat import conf
 
     base_url = conf.get("api", "base_url", fallback=None)
     if not base_url:
         return None
+    return f"{base_url.rstrip('/')}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
+
+
+def _task_instance_link(dag_id: str, run_id: str, task_id: str, map_index: Any) -> str | None:
+    """Link to the task instance in the Airflow UI, when ``[api] base_url`` is configured."""
+    run_link = dag_run_link(dag_id, run_id)
+    if run_link is None:
+        return None
     mapped = f"/mapped/{map_index}" if map_index is not None and int(map_index) >= 0 else ""
-    return f"{base_url.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id)}/tasks/{task_id}{mapped}"
+    return f"{run_link}/tasks/{task_id}{mapped}"

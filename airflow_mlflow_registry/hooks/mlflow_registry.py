@@ -48,6 +48,7 @@ from airflow_mlflow_registry.hooks.registry_calls import (
     new_client,
 )
 from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REGISTRATION_SECONDS
+from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from airflow_mlflow_registry.promotion import copy_model_version
 from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH
 from airflow_mlflow_registry.version_compat import BaseHook
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from mlflow import MlflowClient
+    from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
 
     from airflow_mlflow_registry.exceptions import MlflowRequestError
@@ -163,6 +165,10 @@ class MlflowRegistryHook(BaseHook):
     def model_version_url(self, model_name: str, version: str | int) -> str | None:
         """The MLflow UI page of a model version, or None when the server is not http(s)."""
         return self._registry.model_version_url(model_name, version)
+
+    def run_url(self, experiment_id: str, run_id: str) -> str | None:
+        """The MLflow UI page of a run, or None when the server is not http(s)."""
+        return self._registry.run_url(experiment_id, run_id)
 
     # ------------------------------------------------------------------------ registering
 
@@ -281,10 +287,16 @@ class MlflowRegistryHook(BaseHook):
         return version_creation.ensure_registered_model(self._registry, model_name)
 
     def find_model_versions_by_key(
-        self, model_name: str, registration_key: str, *, run_id: str | None = None
+        self,
+        model_name: str,
+        registration_key: str,
+        *,
+        run_id: str | None = None,
+        key_tag: str = REGISTRATION_KEY_TAG,
     ) -> list[ModelVersion]:
-        """Versions of ``model_name`` tagged with ``registration_key`` (any status, tags
-        readable), lowest version first.
+        """Versions of ``model_name`` whose tag ``key_tag`` (default
+        ``airflow.registration_key``) is ``registration_key`` (any status, tags readable),
+        lowest version first.
 
         One search request (``name = ... AND tags.<key> = ...``), except on a Unity Catalog
         registry, whose version search accepts a single ``name =`` or ``run_id =`` condition and
@@ -295,7 +307,7 @@ class MlflowRegistryHook(BaseHook):
         :raises MlflowRequestError: naming the model.
         """
         return version_creation.find_model_versions_by_key(
-            self._registry, model_name, registration_key, run_id=run_id
+            self._registry, model_name, registration_key, run_id=run_id, key_tag=key_tag
         )
 
     def find_run_source(self, search: RunSearch) -> ResolvedSource | None:
@@ -563,7 +575,25 @@ class MlflowRegistryHook(BaseHook):
             page_size=page_size,
         )
 
+    def set_model_version_tags(
+        self, model_name: str, version: str | int, tags: Mapping[str, str]
+    ) -> None:
+        """Set each of ``tags`` on ``model_name``/``version``, overwriting values already there
+        (one request per tag, in order: a failure leaves the earlier ones set).
+
+        :raises MlflowRequestError: naming the model, version and tag.
+        """
+        model_versions.set_model_version_tags(self._registry, model_name, version, tags)
+
     # ----------------------------------------------------------------------- run metrics
+
+    def source_run(self, version: ModelVersion) -> Run | None:
+        """The MLflow ``Run`` that produced ``version`` (metrics, params, tags, experiment).
+
+        :return: None when the version has no source run or the run no longer exists.
+        :raises MlflowRequestError: naming the model version and run.
+        """
+        return runs.source_run(self._registry, version)
 
     def source_run_metric(self, version: ModelVersion, metric: str) -> float | None:
         """The latest value of ``metric`` logged in the run that produced ``version``.

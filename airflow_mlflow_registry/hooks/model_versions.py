@@ -91,6 +91,22 @@ def get_model_version(
     return version_record(registry, entity, created=False)
 
 
+def set_model_version_tags(
+    registry: RegistryCalls, model_name: str, version: str | int, tags: Mapping[str, str]
+) -> None:
+    """Set each of ``tags`` on ``model_name``/``version`` (one request per tag, in order).
+
+    :raises MlflowRequestError: naming the model, version and tag.
+    """
+    for key, value in tags.items():
+        try:
+            registry.client.set_model_version_tag(model_name, str(version), key, value)
+        except Exception as exc:
+            raise registry.request_error(
+                f"Setting tag {key!r} on model {model_name!r} version {version}", exc
+            ) from exc
+
+
 def await_ready(registry: RegistryCalls, version: ModelVersion, timeout: float) -> ModelVersion:
     """Poll until ``version`` leaves PENDING_REGISTRATION; return it READY.
 

@@ -162,6 +162,13 @@ class RegistryCalls:
             return None
         return f"{base}/#/models/{quote(model_name, safe='')}/versions/{version}"
 
+    def run_url(self, experiment_id: str, run_id: str) -> str | None:
+        """The MLflow UI page of a run, or None when the server is not http(s)."""
+        base = self.config.ui_base_url
+        if base is None:
+            return None
+        return f"{base}/#/experiments/{quote(experiment_id, safe='')}/runs/{quote(run_id, safe='')}"
+
     def secrets(self) -> tuple[str, ...]:
         """The connection's secrets (none when it cannot be parsed) and those of the model URIs
         seen so far."""

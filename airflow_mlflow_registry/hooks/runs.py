@@ -1,5 +1,5 @@
 """Runs: finding the run (and its model) to register, listing the runs of a time window, and
-reading the metric a version's source run logged.
+reading a version's source run and the metrics it logged.
 
 Functions of :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`; the hook's
 methods of the same names state their contracts. mlflow is imported only inside functions.
@@ -162,13 +162,13 @@ def runs_started_in(
     )
 
 
-def source_run_metric(registry: RegistryCalls, version: ModelVersion, metric: str) -> float | None:
-    """The latest value of ``metric`` in the run that produced ``version``; None when there is
-    no such run (any more) or it never logged ``metric``."""
+def source_run(registry: RegistryCalls, version: ModelVersion) -> Run | None:
+    """The run that produced ``version``; None when it has no run id or the run no longer
+    exists."""
     if not version.run_id:
         return None
     try:
-        run = registry.client.get_run(version.run_id)
+        return registry.client.get_run(version.run_id)
     except Exception as exc:
         if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
             log.warning(
@@ -179,11 +179,17 @@ def source_run_metric(registry: RegistryCalls, version: ModelVersion, metric: st
             )
             return None
         raise registry.request_error(
-            f"Reading metric {metric!r} of run {version.run_id} (source of model "
-            f"{version.name!r} version {version.version})",
+            f"Reading run {version.run_id} (source of model {version.name!r} version "
+            f"{version.version})",
             exc,
         ) from exc
-    value = run.data.metrics.get(metric)
+
+
+def source_run_metric(registry: RegistryCalls, version: ModelVersion, metric: str) -> float | None:
+    """The latest value of ``metric`` in the run that produced ``version``; None when there is
+    no such run (any more) or it never logged ``metric``."""
+    run = source_run(registry, version)
+    value = None if run is None else run.data.metrics.get(metric)
     return None if value is None else float(value)
 
 

@@ -52,14 +52,20 @@ log = logging.getLogger(__name__)
 
 
 def find_model_versions_by_key(
-    registry: RegistryCalls, model_name: str, registration_key: str, *, run_id: str | None
+    registry: RegistryCalls,
+    model_name: str,
+    registration_key: str,
+    *,
+    run_id: str | None,
+    key_tag: str = REGISTRATION_KEY_TAG,
 ) -> list[ModelVersion]:
-    """Versions of ``model_name`` tagged with ``registration_key``, lowest first: one search,
-    or on Unity Catalog a search by run id (else name) and one read per candidate."""
+    """Versions of ``model_name`` whose tag ``key_tag`` is ``registration_key``, lowest first:
+    one search, or on Unity Catalog a search by run id (else name) and one read per
+    candidate."""
     action = f"Looking up earlier registrations of model {model_name!r}"
     found: Iterable[ModelVersion]
     if not registry.is_unity_catalog:
-        tag_filter = f"tags.`{REGISTRATION_KEY_TAG}` = '{registration_key}'"
+        tag_filter = f"tags.`{key_tag}` = '{registration_key}'"
         name_filter = f"name = '{model_name}' AND " if "'" not in model_name else ""
         client = registry.client  # outside the try: a misconfigured connection is no request
         try:
@@ -81,7 +87,7 @@ def find_model_versions_by_key(
             if mv.name == model_name
         ]
         versions = [get_model_version_entity(registry, model_name, mv.version) for mv in candidates]
-        found = [mv for mv in versions if mv.tags.get(REGISTRATION_KEY_TAG) == registration_key]
+        found = [mv for mv in versions if mv.tags.get(key_tag) == registration_key]
     return sorted((mv for mv in found if mv.name == model_name), key=lambda mv: int(mv.version))
 
 

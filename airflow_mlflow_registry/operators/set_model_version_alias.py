@@ -8,10 +8,10 @@ from airflow.sdk import BaseOperator
 
 from airflow_mlflow_registry.exceptions import NoCandidateVersionError, display_uri
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+from airflow_mlflow_registry.metric_guard import check_improvement
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
 from airflow_mlflow_registry.search_filters import check_search_tags, check_version_number
 from airflow_mlflow_registry.validation import check_aliases, check_model_name, is_templated
-from airflow_mlflow_registry.version_compat import AirflowSkipException
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -125,8 +125,9 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
         if self.best_metric is not None:
             metrics.update(metric=self.best_metric, metric_value=metric_value)
         if self.require_improvement:
-            metrics["previous_metric_value"] = self._check_improvement(
-                hook, model_name, alias, chosen, metric_value
+            assert self.best_metric is not None and metric_value is not None
+            metrics["previous_metric_value"] = check_improvement(
+                hook, alias, chosen, self.best_metric, self.metric_direction, metric_value, self.log
             )
         previous_version = hook.set_model_version_alias(model_name, alias, chosen.version)
         version = str(chosen.version)
@@ -196,39 +197,6 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
             best[1],
         )
         return best
-
-    def _check_improvement(
-        self,
-        hook: MlflowRegistryHook,
-        model_name: str,
-        alias: str,
-        chosen: ModelVersion,
-        value: float | None,
-    ) -> float | None:
-        """The holder's metric value; skips the task unless ``value`` is strictly better."""
-        assert self.best_metric is not None and value is not None
-        holder = hook.get_version_by_alias(model_name, alias)
-        if holder is None or str(holder.version) == str(chosen.version):
-            return value if holder is not None else None
-        held = hook.source_run_metric(holder, self.best_metric)
-        if held is None:
-            self.log.info(
-                "Version %s, which %r points at, has no metric %r: not blocking the move.",
-                holder.version,
-                alias,
-                self.best_metric,
-            )
-            return None
-        better = value > held if self.metric_direction == "max" else value < held
-        verdict = (
-            f"candidate version {chosen.version} has {self.best_metric}={value}, current "
-            f"{alias!r} version {holder.version} has {self.best_metric}={held} "
-            f"({self.metric_direction} wins)"
-        )
-        self.log.info("Improvement check for model %r: %s.", model_name, verdict)
-        if not better:
-            raise AirflowSkipException(f"Not moving {alias!r}: no improvement; {verdict}.")
-        return held
 
 
 def _parse_alias(alias: Any, argument: str) -> Any:
