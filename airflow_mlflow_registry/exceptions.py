@@ -277,3 +277,13 @@ def _last_line(exc: BaseException) -> str:
 
 class NoCandidateVersionError(MlflowRegistryError):
     """No model version qualifies for promotion; the message names the model and the criteria."""
+
+
+class HumanInTheLoopUnavailableError(MlflowRegistryError):
+    """This Airflow has no human-in-the-loop operators (Airflow 3.0); the message says what to
+    use instead."""
+
+
+class ReviewRequestChangedError(MlflowRegistryError):
+    """A later try of an approval task would ask about another comparison than the page its
+    first request showed (Airflow keeps that page); the message names both and the fix."""

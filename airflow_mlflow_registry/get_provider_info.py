@@ -116,6 +116,7 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "MLflow",
                 "python-modules": [
+                    "airflow_mlflow_registry.operators.approve_model_version",
                     "airflow_mlflow_registry.operators.copy_model_version",
                     "airflow_mlflow_registry.operators.delete_old_model_versions",
                     "airflow_mlflow_registry.operators.register_model_version",

@@ -28,6 +28,13 @@ What moved (measured on released Airflow):
 - The asset state store's table (``airflow.models.asset_state_store``, values stored as JSON
   text by ``airflow.state.metastore.MetastoreBackend``): 3.3 only;
   :func:`asset_state_entries` returns None before 3.3.
+- ``ApprovalOperator`` (human-in-the-loop, ``airflow.providers.standard.operators.hitl``): from
+  3.1, whose task SDK has ``airflow.sdk.execution_time.hitl``; 3.0 has no human-in-the-loop
+  (the standard provider's module refuses to import there). On 3.0 the name is the task SDK's
+  ``BaseOperator``, so that subclasses can still be defined, and :data:`HITL_MISSING` says
+  why they cannot be used (None when they can). From 3.3 the task waits in the
+  ``awaiting_input`` state, resumed by the api-server or the scheduler's timeout sweep; on 3.1
+  and 3.2 it defers to a trigger, which needs a triggerer.
 
 Importing this module imports Airflow, never mlflow.
 """
@@ -80,6 +87,20 @@ except ImportError:  # Airflow 3.0, 3.1
 
 from airflow.triggers.base import BaseEventTrigger
 
+HITL_MISSING: str | None
+try:
+    import airflow.sdk.execution_time.hitl  # noqa: F401  (Airflow 3.1+)
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+except ImportError as exc:  # Airflow 3.0, or a standard provider without human-in-the-loop
+    from airflow.sdk import BaseOperator as ApprovalOperator  # type: ignore[assignment]
+
+    HITL_MISSING = (
+        "human-in-the-loop operators (ApprovalOperator of apache-airflow-providers-standard, "
+        f"Airflow 3.1 or later) are not available here: {exc}"
+    )
+else:
+    HITL_MISSING = None
+
 
 def trigger_asset_state_store(trigger: BaseEventTrigger) -> Any | None:
     """The asset state store the triggerer gave ``trigger`` (Airflow 3.3+: accessors over the
@@ -129,10 +150,12 @@ def set_asset_state_entry(session: Any, asset_id: int, key: str, value: Any) -> 
 
 
 __all__ = [
+    "HITL_MISSING",
     "AirflowException",
     "AirflowNotFoundException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "ApprovalOperator",
     "BaseEventTrigger",
     "BaseHook",
     "CronDataIntervalTimetable",

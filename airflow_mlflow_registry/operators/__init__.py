@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from airflow_mlflow_registry.operators.approve_model_version import (
+    ApproveModelVersionOperator,
+)
 from airflow_mlflow_registry.operators.copy_model_version import CopyModelVersionOperator
 from airflow_mlflow_registry.operators.delete_old_model_versions import (
     DeleteOldModelVersionsOperator,
@@ -14,6 +17,7 @@ from airflow_mlflow_registry.operators.set_model_version_alias import (
 )
 
 __all__ = [
+    "ApproveModelVersionOperator",
     "CopyModelVersionOperator",
     "DeleteOldModelVersionsOperator",
     "RegisterModelVersionOperator",

@@ -77,6 +77,7 @@ def test_shipped_dags_cannot_trigger_each_other_in_a_loop(monkeypatch: pytest.Mo
         "model_retention",
         "promote_across_registries",
         "on_model_registry_events",
+        "approve_and_promote",
     }
     emits = {
         dag_id: {o.uri for task in dag.tasks for o in task.outlets if isinstance(o, Asset)}

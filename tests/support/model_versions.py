@@ -25,15 +25,19 @@ def add_version(
     *,
     tags: Mapping[str, str] | None = None,
     aliases: Iterable[str] = (),
+    params: Mapping[str, str] | None = None,
 ) -> str:
-    """Log a run with ``metrics``, register it as a new version of ``model_name`` (created when
-    missing) with ``tags``, point ``aliases`` at it, and return the version number."""
+    """Log a run with ``metrics`` and ``params``, register it as a new version of
+    ``model_name`` (created when missing) with ``tags``, point ``aliases`` at it, and return
+    the version number."""
     if not client.search_registered_models(filter_string=f"name = '{model_name}'"):
         client.create_registered_model(model_name)
     experiment_id = client.create_experiment(unique("exp"))
     run_id = client.create_run(experiment_id).info.run_id
     for key, value in (metrics or {}).items():
         client.log_metric(run_id, key, value)
+    for key, value in (params or {}).items():
+        client.log_param(run_id, key, value)
     version = client.create_model_version(
         model_name, f"runs:/{run_id}/model", run_id=run_id, tags=dict(tags or {})
     ).version

@@ -1,0 +1,472 @@
+"""``ApproveModelVersionOperator``: a person approves (or rejects) moving an alias such as
+``champion`` to a candidate version, in the Airflow UI or through its REST API; the decision is
+recorded on the version."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import Param
+from airflow.sdk.definitions.param import ParamsDict
+
+from airflow_mlflow_registry.approval import (
+    APPROVED,
+    EXPIRED,
+    KEY_TAG,
+    PENDING,
+    PREVIOUS_VERSION_TAG,
+    REJECTED,
+    ApprovalDecision,
+    approval_key,
+)
+from airflow_mlflow_registry.exceptions import (
+    HumanInTheLoopUnavailableError,
+    MlflowRegistryError,
+    NoCandidateVersionError,
+    ReviewRequestChangedError,
+    display_uri,
+)
+from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+from airflow_mlflow_registry.lineage import dag_run_link
+from airflow_mlflow_registry.metric_guard import check_improvement
+from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
+from airflow_mlflow_registry.operators.set_model_version_alias import METRIC_DIRECTIONS
+from airflow_mlflow_registry.review_page import review_page, version_view
+from airflow_mlflow_registry.search_filters import check_version_number
+from airflow_mlflow_registry.validation import check_aliases, check_model_name, is_templated
+from airflow_mlflow_registry.version_compat import HITL_MISSING, ApprovalOperator
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context
+    from mlflow.entities.model_registry import ModelVersion
+
+#: XCom key of the review request (candidate, current holder, approval key), pushed before
+#: the task waits and read when it resumes: the answer is about the version the page showed.
+REQUEST_XCOM_KEY = "approval_request"
+COMMENT_PARAM = "comment"
+
+
+class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
+    """Ask a person to approve pointing ``alias`` (e.g. ``champion``) of ``model_name`` at a
+    candidate version; on approval move the alias, and record the decision on the version.
+
+    The candidate is ``version`` (a number, a template, or an upstream task's output such as
+    ``register.output["version"]``) or the version ``from_alias`` (e.g. ``challenger``)
+    points at. The reviewer gets a page (Airflow's *Required actions*, or the task's
+    human-in-the-loop detail in the REST API) comparing the candidate with the version
+    ``alias`` points at now -- metrics side by side with the difference, parameters that
+    differ, tags, source runs, lineage, links to MLflow and to the Airflow run -- and answers
+    *Approve* or *Reject*, with an optional comment. A first promotion (no current holder) is
+    shown as such.
+
+    With ``guard_metric``, the candidate must first beat the current holder on that metric of
+    the source runs (``metric_direction`` ``"max"`` or ``"min"``; the rule of
+    ``SetModelVersionAliasOperator``'s ``require_improvement``: a holder without the metric,
+    or none, does not block). When it does not, the task is skipped and nobody is asked.
+
+    The answer is recorded on the candidate version as ``airflow.approval.*`` tags (see
+    :mod:`airflow_mlflow_registry.approval`): ``approved`` moves the alias, exactly once;
+    ``rejected`` moves nothing and skips the downstream tasks (as ``ApprovalOperator`` does).
+    When ``response_timeout`` passes without an answer the status is ``expired`` and nothing
+    moves; then, as Airflow's rule for the timeout goes, the task fails, or with
+    ``defaults="Reject"`` it succeeds and skips the downstream tasks.
+
+    Idempotent: a later try of the same task instance (a retry, a clear) whose candidate
+    already carries this task instance's ``approved`` or ``rejected`` decision takes it without
+    asking again, and moves the alias only if it is not there yet. When ``alias`` already
+    points at the candidate, nobody is asked. Airflow keeps the first review page of a task
+    instance, so a later try asks again only about the same comparison (after an expired
+    wait, say); when the candidate changed (``from_alias`` now points elsewhere) or the alias
+    moved meanwhile, it fails with :class:`ReviewRequestChangedError` instead of showing the
+    reviewer a stale page: start a new DAG run to review the new candidate.
+
+    Returns (and pushes to XCom) a plain dict: ``model_name``, ``alias``, ``version``,
+    ``previous_version`` (the holder when the reviewer was asked; None for a first promotion),
+    ``decision`` (``approved``, ``rejected``, ``expired``, or ``unchanged`` when the alias
+    already pointed at the candidate), ``changed`` (the alias moved in this try), ``asked``
+    (a person was asked in this try), ``decided_by``, ``decided_at``, ``comment``,
+    ``model_uri``, ``model_version_url``, ``source``, ``run_id``, ``tracking_uri``.
+
+    Needs Airflow 3.1 or later (human-in-the-loop); on Airflow 3.0 constructing it raises
+    :class:`HumanInTheLoopUnavailableError`, so the DAG fails to parse with that message. From
+    Airflow 3.3 the waiting task holds no worker slot and needs no triggerer; on 3.1 and 3.2
+    it defers to a trigger (a triggerer must run).
+
+    :param model_name: registered model name. Templated.
+    :param alias: the alias to move on approval, e.g. ``"champion"``. Templated.
+    :param version: the candidate version number. Templated.
+    :param from_alias: the alias whose version is the candidate, e.g. ``"challenger"``.
+        Templated.
+    :param compare_metrics: metrics to show side by side (default: every metric either source
+        run logged). Templated.
+    :param guard_metric: require the candidate to beat the current holder on this metric
+        before asking. Templated.
+    :param metric_direction: ``"max"`` (default) or ``"min"``: which value of
+        ``guard_metric`` is better. Templated.
+    :param subject: the request's headline (default: "Promote <model> version <n> to
+        '<alias>'?"). Templated.
+    :param defaults: ``"Reject"`` to reject when ``response_timeout`` passes (the task
+        succeeds, status ``expired``); None (default) fails the task then. Approving on a
+        timeout is refused: an approval gate does not approve by itself.
+    :param emit_asset: as in ``SetModelVersionAliasOperator``: an asset event when the alias
+        moved.
+    :param mlflow_conn_id: Airflow connection of type ``mlflow`` (default ``mlflow_default``).
+    :param kwargs: further arguments of Airflow's ``ApprovalOperator`` and ``BaseOperator``:
+        ``response_timeout``, ``assigned_users``, ``notifiers``, ``params`` (more fields for
+        the reviewer), ``ignore_downstream_trigger_rules``, ``fail_on_reject``, ``task_id``...
+    :raises HumanInTheLoopUnavailableError: on Airflow 3.0.
+    :raises ValueError: for invalid arguments, naming the argument.
+    :raises ReviewRequestChangedError: when a later try would ask about another comparison.
+    :raises NoCandidateVersionError: when the candidate does not exist or is not READY, or
+        lacks ``guard_metric``.
+    """
+
+    template_fields: Sequence[str] = (
+        "model_name",
+        "alias",
+        "version",
+        "from_alias",
+        "compare_metrics",
+        "guard_metric",
+        "metric_direction",
+        "subject",
+    )
+    ui_color = "#d0e9f7"
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        alias: str,
+        version: str | int | None = None,
+        from_alias: str | None = None,
+        compare_metrics: Sequence[str] | None = None,
+        guard_metric: str | None = None,
+        metric_direction: str = "max",
+        subject: str | None = None,
+        defaults: str | list[str] | None = None,
+        emit_asset: bool = False,
+        mlflow_conn_id: str = MlflowRegistryHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        if HITL_MISSING is not None:
+            raise HumanInTheLoopUnavailableError(
+                f"ApproveModelVersionOperator needs Airflow 3.1 or later: {HITL_MISSING}. "
+                "Upgrade Airflow, or promote without a person with SetModelVersionAliasOperator "
+                "(require_improvement=True for an automatic metric gate)."
+            )
+        if (version is None) == (from_alias is None):
+            raise ValueError("Give exactly one of version and from_alias (the candidate).")
+        if "body" in kwargs:
+            raise ValueError("body is not accepted: the review page is generated.")
+        if defaults not in (None, self.REJECT, [self.REJECT]):
+            raise ValueError(
+                f"defaults must be None or {self.REJECT!r}, got {defaults!r}: an approval gate "
+                "does not approve by itself when nobody answers."
+            )
+        if not is_templated(metric_direction) and metric_direction not in METRIC_DIRECTIONS:
+            raise ValueError(f"metric_direction must be 'max' or 'min', got {metric_direction!r}.")
+        # Airflow passes the DAG's and the task's params merged, as a ParamsDict of Params.
+        params = kwargs.pop("params", None)
+        params = params if isinstance(params, ParamsDict) else ParamsDict(params or {})
+        comment = Param(
+            None,
+            type=["null", "string"],
+            title="Comment",
+            description="Why you approve or reject; recorded on the model version.",
+        )
+        comment.source = "task"  # a task-level field: kept in the request on Airflow 3.3+
+        params[COMMENT_PARAM] = comment
+        super().__init__(subject=subject or "", defaults=defaults, params=params, **kwargs)
+        self.model_name = model_name if is_templated(model_name) else check_model_name(model_name)
+        self.alias = alias if is_templated(alias) else check_aliases([alias], "alias")[0]
+        if version is not None and not is_templated(version):
+            version = check_version_number(version, "version")
+        self.version = version
+        if from_alias is not None and not is_templated(from_alias):
+            from_alias = check_aliases([from_alias], "from_alias")[0]
+        self.from_alias = from_alias
+        self.compare_metrics = list(compare_metrics) if compare_metrics else None
+        if guard_metric is not None and not (isinstance(guard_metric, str) and guard_metric):
+            raise ValueError(f"guard_metric must be a metric name, got {guard_metric!r}.")
+        self.guard_metric = guard_metric
+        self.metric_direction = metric_direction
+        self.mlflow_conn_id = mlflow_conn_id
+        self._declare_model_asset(emit_asset, model_name, mlflow_conn_id)
+
+    # ------------------------------------------------------------------------ asking
+
+    def execute(self, context: Context) -> Any:
+        """Take this task instance's recorded decision, or check the guard, write the review
+        page and wait for the reviewer (Airflow resumes in :meth:`execute_complete`)."""
+        hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
+        model_name = check_model_name(self.model_name)
+        alias = check_aliases([self.alias], "alias")[0]
+        candidate = self._candidate(hook, model_name)
+        ti = context["ti"]
+        key = approval_key(
+            model_name, alias, ti.dag_id, ti.run_id, ti.task_id, _map_index(ti.map_index)
+        )
+        recorded = ApprovalDecision.recorded(candidate.tags or {}, key)
+        if recorded is not None:
+            self.log.info(
+                "Version %s of model %r was %s by %s at %s for this task instance: not asking "
+                "again.",
+                candidate.version,
+                model_name,
+                recorded.status,
+                recorded.decided_by,
+                recorded.decided_at,
+            )
+            return self._conclude(context, hook, candidate, recorded, asked=False)
+        holder = hook.get_version_by_alias(model_name, alias)
+        if holder is not None and str(holder.version) == str(candidate.version):
+            self.log.info(
+                "Alias %r of model %r already points at version %s: nothing to approve.",
+                alias,
+                model_name,
+                candidate.version,
+            )
+            record = self._record(hook, candidate, alias, holder.version, changed=False)
+            return self._publish(context, record, alias, changed=False)
+        previous_version = None if holder is None else str(holder.version)
+        guard = self._check_guard(hook, alias, candidate) if self.guard_metric else None
+        self._check_same_request(hook, key, candidate, previous_version)
+        self.body = review_page(
+            model_name,
+            alias,
+            version_view(hook, candidate),
+            version_view(hook, holder) if holder is not None else None,
+            metrics=self.compare_metrics,
+            airflow_run_url=dag_run_link(ti.dag_id, ti.run_id),
+            guard=guard,
+        )
+        self.subject = (
+            self.subject or f"Promote {model_name} version {candidate.version} to {alias!r}?"
+        )
+        pending = ApprovalDecision(
+            status=PENDING,
+            decided_by="",
+            decided_at="",
+            comment="",
+            dag_run=f"{ti.dag_id}/{ti.run_id}",
+            alias=alias,
+            previous_version=previous_version,
+            key=key,
+        )
+        hook.set_model_version_tags(model_name, candidate.version, pending.as_tags())
+        request = {
+            "version": str(candidate.version),
+            "previous_version": previous_version,
+            "key": key,
+        }
+        ti.xcom_push(key=REQUEST_XCOM_KEY, value=request)
+        self.log.info(
+            "Asking to move %r of model %r from version %s to %s.",
+            alias,
+            model_name,
+            request["previous_version"] or "(none)",
+            candidate.version,
+        )
+        return super().execute(context)
+
+    def _candidate(self, hook: MlflowRegistryHook, model_name: str) -> ModelVersion:
+        """The READY candidate version, by number or alias."""
+        if self.version is not None:
+            candidate = hook.get_model_version_entity(
+                model_name, check_version_number(self.version, "version")
+            )
+        else:
+            from_alias = check_aliases([self.from_alias], "from_alias")[0]
+            found = hook.get_version_by_alias(model_name, from_alias)
+            if found is None:
+                raise NoCandidateVersionError(
+                    f"Alias {from_alias!r} of model {model_name!r} does not exist (or the model "
+                    "does not): no candidate to approve."
+                )
+            candidate = found
+        if candidate.status != "READY":
+            raise NoCandidateVersionError(
+                f"Model {model_name!r} version {candidate.version} is {candidate.status}, not "
+                "READY: not asking for its approval."
+            )
+        return candidate
+
+    def _check_same_request(
+        self,
+        hook: MlflowRegistryHook,
+        key: str,
+        candidate: ModelVersion,
+        previous_version: str | None,
+    ) -> None:
+        """Refuse to ask when an earlier try of this task instance asked about another
+        comparison: Airflow would show the reviewer that earlier page."""
+        for earlier in hook.find_model_versions_by_key(candidate.name, key, key_tag=KEY_TAG):
+            shown = (str(earlier.version), (earlier.tags or {}).get(PREVIOUS_VERSION_TAG) or None)
+            if shown == (str(candidate.version), previous_version):
+                continue
+            raise ReviewRequestChangedError(
+                f"An earlier try of this task instance asked about version {shown[0]} of model "
+                f"{candidate.name!r} (with {self.alias!r} at version {shown[1] or 'none'}); the "
+                f"candidate is now version {candidate.version} (with {self.alias!r} at version "
+                f"{previous_version or 'none'}). Airflow keeps the first review page of a task "
+                "instance, so the reviewer would see the old comparison: start a new DAG run "
+                f"to review version {candidate.version}."
+            )
+
+    def _check_guard(self, hook: MlflowRegistryHook, alias: str, candidate: ModelVersion) -> str:
+        """Skip the task unless the candidate beats the holder on ``guard_metric``; return the
+        sentence the page shows."""
+        metric = str(self.guard_metric)
+        value = hook.source_run_metric(candidate, metric)
+        if value is None:
+            raise NoCandidateVersionError(
+                f"Model {candidate.name!r} version {candidate.version}: its source run has no "
+                f"metric {metric!r}, so guard_metric cannot compare it; log the metric or "
+                "remove guard_metric."
+            )
+        held = check_improvement(
+            hook, alias, candidate, metric, self.metric_direction, value, self.log
+        )
+        if held is None:
+            return f"{metric} = {value:.6g}; no current value to compare with."
+        return f"{metric} = {value:.6g} beats {held:.6g} ({self.metric_direction} wins)."
+
+    # ---------------------------------------------------------------------- the answer
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Record the reviewer's answer (or the expiry) on the version the page showed, move
+        the alias on approval, and finish as ``ApprovalOperator`` does."""
+        ti = context["ti"]
+        request = ti.xcom_pull(
+            task_ids=ti.task_id, key=REQUEST_XCOM_KEY, map_indexes=_map_index(ti.map_index)
+        )
+        if not request:
+            raise MlflowRegistryError(
+                f"The review request of task {ti.task_id!r} (XCom {REQUEST_XCOM_KEY!r}) is "
+                "missing: clear the task to ask again."
+            )
+        timed_out = bool(event.get("timedout")) or event.get("error_type") == "timeout"
+        if "error" in event and not timed_out:
+            return super().execute_complete(context=context, event=event)  # raises
+        if "error" not in event:
+            self.validate_chosen_options(event["chosen_options"])
+            timed_out = timed_out or event.get("responded_by_user") is None
+        responder = event.get("responded_by_user") or {}
+        responded_at = event.get("responded_at") or datetime.now(timezone.utc)
+        if timed_out:
+            status = EXPIRED
+        else:
+            approved = event["chosen_options"] == [self.APPROVE]
+            status = APPROVED if approved else REJECTED
+        decision = ApprovalDecision(
+            status=status,
+            decided_by="" if timed_out else str(responder.get("name") or responder.get("id")),
+            decided_at=_iso(responded_at),
+            comment=""
+            if timed_out
+            else str((event.get("params_input") or {}).get("comment") or ""),
+            dag_run=f"{ti.dag_id}/{ti.run_id}",
+            alias=check_aliases([self.alias], "alias")[0],
+            previous_version=request["previous_version"],
+            key=request["key"],
+        )
+        hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
+        candidate = hook.get_model_version_entity(
+            check_model_name(self.model_name), request["version"]
+        )
+        return self._conclude(context, hook, candidate, decision, asked=True, event=event)
+
+    def _conclude(
+        self,
+        context: Context,
+        hook: MlflowRegistryHook,
+        candidate: ModelVersion,
+        decision: ApprovalDecision,
+        *,
+        asked: bool,
+        event: dict[str, Any] | None = None,
+    ) -> Any:
+        """Record ``decision`` (when it is new), move the alias on approval, let
+        ``ApprovalOperator`` skip the downstream tasks on rejection (or fail on a timeout
+        without defaults), and return the record."""
+        model_name, version = candidate.name, str(candidate.version)
+        if asked:
+            hook.set_model_version_tags(model_name, version, decision.as_tags())
+            self.log.info(
+                "Recorded on model %r version %s: %s by %s at %s.",
+                model_name,
+                version,
+                decision.status,
+                decision.decided_by or "nobody (the wait expired)",
+                decision.decided_at,
+            )
+        changed = False
+        if decision.approved:
+            changed = hook.set_model_version_alias(model_name, decision.alias, version) != version
+        record = self._record(
+            hook, candidate, decision.alias, decision.previous_version, changed=changed
+        )
+        record.update(
+            decision=decision.status,
+            asked=asked,
+            decided_by=decision.decided_by or None,
+            decided_at=decision.decided_at,
+            comment=decision.comment,
+        )
+        super().execute_complete(context=context, event=event or _replayed_event(decision, self))
+        return self._publish(context, record, decision.alias, changed=changed)
+
+    def _record(
+        self,
+        hook: MlflowRegistryHook,
+        candidate: ModelVersion,
+        alias: str,
+        previous_version: str | int | None,
+        *,
+        changed: bool,
+    ) -> dict[str, Any]:
+        version = str(candidate.version)
+        return {
+            "model_name": candidate.name,
+            "alias": alias,
+            "version": version,
+            "previous_version": None if previous_version is None else str(previous_version),
+            "decision": "unchanged",
+            "changed": changed,
+            "asked": False,
+            "decided_by": None,
+            "decided_at": None,
+            "comment": None,
+            "model_uri": f"models:/{candidate.name}/{version}",
+            "model_version_url": hook.model_version_url(candidate.name, version),
+            "source": display_uri(candidate.source) if candidate.source else candidate.source,
+            "run_id": candidate.run_id or None,
+            "tracking_uri": hook.tracking_uri,
+        }
+
+
+def _replayed_event(decision: ApprovalDecision, operator: ApprovalOperator) -> dict[str, Any]:
+    """The answer ``decision`` recorded, in the shape Airflow resumes a task with."""
+    chosen = operator.APPROVE if decision.approved else operator.REJECT
+    user = {"id": decision.decided_by, "name": decision.decided_by}
+    return {
+        "chosen_options": [chosen],
+        "params_input": {},
+        "responded_at": datetime.fromisoformat(decision.decided_at),
+        "responded_by_user": user,
+    }
+
+
+def _map_index(map_index: Any) -> int:
+    return -1 if map_index is None else int(map_index)
+
+
+def _iso(moment: Any) -> str:
+    """``moment`` (a datetime, or an ISO string from a serialized event) as ISO-8601 UTC."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")

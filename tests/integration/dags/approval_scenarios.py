@@ -1,0 +1,70 @@
+"""The approval scenarios of tests/integration/test_approve_model_version.py, one task each,
+all in one run (the models and versions come from the run's conf, seeded by the test)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import dag
+
+from airflow_mlflow_registry.operators import ApproveModelVersionOperator
+
+
+class FailOnceAfterTheDecision(ApproveModelVersionOperator):
+    """Fails its first try right after the decision was recorded (and the alias moved): the
+    retry must neither ask again nor move the alias again."""
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        record = super().execute_complete(context, event)
+        if context["ti"].try_number == 1:
+            raise RuntimeError("failing the first try after the decision, as a crash would")
+        return record
+
+
+def conf(key: str) -> str:
+    return "{{ dag_run.conf['" + key + "'] }}"
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def approval_scenarios() -> None:
+    ApproveModelVersionOperator(
+        task_id="approve_in_ui",
+        model_name=conf("ui_model"),
+        alias="champion",
+        from_alias="challenger",
+        compare_metrics=["accuracy", "f1"],
+    )
+    ApproveModelVersionOperator(
+        task_id="reject",
+        model_name=conf("reject_model"),
+        alias="champion",
+        version=conf("reject_version"),
+    )
+    ApproveModelVersionOperator(
+        task_id="expire",
+        model_name=conf("expire_model"),
+        alias="champion",
+        from_alias="challenger",
+        response_timeout=timedelta(seconds=15),
+        defaults="Reject",
+    )
+    FailOnceAfterTheDecision(
+        task_id="retry_after_approval",
+        model_name=conf("retry_model"),
+        alias="champion",
+        from_alias="challenger",
+        retries=1,
+        retry_delay=timedelta(seconds=1),
+    )
+    ApproveModelVersionOperator(
+        task_id="guard_blocks",
+        model_name=conf("guard_model"),
+        alias="champion",
+        from_alias="challenger",
+        guard_metric="accuracy",
+    )
+
+
+approval_scenarios()

@@ -1,0 +1,313 @@
+"""``ApproveModelVersionOperator`` end to end (issue 23): real Airflow services (the shared
+``airflow_deployment``: api-server, scheduler, dag-processor, triggerer) and a real
+``mlflow server``. A reviewer answers through the REST API and, once, in the Airflow UI in
+headless Chromium; the version's tags and the alias are read back from MLflow after each.
+
+One run of ``tests/integration/dags/approval_scenarios.py`` holds a task per scenario (reject,
+expire, retry after approval, guard, UI), all waiting at once; the shipped example
+``approve_and_promote`` runs once, approved through the REST API.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.support.model_versions import add_version, unique
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from mlflow import MlflowClient
+
+    from tests.support.airflow_deployment import AirflowDeployment
+    from tests.support.mlflow_server import MlflowServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+SCENARIOS_DAG = "approval_scenarios"
+EXAMPLE_DAG = "approve_and_promote"
+WAITING = ("awaiting_input", "deferred")  # Airflow 3.3+ / 3.1 and 3.2
+#: Set to a directory to keep the reviewer's page screenshot there (the docs' image).
+SCREENSHOT_DIR_ENV = "APPROVAL_SCREENSHOT_DIR"
+
+
+def approval_tags(client: MlflowClient, model: str, version: str) -> dict[str, str]:
+    tags = client.get_model_version(model, version).tags
+    return {k.removeprefix("airflow.approval."): v for k, v in tags.items() if "approval" in k}
+
+
+def holder(client: MlflowClient, model: str, alias: str) -> str | None:
+    aliases = client.get_registered_model(model).aliases
+    return aliases.get(alias)
+
+
+def hitl_path(dag_id: str, run_id: str, task_id: str) -> str:
+    return f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
+
+
+def answer(
+    deployment: AirflowDeployment, dag_id: str, run_id: str, task_id: str, option: str, comment: str
+) -> None:
+    """Answer the task's request as ``reviewer`` through the REST API."""
+    body = {"chosen_options": [option], "params_input": {"comment": comment}}
+    deployment.rest("PATCH", hitl_path(dag_id, run_id, task_id), user="reviewer", json=body)
+
+
+def assert_recent(moment: str) -> None:
+    decided = pendulum.parse(moment)
+    assert abs((pendulum.now("UTC") - decided).total_seconds()) < 900, moment
+
+
+@pytest.fixture(scope="module")
+def deployment(airflow_deployment: AirflowDeployment) -> AirflowDeployment:
+    dags = Path(__file__).parent / "dags"
+    airflow_deployment.add_dag(dags / f"{SCENARIOS_DAG}.py", SCENARIOS_DAG)
+    airflow_deployment.add_dag(REPO_ROOT / "example_dags" / f"{EXAMPLE_DAG}.py", EXAMPLE_DAG)
+    return airflow_deployment
+
+
+@pytest.fixture(scope="module")
+def client(mlflow_server: MlflowServer) -> MlflowClient:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=mlflow_server.url)
+
+
+@pytest.fixture(scope="module")
+def scenarios(deployment: AirflowDeployment, client: MlflowClient) -> dict[str, Any]:
+    """One run of the scenarios DAG, each task on a model of its own (seeded here)."""
+    seeded: dict[str, Any] = {}
+    for name in ("ui", "reject", "expire", "retry", "guard"):
+        model = unique(f"approval-{name}")
+        seeded[f"{name}_model"] = model
+        if name != "retry":  # the retry scenario is a first promotion
+            seeded[f"{name}_holder"] = add_version(
+                client,
+                model,
+                {"accuracy": 0.90, "f1": 0.88},
+                params={"C": "1.0", "max_iter": "200"},
+                tags={"team": "search"},
+                aliases=["champion"],
+            )
+        better = 0.80 if name == "guard" else 0.95
+        seeded[f"{name}_candidate"] = add_version(
+            client,
+            model,
+            {"accuracy": better, "f1": 0.91},
+            params={"C": "0.5", "max_iter": "200"},
+            tags={"team": "search", "note": "tuned | retrained"},
+            aliases=["challenger"],
+        )
+    seeded["reject_version"] = seeded["reject_candidate"]
+    run_id = deployment.trigger(SCENARIOS_DAG, unique("scenarios"), conf=seeded)
+    return {**seeded, "run_id": run_id}
+
+
+def test_example_approved_through_the_rest_api_moves_champion_and_records_the_decision(
+    deployment: AirflowDeployment, client: MlflowClient
+) -> None:
+    model = unique("iris-reviewed")
+    previous = add_version(
+        client,
+        model,
+        {"accuracy": 0.5, "f1_macro": 0.4},
+        params={"C": "0.01"},
+        aliases=["champion"],
+    )
+    run_id = deployment.trigger(EXAMPLE_DAG, unique("example"), conf={"model_name": model})
+    deployment.wait_for_task(EXAMPLE_DAG, run_id, "approve_champion", WAITING, timeout=300)
+    candidate = holder(client, model, "challenger")
+    assert candidate and candidate != previous
+    assert holder(client, model, "champion") == previous  # nothing moves before the answer
+
+    request = deployment.rest("GET", hitl_path(EXAMPLE_DAG, run_id, "approve_champion"))
+    body = request["body"]
+    assert request["subject"] == f"Promote {model} version {candidate} to 'champion'?"
+    assert request["options"] == ["Approve", "Reject"]
+    assert f"Candidate (version {candidate})" in body and f"(version {previous})" in body
+    accuracy_row = next(line for line in body.splitlines() if line.startswith("| accuracy |"))
+    accuracy = client.get_run(client.get_model_version(model, candidate).run_id).data.metrics
+    assert f"{accuracy['accuracy']:.6g}" in accuracy_row and "| 0.5 |" in accuracy_row
+    assert f"{accuracy['accuracy'] - 0.5:+.6g}" in accuracy_row
+    assert "| C | 1\\.0 | 0\\.01 |" in body  # the parameter that differs
+    assert "Automatic check passed" in body and "accuracy" in body
+    assert f"DAG `{EXAMPLE_DAG}`, run `{run_id}`, task `register`" in body
+    assert f"[This Airflow run]({deployment.url}/dags/{EXAMPLE_DAG}/runs/{run_id})" in body
+    assert f"/#/models/{model}/versions/{candidate}" in body
+
+    answer(deployment, EXAMPLE_DAG, run_id, "approve_champion", "Approve", "better on both")
+    assert deployment.wait_for_run(EXAMPLE_DAG, run_id) == "success"
+    assert holder(client, model, "champion") == candidate
+    tags = approval_tags(client, model, candidate)
+    assert tags["status"] == "approved" and tags["approved_by"] == "reviewer"
+    assert tags["comment"] == "better on both"
+    assert tags["dag_run"] == f"{EXAMPLE_DAG}/{run_id}"
+    assert tags["previous_version"] == previous and tags["alias"] == "champion"
+    assert_recent(tags["decided_at"])
+    record = deployment.xcom(EXAMPLE_DAG, run_id, "approve_champion")
+    assert record["decision"] == "approved" and record["changed"] is True
+    assert (record["version"], record["previous_version"]) == (candidate, previous)
+    assert record["decided_by"] == "reviewer" and record["asked"] is True
+    assert deployment.task_instance(EXAMPLE_DAG, run_id, "deploy")["state"] == "success"
+
+
+def test_reject_records_rejected_moves_nothing(
+    deployment: AirflowDeployment, client: MlflowClient, scenarios: dict[str, Any]
+) -> None:
+    run_id, model = scenarios["run_id"], scenarios["reject_model"]
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, "reject", WAITING)
+    answer(deployment, SCENARIOS_DAG, run_id, "reject", "Reject", "f1 is not enough")
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, "reject", ("success",))
+    assert holder(client, model, "champion") == scenarios["reject_holder"]
+    tags = approval_tags(client, model, scenarios["reject_candidate"])
+    assert tags["status"] == "rejected" and tags["approved_by"] == "reviewer"
+    assert tags["comment"] == "f1 is not enough"
+    record = deployment.xcom(SCENARIOS_DAG, run_id, "reject")
+    assert record["decision"] == "rejected" and record["changed"] is False
+
+
+def test_timeout_records_expired_and_rejects_by_default(
+    deployment: AirflowDeployment, client: MlflowClient, scenarios: dict[str, Any]
+) -> None:
+    run_id, model = scenarios["run_id"], scenarios["expire_model"]
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, "expire", ("success", "failed"), timeout=300)
+    assert holder(client, model, "champion") == scenarios["expire_holder"]
+    tags = approval_tags(client, model, scenarios["expire_candidate"])
+    assert tags["status"] == "expired" and tags["approved_by"] == ""
+    assert_recent(tags["decided_at"])
+    record = deployment.xcom(SCENARIOS_DAG, run_id, "expire")
+    assert record["decision"] == "expired" and record["changed"] is False
+    assert record["decided_by"] is None
+    assert deployment.task_instance(SCENARIOS_DAG, run_id, "expire")["state"] == "success"
+
+
+def test_guard_skips_without_asking_when_the_candidate_is_worse(
+    deployment: AirflowDeployment, client: MlflowClient, scenarios: dict[str, Any]
+) -> None:
+    run_id, model = scenarios["run_id"], scenarios["guard_model"]
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, "guard_blocks", ("skipped",))
+    response = deployment.api().get(
+        f"{deployment.url}/api/v2/{hitl_path(SCENARIOS_DAG, run_id, 'guard_blocks')}", timeout=60
+    )
+    assert response.status_code == 404, response.text  # nobody was asked
+    assert holder(client, model, "champion") == scenarios["guard_holder"]
+    assert approval_tags(client, model, scenarios["guard_candidate"]) == {}
+
+
+def test_retry_after_approval_does_not_ask_again_and_a_clear_refuses_a_changed_candidate(
+    deployment: AirflowDeployment, client: MlflowClient, scenarios: dict[str, Any]
+) -> None:
+    run_id, model = scenarios["run_id"], scenarios["retry_model"]
+    task = "retry_after_approval"
+    candidate = scenarios["retry_candidate"]
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, task, WAITING, try_number=1)
+    body = deployment.rest("GET", hitl_path(SCENARIOS_DAG, run_id, task))["body"]
+    assert "**First promotion:**" in body and "Current" not in body
+    answer(deployment, SCENARIOS_DAG, run_id, task, "Approve", "first champion")
+
+    ti = deployment.wait_for_task(SCENARIOS_DAG, run_id, task, ("success", "failed"), try_number=2)
+    assert ti["state"] == "success"
+    assert holder(client, model, "champion") == candidate
+    record = deployment.xcom(SCENARIOS_DAG, run_id, task)
+    # Try 2 took the decision try 1 recorded; the alias was already there (moved by try 1).
+    assert (record["decision"], record["asked"], record["changed"]) == ("approved", False, False)
+    assert record["comment"] == "first champion" and record["decided_by"] == "reviewer"
+    # Try 2 wrote no request: the one on record is try 1's, answered before try 2 started.
+    detail = deployment.rest("GET", hitl_path(SCENARIOS_DAG, run_id, task))
+    assert detail["chosen_options"] == ["Approve"] and detail["response_received"] is True
+    assert pendulum.parse(detail["created_at"]) < pendulum.parse(ti["start_date"])
+    first_decision = approval_tags(client, model, candidate)
+    assert first_decision["status"] == "approved"
+
+    clear = {"dry_run": False, "only_failed": False, "task_ids": [task], "dag_run_id": run_id}
+    # Cleared with the same candidate: the recorded decision stands, nobody is asked.
+    deployment.rest("POST", f"dags/{SCENARIOS_DAG}/clearTaskInstances", json=clear)
+    ti = deployment.wait_for_task(SCENARIOS_DAG, run_id, task, ("success", "failed"), try_number=3)
+    assert ti["state"] == "success"
+    assert deployment.xcom(SCENARIOS_DAG, run_id, task)["asked"] is False
+    assert approval_tags(client, model, candidate) == first_decision
+
+    # Cleared after `challenger` moved to a new version: Airflow would show the reviewer the
+    # first request's page (it keeps one per task instance), so the task refuses to ask.
+    newer = add_version(client, model, {"accuracy": 0.97}, aliases=["challenger"])
+    deployment.rest("POST", f"dags/{SCENARIOS_DAG}/clearTaskInstances", json=clear)
+    ti = deployment.wait_for_task(SCENARIOS_DAG, run_id, task, ("failed",), try_number=5)
+    log = deployment.rest(
+        "GET",
+        f"dags/{SCENARIOS_DAG}/dagRuns/{run_id}/taskInstances/{task}/logs/4",
+        params={"full_content": "true"},
+    )
+    assert "ReviewRequestChangedError" in str(log) and "start a new DAG run" in str(log)
+    assert holder(client, model, "champion") == candidate
+    assert approval_tags(client, model, newer) == {}
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    """A page of a fresh headless Chromium (Debian's, through Playwright)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.integration.test_connection_form_browser import CHROMIUM_FLAGS
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is missing: bash .ci/bootstrap.sh installs it"
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=chromium,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1400, "height": 1100},
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+@pytest.mark.browser
+def test_reviewer_approves_in_the_airflow_ui_on_the_page_with_the_metrics(
+    deployment: AirflowDeployment,
+    client: MlflowClient,
+    scenarios: dict[str, Any],
+    page: Any,
+    tmp_path: Path,
+) -> None:
+    from tests.support.airflow_deployment import PASSWORDS
+
+    run_id, model = scenarios["run_id"], scenarios["ui_model"]
+    candidate, previous = scenarios["ui_candidate"], scenarios["ui_holder"]
+    task = "approve_in_ui"
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, task, WAITING)
+
+    page.goto(f"{deployment.url}/", wait_until="networkidle")
+    page.locator("input[name=username]").fill("reviewer")
+    page.locator("input[name=password]").fill(PASSWORDS["reviewer"])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{deployment.url}/**")
+    page.goto(
+        f"{deployment.url}/dags/{SCENARIOS_DAG}/runs/{run_id}/tasks/{task}/required_actions",
+        wait_until="networkidle",
+    )
+    metrics = page.get_by_role("row").filter(has_text="accuracy")
+    metrics.first.wait_for()
+    assert "0.95" in metrics.first.inner_text() and "0.9" in metrics.first.inner_text()
+    assert page.get_by_text(f"Candidate (version {candidate})").count() >= 1
+    screenshot = tmp_path / "approval-review-page.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 10_000
+    if os.environ.get(SCREENSHOT_DIR_ENV):
+        shutil.copy(screenshot, Path(os.environ[SCREENSHOT_DIR_ENV]) / screenshot.name)
+    page.get_by_role("button", name="Approve").click()
+
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, task, ("success",))
+    assert holder(client, model, "champion") == candidate
+    tags = approval_tags(client, model, candidate)
+    assert tags["status"] == "approved" and tags["approved_by"] == "reviewer"
+    assert tags["previous_version"] == previous

@@ -1,0 +1,166 @@
+"""``ApproveModelVersionOperator`` without Airflow's processes: construction and DAG parse on
+Airflow 3.1+, the clear refusal on 3.0 (``compat``: every matrix entry runs these and the test
+branches on the installed Airflow), and the review page and decision tags as pure functions.
+The operator against real Airflow services: tests/integration/test_approve_model_version.py.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from packaging.version import Version
+
+from airflow_mlflow_registry.approval import (
+    EXPIRED,
+    PENDING,
+    ApprovalDecision,
+    approval_key,
+)
+from airflow_mlflow_registry.review_page import VersionView, review_page
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+DAG_FILE = """
+import pendulum
+from datetime import timedelta
+from airflow.sdk import DAG
+from airflow_mlflow_registry.operators import ApproveModelVersionOperator
+
+with DAG("approval_parse", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+         params={"threshold": 1}):
+    ApproveModelVersionOperator(
+        task_id="approve",
+        model_name="churn",
+        alias="champion",
+        from_alias="challenger",
+        guard_metric="accuracy",
+        response_timeout=timedelta(hours=1),
+        defaults="Reject",
+    )
+"""
+
+
+def hitl_expected() -> bool:
+    """Human-in-the-loop exists from Airflow 3.1."""
+    import airflow
+
+    return Version(airflow.__version__).release[:2] >= (3, 1)
+
+
+def parse(dags_folder: Path) -> Any:
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0, 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+
+    (dags_folder / "approval_parse.py").write_text(textwrap.dedent(DAG_FILE))
+    return DagBag(dag_folder=str(dags_folder))
+
+
+@pytest.mark.compat
+def test_human_in_the_loop_is_detected_as_the_installed_airflow_has_it() -> None:
+    from airflow_mlflow_registry.version_compat import HITL_MISSING
+
+    assert (HITL_MISSING is None) == hitl_expected(), HITL_MISSING
+
+
+@pytest.mark.compat
+def test_dag_parses_on_airflow_3_1_and_later_and_refuses_clearly_on_3_0(tmp_path: Path) -> None:
+    bag = parse(tmp_path)
+    if not hitl_expected():
+        [error] = bag.import_errors.values()
+        assert "ApproveModelVersionOperator needs Airflow 3.1 or later" in error
+        assert "SetModelVersionAliasOperator" in error
+        return
+    assert bag.import_errors == {}
+    task = bag.dags["approval_parse"].get_task("approve")
+    assert type(task).__name__ == "ApproveModelVersionOperator"
+    assert (task.model_name, task.alias, task.from_alias) == ("churn", "champion", "challenger")
+    assert task.options == ["Approve", "Reject"] and task.defaults == ["Reject"]
+    assert "comment" in task.serialized_params
+
+
+@pytest.mark.compat
+def test_construction_checks_arguments_or_refuses_on_3_0() -> None:
+    from airflow_mlflow_registry.exceptions import HumanInTheLoopUnavailableError
+    from airflow_mlflow_registry.operators import ApproveModelVersionOperator
+
+    arguments = {"task_id": "approve", "model_name": "m", "alias": "champion", "version": 3}
+    if not hitl_expected():
+        with pytest.raises(HumanInTheLoopUnavailableError, match=r"needs Airflow 3\.1 or later"):
+            ApproveModelVersionOperator(**arguments)
+        return
+    operator = ApproveModelVersionOperator(**arguments)
+    assert operator.version == 3 and operator.from_alias is None
+    assert set(operator.template_fields) >= {"model_name", "alias", "version", "from_alias"}
+    with pytest.raises(ValueError, match="exactly one of version and from_alias"):
+        ApproveModelVersionOperator(**arguments, from_alias="challenger")
+    with pytest.raises(ValueError, match="does not approve by itself"):
+        ApproveModelVersionOperator(**arguments, defaults="Approve")
+    with pytest.raises(ValueError, match="metric_direction"):
+        ApproveModelVersionOperator(**arguments, metric_direction="up")
+    with pytest.raises(ValueError, match="review page is generated"):
+        ApproveModelVersionOperator(**arguments, body="my page")
+
+
+def view(version: str, **fields: Any) -> VersionView:
+    return VersionView(
+        version=version,
+        source=f"models:/m-{version}",
+        run_id=f"run{version}",
+        run_name=f"run-{version}",
+        registered_at="2026-12-05T10:00:00+00:00",
+        **fields,
+    )
+
+
+def test_review_page_compares_metrics_params_and_tags_and_escapes_registry_text() -> None:
+    candidate = view(
+        "7",
+        version_url="http://mlflow/#/models/m/versions/7",
+        metrics={"accuracy": 0.93, "loss": 0.2},
+        params={"C": "0.5", "max_iter": "100"},
+        tags={"note": "see [here](http://evil) | ![x](y)"},
+        lineage={"dag_id": "train", "run_id": "r1", "task_id": "register"},
+    )
+    current = view("5", metrics={"accuracy": 0.91}, params={"C": "1.0", "max_iter": "100"})
+    page = review_page(
+        "churn", "champion", candidate, current, airflow_run_url="http://airflow/dags/d/runs/r"
+    )
+    assert "| accuracy | 0.93 | 0.91 | +0.02 |" in page
+    assert "| loss | 0.2 | — | — |" in page
+    assert "| C | 0\\.5 | 1\\.0 |" in page and "max\\_iter" not in page  # only what differs
+    assert "\\[here\\]\\(http://evil\\) \\| \\!\\[x\\]\\(y\\)" in page  # literal, no link/image
+    assert "DAG `train`, run `r1`, task `register`" in page
+    assert "[This Airflow run](http://airflow/dags/d/runs/r)" in page
+    assert "Current champion (version 5)" in page and "First promotion" not in page
+
+
+def test_review_page_of_a_first_promotion_says_so_and_shows_the_candidate_alone() -> None:
+    page = review_page("churn", "champion", view("1", metrics={"accuracy": 0.9}), None)
+    assert "**First promotion:** champion does not point at any version yet" in page
+    assert "| Metric | Candidate (version 1) |" in page and "Difference" not in page
+
+
+def test_only_a_final_decision_under_the_task_instance_key_is_taken_again() -> None:
+    key = approval_key("m", "champion", "dag", "run", "task", -1)
+    assert key != approval_key("m", "champion", "dag", "run2", "task", -1)
+    decision = ApprovalDecision(
+        status="approved",
+        decided_by="reviewer",
+        decided_at="2026-12-05T10:00:00+00:00",
+        comment="ok",
+        dag_run="dag/run",
+        alias="champion",
+        previous_version=None,
+        key=key,
+    )
+    tags = decision.as_tags()
+    assert list(tags)[-1] == "airflow.approval.key"  # written last
+    assert ApprovalDecision.recorded(tags, key) == decision
+    assert ApprovalDecision.recorded(tags, approval_key("m", "x", "d", "r", "t", -1)) is None
+    for status in (PENDING, EXPIRED):
+        assert ApprovalDecision.recorded({**tags, "airflow.approval.status": status}, key) is None
