@@ -53,7 +53,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(airflow|mlflow|pendulum|datetime|collections|typing|urllib|concurrent)\..*"),
     (r"py:.*", r"(Any|Context|Mapping|Sequence|Iterable|Callable|Iterator|AsyncIterator)"),
-    (r"py:.*", r"(ModelVersion|MlflowClient|Asset|AssetWatcher|TriggerEvent|BaseOperator)"),
+    (r"py:.*", r"(ModelVersion|MlflowClient|Run|Asset|AssetWatcher|TriggerEvent|BaseOperator)"),
     (r"py:.*", r"(timedelta|datetime|SplitResult|Path|ModuleType|T|Self)"),
     (r"py:.*", r"(optional|NoneType|None|default)"),
     # Internal modules the docstrings point contributors to; the reference documents only the

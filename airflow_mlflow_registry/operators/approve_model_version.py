@@ -80,8 +80,9 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
     points at the candidate, nobody is asked. Airflow keeps the first review page of a task
     instance, so a later try asks again only about the same comparison (after an expired
     wait, say); when the candidate changed (``from_alias`` now points elsewhere) or the alias
-    moved meanwhile, it fails with :class:`ReviewRequestChangedError` instead of showing the
-    reviewer a stale page: start a new DAG run to review the new candidate.
+    moved meanwhile, it fails with
+    :class:`~airflow_mlflow_registry.exceptions.ReviewRequestChangedError` instead of showing
+    the reviewer a stale page: start a new DAG run to review the new candidate.
 
     Returns (and pushes to XCom) a plain dict: ``model_name``, ``alias``, ``version``,
     ``previous_version`` (the holder when the reviewer was asked; None for a first promotion),
@@ -91,9 +92,9 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
     ``model_uri``, ``model_version_url``, ``source``, ``run_id``, ``tracking_uri``.
 
     Needs Airflow 3.1 or later (human-in-the-loop); on Airflow 3.0 constructing it raises
-    :class:`HumanInTheLoopUnavailableError`, so the DAG fails to parse with that message. From
-    Airflow 3.3 the waiting task holds no worker slot and needs no triggerer; on 3.1 and 3.2
-    it defers to a trigger (a triggerer must run).
+    :class:`~airflow_mlflow_registry.exceptions.HumanInTheLoopUnavailableError`, so the DAG
+    fails to parse with that message. From Airflow 3.3 the waiting task holds no worker slot
+    and needs no triggerer; on 3.1 and 3.2 it defers to a trigger (a triggerer must run).
 
     :param model_name: registered model name. Templated.
     :param alias: the alias to move on approval, e.g. ``"champion"``. Templated.

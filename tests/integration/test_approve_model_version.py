@@ -19,6 +19,7 @@ import pendulum
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.support.browser import chromium_page
 from tests.support.model_versions import add_version, unique
 
 if TYPE_CHECKING:
@@ -251,24 +252,10 @@ def test_retry_after_approval_does_not_ask_again_and_a_clear_refuses_a_changed_c
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Any]:
-    """A page of a fresh headless Chromium (Debian's, through Playwright)."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.integration.test_connection_form_browser import CHROMIUM_FLAGS
-
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is missing: bash .ci/bootstrap.sh installs it"
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=chromium,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 1100},
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
+    """A page of a fresh headless Chromium, tall enough for the whole request, Approve button
+    included, in the screenshot."""
+    with chromium_page(tmp_path / "chromium-profile", height=1900) as page:
+        yield page
 
 
 @pytest.mark.browser

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.support.api_server import ApiServer
+from tests.support.browser import chromium_page
 from tests.test_provider_info import EXPECTED_FIELDS
 
 if TYPE_CHECKING:
@@ -32,16 +32,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(900)]
 
 AIRFLOW_PYTHONS_ENV = "BROWSER_TEST_AIRFLOW_PYTHONS"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Airflow 3.3.2's connection list sends port 0 for a connection without a port and rejects its
 # own request; fixed upstream by apache/airflow PR #73298, not in a release yet.
 TEST_BUTTON_BUG = {
@@ -77,21 +67,8 @@ def api_server(
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Page]:
     """A page of a fresh headless Chromium (its own user-data-dir under ``tmp_path``)."""
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is missing: bash .ci/bootstrap.sh installs it"
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=chromium,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 1100},
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
+    with chromium_page(tmp_path / "chromium-profile") as page:
+        yield page
 
 
 def airflow_version(server: ApiServer) -> str:

@@ -1,0 +1,45 @@
+"""Headless Chromium for UI tests: Debian's ``chromium`` package, driven by Playwright."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from playwright.sync_api import Page
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextlib.contextmanager
+def chromium_page(profile_dir: Path, width: int = 1400, height: int = 1100) -> Iterator[Page]:
+    """A page of a fresh headless Chromium with its user-data-dir in ``profile_dir`` and a
+    ``width`` x ``height`` viewport; the browser is closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is missing: bash .ci/bootstrap.sh installs it"
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile_dir),
+            executable_path=chromium,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": width, "height": height},
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
