@@ -5,15 +5,17 @@ basic-auth server, and so does the workspace set-up on a server with workspaces.
 from __future__ import annotations
 
 import importlib.util
+import threading
+import time
 from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.support.model_versions import unique
 
 if TYPE_CHECKING:
     from types import ModuleType
-
-    import pytest
 
     from tests.conftest import UseConnection
     from tests.support.mlflow_server import MlflowServer
@@ -104,3 +106,51 @@ def test_workspace_snippet_lets_the_user_work_in_that_workspace_only(
     assert created.name == model
     with pytest.raises(MlflowException, match="403"):
         MlflowRegistryHook(mlflow_conn_id="carol_a").get_conn().create_registered_model(model)
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("airflow_db")
+def test_rollback_and_wait_snippet_runs_promote_rollback_and_the_deferred_sensor(
+    mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    """The whole snippet DAG with ``dag.test()`` (which runs the sensor's trigger inline):
+    ``champion`` goes to the challenger, back to the old champion, and the sensor returns once
+    someone outside Airflow points ``champion`` at a newer version. About a minute of DAG
+    runs: end-to-end tier."""
+    from mlflow import MlflowClient
+
+    from tests.support.dag_runs import run_dag, task_states, xcom_value
+    from tests.support.model_versions import add_version
+
+    use_connection("mlflow_default", mlflow_server.url)
+    snippet = load_snippet("rollback_and_wait")
+    model = unique("rollback-snippet")
+    snippet.MODEL_NAME = model  # the DAG reads it when it is built
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    old = add_version(client, model, aliases=["champion"])
+    challenger = add_version(client, model, aliases=["challenger"])
+    seen: list[str] = []
+    newer: list[str] = []
+
+    def move_champion_after_the_rollback() -> None:
+        """Outside Airflow: once champion went to the challenger and came back, register a
+        newer version and point champion at it (what the sensor waits for)."""
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            current = client.get_model_version_by_alias(model, "champion").version
+            if not seen or seen[-1] != current:
+                seen.append(current)
+            if seen[-3:] == [old, challenger, old]:
+                newer.append(add_version(client, model, aliases=["champion"]))
+                return
+            time.sleep(0.05)
+
+    mover = threading.Thread(target=move_champion_after_the_rollback, daemon=True)
+    mover.start()
+    dag_run = run_dag(snippet.rollback_and_wait())
+    mover.join(timeout=60)
+
+    assert set(task_states(dag_run).values()) == {"success"}, task_states(dag_run)
+    assert xcom_value(dag_run, "promote")["previous_version"] == old
+    assert xcom_value(dag_run, "rollback")["version"] == old
+    assert newer and xcom_value(dag_run, "wait_for_new_champion")["version"] == newer[0]
