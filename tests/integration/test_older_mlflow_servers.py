@@ -194,3 +194,20 @@ def test_logged_models_work_on_mlflow_3_and_fail_at_once_naming_the_version_on_m
     assert "CreateLoggedModel" in str(logging_error.value)
     assert "models:/m-0123456789abcdef0123456789abcdef" in str(registering_error.value)
     assert client.search_model_versions(f"name = '{model}'") == []
+
+
+def test_a_workspace_on_a_server_before_workspaces_fails_naming_the_cause(
+    registry: OlderServer, use_connection: UseConnection
+) -> None:
+    """Servers before MLflow 3.10 ignore the workspace header: a connection naming a workspace
+    there would silently use the one registry, so the client refuses at its first request."""
+    from airflow_mlflow_registry.exceptions import MlflowWorkspaceError
+    from airflow_mlflow_registry.hooks import MlflowRegistryHook
+
+    use_connection("old_workspace", registry.server.url, workspace="team-a")
+    hook = MlflowRegistryHook(mlflow_conn_id="old_workspace")
+
+    with pytest.raises(MlflowWorkspaceError, match="does not have workspaces enabled"):
+        hook.get_conn().search_registered_models(max_results=1)
+    # Without a workspace, the same server serves the connection (the header is sent empty).
+    assert isinstance(MlflowRegistryHook().get_conn().search_registered_models(max_results=1), list)
