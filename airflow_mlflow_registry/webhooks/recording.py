@@ -101,7 +101,7 @@ def record_change(
     if duplicate is not None:
         return duplicate
     cursors = asset_state_entries(session, asset_id, CURSOR_KEY_PREFIX) or {}
-    server = tracking_host(record["tracking_uri"])
+    server = tracking_host(record["tracking_uri"], record.get("workspace"))
     duplicate, cursor_updates = sync_watch_cursors(change, conn_id, server, cursors)
     if duplicate is not None:
         return duplicate
