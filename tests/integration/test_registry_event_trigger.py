@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
-import textwrap
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +20,9 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.support.airflow_env import connection_json
 from tests.support.airflow_services import AirflowServices
+from tests.support.bearer_proxy import ForwardingProxy
 from tests.support.model_versions import add_version, unique
+from tests.support.trigger_runner import SEARCH, polls, write_watcher_dag
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,55 +34,10 @@ EXAMPLE_DAG_ID = "on_model_registry_events"
 EXAMPLE_MODEL = "churn-classifier"
 POLL_INTERVAL = 5
 
-DAG_FILE = """
-import pendulum
-from airflow.sdk import AssetWatcher, dag, task
-
-from airflow_mlflow_registry.assets import model_asset
-from airflow_mlflow_registry.triggers import MlflowRegistryEventTrigger
-
-MODEL_ASSET = model_asset(
-    "mlflow_default",
-    {model!r},
-    watchers=[
-        AssetWatcher(
-            name="new-versions",
-            trigger=MlflowRegistryEventTrigger(model_name={model!r}, poll_interval={interval}),
-        )
-    ],
-)
-
-
-@dag(schedule=[MODEL_ASSET], start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
-def {dag_id}():
-    @task
-    def noop():
-        return None
-
-    noop()
-
-
-{dag_id}()
-"""
-
-
-def query(services: AirflowServices, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(services.home / "airflow.db", timeout=60) as db:
-        return list(db.execute(sql))
-
-
-def trigger_payloads(services: AirflowServices, model: str) -> list[dict[str, Any]]:
-    """Payloads of the asset events the triggers emitted for ``model``, oldest first."""
-    rows = query(services, "SELECT extra FROM asset_event ORDER BY id")
-    extras = [json.loads(extra) if isinstance(extra, str) else extra for (extra,) in rows]
-    payloads = [e["payload"] for e in extras if e.get("from_trigger")]
-    return [payload for payload in payloads if payload["model_name"] == model]
-
 
 def returned_by_example(services: AirflowServices) -> list[dict[str, Any]]:
     """Every payload the example's task returned (pushed to XCom), over all its runs."""
-    rows = query(
-        services,
+    rows = services.query(
         f"SELECT value FROM xcom WHERE dag_id = '{EXAMPLE_DAG_ID}' "
         "AND task_id = 'handle_registry_events' AND key = 'return_value'",
     )
@@ -112,14 +67,15 @@ def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
     model = unique("watched")
     dags_folder = tmp_path / "dags"
     dags_folder.mkdir()
-    (dags_folder / f"{DAG_ID}.py").write_text(
-        textwrap.dedent(DAG_FILE.format(model=model, interval=POLL_INTERVAL, dag_id=DAG_ID))
-    )
+    write_watcher_dag(dags_folder, DAG_ID, model, POLL_INTERVAL)
     shutil.copy(REPO_ROOT / "example_dags" / f"{EXAMPLE_DAG_ID}.py", dags_folder)
+    # The deployment reaches the server through a proxy that counts the watch's polls.
+    proxy = ForwardingProxy(mlflow_server.url)
+    proxy.start()
     services = AirflowServices(
         tmp_path / "airflow",
         dags_folder,
-        {"mlflow_default": connection_json(mlflow_server.url)},
+        {"mlflow_default": connection_json(proxy.url)},
     )
     try:
         services.start()
@@ -130,7 +86,7 @@ def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
         # Each trigger's first poll stores its cursor: the test's trigger (no model yet:
         # version 0) and the example's two (newest version, alias holder).
         wait_for(
-            lambda: len(query(services, "SELECT value FROM asset_state_store")) == 3,
+            lambda: len(services.query("SELECT value FROM asset_state_store")) == 3,
             "the three triggers' first cursors",
             services,
         )
@@ -140,7 +96,7 @@ def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
         versions = [add_version(client, model, tags={"n": str(n)}) for n in range(3)]
         runs = services.wait_for_runs(DAG_ID, "asset_triggered__", 3, after=0)
         assert set(runs.values()) == {"success"}
-        payloads = trigger_payloads(services, model)
+        payloads = services.trigger_payloads(model)
         assert [p["version"] for p in payloads] == versions == ["1", "2", "3"]
         for n, payload in enumerate(payloads):
             assert payload["event"] == "new_version"
@@ -160,13 +116,19 @@ def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
             "the trigger started by the restarted triggerer",
             services,
         )
-        time.sleep(4 * POLL_INTERVAL)
-        assert len(trigger_payloads(services, model)) == 3
+        # Nothing replayed: four polls of the restarted watch, counted at the proxy.
+        restarted_polls = polls(proxy, SEARCH, model)
+        wait_for(
+            lambda: polls(proxy, SEARCH, model) >= restarted_polls + 4,
+            "four polls after the restart",
+            services,
+        )
+        assert len(services.trigger_payloads(model)) == 3
         assert len(services.dag_runs(DAG_ID)) == 3
 
         fourth = add_version(client, model)
         services.wait_for_runs(DAG_ID, "asset_triggered__", 4, after=0)
-        assert [p["version"] for p in trigger_payloads(services, model)] == [*versions, fourth]
+        assert [p["version"] for p in services.trigger_payloads(model)] == [*versions, fourth]
         assert len(services.dag_runs(DAG_ID)) == 4
 
         # Versions registered while no triggerer runs are emitted, one run each, once it is
@@ -175,8 +137,9 @@ def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
         while_down = [add_version(client, model) for _ in range(2)]
         services.start("triggerer")
         services.wait_for_runs(DAG_ID, "asset_triggered__", 6, after=0)
-        time.sleep(2 * POLL_INTERVAL)
-        emitted = [p["version"] for p in trigger_payloads(services, model)]
+        settled = polls(proxy, SEARCH, model)
+        wait_for(lambda: polls(proxy, SEARCH, model) >= settled + 2, "two more polls", services)
+        emitted = [p["version"] for p in services.trigger_payloads(model)]
         assert emitted == [*versions, fourth, *while_down] == ["1", "2", "3", "4", "5", "6"]
         assert len(services.dag_runs(DAG_ID)) == 6
 
@@ -185,7 +148,7 @@ def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
         # triggerer restarts above may fall within the 3 s after one of the example's events
         # (a documented replay of that event); exact counts are asserted on `model` above.
         def example_events() -> list[dict[str, Any]] | None:
-            found = trigger_payloads(services, EXAMPLE_MODEL)
+            found = services.trigger_payloads(EXAMPLE_MODEL)
             return found if len(found) >= 2 else None
 
         def example_runs_done() -> list[dict[str, Any]] | None:
@@ -207,4 +170,5 @@ def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
         }
     finally:
         services.stop()
+        proxy.stop()
     print(f"\nreal-triggerer event test: {time.monotonic() - started:.0f} s")

@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -114,6 +115,26 @@ class AirflowServices:
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             del self._processes[name]
+
+    def kill(self, service: str) -> None:
+        """SIGKILL ``service``'s process group (a crash: nothing is flushed or cleaned up)."""
+        process = self._processes.pop(service)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` run on the metadata DB (SQLite)."""
+        with sqlite3.connect(self.home / "airflow.db", timeout=60) as db:
+            return list(db.execute(sql))
+
+    def trigger_payloads(self, model_name: str) -> list[dict[str, Any]]:
+        """Payloads of the asset events that triggers emitted for ``model_name``, oldest
+        first."""
+        rows = self.query("SELECT extra FROM asset_event ORDER BY id")
+        extras = [json.loads(extra) if isinstance(extra, str) else extra for (extra,) in rows]
+        payloads = [extra["payload"] for extra in extras if extra.get("from_trigger")]
+        return [payload for payload in payloads if payload.get("model_name") == model_name]
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
         """The DAG's runs as ``airflow dags list-runs`` reports them."""

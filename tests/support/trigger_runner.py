@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import textwrap
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from airflow_mlflow_registry.triggers import MlflowRegistryEventTrigger
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     import pytest
     from airflow.triggers.base import BaseEventTrigger
@@ -24,6 +26,48 @@ if TYPE_CHECKING:
 SEARCH = "/api/2.0/mlflow/model-versions/search"
 BY_ALIAS = "/api/2.0/mlflow/registered-models/alias"
 WATCH_POLL_SECONDS = 0.3
+
+
+_WATCHER_DAG = """
+import pendulum
+from airflow.sdk import AssetWatcher, dag, task
+
+from airflow_mlflow_registry.assets import model_asset
+from airflow_mlflow_registry.triggers import MlflowRegistryEventTrigger
+
+MODEL_ASSET = model_asset(
+    "mlflow_default",
+    {model!r},
+    watchers=[
+        AssetWatcher(
+            name="new-versions",
+            trigger=MlflowRegistryEventTrigger(model_name={model!r}, poll_interval={interval}),
+        )
+    ],
+)
+
+
+@dag(schedule=[MODEL_ASSET], start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
+def {dag_id}():
+    @task
+    def noop():
+        return None
+
+    noop()
+
+
+{dag_id}()
+"""
+
+
+def write_watcher_dag(
+    dags_folder: Path, dag_id: str, model_name: str, poll_interval: float
+) -> None:
+    """Write ``<dag_id>.py`` to ``dags_folder``: a DAG with one task, scheduled on
+    ``model_asset("mlflow_default", model_name)`` watched by an ``MlflowRegistryEventTrigger``
+    of ``model_name`` polling every ``poll_interval`` seconds."""
+    source = _WATCHER_DAG.format(model=model_name, interval=poll_interval, dag_id=dag_id)
+    (dags_folder / f"{dag_id}.py").write_text(textwrap.dedent(source))
 
 
 class MemoryStateStore:
