@@ -1,4 +1,5 @@
-"""The cursor of a registry-event watch: what :class:`MlflowRegistryEventTrigger` has emitted.
+"""The cursor of a registry-event watch: what
+:class:`~airflow_mlflow_registry.triggers.MlflowRegistryEventTrigger` has emitted.
 
 Both delivery paths of registry events read and write it: the polling trigger, and a receiver
 of pushed changes (webhooks) that must not emit a change the poll already emitted, nor make
@@ -54,8 +55,8 @@ if TYPE_CHECKING:
 
 CURSOR_FORMAT = 2
 CURSOR_KEY_PREFIX = "mlflow_registry_event_cursor"
-# A version is re-checked only while fewer than this many versions are numbered above it: one
-# search request bounded to this many versions re-reads every version still waiting.
+#: A version is re-checked only while fewer than this many versions are numbered above it: one
+#: search request bounded to this many versions re-reads every version still waiting.
 RECHECK_WINDOW = 200
 
 RecheckReason = Literal["pending", "untagged"]
