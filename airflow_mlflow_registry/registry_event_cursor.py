@@ -17,9 +17,10 @@ Stored value (format 2), a JSON object:
     ``2``. A stored value of another format (format 1 was ``{"version": N}``) is upgraded by
     :meth:`EventCursor.from_stored`: its ``version`` is kept, its identity fields are unknown.
 ``server``
-    :func:`~airflow_mlflow_registry.assets.tracking_host` of the connection's tracking URI when
-    the cursor was written (``host[:port][/prefix]``, no user info). A watch that finds another
-    value restarts (with a warning): the connection now points at another registry.
+    :func:`~airflow_mlflow_registry.assets.tracking_host` of the connection's tracking URI and
+    workspace when the cursor was written (``host[:port][/prefix][/workspaces/<workspace>]``,
+    no user info). A watch that finds another value restarts (with a warning): the connection
+    now points at another registry.
 ``version``
     A new-version watch: the watermark, an int. Every version numbered up to it has been
     handled: emitted, passed over (FAILED_REGISTRATION, deleted, or dropped from ``recheck``),
