@@ -237,6 +237,34 @@ def test_register_get_and_list_versions_print_json_records_and_a_table(
     assert rows[0].split()[3] == "champion" and rows[1].split()[3] == "-"
 
 
+def test_missing_model_or_version_exits_1_naming_both_and_an_empty_listing_exits_0(
+    cli_env: dict[str, str], plain_client: MlflowClient
+) -> None:
+    """``get-version`` of a model or version that does not exist fails (exit 1) with one line
+    naming the model and version; a listing that matches nothing (a model without versions, or
+    none at all) is an empty result, not an error."""
+    model, missing = unique("cli-exists"), unique("cli-missing")
+    plain_client.create_registered_model(model)
+    plain_client.create_model_version(model, "s3://bucket/model")
+    no_model, no_version, empty = run_cli_in_process(
+        cli_env,
+        ["get-version", missing, "1"],
+        ["get-version", model, "9"],
+        ["list-versions", missing],
+    )
+    for result, name, version in ((no_model, missing, "1"), (no_version, model, "9")):
+        assert result.code == 1, result
+        assert result.stdout == ""
+        (line,) = result.stderr_lines
+        assert line.startswith(f"error: Reading model '{name}' version {version} failed: "), line
+        assert "RESOURCE_DOES_NOT_EXIST" in line, line
+    assert (empty.code, empty.stdout, empty.stderr) == (
+        0,
+        f"No version of model '{missing}' matches.\n",
+        "",
+    )
+
+
 def test_search_model_versions_reads_every_page_newest_first_with_aliases(
     mlflow_server: MlflowServer, use_connection: UseConnection, plain_client: MlflowClient
 ) -> None:

@@ -193,6 +193,65 @@ def test_deferrable_mode_timeout_fails_with_the_trigger_message(
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
+def test_soft_fail_skips_the_task_at_the_timeout(
+    default_registry: MlflowClient, deferrable: bool
+) -> None:
+    dag_run = sense(
+        model_name=unique("soft-fail"),
+        alias="production",
+        deferrable=deferrable,
+        soft_fail=True,
+        poke_interval=1,
+        timeout=2,
+    )
+    assert task_states(dag_run) == {("wait", -1): "skipped"}
+
+
+def test_a_version_the_alias_points_at_is_waited_for_while_pending(
+    proxied_registry: MlflowClient, fault_proxy: FaultProxy
+) -> None:
+    """The alias's version reads PENDING_REGISTRATION in the first two replies (a registry
+    that copies files first, such as Databricks): the sensor keeps polling and matches only
+    when it is READY."""
+    model = unique("pending-alias")
+    add_version(proxied_registry, model, aliases=["staging"])
+
+    def pending(body: dict[str, Any]) -> dict[str, Any]:
+        body["model_version"]["status"] = "PENDING_REGISTRATION"
+        return body
+
+    fault_proxy.add_fault("GET", ALIAS_PATH, "rewrite_json", times=2, rewrite=pending)
+    dag_run = sense(model_name=model, alias="staging", poke_interval=1, timeout=120)
+    assert task_states(dag_run) == {("wait", -1): "success"}
+    assert fault_proxy.faults_injected == 2
+    alias_reads = [p for m, p in fault_proxy.requests_seen if m == "GET" and ALIAS_PATH in p]
+    assert len(alias_reads) == 3, alias_reads
+    assert xcom_value(dag_run, "wait")["status"] == "READY"
+
+
+def test_the_newest_tagged_version_still_pending_is_passed_over(
+    proxied_registry: MlflowClient, fault_proxy: FaultProxy
+) -> None:
+    """Versions 1 and 2 carry the tags; version 2 reads PENDING_REGISTRATION: the sensor
+    matches version 1, the newest READY one."""
+    model = unique("pending-tags")
+    for _ in range(2):
+        add_version(proxied_registry, model, tags={"validated": "true"})
+
+    def second_pending(body: dict[str, Any]) -> dict[str, Any]:
+        for version in body.get("model_versions", []):
+            if version["version"] == "2":
+                version["status"] = "PENDING_REGISTRATION"
+        return body
+
+    fault_proxy.add_fault("GET", SEARCH_PATH, "rewrite_json", times=None, rewrite=second_pending)
+    dag_run = sense(model_name=model, tags={"validated": "true"}, poke_interval=1, timeout=60)
+    assert task_states(dag_run) == {("wait", -1): "success"}
+    assert fault_proxy.faults_injected >= 1
+    assert xcom_value(dag_run, "wait")["version"] == "1"
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
 def test_transient_errors_are_polled_again_until_the_version_appears(
     proxied_registry: MlflowClient,
     fault_proxy: FaultProxy,
