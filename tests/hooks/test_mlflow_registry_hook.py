@@ -109,16 +109,20 @@ def test_test_connection_fails_fast_on_unreachable_port(
     assert time.monotonic() - started < 10
 
 
-def test_test_connection_fails_within_10s_on_silent_server(
+def test_test_connection_on_a_silent_server_times_out_once_without_the_connections_retries(
     silent_server: SilentServer, use_connection: UseConnection
 ) -> None:
+    """The connection allows 60 s and 5 retries; the test sends one request (one connection
+    accepted, no retry) and gives up at its own short timeout, well before the connection's."""
     use_connection("silent", silent_server.url, timeout=60, max_retries=5)
+    accepted = silent_server.connections_accepted
     started = time.monotonic()
     ok, message = MlflowRegistryHook(mlflow_conn_id="silent").test_connection()
     elapsed = time.monotonic() - started
     assert not ok
     assert "timeout" in message
-    assert elapsed < 10
+    assert silent_server.connections_accepted == accepted + 1
+    assert elapsed < 60, elapsed  # the connection's own timeout would take at least 60 s
 
 
 def test_test_connection_reports_invalid_connection_instead_of_raising(
