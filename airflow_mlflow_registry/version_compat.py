@@ -35,6 +35,9 @@ What moved (measured on released Airflow):
   why they cannot be used (None when they can). From 3.3 the task waits in the
   ``awaiting_input`` state, resumed by the api-server or the scheduler's timeout sweep; on 3.1
   and 3.2 it defers to a trigger, which needs a triggerer.
+  The wait's bound is ``ApprovalOperator``'s ``response_timeout`` in newer standard providers
+  and its ``execution_timeout`` in older ones (1.12, installed with Airflow 3.1);
+  :data:`HITL_TIMEOUT_ARGUMENT` names the one this installation takes.
 
 Importing this module imports Airflow, never mlflow.
 """
@@ -42,6 +45,7 @@ Importing this module imports Airflow, never mlflow.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 from typing import Any
 
@@ -88,9 +92,10 @@ except ImportError:  # Airflow 3.0, 3.1
 from airflow.triggers.base import BaseEventTrigger
 
 HITL_MISSING: str | None
+HITL_TIMEOUT_ARGUMENT: str
 try:
     import airflow.sdk.execution_time.hitl  # noqa: F401  (Airflow 3.1+)
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
+    from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 except ImportError as exc:  # Airflow 3.0, or a standard provider without human-in-the-loop
     from airflow.sdk import BaseOperator as ApprovalOperator  # type: ignore[assignment]
 
@@ -98,8 +103,14 @@ except ImportError as exc:  # Airflow 3.0, or a standard provider without human-
         "human-in-the-loop operators (ApprovalOperator of apache-airflow-providers-standard, "
         f"Airflow 3.1 or later) are not available here: {exc}"
     )
+    HITL_TIMEOUT_ARGUMENT = "response_timeout"
 else:
     HITL_MISSING = None
+    HITL_TIMEOUT_ARGUMENT = (
+        "response_timeout"
+        if "response_timeout" in inspect.signature(HITLOperator.__init__).parameters
+        else "execution_timeout"
+    )
 
 
 def trigger_asset_state_store(trigger: BaseEventTrigger) -> Any | None:
@@ -151,6 +162,7 @@ def set_asset_state_entry(session: Any, asset_id: int, key: str, value: Any) -> 
 
 __all__ = [
     "HITL_MISSING",
+    "HITL_TIMEOUT_ARGUMENT",
     "AirflowException",
     "AirflowNotFoundException",
     "AirflowSensorTimeout",

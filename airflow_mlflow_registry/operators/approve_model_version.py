@@ -4,7 +4,7 @@ recorded on the version."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Param
@@ -35,7 +35,11 @@ from airflow_mlflow_registry.operators.set_model_version_alias import METRIC_DIR
 from airflow_mlflow_registry.review_page import review_page, version_view
 from airflow_mlflow_registry.search_filters import check_version_number
 from airflow_mlflow_registry.validation import check_aliases, check_model_name, is_templated
-from airflow_mlflow_registry.version_compat import HITL_MISSING, ApprovalOperator
+from airflow_mlflow_registry.version_compat import (
+    HITL_MISSING,
+    HITL_TIMEOUT_ARGUMENT,
+    ApprovalOperator,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -109,6 +113,9 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         ``guard_metric`` is better. Templated.
     :param subject: the request's headline (default: "Promote <model> version <n> to
         '<alias>'?"). Templated.
+    :param response_timeout: how long to wait for an answer (default: no limit); given to
+        ``ApprovalOperator`` as its ``response_timeout`` (its ``execution_timeout`` with the
+        standard provider of Airflow 3.1, which bounds the wait with that).
     :param defaults: ``"Reject"`` to reject when ``response_timeout`` passes (the task
         succeeds, status ``expired``); None (default) fails the task then. Approving on a
         timeout is refused: an approval gate does not approve by itself.
@@ -116,7 +123,7 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         moved.
     :param mlflow_conn_id: Airflow connection of type ``mlflow`` (default ``mlflow_default``).
     :param kwargs: further arguments of Airflow's ``ApprovalOperator`` and ``BaseOperator``:
-        ``response_timeout``, ``assigned_users``, ``notifiers``, ``params`` (more fields for
+        ``assigned_users``, ``notifiers``, ``params`` (more fields for
         the reviewer), ``ignore_downstream_trigger_rules``, ``fail_on_reject``, ``task_id``...
     :raises HumanInTheLoopUnavailableError: on Airflow 3.0.
     :raises ValueError: for invalid arguments, naming the argument.
@@ -148,6 +155,7 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         guard_metric: str | None = None,
         metric_direction: str = "max",
         subject: str | None = None,
+        response_timeout: timedelta | None = None,
         defaults: str | list[str] | None = None,
         emit_asset: bool = False,
         mlflow_conn_id: str = MlflowRegistryHook.default_conn_name,
@@ -181,6 +189,8 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         )
         comment.source = "task"  # a task-level field: kept in the request on Airflow 3.3+
         params[COMMENT_PARAM] = comment
+        if response_timeout is not None:
+            kwargs[HITL_TIMEOUT_ARGUMENT] = response_timeout
         super().__init__(subject=subject or "", defaults=defaults, params=params, **kwargs)
         self.model_name = model_name if is_templated(model_name) else check_model_name(model_name)
         self.alias = alias if is_templated(alias) else check_aliases([alias], "alias")[0]
