@@ -200,7 +200,11 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         if from_alias is not None and not is_templated(from_alias):
             from_alias = check_aliases([from_alias], "from_alias")[0]
         self.from_alias = from_alias
-        self.compare_metrics = list(compare_metrics) if compare_metrics else None
+        if isinstance(compare_metrics, str) and not is_templated(compare_metrics):
+            compare_metrics = [compare_metrics]
+        if compare_metrics and not is_templated(compare_metrics):
+            compare_metrics = list(compare_metrics)
+        self.compare_metrics = compare_metrics or None
         if guard_metric is not None and not (isinstance(guard_metric, str) and guard_metric):
             raise ValueError(f"guard_metric must be a metric name, got {guard_metric!r}.")
         self.guard_metric = guard_metric
@@ -251,7 +255,9 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
             alias,
             version_view(hook, candidate),
             version_view(hook, holder) if holder is not None else None,
-            metrics=self.compare_metrics,
+            metrics=[self.compare_metrics]
+            if isinstance(self.compare_metrics, str)
+            else self.compare_metrics,
             airflow_run_url=dag_run_link(ti.dag_id, ti.run_id),
             guard=guard,
         )

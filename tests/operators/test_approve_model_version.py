@@ -93,8 +93,11 @@ def test_construction_checks_arguments_or_refuses_on_3_0() -> None:
         with pytest.raises(HumanInTheLoopUnavailableError, match=r"needs Airflow 3\.1 or later"):
             ApproveModelVersionOperator(**arguments)
         return
-    operator = ApproveModelVersionOperator(**arguments)
+    operator = ApproveModelVersionOperator(**arguments, compare_metrics="accuracy")
     assert operator.version == 3 and operator.from_alias is None
+    assert operator.compare_metrics == ["accuracy"]
+    templated = ApproveModelVersionOperator(**arguments, compare_metrics="{{ params.metrics }}")
+    assert templated.compare_metrics == "{{ params.metrics }}"
     assert set(operator.template_fields) >= {"model_name", "alias", "version", "from_alias"}
     with pytest.raises(ValueError, match="exactly one of version and from_alias"):
         ApproveModelVersionOperator(**arguments, from_alias="challenger")
