@@ -101,8 +101,13 @@ _SERVER_FACTORIES: dict[str, Callable[[Path, TlsCerts], MlflowServer]] = {
     ),
     "https_mlflow_server": lambda root, certs: MlflowServer(root, certs=certs),
     "mtls_mlflow_server": lambda root, certs: MlflowServer(root, certs=certs, mutual_tls=True),
+    # Webhooks to 127.0.0.1 (the workspace webhook test) need private addresses allowed.
     "workspaces_mlflow_server": lambda root, certs: MlflowServer(
-        root, basic_auth=True, default_permission="NO_PERMISSIONS", workspaces=True
+        root,
+        basic_auth=True,
+        default_permission="NO_PERMISSIONS",
+        workspaces=True,
+        environment={"MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true"},
     ),
     # MLflow 3.17 refuses https:// model sources unless told otherwise; users who register
     # pre-signed URLs run their server like this.

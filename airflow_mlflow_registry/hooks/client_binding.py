@@ -256,6 +256,14 @@ class PolicyRoutingMixin:
             return mlflow_call_endpoint(*args, **kwargs)
         return self.transport.call(request)
 
+    def _call_webhook_endpoint(self, *args: Any, **kwargs: Any) -> Any:
+        """The registry store's webhook API (MLflow 3.3+), through ``self.transport`` too."""
+        mlflow_call_endpoint = super()._call_webhook_endpoint  # type: ignore[misc]
+        request = mlflow_compat.describe_webhook_request(self, mlflow_call_endpoint, args, kwargs)
+        if request is None:
+            return mlflow_call_endpoint(*args, **kwargs)
+        return self.transport.call(request)
+
 
 @functools.cache
 def _bound_store_class(store_class: type) -> type:

@@ -238,6 +238,40 @@ def describe_store_request(
     )
 
 
+#: Arguments of the registry store's ``_call_webhook_endpoint`` (MLflow 3.3+ webhooks) that
+#: :func:`describe_webhook_request` understands.
+KNOWN_WEBHOOK_CALL_ARGUMENTS = frozenset({"api", "json_body", "webhook_id"})
+
+
+def describe_webhook_request(
+    store: Any, call_endpoint: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> StoreRequest | None:
+    """Resolve a call of the registry store's ``_call_webhook_endpoint(*args, **kwargs)`` (its
+    webhook API, which does not go through ``_call_endpoint``) into a :class:`StoreRequest`.
+
+    Returns None when the call carries an argument this module does not know or the store has
+    no webhook endpoint table: the caller then lets MLflow send the request.
+    """
+    try:
+        arguments = inspect.signature(call_endpoint).bind(*args, **kwargs).arguments
+    except TypeError:
+        return None
+    table = getattr(store, "_get_webhook_endpoint_from_method", None)
+    if not set(arguments) <= KNOWN_WEBHOOK_CALL_ARGUMENTS or table is None:
+        return None
+    api = arguments["api"]
+    endpoint, method = table(api)
+    if arguments.get("webhook_id"):
+        endpoint = endpoint.format(webhook_id=arguments["webhook_id"])
+    return StoreRequest(
+        name=api.__name__,
+        endpoints=[(endpoint, method)],
+        json_body=arguments.get("json_body"),
+        response_proto=api.Response(),
+        extra_headers=None,
+    )
+
+
 def _endpoints(
     store: Any, api: Any, endpoint: str | None, call_all_endpoints: bool
 ) -> list[tuple[str, str]] | None:

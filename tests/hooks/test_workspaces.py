@@ -266,3 +266,38 @@ def test_cli_uses_the_connection_workspace_or_the_workspace_option(
     assert by_connection.json()["source"] == by_option.json()["source"] == "s3://bucket/alice/cli"
     assert by_default.code == 1  # the default workspace has no such model
     assert model in by_default.stderr
+
+
+def test_webhooks_are_created_in_the_connection_workspace(
+    workspaces_mlflow_server: MlflowServer, use_connection: UseConnection
+) -> None:
+    """MLflow's webhook API has its own request path in the registry store: it goes through
+    the connection's transport too. (MLflow lets only admins manage webhooks.)"""
+    from mlflow.entities.webhook import WebhookAction, WebhookEntity, WebhookEvent
+
+    server = workspaces_mlflow_server
+    name = unique("hook")
+    use_connection(
+        "ws_admin_a",
+        server.url,
+        login=server.admin_username,
+        password=server.admin_password,
+        workspace="team-a",
+    )
+    client = MlflowRegistryHook(mlflow_conn_id="ws_admin_a").get_conn()
+    event = WebhookEvent(WebhookEntity.MODEL_VERSION, WebhookAction.CREATED)
+    client.create_webhook(name=name, url="https://127.0.0.1:9/hook", events=[event])
+
+    def names_in(workspace: str) -> list[str]:
+        response = requests.get(
+            f"{server.url}/api/2.0/mlflow/webhooks",
+            params={"max_results": 1000},
+            headers={"X-MLFLOW-WORKSPACE": workspace},
+            timeout=30,
+            **server.admin_request_options(),
+        )
+        response.raise_for_status()
+        return [webhook["name"] for webhook in response.json().get("webhooks", [])]
+
+    assert name in names_in("team-a")
+    assert name not in names_in("default")
