@@ -52,6 +52,8 @@ from airflow_mlflow_registry.hooks.artifact_binding import (
 from airflow_mlflow_registry.hooks.connection_config import DEFAULT_POOL_SIZE
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
     from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
@@ -243,25 +245,36 @@ class RestTransport:
 
 
 class PolicyRoutingMixin:
-    """Mixed in front of an MLflow REST store class: the store's requests go through
-    ``self.transport`` whenever :func:`mlflow_compat.describe_store_request` understands them.
+    """Mixed in front of an MLflow REST store class: the store's requests (and the registry
+    store's webhook requests) go through ``self.transport`` whenever
+    :mod:`~airflow_mlflow_registry.hooks.mlflow_compat` understands them.
     """
 
     transport: RestTransport
 
     def _call_endpoint(self, *args: Any, **kwargs: Any) -> Any:
-        mlflow_call_endpoint = super()._call_endpoint  # type: ignore[misc]
-        request = mlflow_compat.describe_store_request(self, mlflow_call_endpoint, args, kwargs)
-        if request is None:
-            return mlflow_call_endpoint(*args, **kwargs)
-        return self.transport.call(request)
+        mlflow_call = super()._call_endpoint  # type: ignore[misc]
+        describe = mlflow_compat.describe_store_request
+        return self._through_transport(describe, mlflow_call, args, kwargs)
 
     def _call_webhook_endpoint(self, *args: Any, **kwargs: Any) -> Any:
         """The registry store's webhook API (MLflow 3.3+), through ``self.transport`` too."""
-        mlflow_call_endpoint = super()._call_webhook_endpoint  # type: ignore[misc]
-        request = mlflow_compat.describe_webhook_request(self, mlflow_call_endpoint, args, kwargs)
+        mlflow_call = super()._call_webhook_endpoint  # type: ignore[misc]
+        describe = mlflow_compat.describe_webhook_request
+        return self._through_transport(describe, mlflow_call, args, kwargs)
+
+    def _through_transport(
+        self,
+        describe: Callable[..., StoreRequest | None],
+        mlflow_call: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """``mlflow_call(*args, **kwargs)`` sent by ``self.transport`` when ``describe``
+        resolves it, else by MLflow (still with the connection's credentials)."""
+        request = describe(self, mlflow_call, args, kwargs)
         if request is None:
-            return mlflow_call_endpoint(*args, **kwargs)
+            return mlflow_call(*args, **kwargs)
         return self.transport.call(request)
 
 
