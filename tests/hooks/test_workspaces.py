@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -301,3 +302,32 @@ def test_webhooks_are_created_in_the_connection_workspace(
 
     assert name in names_in("team-a")
     assert name not in names_in("default")
+
+
+def test_runs_artifacts_and_logged_models_use_the_connection_workspace(
+    workspaces_mlflow_server: MlflowServer, use_connection: UseConnection, tmp_path: Path
+) -> None:
+    server = workspaces_mlflow_server
+    client = team_hooks(server, use_connection)["alice"].get_conn()
+    experiment_id = client.create_experiment(unique("exp"))
+    run_id = client.create_run(experiment_id).info.run_id
+    notes = tmp_path / "notes.txt"
+    notes.write_text("team-a only")
+
+    client.log_artifact(run_id, str(notes))
+    listed = [info.path for info in client.list_artifacts(run_id)]
+    downloaded = client.download_artifacts(run_id, "notes.txt", str(tmp_path))
+    logged = client.create_logged_model(experiment_id, name="model", source_run_id=run_id)
+
+    assert listed == ["notes.txt"]
+    assert Path(downloaded).read_text() == "team-a only"
+    assert client.get_logged_model(logged.model_id).experiment_id == experiment_id
+    for workspace, found in (("team-a", True), ("default", False)):
+        response = requests.get(
+            f"{server.url}/api/2.0/mlflow/runs/get",
+            params={"run_id": run_id},
+            headers={"X-MLFLOW-WORKSPACE": workspace},
+            timeout=30,
+            **server.admin_request_options(),
+        )
+        assert (response.status_code == 200) is found, (workspace, response.text)
