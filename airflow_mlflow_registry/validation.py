@@ -82,6 +82,25 @@ def check_model_uri(model_uri: Any, argument: str = "model_uri") -> str:
     return uri
 
 
+def check_idempotency_key(key: Any, argument: str = "idempotency_key") -> str | None:
+    """Return ``key`` (None stays None); it must be a non-empty string without single quotes
+    (MLflow's search filters cannot match a quoted value, so such a key would never find its
+    version) and fit in a tag value."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key.strip() or "'" in key:
+        raise ValueError(
+            f"{argument} must be a non-empty string without single quotes (e.g. a CI job id or "
+            f"a hex digest), got {key!r}."
+        )
+    if len(key) > TAG_VALUE_MAX_LENGTH:
+        raise ValueError(
+            f"{argument} is {len(key)} characters long; MLflow allows at most "
+            f"{TAG_VALUE_MAX_LENGTH} (use a digest)."
+        )
+    return key
+
+
 def check_tags(tags: Any, argument: str = "tags", *, at_parse: bool = False) -> dict[str, Any]:
     """Return ``tags`` as ``{str: str}``; keys and values are strings (numbers and bools are
     converted) within MLflow's limits, and keys may not use the reserved prefix.

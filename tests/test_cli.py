@@ -149,6 +149,7 @@ def test_bad_usage_exits_2_with_one_error_line_and_no_traceback(
         ["get-version", "m", "1", "--conn-id", "not_defined_anywhere"],
         ["get-version", "m", "1", "--conn-id", "broken"],
         ["register-version", "m", "--model-uri", "runs:/only-a-run-id"],
+        ["register-version", "m", "--model-uri", "s3://b/m", "--idempotency-key", "o'brien"],
     )
     expected_messages = [
         "unrecognized arguments: --no-such-option",
@@ -158,6 +159,7 @@ def test_bad_usage_exits_2_with_one_error_line_and_no_traceback(
         "connection 'not_defined_anywhere' is not defined: set AIRFLOW_CONN_NOT_DEFINED_ANYWHERE",
         "unsupported scheme 'ftp'",
         "needs a run id and an artifact path",
+        "idempotency_key must be a non-empty string without single quotes",
     ]
     for result, message in zip(results, expected_messages, strict=True):
         assert result.code == 2, result

@@ -39,6 +39,7 @@ from airflow_mlflow_registry.registration import (
 from airflow_mlflow_registry.standalone import is_standalone
 from airflow_mlflow_registry.validation import (
     check_aliases,
+    check_idempotency_key,
     check_model_name,
     check_model_uri,
     check_tags,
@@ -90,6 +91,7 @@ def register_model_version(
     user_tags = check_tags(tags)
     alias_list = check_aliases(aliases)
     wait_seconds = check_timeout(await_registration_for, "await_registration_for")
+    idempotency_key = check_idempotency_key(idempotency_key)
     lineage = lineage or current_lineage()
     key = idempotency_key or (lineage.registration_key(model_name) if lineage else None)
     version_tags = dict(user_tags)
