@@ -8,7 +8,7 @@ import argparse
 import contextlib
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow_mlflow_registry import __version__
 from airflow_mlflow_registry.backfill import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, check_concurrency
@@ -18,6 +18,10 @@ from airflow_mlflow_registry.cli.commands import (
     run_get_version,
     run_list_versions,
     run_register_version,
+    run_webhooks_create,
+    run_webhooks_delete,
+    run_webhooks_list,
+    run_webhooks_test,
 )
 
 if TYPE_CHECKING:
@@ -25,6 +29,10 @@ if TYPE_CHECKING:
 
 # The hook's default_conn_name, repeated so that no command imports the hook.
 DEFAULT_CONN_ID = "mlflow_default"
+# The events the receiver turns into asset events (webhooks.changes.WEBHOOK_EVENTS), repeated
+# so that --help imports nothing.
+DEFAULT_WEBHOOK_EVENTS = ("model_version.created", "model_version_alias.created")
+WEBHOOK_URL_HINT = "https://<airflow-api-server>/mlflow-registry/webhooks/<conn-id>"
 _STARTS_WITH_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ].+)?$")
 _EPILOG = (
     "Tags are KEY=VALUE in every command (--tag, repeatable). Exit codes: 0 success, 1 the "
@@ -101,8 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_connection_options(common, suppress_defaults=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, summary: str, run: Callable[..., int]) -> argparse.ArgumentParser:
-        sub = commands.add_parser(
+    def command(
+        name: str,
+        summary: str,
+        run: Callable[..., int],
+        group: argparse._SubParsersAction[Any] = commands,
+    ) -> argparse.ArgumentParser:
+        sub = group.add_parser(
             name, parents=[common], help=summary, description=summary, epilog=_EPILOG
         )
         sub.add_argument("--json", action="store_true", help="print JSON (for scripts)")
@@ -229,6 +242,39 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"registrations sent at the same time, 1 to {MAX_CONCURRENCY} (default: "
         f"{DEFAULT_CONCURRENCY}); each run is still registered once",
     )
+    webhooks = commands.add_parser(
+        "webhooks",
+        help="Manage the MLflow webhooks that push registry changes to Airflow's api-server.",
+        description="Manage MLflow registry webhooks (MLflow 3.3+ server with a SQL store) "
+        "delivering to the receiver the provider mounts on Airflow's api-server at "
+        f"{WEBHOOK_URL_HINT}.",
+    )
+    actions = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    create = command(
+        "create",
+        "Create a webhook signed with the connection's secret (generated and stored in the "
+        "Airflow variable the receiver reads; never printed).",
+        run_webhooks_create,
+        actions,
+    )
+    create.add_argument("--url", required=True, help=f"the receiver's URL: {WEBHOOK_URL_HINT}")
+    create.add_argument(
+        "--events",
+        nargs="+",
+        default=list(DEFAULT_WEBHOOK_EVENTS),
+        metavar="EVENT",
+        help=f"MLflow events (default: {' '.join(DEFAULT_WEBHOOK_EVENTS)})",
+    )
+    create.add_argument("--name", help="webhook name (default: airflow-<conn-id>)")
+    create.add_argument("--description", help="webhook description")
+    command("list", "List the registry's webhooks.", run_webhooks_list, actions)
+    delete = command("delete", "Delete a webhook.", run_webhooks_delete, actions)
+    delete.add_argument("webhook_id", metavar="WEBHOOK_ID")
+    test = command(
+        "test", "Have MLflow send the webhook an example delivery.", run_webhooks_test, actions
+    )
+    test.add_argument("webhook_id", metavar="WEBHOOK_ID")
+    test.add_argument("--event", metavar="EVENT", help="event to send (default: its first)")
     return parser
 
 

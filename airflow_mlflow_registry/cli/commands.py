@@ -127,3 +127,77 @@ def run_backfill(registry: RegistryCalls, args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     return EXIT_OK
+
+
+def run_webhooks_create(registry: RegistryCalls, args: argparse.Namespace) -> int:
+    """``webhooks create``: an MLflow webhook to the receiver, signed with the connection's
+    webhook secret (generated and stored in the Airflow variable the receiver reads, unless
+    one exists: every webhook of a connection shares it). The secret is never printed."""
+    from airflow_mlflow_registry.hooks.registry_webhooks import create_webhook
+    from airflow_mlflow_registry.webhooks.shared_secret import (
+        generate_secret,
+        read_secret,
+        secret_variable_key,
+        store_secret,
+    )
+
+    secret = read_secret(args.conn_id)
+    if secret is None:
+        secret = generate_secret()
+        store_secret(args.conn_id, secret)
+    record = create_webhook(
+        registry,
+        args.name or f"airflow-{args.conn_id}",
+        args.url,
+        args.events,
+        secret=secret,
+        description=args.description,
+    )
+    record["secret_variable"] = secret_variable_key(args.conn_id)
+    print_record(record, args.json)
+    return EXIT_OK
+
+
+def run_webhooks_list(registry: RegistryCalls, args: argparse.Namespace) -> int:
+    """``webhooks list``: every webhook of the connection's registry."""
+    from airflow_mlflow_registry.hooks.registry_webhooks import list_webhooks
+
+    records = list_webhooks(registry)
+    if args.json:
+        print_json(records)
+    elif not records:
+        print("No webhooks.")
+    else:
+        print_table(
+            ("ID", "NAME", "STATUS", "EVENTS", "URL"),
+            [(r["webhook_id"], r["name"], r["status"], r["events"], r["url"]) for r in records],
+        )
+    return EXIT_OK
+
+
+def run_webhooks_delete(registry: RegistryCalls, args: argparse.Namespace) -> int:
+    """``webhooks delete``: remove one webhook (the connection's secret variable stays)."""
+    from airflow_mlflow_registry.hooks.registry_webhooks import delete_webhook
+
+    delete_webhook(registry, args.webhook_id)
+    if args.json:
+        print_json({"webhook_id": args.webhook_id, "deleted": True})
+    else:
+        print(f"Deleted webhook {args.webhook_id}.")
+    return EXIT_OK
+
+
+def run_webhooks_test(registry: RegistryCalls, args: argparse.Namespace) -> int:
+    """``webhooks test``: MLflow sends the webhook an example delivery; exit 1 unless the
+    receiver accepted it."""
+    from airflow_mlflow_registry.hooks.registry_webhooks import test_webhook
+
+    result = test_webhook(registry, args.webhook_id, args.event)
+    print_record(result, args.json)
+    if not result["success"]:
+        print_error(
+            f"the test delivery of webhook {args.webhook_id} failed: "
+            f"{result['error_message'] or 'HTTP ' + str(result['response_status'])}"
+        )
+        return EXIT_FAILED
+    return EXIT_OK

@@ -18,6 +18,8 @@ Differences handled (read in the sources of mlflow-skinny 3.0.0, 3.1.0, 3.4.0, 3
   workspace (:mod:`~airflow_mlflow_registry.hooks.server_compat`).
 - ``ArtifactRepository.__init__`` and ``get_artifact_repository`` take the tracking URI from a
   release after 3.1 on (3.0 and 3.1 take only the artifact URI).
+- Registry webhooks (``MlflowClient.create_webhook``, ``list_webhooks``, ``delete_webhook``,
+  ``test_webhook``) exist in clients from 3.3 on; :func:`supports_webhooks` tells.
 - Not a difference but an internal relied on: ``http_request`` sends through a
   ``requests.Session`` cached per process and retry policy by
   ``mlflow.utils.request_utils._get_request_session`` (same six parameters in 2.22, 3.0, 3.1,
@@ -349,3 +351,11 @@ def widen_request_pool(
                 adapter._pool_connections, pool_size, block=adapter._pool_block
             )
     return True
+
+
+def supports_webhooks(client: Any) -> bool:
+    """Whether ``client`` (an ``MlflowClient``) has the registry webhook API (mlflow 3.3+)."""
+    return all(
+        hasattr(client, name)
+        for name in ("create_webhook", "list_webhooks", "delete_webhook", "test_webhook")
+    )

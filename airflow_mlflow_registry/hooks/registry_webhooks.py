@@ -10,12 +10,31 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlflow_registry.exceptions import UnsupportedByRegistryError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from mlflow import MlflowClient
     from mlflow.entities.webhook import Webhook, WebhookEvent
 
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+
+
+def webhook_client(registry: RegistryCalls) -> MlflowClient:
+    """The connection's client, when it has MLflow's webhook API.
+
+    :raises UnsupportedByRegistryError: for an mlflow-skinny older than 3.3.
+    """
+    from airflow_mlflow_registry.hooks.mlflow_compat import supports_webhooks
+
+    client = registry.client
+    if not supports_webhooks(client):
+        raise UnsupportedByRegistryError(
+            "Registry webhooks need mlflow-skinny 3.3 or newer on this machine (and an MLflow "
+            "3.3+ server with a SQL store): upgrade mlflow-skinny."
+        )
+    return client
 
 
 def webhook_record(webhook: Webhook) -> dict[str, Any]:
@@ -63,8 +82,9 @@ def create_webhook(
         without webhooks).
     """
     parsed: list[Any] = [webhook_event(event) for event in events]
+    client = webhook_client(registry)
     try:
-        webhook = registry.client.create_webhook(
+        webhook = client.create_webhook(
             name=name, url=url, events=parsed, description=description, secret=secret
         )
     except Exception as exc:
@@ -77,8 +97,9 @@ def list_webhooks(registry: RegistryCalls) -> list[dict[str, Any]]:
 
     :raises MlflowRequestError: when the server cannot list them.
     """
+    client = webhook_client(registry)
     pages = registry.all_pages(
-        lambda token: registry.client.list_webhooks(max_results=100, page_token=token),
+        lambda token: client.list_webhooks(max_results=100, page_token=token),
         "Listing webhooks",
     )
     return [webhook_record(webhook) for webhook in pages]
@@ -89,8 +110,9 @@ def delete_webhook(registry: RegistryCalls, webhook_id: str) -> None:
 
     :raises MlflowRequestError: naming the webhook (e.g. it does not exist).
     """
+    client = webhook_client(registry)
     try:
-        registry.client.delete_webhook(webhook_id)
+        client.delete_webhook(webhook_id)
     except Exception as exc:
         raise registry.request_error(f"Deleting webhook {webhook_id!r}", exc) from exc
 
@@ -104,8 +126,9 @@ def test_webhook(
 
     :raises MlflowRequestError: when the server cannot run the test (e.g. no such webhook).
     """
+    client = webhook_client(registry)
     try:
-        result = registry.client.test_webhook(
+        result = client.test_webhook(
             webhook_id, event=None if event is None else webhook_event(event)
         )
     except Exception as exc:

@@ -13,6 +13,7 @@ per change it sees, whoever made it (notebooks, CI, the MLflow UI, this provider
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import TriggerEvent
@@ -88,6 +89,14 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
     ``"alias_moved"``), ``alias`` and ``previous_version`` (alias mode). Airflow records it as
     the asset event's ``extra["payload"]``.
 
+    With ``webhook=True`` (an MLflow webhook also records this model's changes through the
+    provider's receiver, and this watch reconciles what no delivery recorded), each change is
+    claimed in the stored cursor just before it is emitted, and a change the receiver recorded
+    since the poll read the cursor is not emitted: one event per change, whichever path sees
+    it first (Airflow 3.3+; before 3.3 there is no shared cursor and both paths emit). A
+    triggerer stopped between a claim and the event's recording (about a second) loses that
+    change if its delivery came after the claim.
+
     :raises ValueError: at construction, for a ``poll_interval`` or ``max_events_per_poll``
         below its minimum, or a negative ``pending_timeout`` or ``untagged_recheck``.
     """
@@ -104,6 +113,7 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
         max_events_per_poll: int = 1,
         pending_timeout: float = DEFAULT_PENDING_TIMEOUT_SECONDS,
         untagged_recheck: float = DEFAULT_UNTAGGED_RECHECK_SECONDS,
+        webhook: bool = False,
     ) -> None:
         super().__init__()
         if poll_interval <= 0:
@@ -127,6 +137,7 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
         self.max_events_per_poll = int(max_events_per_poll)
         self.pending_timeout = float(pending_timeout)
         self.untagged_recheck = float(untagged_recheck)
+        self.webhook = bool(webhook)
         self._without_store = False
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -142,6 +153,7 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
                 "max_events_per_poll": self.max_events_per_poll,
                 "pending_timeout": self.pending_timeout,
                 "untagged_recheck": self.untagged_recheck,
+                "webhook": self.webhook,
             },
         )
 
@@ -193,6 +205,8 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
                     self.poll_interval,
                 )
             waited = 0.0
+            if payloads and self.webhook and cursor is not None:
+                payloads = await self._claim(cursor, payloads)
             for payload in payloads:
                 yield TriggerEvent(payload)
             if payloads:
@@ -233,6 +247,42 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
             self._log_store_failure("write", exc)
             return False
         return True
+
+    async def _claim(
+        self, read: EventCursor, payloads: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """With ``webhook``: the payloads still to emit. Those the webhook receiver already
+        recorded (its ledger, :data:`~airflow_mlflow_registry.webhooks.changes.LEDGER_KEY`) are
+        dropped; the rest are marked emitted in the stored cursor before they are emitted, so
+        the receiver records none of them. Without a store, or when it fails (logged), every
+        payload is emitted."""
+        from airflow_mlflow_registry.webhooks.changes import LEDGER_KEY, recorded_by_webhook
+
+        store = trigger_asset_state_store(self)
+        if store is None or self._without_store:
+            return payloads
+        try:
+            ledger = await store.aget(LEDGER_KEY)
+            kept = [p for p in payloads if not recorded_by_webhook(ledger, p)]
+            claimed = read
+            for payload in kept:
+                version = str(payload["version"])
+                if payload["event"] == "new_version":
+                    claimed = claimed.with_emitted(version)
+                else:
+                    claimed = dataclasses.replace(claimed, version=version, version_created=None)
+            if kept:
+                await store.aset(self.cursor_key, claimed.to_stored())
+        except Exception as exc:
+            self._log_store_failure("claim versions in", exc)
+            return payloads
+        if len(kept) < len(payloads):
+            self.log.info(
+                "Watching model %r: %d change(s) already recorded by the webhook receiver.",
+                self.model_name,
+                len(payloads) - len(kept),
+            )
+        return kept
 
     def _log_store_failure(self, action: str, exc: Exception) -> None:
         self.log.warning(

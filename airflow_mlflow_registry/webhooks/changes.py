@@ -17,15 +17,17 @@ One change is one asset event, whichever path sees it first:
   that version, an alias move when the newest recorded move of that alias already points at
   that version (so a move away and back again is two changes), and any delivery whose id is
   already recorded is a duplicate (:func:`find_duplicate`);
-- on Airflow 3.3+ the receiver also checks and advances the cursors the polling watches keep
-  in the asset's state store (:func:`sync_watch_cursors`, the rule of
-  :mod:`~airflow_mlflow_registry.registry_event_cursor`), so a poll after a delivery emits
-  nothing and a delivery after a poll records nothing.
+- on Airflow 3.3+ the two paths share the model asset's state store, each writing only its
+  own key: a watch (``webhook=True``) claims each change in its cursor before emitting it,
+  and the receiver treats what a cursor marks emitted as a duplicate
+  (:func:`emitted_by_watch`); the receiver lists what it recorded in its ledger
+  (:data:`LEDGER_KEY`, :func:`ledger_with`), and the watch drops those changes
+  (:func:`recorded_by_webhook`). A single writer per key: no update of one path can erase the
+  other's.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
 
 NEW_VERSION = "new_version"
 ALIAS_MOVED = "alias_moved"
+LEDGER_KEY = "mlflow_registry_webhook_recorded"
+# Versions the ledger remembers per asset: far more than a poll interval's worth of changes.
+LEDGER_MAX_VERSIONS = 500
 # MLflow's ``entity.action`` names of the events that become asset events.
 WEBHOOK_EVENTS = {
     "model_version.created": NEW_VERSION,
@@ -134,42 +139,57 @@ def previous_alias_version(alias: str, recorded: Iterable[Mapping[str, Any]]) ->
     return None
 
 
-def sync_watch_cursors(
+def emitted_by_watch(
     change: RegistryChange, conn_id: str, server: str, cursors: Mapping[str, Any]
-) -> tuple[str | None, dict[str, dict[str, Any]]]:
-    """Check ``change`` against the stored cursors of the polling watches on its asset.
+) -> str | None:
+    """Why ``change`` is already emitted (or claimed) by a polling watch on its asset, or None.
 
     ``cursors`` maps state-store keys (prefix
     :data:`~airflow_mlflow_registry.registry_event_cursor.CURSOR_KEY_PREFIX`) to their stored
-    values; ``server`` is the connection's tracking host. Returns why the change is already
-    emitted by a watch (or None), and the cursors to store once the change is recorded:
-
-    - new-version watches (an int watermark): a duplicate when
-      :meth:`~airflow_mlflow_registry.registry_event_cursor.EventCursor.was_emitted`; else the
-      version is marked emitted (``with_emitted``) so the poll passes over it;
-    - the alias watch without tags of ``change.alias`` (its key is
-      :func:`~airflow_mlflow_registry.registry_event_cursor.cursor_key` of the connection,
-      model and alias): a duplicate when it already saw the alias at the version; else its
-      version becomes the change's. Alias watches with tags have keys the receiver cannot
-      derive, and are not synchronised.
-
-    Cursors of another server (the connection was re-pointed) are left alone.
+    values; ``server`` is the connection's tracking host. New-version watches (an int
+    watermark): :meth:`~airflow_mlflow_registry.registry_event_cursor.EventCursor.was_emitted`.
+    The alias watch without tags of ``change.alias`` (key
+    :func:`~airflow_mlflow_registry.registry_event_cursor.cursor_key` of the connection, model
+    and alias): it stands at the change's version. Cursors of another server are ignored; the
+    receiver never writes them (each watch is their only writer).
     """
     alias_key = None
     if change.alias is not None:
         alias_key = cursor_key(conn_id, change.model_name, change.alias, {})
-    updates: dict[str, dict[str, Any]] = {}
     for key, value in cursors.items():
         cursor = EventCursor.from_stored(value)
         if cursor is None or cursor.server not in (None, server):
             continue
         if change.event == NEW_VERSION and isinstance(cursor.version, int):
             if cursor.was_emitted(change.version):
-                return f"the polling watch already emitted version {change.version}", {}
-            updates[key] = cursor.with_emitted(change.version).to_stored()
-        elif key == alias_key:
-            if cursor.version == change.version:
-                return f"the polling watch already saw alias {change.alias!r} there", {}
-            moved = dataclasses.replace(cursor, version=change.version, version_created=None)
-            updates[key] = moved.to_stored()
-    return None, updates
+                return f"the polling watch already emitted version {change.version}"
+        elif key == alias_key and cursor.version == change.version:
+            return f"the polling watch already saw alias {change.alias!r} there"
+    return None
+
+
+def ledger_with(ledger: Any, change: RegistryChange) -> dict[str, Any]:
+    """The receiver's ledger (state-store key :data:`LEDGER_KEY` of the model's asset) after it
+    recorded ``change``: ``{"versions": [...], "aliases": {alias: version}}``, the newest
+    :data:`LEDGER_MAX_VERSIONS` versions."""
+    current = ledger if isinstance(ledger, dict) else {}
+    versions = [str(v) for v in current.get("versions", [])]
+    aliases = dict(current.get("aliases") or {})
+    if change.event == NEW_VERSION and change.version not in versions:
+        versions.append(change.version)
+    elif change.alias is not None:
+        aliases[change.alias] = change.version
+    return {"versions": versions[-LEDGER_MAX_VERSIONS:], "aliases": aliases}
+
+
+def recorded_by_webhook(ledger: Any, payload: Mapping[str, Any]) -> bool:
+    """True when a watch's event ``payload`` (``event``, ``version``, ``alias``) is a change the
+    receiver already recorded according to ``ledger`` (the value at :data:`LEDGER_KEY`)."""
+    if not isinstance(ledger, dict):
+        return False
+    version = str(payload.get("version"))
+    if payload.get("event") == NEW_VERSION:
+        return version in {str(v) for v in ledger.get("versions", [])}
+    if payload.get("event") == ALIAS_MOVED:
+        return (ledger.get("aliases") or {}).get(payload.get("alias")) == version
+    return False

@@ -22,11 +22,13 @@ from airflow_mlflow_registry.version_compat import (
     set_asset_state_entry,
 )
 from airflow_mlflow_registry.webhooks.changes import (
+    LEDGER_KEY,
     RegistryChange,
+    emitted_by_watch,
     event_payload,
     find_duplicate,
+    ledger_with,
     previous_alias_version,
-    sync_watch_cursors,
 )
 
 if TYPE_CHECKING:
@@ -83,9 +85,9 @@ def record_change(
     transaction, the caller commits. Returns None when recorded, else why it is a duplicate.
 
     The event's ``extra`` is ``{"from_webhook": True, "payload": ...}`` (the trigger's events
-    carry ``from_trigger``). On Airflow 3.3+ the cursors of the polling watches on the asset
-    are checked and advanced in the same transaction
-    (:func:`~airflow_mlflow_registry.webhooks.changes.sync_watch_cursors`).
+    carry ``from_trigger``). On Airflow 3.3+, in the same transaction, a change a polling
+    watch's cursor marks emitted is a duplicate, and the receiver's ledger in the asset's
+    state store gains the change.
     """
     from airflow.models.asset import AssetModel
     from sqlalchemy import update
@@ -100,9 +102,9 @@ def record_change(
     duplicate = find_duplicate(change, delivery_id, recorded)
     if duplicate is not None:
         return duplicate
-    cursors = asset_state_entries(session, asset_id, CURSOR_KEY_PREFIX) or {}
+    state = asset_state_entries(session, asset_id, CURSOR_KEY_PREFIX) or {}
     server = tracking_host(record["tracking_uri"], record.get("workspace"))
-    duplicate, cursor_updates = sync_watch_cursors(change, conn_id, server, cursors)
+    duplicate = emitted_by_watch(change, conn_id, server, state)
     if duplicate is not None:
         return duplicate
     previous = previous_alias_version(change.alias, recorded) if change.alias else None
@@ -110,6 +112,8 @@ def record_change(
     asset = session.get(AssetModel, asset_id)
     if register_asset_event(asset, {"from_webhook": True, "payload": payload}, session) is None:
         return "Airflow refused the asset event (asset inactive)"
-    for key, value in cursor_updates.items():
-        set_asset_state_entry(session, asset_id, key, value)
+    ledgers = asset_state_entries(session, asset_id, LEDGER_KEY)
+    if ledgers is not None:  # Airflow 3.3+
+        ledger = ledger_with(ledgers.get(LEDGER_KEY), change)
+        set_asset_state_entry(session, asset_id, LEDGER_KEY, ledger)
     return None

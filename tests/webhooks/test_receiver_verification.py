@@ -19,12 +19,15 @@ from airflow_mlflow_registry.registry_event_cursor import EventCursor, cursor_ke
 from airflow_mlflow_registry.webhooks import receiver
 from airflow_mlflow_registry.webhooks.changes import (
     ALIAS_MOVED,
+    LEDGER_MAX_VERSIONS,
     NEW_VERSION,
     RegistryChange,
+    emitted_by_watch,
     find_duplicate,
+    ledger_with,
     parse_delivery,
     previous_alias_version,
-    sync_watch_cursors,
+    recorded_by_webhook,
 )
 from airflow_mlflow_registry.webhooks.receiver import MAX_BODY_BYTES, URL_PREFIX, create_app
 from airflow_mlflow_registry.webhooks.shared_secret import secret_variable_key
@@ -197,7 +200,9 @@ def test_event_that_makes_no_asset_event_is_acknowledged_and_ignored(client: Tes
     assert response.json()["status"] == "ignored"
 
 
-def test_plugin_mounts_the_receiver_under_its_prefix() -> None:
+def test_plugin_mounts_the_receiver_under_its_prefix_and_is_an_entry_point() -> None:
+    from importlib.metadata import entry_points
+
     from airflow_mlflow_registry.get_provider_info import get_provider_info
     from airflow_mlflow_registry.webhooks.plugin import MlflowRegistryWebhookPlugin
 
@@ -205,6 +210,9 @@ def test_plugin_mounts_the_receiver_under_its_prefix() -> None:
     assert declared["plugin-class"].endswith(MlflowRegistryWebhookPlugin.__name__)
     [mounted] = MlflowRegistryWebhookPlugin.fastapi_apps
     assert mounted["url_prefix"] == URL_PREFIX
+    # Airflow loads provider-info plugins only when providers are not discovered lazily.
+    [entry_point] = [e for e in entry_points(group="airflow.plugins") if "mlflow" in e.name]
+    assert entry_point.load() is MlflowRegistryWebhookPlugin
 
 
 def test_parse_delivery_maps_mlflow_events() -> None:
@@ -240,38 +248,39 @@ def test_duplicates_by_version_by_newest_alias_move_and_by_delivery_id() -> None
     assert previous_alias_version("staging", recorded) is None
 
 
-def test_receiver_checks_and_advances_the_polling_watches_cursors() -> None:
+def test_receiver_treats_what_a_polling_watch_emitted_or_claimed_as_duplicate() -> None:
     server = "127.0.0.1:5000"
-    new_versions = cursor_key("conn", "m", None, {})
-    tagged = cursor_key("conn", "m", None, {"validated": "true"})
-    production = cursor_key("conn", "m", "production", {})
     cursors = {
-        new_versions: EventCursor(server=server, version=5).to_stored(),
-        tagged: EventCursor(server=server, version=3, recheck={}).to_stored(),
-        production: EventCursor(server=server, version="4").to_stored(),
-        "other": {"not": "a cursor"},
+        cursor_key("conn", "m", None, {}): EventCursor(server=server, version=5)
+        .with_emitted(7)
+        .to_stored(),
+        cursor_key("conn", "m", "production", {}): EventCursor(
+            server=server, version="4"
+        ).to_stored(),
+        "mlflow_registry_event_cursor:other": {"not": "a cursor"},
     }
-    # Version 5 was emitted by the poll (at the watermark): a duplicate, nothing written.
-    assert sync_watch_cursors(RegistryChange(NEW_VERSION, "m", "5"), "conn", server, cursors) == (
-        "the polling watch already emitted version 5",
-        {},
-    )
-    # Version 6 is new: every new-version watch passes over it from now on.
-    duplicate, updates = sync_watch_cursors(
-        RegistryChange(NEW_VERSION, "m", "6"), "conn", server, cursors
-    )
-    assert duplicate is None and set(updates) == {new_versions, tagged}
-    assert all(EventCursor.from_stored(v).was_emitted(6) for v in updates.values())
-    assert not EventCursor.from_stored(updates[new_versions]).was_emitted(7)
-    # The alias watch of 'production' already saw version 4; a move to 7 advances it only.
-    move = RegistryChange(ALIAS_MOVED, "m", "4", "production")
-    assert sync_watch_cursors(move, "conn", server, cursors)[0] is not None
-    duplicate, updates = sync_watch_cursors(
-        RegistryChange(ALIAS_MOVED, "m", "7", "production"), "conn", server, cursors
-    )
-    assert duplicate is None and list(updates) == [production]
-    assert updates[production]["version"] == "7"
-    # Cursors of another server are left alone.
-    assert sync_watch_cursors(
-        RegistryChange(NEW_VERSION, "m", "5"), "conn", "elsewhere:5000", cursors
-    ) == (None, {})
+
+    def check(change: RegistryChange, on: str = server) -> str | None:
+        return emitted_by_watch(change, "conn", on, cursors)
+
+    assert check(RegistryChange(NEW_VERSION, "m", "5")) is not None  # at the watermark
+    assert check(RegistryChange(NEW_VERSION, "m", "7")) is not None  # claimed above it
+    assert check(RegistryChange(NEW_VERSION, "m", "6")) is None
+    assert check(RegistryChange(ALIAS_MOVED, "m", "4", "production")) is not None
+    assert check(RegistryChange(ALIAS_MOVED, "m", "5", "production")) is None
+    assert check(RegistryChange(ALIAS_MOVED, "m", "4", "staging")) is None
+    assert check(RegistryChange(NEW_VERSION, "m", "5"), on="elsewhere:5000") is None
+
+
+def test_ledger_tells_the_watch_what_the_receiver_recorded() -> None:
+    ledger = None
+    for version in range(1, LEDGER_MAX_VERSIONS + 3):
+        ledger = ledger_with(ledger, RegistryChange(NEW_VERSION, "m", str(version)))
+    ledger = ledger_with(ledger, RegistryChange(ALIAS_MOVED, "m", "7", "production"))
+    assert len(ledger["versions"]) == LEDGER_MAX_VERSIONS
+    assert recorded_by_webhook(ledger, {"event": NEW_VERSION, "version": "9"})
+    assert not recorded_by_webhook(ledger, {"event": NEW_VERSION, "version": "1"})  # evicted
+    moved = {"event": ALIAS_MOVED, "alias": "production", "version": "7"}
+    assert recorded_by_webhook(ledger, moved)
+    assert not recorded_by_webhook(ledger, {**moved, "version": "8"})
+    assert not recorded_by_webhook(None, {"event": NEW_VERSION, "version": "9"})

@@ -1,0 +1,34 @@
+"""DAGs of the webhook end-to-end tests: one scheduled on a model's asset that only webhooks
+feed, and two whose assets a polling watch also feeds (both paths on)."""
+
+from __future__ import annotations
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG, AssetWatcher
+
+from airflow_mlflow_registry.assets import model_asset
+from airflow_mlflow_registry.triggers import MlflowRegistryEventTrigger
+
+CONN_ID = "mlflow_webhooks"
+
+
+def watched(model: str) -> object:
+    trigger = MlflowRegistryEventTrigger(
+        model_name=model,
+        mlflow_conn_id=CONN_ID,
+        poll_interval=2,
+        start_after_version=0,
+        webhook=True,
+    )
+    return model_asset(
+        CONN_ID, model, watchers=[AssetWatcher(name=f"{model}_poll", trigger=trigger)]
+    )
+
+
+for dag_id, asset in [
+    ("wh_versions", model_asset(CONN_ID, "wh_versions")),
+    ("wh_both", watched("wh_both")),
+    ("wh_reconcile", watched("wh_reconcile")),
+]:
+    with DAG(dag_id, schedule=[asset], catchup=False):
+        EmptyOperator(task_id="consume")
