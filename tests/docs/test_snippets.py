@@ -82,7 +82,6 @@ def test_workspace_snippet_lets_the_user_work_in_that_workspace_only(
     use_connection: UseConnection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import pytest
     from mlflow.exceptions import MlflowException
 
     from airflow_mlflow_registry.hooks import MlflowRegistryHook
