@@ -1,8 +1,10 @@
 """The Airflow plugin that mounts the webhook receiver on the api-server.
 
-Airflow finds it through the ``plugins`` key of the provider info, so installing the package
-is enough; it is mounted at :data:`~airflow_mlflow_registry.webhooks.receiver.URL_PREFIX` on
-every supported Airflow minor (3.0 to 3.3: plugin FastAPI apps exist since 3.0). The receiver's
+Installing the package is enough: Airflow finds it through the package's ``airflow.plugins``
+entry point (and the ``plugins`` key of the provider info, which Airflow 3.3 reads only with
+``[core] lazy_discover_providers = False``); it is mounted at
+:data:`~airflow_mlflow_registry.webhooks.receiver.URL_PREFIX` on every supported Airflow minor
+(3.0 to 3.3: plugin FastAPI apps exist since 3.0). The receiver's
 FastAPI app is built when the plugin is loaded; the other Airflow processes load plugins too,
 which costs them that build and nothing else.
 """
