@@ -56,7 +56,10 @@ def hitl_path(dag_id: str, run_id: str, task_id: str) -> str:
 def answer(
     deployment: AirflowDeployment, dag_id: str, run_id: str, task_id: str, option: str, comment: str
 ) -> None:
-    """Answer the task's request as ``reviewer`` through the REST API."""
+    """Answer the task's request as ``reviewer`` through the REST API, once Airflow has
+    finished parking its current try (as a person reading the page would)."""
+    try_number = deployment.task_instance(dag_id, run_id, task_id)["try_number"]
+    deployment.wait_until_parked(dag_id, run_id, task_id, try_number)
     body = {"chosen_options": [option], "params_input": {"comment": comment}}
     deployment.rest("PATCH", hitl_path(dag_id, run_id, task_id), user="reviewer", json=body)
 
@@ -271,7 +274,8 @@ def test_reviewer_approves_in_the_airflow_ui_on_the_page_with_the_metrics(
     run_id, model = scenarios["run_id"], scenarios["ui_model"]
     candidate, previous = scenarios["ui_candidate"], scenarios["ui_holder"]
     task = "approve_in_ui"
-    deployment.wait_for_task(SCENARIOS_DAG, run_id, task, WAITING)
+    waiting = deployment.wait_for_task(SCENARIOS_DAG, run_id, task, WAITING)
+    deployment.wait_until_parked(SCENARIOS_DAG, run_id, task, waiting["try_number"])
 
     page.goto(f"{deployment.url}/", wait_until="networkidle")
     page.locator("input[name=username]").fill("reviewer")

@@ -25,6 +25,7 @@ it only pays when selected (the fixture is lazy).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from typing import TYPE_CHECKING, Any
@@ -153,6 +154,27 @@ class AirflowDeployment:
             return ti if ti["state"] in states and right_try else None
 
         return self.wait_for(reached, f"{dag_id}/{run_id}/{task_id} in {sorted(states)}", timeout)
+
+    def wait_until_parked(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, timeout: float = 240
+    ) -> None:
+        """Block until the scheduler has handled the worker's exit of ``try_number`` of a task
+        that parked waiting for a person (its log says ``TaskInstance Finished: ...
+        state=awaiting_input`` or ``deferred``). A response given before that races Airflow's
+        handling of the executor event: on 3.3.2 the scheduler then finds the task instance
+        already resumed and marks it failed (seen with an answer 0.4 s after the park), which
+        no person answering through the UI would run into."""
+        parked = re.compile(
+            rf"TaskInstance Finished: dag_id={re.escape(dag_id)}, task_id={re.escape(task_id)}, "
+            rf"run_id={re.escape(run_id)}, .*state=(?:awaiting_input|deferred),.*"
+            rf"try_number={try_number},"
+        )
+        log = self.services.home / "scheduler.log"
+
+        def seen() -> bool:
+            return bool(parked.search(log.read_text(errors="replace")))
+
+        self.wait_for(seen, f"{dag_id}/{run_id}/{task_id} try {try_number} parked", timeout)
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> str:
         """Block until the DAG run has ended; return its state."""
