@@ -7,12 +7,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from airflow_mlflow_registry.validation import is_templated
 from airflow_mlflow_registry.version_compat import AirflowSkipException
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
     from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+
+
+#: Which value of the metric wins: the highest or the lowest.
+METRIC_DIRECTIONS = ("max", "min")
+
+
+def check_metric_direction(direction: Any) -> Any:
+    """``direction`` checked at DAG-parse time (a template passes through).
+
+    :raises ValueError: when it is neither ``"max"`` nor ``"min"``.
+    """
+    if not is_templated(direction) and direction not in METRIC_DIRECTIONS:
+        raise ValueError(f"metric_direction must be 'max' or 'min', got {direction!r}.")
+    return direction
 
 
 class TaskLog(Protocol):

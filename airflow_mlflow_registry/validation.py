@@ -175,6 +175,17 @@ def check_aliases(aliases: Any, argument: str = "aliases") -> list[str]:
     return checked
 
 
+def check_alias_at_parse(alias: Any, argument: str) -> Any:
+    """One alias checked at DAG-parse time, as :func:`check_aliases` does; None and
+    templates pass through (a template is checked once rendered).
+
+    :raises ValueError: naming ``argument``.
+    """
+    if alias is None or is_templated(alias):
+        return alias
+    return check_aliases([alias], argument)[0]
+
+
 def check_timeout(seconds: Any, argument: str) -> float:
     """Return ``seconds`` as a float; it must be a non-negative number."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:

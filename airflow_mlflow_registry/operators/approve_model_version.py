@@ -29,12 +29,16 @@ from airflow_mlflow_registry.exceptions import (
 )
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import dag_run_link
-from airflow_mlflow_registry.metric_guard import check_improvement
+from airflow_mlflow_registry.metric_guard import check_improvement, check_metric_direction
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
-from airflow_mlflow_registry.operators.set_model_version_alias import METRIC_DIRECTIONS
 from airflow_mlflow_registry.review_page import review_page, version_view
 from airflow_mlflow_registry.search_filters import check_version_number
-from airflow_mlflow_registry.validation import check_aliases, check_model_name, is_templated
+from airflow_mlflow_registry.validation import (
+    check_alias_at_parse,
+    check_aliases,
+    check_model_name,
+    is_templated,
+)
 from airflow_mlflow_registry.version_compat import (
     HITL_MISSING,
     HITL_TIMEOUT_ARGUMENT,
@@ -176,8 +180,7 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
                 f"defaults must be None or {self.REJECT!r}, got {defaults!r}: an approval gate "
                 "does not approve by itself when nobody answers."
             )
-        if not is_templated(metric_direction) and metric_direction not in METRIC_DIRECTIONS:
-            raise ValueError(f"metric_direction must be 'max' or 'min', got {metric_direction!r}.")
+        check_metric_direction(metric_direction)
         # Airflow passes the DAG's and the task's params merged, as a ParamsDict of Params.
         params = kwargs.pop("params", None)
         params = params if isinstance(params, ParamsDict) else ParamsDict(params or {})
@@ -193,13 +196,11 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
             kwargs[HITL_TIMEOUT_ARGUMENT] = response_timeout
         super().__init__(subject=subject or "", defaults=defaults, params=params, **kwargs)
         self.model_name = model_name if is_templated(model_name) else check_model_name(model_name)
-        self.alias = alias if is_templated(alias) else check_aliases([alias], "alias")[0]
+        self.alias = check_alias_at_parse(alias, "alias")
         if version is not None and not is_templated(version):
             version = check_version_number(version, "version")
         self.version = version
-        if from_alias is not None and not is_templated(from_alias):
-            from_alias = check_aliases([from_alias], "from_alias")[0]
-        self.from_alias = from_alias
+        self.from_alias = check_alias_at_parse(from_alias, "from_alias")
         if isinstance(compare_metrics, str) and not is_templated(compare_metrics):
             compare_metrics = [compare_metrics]
         if compare_metrics and not is_templated(compare_metrics):

@@ -8,18 +8,21 @@ from airflow.sdk import BaseOperator
 
 from airflow_mlflow_registry.exceptions import NoCandidateVersionError, display_uri
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
-from airflow_mlflow_registry.metric_guard import check_improvement
+from airflow_mlflow_registry.metric_guard import check_improvement, check_metric_direction
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
 from airflow_mlflow_registry.search_filters import check_search_tags, check_version_number
-from airflow_mlflow_registry.validation import check_aliases, check_model_name, is_templated
+from airflow_mlflow_registry.validation import (
+    check_alias_at_parse,
+    check_aliases,
+    check_model_name,
+    is_templated,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from airflow.sdk import Context
     from mlflow.entities.model_registry import ModelVersion
-
-METRIC_DIRECTIONS = ("max", "min")
 
 
 class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
@@ -99,19 +102,17 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
                 "candidate_tags, candidate_alias and require_improvement need best_metric."
             )
         self.model_name = model_name if is_templated(model_name) else check_model_name(model_name)
-        self.alias = _parse_alias(alias, "alias")
+        self.alias = check_alias_at_parse(alias, "alias")
         if version is not None and not is_templated(version):
             version = check_version_number(version, "version")
         self.version = version
-        self.from_alias = _parse_alias(from_alias, "from_alias")
+        self.from_alias = check_alias_at_parse(from_alias, "from_alias")
         if best_metric is not None and not (isinstance(best_metric, str) and best_metric.strip()):
             raise ValueError(f"best_metric must be a metric name, got {best_metric!r}.")
         self.best_metric = best_metric
-        if not is_templated(metric_direction) and metric_direction not in METRIC_DIRECTIONS:
-            raise ValueError(f"metric_direction must be 'max' or 'min', got {metric_direction!r}.")
-        self.metric_direction = metric_direction
+        self.metric_direction = check_metric_direction(metric_direction)
         self.candidate_tags = check_search_tags(candidate_tags, "candidate_tags", at_parse=True)
-        self.candidate_alias = _parse_alias(candidate_alias, "candidate_alias")
+        self.candidate_alias = check_alias_at_parse(candidate_alias, "candidate_alias")
         self.require_improvement = require_improvement
         self.mlflow_conn_id = mlflow_conn_id
         self._declare_model_asset(emit_asset, model_name, mlflow_conn_id)
@@ -175,7 +176,7 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
     ) -> tuple[ModelVersion, float]:
         assert self.best_metric is not None
         tags = check_search_tags(self.candidate_tags, "candidate_tags")
-        candidate_alias = _parse_alias(self.candidate_alias, "candidate_alias")
+        candidate_alias = check_alias_at_parse(self.candidate_alias, "candidate_alias")
         criteria = f"tags {tags}, alias {candidate_alias!r}"
         candidates = hook.find_ready_versions(model_name, alias=candidate_alias, tags=tags)
         if not candidates:
@@ -197,10 +198,3 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
             best[1],
         )
         return best
-
-
-def _parse_alias(alias: Any, argument: str) -> Any:
-    """``alias`` checked (None and templates pass through)."""
-    if alias is None or is_templated(alias):
-        return alias
-    return check_aliases([alias], argument)[0]
