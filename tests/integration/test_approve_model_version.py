@@ -281,7 +281,11 @@ def test_reviewer_approves_in_the_airflow_ui_on_the_page_with_the_metrics(
     page.locator("input[name=username]").fill("reviewer")
     page.locator("input[name=password]").fill(PASSWORDS["reviewer"])
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{deployment.url}/**")
+    # The login page is under the same origin: wait until the sign-in has navigated away from
+    # it and the app has settled, else the next goto aborts that navigation (ERR_ABORTED, seen
+    # once in a fresh-clone run).
+    page.wait_for_url(lambda url: "/auth/login" not in url)
+    page.wait_for_load_state("networkidle")
     page.goto(
         f"{deployment.url}/dags/{SCENARIOS_DAG}/runs/{run_id}/tasks/{task}/required_actions",
         wait_until="networkidle",
