@@ -280,10 +280,11 @@ def _download(
 ) -> str:
     """Download the files of ``chosen`` with the source's client; return their directory."""
     from airflow_mlflow_registry.hooks.client_binding import BoundTrackingServiceClient
+    from airflow_mlflow_registry.hooks.mlflow_compat import registry_client_of, tracking_client_of
     from airflow_mlflow_registry.hooks.model_source_download import download_model_source
 
     source_client: MlflowClient = source.get_conn()
-    tracking_client = source_client._tracking_client
+    tracking_client = tracking_client_of(source_client)
     if not isinstance(tracking_client, BoundTrackingServiceClient):
         raise MlflowRegistryError(
             f"Copying from {source.tracking_uri} is not supported: the source connection "
@@ -298,7 +299,7 @@ def _download(
     try:
         return download_model_source(
             tracking_client,
-            source_client._get_registry_client(),
+            registry_client_of(source_client),
             model_source,
             download_dir,
             allow_ambient_credentials=allow_ambient_credentials,

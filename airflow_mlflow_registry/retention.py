@@ -66,6 +66,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.exceptions import MlflowRequestError
+from airflow_mlflow_registry.hooks.mlflow_compat import registry_client_of
 from airflow_mlflow_registry.hooks.model_versions import search_model_versions
 from airflow_mlflow_registry.hooks.registry_calls import error_code, is_definitive
 from airflow_mlflow_registry.search_filters import check_search_tags, model_version_filter
@@ -415,9 +416,7 @@ class _AliasWatch:
         :raises MlflowRequestError: naming the model.
         """
         try:
-            model = self._registry.client._get_registry_client().get_registered_model(
-                self._model_name
-            )
+            model = registry_client_of(self._registry.client).get_registered_model(self._model_name)
         except Exception as exc:
             raise self._registry.request_error(
                 f"Reading the aliases of model {self._model_name!r} before deleting a version",
@@ -473,7 +472,7 @@ def _delete_unless_kept(
     """
     # The registry client: MlflowClient's own method would first read the model to rule out
     # prompts, one more request between the check and the delete.
-    deleter = registry.single_attempt_client._get_registry_client()
+    deleter = registry_client_of(registry.single_attempt_client)
     version = entry["version"]
     attempts = registry.config.max_retries + 1
     for attempt in range(1, attempts + 1):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from airflow_mlflow_registry.hooks.mlflow_compat import registry_client_of
 from airflow_mlflow_registry.hooks.registry_calls import error_code
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def set_registered_model_alias(
 
     :raises MlflowRequestError: naming the model, alias and version.
     """
-    registry_client = registry.client._get_registry_client()
+    registry_client = registry_client_of(registry.client)
     try:
         try:
             registry_client.set_registered_model_alias(model_name, alias, version)

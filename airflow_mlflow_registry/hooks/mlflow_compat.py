@@ -53,7 +53,10 @@ from airflow_mlflow_registry.exceptions import UnsupportedMlflowClientError
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from mlflow import MlflowClient
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
+    from mlflow.tracking._model_registry.client import ModelRegistryClient
+    from mlflow.tracking._tracking_service.client import TrackingServiceClient
 
 #: The newest mlflow-skinny release the compatibility matrix pins (.ci/matrix/entries.txt; a
 #: test keeps the two equal). Named by :class:`UnsupportedMlflowClientError`.
@@ -359,3 +362,16 @@ def supports_webhooks(client: Any) -> bool:
         hasattr(client, name)
         for name in ("create_webhook", "list_webhooks", "delete_webhook", "test_webhook")
     )
+
+
+def registry_client_of(client: MlflowClient) -> ModelRegistryClient:
+    """The registry client inside ``client``: one request per call, where ``MlflowClient``'s
+    own methods may add one (``set_registered_model_alias`` first reads the model to rule out
+    prompts). An internal the binding check covers (:data:`BINDING_INTERNALS`)."""
+    return client._get_registry_client()
+
+
+def tracking_client_of(client: MlflowClient) -> TrackingServiceClient:
+    """The tracking client inside ``client`` (an attribute :func:`_missing_client_attributes`
+    checks is present)."""
+    return client._tracking_client
