@@ -175,9 +175,9 @@ def check_aliases(aliases: Any, argument: str = "aliases") -> list[str]:
     return checked
 
 
-def check_alias_at_parse(alias: Any, argument: str) -> Any:
-    """One alias checked at DAG-parse time, as :func:`check_aliases` does; None and
-    templates pass through (a template is checked once rendered).
+def check_optional_alias(alias: Any, argument: str) -> Any:
+    """One alias checked as :func:`check_aliases` does; None and templates pass through (at
+    DAG-parse time a template is left for the rendered value, checked at run time).
 
     :raises ValueError: naming ``argument``.
     """

@@ -34,9 +34,9 @@ from airflow_mlflow_registry.operators.model_version_outputs import ModelVersion
 from airflow_mlflow_registry.review_page import review_page, version_view
 from airflow_mlflow_registry.search_filters import check_version_number
 from airflow_mlflow_registry.validation import (
-    check_alias_at_parse,
     check_aliases,
     check_model_name,
+    check_optional_alias,
     is_templated,
 )
 from airflow_mlflow_registry.version_compat import (
@@ -196,11 +196,11 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
             kwargs[HITL_TIMEOUT_ARGUMENT] = response_timeout
         super().__init__(subject=subject or "", defaults=defaults, params=params, **kwargs)
         self.model_name = model_name if is_templated(model_name) else check_model_name(model_name)
-        self.alias = check_alias_at_parse(alias, "alias")
+        self.alias = check_optional_alias(alias, "alias")
         if version is not None and not is_templated(version):
             version = check_version_number(version, "version")
         self.version = version
-        self.from_alias = check_alias_at_parse(from_alias, "from_alias")
+        self.from_alias = check_optional_alias(from_alias, "from_alias")
         if isinstance(compare_metrics, str) and not is_templated(compare_metrics):
             compare_metrics = [compare_metrics]
         if compare_metrics and not is_templated(compare_metrics):

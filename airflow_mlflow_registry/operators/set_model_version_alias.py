@@ -12,9 +12,9 @@ from airflow_mlflow_registry.metric_guard import check_improvement, check_metric
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
 from airflow_mlflow_registry.search_filters import check_search_tags, check_version_number
 from airflow_mlflow_registry.validation import (
-    check_alias_at_parse,
     check_aliases,
     check_model_name,
+    check_optional_alias,
     is_templated,
 )
 
@@ -102,17 +102,17 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
                 "candidate_tags, candidate_alias and require_improvement need best_metric."
             )
         self.model_name = model_name if is_templated(model_name) else check_model_name(model_name)
-        self.alias = check_alias_at_parse(alias, "alias")
+        self.alias = check_optional_alias(alias, "alias")
         if version is not None and not is_templated(version):
             version = check_version_number(version, "version")
         self.version = version
-        self.from_alias = check_alias_at_parse(from_alias, "from_alias")
+        self.from_alias = check_optional_alias(from_alias, "from_alias")
         if best_metric is not None and not (isinstance(best_metric, str) and best_metric.strip()):
             raise ValueError(f"best_metric must be a metric name, got {best_metric!r}.")
         self.best_metric = best_metric
         self.metric_direction = check_metric_direction(metric_direction)
         self.candidate_tags = check_search_tags(candidate_tags, "candidate_tags", at_parse=True)
-        self.candidate_alias = check_alias_at_parse(candidate_alias, "candidate_alias")
+        self.candidate_alias = check_optional_alias(candidate_alias, "candidate_alias")
         self.require_improvement = require_improvement
         self.mlflow_conn_id = mlflow_conn_id
         self._declare_model_asset(emit_asset, model_name, mlflow_conn_id)
@@ -176,7 +176,7 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
     ) -> tuple[ModelVersion, float]:
         assert self.best_metric is not None
         tags = check_search_tags(self.candidate_tags, "candidate_tags")
-        candidate_alias = check_alias_at_parse(self.candidate_alias, "candidate_alias")
+        candidate_alias = check_optional_alias(self.candidate_alias, "candidate_alias")
         criteria = f"tags {tags}, alias {candidate_alias!r}"
         candidates = hook.find_ready_versions(model_name, alias=candidate_alias, tags=tags)
         if not candidates:
