@@ -1,4 +1,5 @@
-"""A person's decision on promoting a model version, recorded on that version as tags.
+"""A person's review of moving an alias to a candidate version, recorded on that version as
+signed tags.
 
 ``ApproveModelVersionOperator`` writes these tags when it asks (status ``pending``) and again
 when the reviewer answers (or the wait expires), so the MLflow UI shows who approved what, and
@@ -14,29 +15,32 @@ when:
 ``airflow.approval.alias``             the alias the approval was for (``champion``)
 ``airflow.approval.previous_version``  the version the alias pointed at when the reviewer was
                                        asked (empty for a first promotion)
+``airflow.approval.signature``         Airflow's signature of all of the above, bound to the
+                                       model, the version and the key
 ``airflow.approval.key``               the task instance's approval key (below); written last
 =====================================  ======================================================
 
-The approval key is a digest of (model, alias, DAG, run, task, map index): the same on every
-try of one task instance. A later try (retry, clear) of that task instance that finds its key
-on the candidate version with status ``approved`` or ``rejected`` takes that decision
-instead of asking again. Another candidate version does not carry the key, so its reviewer
-is asked. An ``expired`` wait is not a decision: a later try asks again.
+The tags are an audit copy signed with the secret of :mod:`.utils.signing`, which registry
+users cannot read. The key is a keyed digest of (model, alias, DAG, run, task, map index): the
+same on every try of one task instance, unpredictable without the secret. A record is taken
+only when its signature verifies for this model, version and key; any other record carrying
+the key was changed or forged, and is ignored and logged as tampered.
 
-Airflow keeps one review request per task instance: a retried or cleared task instance shows
-the reviewer the page of its first request (Airflow 3.3 does not replace it). So a later try
-asks again only about the same comparison (the same candidate, and the alias still at the
-same version); the versions carrying its key say what the first request showed.
+.. seealso:: :doc:`/operators/approve_model_version`
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+import logging
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
+
+from airflow_mlflow_registry.utils.signing import SignatureCheck
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from airflow_mlflow_registry.utils.signing import RecordSigner
 
 APPROVAL_TAG_PREFIX = "airflow.approval."
 STATUS_TAG = APPROVAL_TAG_PREFIX + "status"
@@ -46,6 +50,7 @@ COMMENT_TAG = APPROVAL_TAG_PREFIX + "comment"
 DAG_RUN_TAG = APPROVAL_TAG_PREFIX + "dag_run"
 ALIAS_TAG = APPROVAL_TAG_PREFIX + "alias"
 PREVIOUS_VERSION_TAG = APPROVAL_TAG_PREFIX + "previous_version"
+SIGNATURE_TAG = APPROVAL_TAG_PREFIX + "signature"
 KEY_TAG = APPROVAL_TAG_PREFIX + "key"
 
 PENDING = "pending"
@@ -55,20 +60,30 @@ EXPIRED = "expired"
 #: Statuses a later try of the same task instance takes instead of asking again.
 FINAL_STATUSES = (APPROVED, REJECTED)
 
+log = logging.getLogger(__name__)
+
 
 def approval_key(
-    model_name: str, alias: str, dag_id: str, run_id: str, task_id: str, map_index: int
+    signer: RecordSigner,
+    model_name: str,
+    alias: str,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int,
 ) -> str:
-    """A hex digest naming (model, alias, DAG, run, task, map index): the same on every try of
-    one task instance (a digest, because MLflow search filters cannot escape quotes)."""
-    identity = "\x1f".join([model_name, alias, dag_id, run_id, task_id, str(map_index)])
-    return hashlib.sha256(identity.encode()).hexdigest()
+    """The approval key of one task instance: a keyed hex digest of (model, alias, DAG, run,
+    task, map index), the same on every try (hex, because MLflow search filters cannot escape
+    quotes)."""
+    return signer.digest(model_name, alias, dag_id, run_id, task_id, str(map_index))
 
 
 @dataclass(frozen=True)
-class ApprovalDecision:
-    """One answer to a review request, as recorded on the candidate version."""
+class ApprovalRecord:
+    """One review request (``pending``) or its outcome, about one candidate version."""
 
+    model_name: str
+    version: str
     status: str
     decided_by: str
     decided_at: str
@@ -83,9 +98,18 @@ class ApprovalDecision:
         """True when the alias is to move."""
         return self.status == APPROVED
 
-    def as_tags(self) -> dict[str, str]:
-        """The ``airflow.approval.*`` tags, the key last: a version carries this task
-        instance's key only once every other tag of its decision is written."""
+    @property
+    def final(self) -> bool:
+        """True for a person's answer (``approved`` or ``rejected``)."""
+        return self.status in FINAL_STATUSES
+
+    def signature(self, signer: RecordSigner) -> str:
+        """Airflow's signature of this record."""
+        return signer.sign(asdict(self))
+
+    def as_tags(self, signer: RecordSigner) -> dict[str, str]:
+        """The ``airflow.approval.*`` tags with the signature, the key last: a version carries
+        this task instance's key only once every other tag of its record is written."""
         return {
             STATUS_TAG: self.status,
             APPROVED_BY_TAG: self.decided_by,
@@ -94,17 +118,28 @@ class ApprovalDecision:
             DAG_RUN_TAG: self.dag_run,
             ALIAS_TAG: self.alias,
             PREVIOUS_VERSION_TAG: self.previous_version or "",
+            SIGNATURE_TAG: self.signature(signer),
             KEY_TAG: self.key,
         }
 
     @classmethod
-    def recorded(cls, tags: Mapping[str, str], key: str) -> ApprovalDecision | None:
-        """The final decision (``approved`` or ``rejected``) recorded in ``tags`` under
-        ``key``, or None when there is none (another key, no decision, or ``expired``)."""
-        if tags.get(KEY_TAG) != key or tags.get(STATUS_TAG) not in FINAL_STATUSES:
+    def from_tags(
+        cls,
+        model_name: str,
+        version: str | int,
+        tags: Mapping[str, str],
+        key: str,
+        signer: RecordSigner,
+    ) -> ApprovalRecord | None:
+        """The record of task instance ``key`` in ``tags`` of ``model_name``/``version``, or
+        None when there is none or its signature does not verify (logged as tampered: a
+        record Airflow did not write is never taken)."""
+        if tags.get(KEY_TAG) != key:
             return None
-        return cls(
-            status=tags[STATUS_TAG],
+        record = cls(
+            model_name=model_name,
+            version=str(version),
+            status=tags.get(STATUS_TAG, ""),
             decided_by=tags.get(APPROVED_BY_TAG, ""),
             decided_at=tags.get(DECIDED_AT_TAG, ""),
             comment=tags.get(COMMENT_TAG, ""),
@@ -113,3 +148,17 @@ class ApprovalDecision:
             previous_version=tags.get(PREVIOUS_VERSION_TAG) or None,
             key=key,
         )
+        check = signer.check(asdict(record), tags.get(SIGNATURE_TAG))
+        if check is SignatureCheck.VALID:
+            return record
+        log.warning(
+            "Ignoring the approval tags on model %r version %s: their signature is %s (%s). "
+            "They were not written by this Airflow as they stand (changed or forged by a "
+            "registry user, or signed with a secret this Airflow no longer holds); a person "
+            "is asked instead.",
+            model_name,
+            version,
+            check.value,
+            "tampered" if check is SignatureCheck.INVALID else "unverifiable",
+        )
+        return None

@@ -287,3 +287,19 @@ class HumanInTheLoopUnavailableError(MlflowRegistryError):
 class ReviewRequestChangedError(MlflowRegistryError):
     """A later try of an approval task would ask about another comparison than the page its
     first request showed (Airflow keeps that page); the message names both and the fix."""
+
+
+class StaleApprovalError(MlflowRegistryError):
+    """An approval would move an alias that has moved since the reviewer was asked: the
+    reviewer compared the candidate with another version than the one it would replace. The
+    message names the versions and the fix (a new DAG run asks again)."""
+
+
+class TamperedRecordError(MlflowRegistryError):
+    """A record the task wrote for itself (the review request in XCom) was changed by someone
+    else before the task read it back: its signature does not verify. Nothing is moved."""
+
+
+class SigningSecretError(MlflowRegistryError):
+    """The Airflow variable holding the signing secret is missing or too short; the message
+    names it and says how to set it."""

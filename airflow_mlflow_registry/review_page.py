@@ -8,8 +8,10 @@ and model source, the lineage (the DAG, run and task that registered the version
 both versions and runs in MLflow and back to the Airflow run that asks. Without a current
 version (a first promotion) it says so and shows the candidate alone.
 
-Text read from MLflow (tag and parameter values, names) is escaped, so it shows as written and
-cannot add links or images to the page. mlflow is imported only through the hook.
+Text read from MLflow (tag and parameter values, names, lineage) is a registry user's: it is
+put on one line and escaped, so it shows as written and makes no link, image, heading,
+emphasis or bare-URL link. The page links only to the connection's MLflow server (URLs the hook
+builds) and to the Airflow UI (``[api] base_url``). mlflow is imported only through the hook.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
 
 from airflow_mlflow_registry.exceptions import display_uri
 from airflow_mlflow_registry.lineage import TAG_PREFIX
@@ -32,8 +35,15 @@ if TYPE_CHECKING:
 #: Rows per table at most; the rest are counted in a last row.
 MAX_ROWS = 50
 MAX_CELL_CHARACTERS = 200
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~])")
+#: Characters escaped in registry text: Markdown syntax, HTML, entities, and the ``:``/``@``
+#: that GitHub-flavoured Markdown turns into links when written as bare URLs or e-mail addresses.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:@&=^$%\"'])")
 MISSING = "—"
+#: GitHub-flavoured Markdown (the Airflow UI's) turns ``http(s)://...``, ``www.x.y`` and
+#: ``a@b.c`` in text into links after escapes are resolved, so escaping cannot stop it: a zero
+#: width space after ``:``, ``www`` and ``@`` breaks those patterns and changes nothing visible.
+_AUTOLINK_TRIGGER = re.compile(r"(?i)(:(?=//)|www(?=\.)|@)")
+ZERO_WIDTH_SPACE = "\u200b"
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,9 @@ def review_page(
     """The Markdown page comparing ``candidate`` with ``current`` (the version ``alias``
     points at; None for a first promotion). ``metrics`` picks the metrics to show (default:
     every metric either run logged); ``guard`` is a sentence on the automatic check that
-    passed, shown first."""
+    passed, shown first. A lineage link to the Airflow UI is kept only when it lies under the
+    base of ``airflow_run_url`` (the Airflow UI's own address)."""
+    airflow_base = _airflow_base(airflow_run_url)
     sections = [_summary(model_name, alias, candidate, current)]
     if guard:
         sections.append(f"**Automatic check passed:** {_text(guard)}")
@@ -99,7 +111,7 @@ def review_page(
         "#### Metrics\n\n" + _metrics_table(candidate, current, metrics, columns),
         "#### Parameters" + _params_section(candidate, current, columns),
         "#### Tags\n\n" + _tags_table(candidate, current, columns),
-        "#### Source and lineage\n\n" + _lineage_table(candidate, current, columns),
+        "#### Source and lineage\n\n" + _lineage_table(candidate, current, columns, airflow_base),
         "#### Links\n\n" + _links(alias, candidate, current, airflow_run_url),
     ]
     return "\n\n".join(sections) + "\n"
@@ -181,13 +193,18 @@ def _tags_table(candidate: VersionView, current: VersionView | None, columns: li
     return _table(["Tag", *columns], rows)
 
 
-def _lineage_table(candidate: VersionView, current: VersionView | None, columns: list[str]) -> str:
+def _lineage_table(
+    candidate: VersionView,
+    current: VersionView | None,
+    columns: list[str],
+    airflow_base: str | None,
+) -> str:
     views = [candidate] if current is None else [candidate, current]
     rows = [
         ["Source run", *(_run_cell(view) for view in views)],
         ["Model source", *(_code(view.source) for view in views)],
         ["Registered at", *(view.registered_at for view in views)],
-        ["Registered by", *(_registered_by(view) for view in views)],
+        ["Registered by", *(_registered_by(view, airflow_base) for view in views)],
     ]
     return _table(["", *columns], rows)
 
@@ -199,16 +216,16 @@ def _links(
     if current is not None:
         items.append(_version_links(f"Current {_text(alias)} version {current.version}", current))
     if airflow_run_url:
-        items.append(f"- [This Airflow run]({airflow_run_url})")
+        items.append(f"- [This Airflow run]({_target(airflow_run_url)})")
     return "\n".join(items)
 
 
 def _version_links(label: str, view: VersionView) -> str:
     links = []
     if view.version_url:
-        links.append(f"[model version in MLflow]({view.version_url})")
+        links.append(f"[model version in MLflow]({_target(view.version_url)})")
     if view.run_url:
-        links.append(f"[source run in MLflow]({view.run_url})")
+        links.append(f"[source run in MLflow]({_target(view.run_url)})")
     return f"- {label}: " + (", ".join(links) if links else "no MLflow UI for this server")
 
 
@@ -216,10 +233,12 @@ def _run_cell(view: VersionView) -> str:
     if not view.run_id:
         return MISSING
     name = f"{_text(view.run_name)} ({_code(view.run_id)})" if view.run_name else _code(view.run_id)
-    return f"[{name}]({view.run_url})" if view.run_url else name
+    return f"[{name}]({_target(view.run_url)})" if view.run_url else name
 
 
-def _registered_by(view: VersionView) -> str:
+def _registered_by(view: VersionView, airflow_base: str | None) -> str:
+    """Who registered the version, from its lineage tags (a registry user's text): a link to
+    the task only when it points into this Airflow UI."""
     lineage = view.lineage
     if not lineage.get("dag_id"):
         return "not registered by Airflow"
@@ -227,8 +246,23 @@ def _registered_by(view: VersionView) -> str:
         f"DAG {_code(lineage['dag_id'])}, run {_code(lineage.get('run_id'))}, "
         f"task {_code(lineage.get('task_id'))}"
     )
-    link = lineage.get("run_link")
-    return f"{text} ([task in Airflow]({link}))" if link and link.startswith("http") else text
+    link = lineage.get("run_link") or ""
+    if airflow_base and link.startswith(airflow_base):
+        return f"{text} ([task in Airflow]({_target(link)}))"
+    return text
+
+
+def _airflow_base(airflow_run_url: str | None) -> str | None:
+    """``scheme://host[:port]/`` of the Airflow UI, from a link into it."""
+    if not airflow_run_url:
+        return None
+    parts = urlsplit(airflow_run_url)
+    return f"{parts.scheme}://{parts.netloc}/" if parts.scheme in ("http", "https") else None
+
+
+def _target(url: str) -> str:
+    """``url`` percent-encoded where Markdown would end or change a link target."""
+    return quote(url, safe=":/?#&=%+,;@!$*'~")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -251,13 +285,15 @@ def _text(value: str | None) -> str:
     text = " ".join(str(value).split())
     if len(text) > MAX_CELL_CHARACTERS:
         text = text[: MAX_CELL_CHARACTERS - 1] + "…"
+    text = _AUTOLINK_TRIGGER.sub(lambda match: match.group(1) + ZERO_WIDTH_SPACE, text)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text) if text else '""'
 
 
 def _code(value: str | None) -> str:
-    """``value`` in a code span (literal; a backtick or pipe inside falls back to text)."""
+    """``value`` in a code span (literal; a backtick, pipe, line break or other unprintable
+    character inside falls back to text)."""
     if not value:
         return MISSING
-    if "`" in value or "|" in value or len(value) > MAX_CELL_CHARACTERS:
+    if "`" in value or "|" in value or not value.isprintable() or len(value) > MAX_CELL_CHARACTERS:
         return _text(value)
     return f"`{value}`"

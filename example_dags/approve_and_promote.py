@@ -10,7 +10,10 @@ params) and logs its parameters and metrics; ``register`` registers it and point
    both versions side by side: metrics with the difference, parameters that differ, tags,
    source runs, lineage and links;
 3. on *Approve*, moves ``champion`` to the challenger and records the decision on the version
-   (``airflow.approval.*`` tags: status, who, when, comment, DAG run).
+   (``airflow.approval.*`` tags: status, who, when, comment, DAG run, Airflow's signature).
+
+Set the Airflow variable ``mlflow_registry_signing_secret`` (32+ random characters) once
+before the first run: approvals are recorded with Airflow's signature.
 
 ``deploy`` runs only after an approval (a rejection, or no answer within a day, skips it).
 Run it with another ``model_name`` param to keep your experiments apart. Needs Airflow 3.1+.

@@ -4,6 +4,7 @@ recorded on the version."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +16,8 @@ from airflow_mlflow_registry.approval import (
     EXPIRED,
     KEY_TAG,
     PENDING,
-    PREVIOUS_VERSION_TAG,
     REJECTED,
-    ApprovalDecision,
+    ApprovalRecord,
     approval_key,
 )
 from airflow_mlflow_registry.exceptions import (
@@ -25,6 +25,8 @@ from airflow_mlflow_registry.exceptions import (
     MlflowRegistryError,
     NoCandidateVersionError,
     ReviewRequestChangedError,
+    StaleApprovalError,
+    TamperedRecordError,
     display_uri,
 )
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
@@ -33,6 +35,7 @@ from airflow_mlflow_registry.metric_guard import check_improvement, check_metric
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
 from airflow_mlflow_registry.review_page import review_page, version_view
 from airflow_mlflow_registry.search_filters import check_version_number
+from airflow_mlflow_registry.utils.signing import SignatureCheck, task_signer
 from airflow_mlflow_registry.validation import (
     check_aliases,
     check_model_name,
@@ -50,6 +53,8 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
     from mlflow.entities.model_registry import ModelVersion
+
+    from airflow_mlflow_registry.utils.signing import RecordSigner
 
 #: XCom key of the review request (candidate, current holder, approval key), pushed before
 #: the task waits and read when it resumes: the answer is about the version the page showed.
@@ -75,22 +80,15 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
     ``SetModelVersionAliasOperator``'s ``require_improvement``: a holder without the metric,
     or none, does not block). When it does not, the task is skipped and nobody is asked.
 
-    The answer is recorded on the candidate version as ``airflow.approval.*`` tags (see
-    :mod:`airflow_mlflow_registry.approval`): ``approved`` moves the alias, exactly once;
-    ``rejected`` moves nothing and skips the downstream tasks (as ``ApprovalOperator`` does).
-    When ``response_timeout`` passes without an answer the status is ``expired`` and nothing
-    moves; then, as Airflow's rule for the timeout goes, the task fails, or with
-    ``defaults="Reject"`` it succeeds and skips the downstream tasks.
-
-    Idempotent: a later try of the same task instance (a retry, a clear) whose candidate
-    already carries this task instance's ``approved`` or ``rejected`` decision takes it without
-    asking again, and moves the alias only if it is not there yet. When ``alias`` already
-    points at the candidate, nobody is asked. Airflow keeps the first review page of a task
-    instance, so a later try asks again only about the same comparison (after an expired
-    wait, say); when the candidate changed (``from_alias`` now points elsewhere) or the alias
-    moved meanwhile, it fails with
-    :class:`~airflow_mlflow_registry.exceptions.ReviewRequestChangedError` instead of showing
-    the reviewer a stale page: start a new DAG run to review the new candidate.
+    The answer is recorded on the candidate version as ``airflow.approval.*`` tags signed with
+    the Airflow variable ``mlflow_registry_signing_secret`` (see
+    :mod:`airflow_mlflow_registry.approval`): ``approved`` moves the operator's ``alias``,
+    exactly once, and only while it still points where the reviewer saw it; ``rejected`` moves
+    nothing and skips the downstream tasks; ``expired`` (no answer within
+    ``response_timeout``) moves nothing. Only the reviewer's answer and records carrying
+    Airflow's signature authorise a move: tags a registry user wrote are ignored and logged as
+    tampered. A later try (retry, clear) takes this task instance's signed decision without
+    asking again.
 
     Returns (and pushes to XCom) a plain dict: ``model_name``, ``alias``, ``version``,
     ``previous_version`` (the holder when the reviewer was asked; None for a first promotion),
@@ -132,6 +130,9 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
     :raises HumanInTheLoopUnavailableError: on Airflow 3.0.
     :raises ValueError: for invalid arguments, naming the argument.
     :raises ReviewRequestChangedError: when a later try would ask about another comparison.
+    :raises StaleApprovalError: when the alias moved after the reviewer was asked.
+    :raises TamperedRecordError: when the review request kept in XCom was changed.
+    :raises SigningSecretError: when the signing secret is not set.
     :raises NoCandidateVersionError: when the candidate does not exist or is not READY, or
         lacks ``guard_metric``.
     """
@@ -216,28 +217,29 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
     # ------------------------------------------------------------------------ asking
 
     def execute(self, context: Context) -> Any:
-        """Take this task instance's recorded decision, or check the guard, write the review
+        """Take this task instance's signed decision, or check the guard, write the review
         page and wait for the reviewer (Airflow resumes in :meth:`execute_complete`)."""
         hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
         model_name = check_model_name(self.model_name)
         alias = check_aliases([self.alias], "alias")[0]
         candidate = self._candidate(hook, model_name)
         ti = context["ti"]
-        key = approval_key(
-            model_name, alias, ti.dag_id, ti.run_id, ti.task_id, _map_index(ti.map_index)
+        signer = task_signer()
+        key = self._approval_key(signer, model_name, alias, ti)
+        recorded = ApprovalRecord.from_tags(
+            model_name, candidate.version, candidate.tags or {}, key, signer
         )
-        recorded = ApprovalDecision.recorded(candidate.tags or {}, key)
-        if recorded is not None:
+        if recorded is not None and recorded.final:
             self.log.info(
-                "Version %s of model %r was %s by %s at %s for this task instance: not asking "
-                "again.",
+                "Version %s of model %r was %s by %s at %s for this task instance (signed "
+                "record): not asking again.",
                 candidate.version,
                 model_name,
                 recorded.status,
                 recorded.decided_by,
                 recorded.decided_at,
             )
-            return self._conclude(context, hook, candidate, recorded, asked=False)
+            return self._conclude(context, hook, candidate, recorded, signer, asked=False)
         holder = hook.get_version_by_alias(model_name, alias)
         if holder is not None and str(holder.version) == str(candidate.version):
             self.log.info(
@@ -250,7 +252,7 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
             return self._publish(context, record, alias, changed=False)
         previous_version = None if holder is None else str(holder.version)
         guard = self._check_guard(hook, alias, candidate) if self.guard_metric else None
-        self._check_same_request(hook, key, candidate, previous_version)
+        self._check_same_request(hook, signer, key, candidate, previous_version)
         self.body = review_page(
             model_name,
             alias,
@@ -265,31 +267,46 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         self.subject = (
             self.subject or f"Promote {model_name} version {candidate.version} to {alias!r}?"
         )
-        pending = ApprovalDecision(
-            status=PENDING,
-            decided_by="",
-            decided_at="",
-            comment="",
-            dag_run=f"{ti.dag_id}/{ti.run_id}",
-            alias=alias,
-            previous_version=previous_version,
-            key=key,
-        )
-        hook.set_model_version_tags(model_name, candidate.version, pending.as_tags())
+        pending = self._pending(model_name, str(candidate.version), previous_version, key, ti)
+        hook.set_model_version_tags(model_name, candidate.version, pending.as_tags(signer))
         request = {
-            "version": str(candidate.version),
+            "version": pending.version,
             "previous_version": previous_version,
             "key": key,
+            "signature": pending.signature(signer),
         }
         ti.xcom_push(key=REQUEST_XCOM_KEY, value=request)
         self.log.info(
             "Asking to move %r of model %r from version %s to %s.",
             alias,
             model_name,
-            request["previous_version"] or "(none)",
+            previous_version or "(none)",
             candidate.version,
         )
         return super().execute(context)
+
+    @staticmethod
+    def _approval_key(signer: RecordSigner, model_name: str, alias: str, ti: Any) -> str:
+        return approval_key(
+            signer, model_name, alias, ti.dag_id, ti.run_id, ti.task_id, _map_index(ti.map_index)
+        )
+
+    def _pending(
+        self, model_name: str, version: str, previous_version: str | None, key: str, ti: Any
+    ) -> ApprovalRecord:
+        """The review request of task instance ``ti`` about ``version``, as recorded."""
+        return ApprovalRecord(
+            model_name=model_name,
+            version=version,
+            status=PENDING,
+            decided_by="",
+            decided_at="",
+            comment="",
+            dag_run=f"{ti.dag_id}/{ti.run_id}",
+            alias=check_aliases([self.alias], "alias")[0],
+            previous_version=previous_version,
+            key=key,
+        )
 
     def _candidate(self, hook: MlflowRegistryHook, model_name: str) -> ModelVersion:
         """The READY candidate version, by number or alias."""
@@ -316,14 +333,21 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
     def _check_same_request(
         self,
         hook: MlflowRegistryHook,
+        signer: RecordSigner,
         key: str,
         candidate: ModelVersion,
         previous_version: str | None,
     ) -> None:
         """Refuse to ask when an earlier try of this task instance asked about another
-        comparison: Airflow would show the reviewer that earlier page."""
+        comparison (by its signed request): Airflow would show the reviewer that earlier
+        page."""
         for earlier in hook.find_model_versions_by_key(candidate.name, key, key_tag=KEY_TAG):
-            shown = (str(earlier.version), (earlier.tags or {}).get(PREVIOUS_VERSION_TAG) or None)
+            record = ApprovalRecord.from_tags(
+                candidate.name, earlier.version, earlier.tags or {}, key, signer
+            )
+            if record is None:
+                continue
+            shown = (record.version, record.previous_version)
             if shown == (str(candidate.version), previous_version):
                 continue
             raise ReviewRequestChangedError(
@@ -357,16 +381,12 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Record the reviewer's answer (or the expiry) on the version the page showed, move
-        the alias on approval, and finish as ``ApprovalOperator`` does."""
+        the alias on approval when it still points where the reviewer saw it, and finish as
+        ``ApprovalOperator`` does."""
         ti = context["ti"]
-        request = ti.xcom_pull(
-            task_ids=ti.task_id, key=REQUEST_XCOM_KEY, map_indexes=_map_index(ti.map_index)
-        )
-        if not request:
-            raise MlflowRegistryError(
-                f"The review request of task {ti.task_id!r} (XCom {REQUEST_XCOM_KEY!r}) is "
-                "missing: clear the task to ask again."
-            )
+        model_name = check_model_name(self.model_name)
+        signer = task_signer()
+        request = self._signed_request(ti, model_name, signer)
         timed_out = bool(event.get("timedout")) or event.get("error_type") == "timeout"
         if "error" in event and not timed_out:
             return super().execute_complete(context=context, event=event)  # raises
@@ -380,30 +400,59 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         else:
             approved = event["chosen_options"] == [self.APPROVE]
             status = APPROVED if approved else REJECTED
-        decision = ApprovalDecision(
+        decision = replace(
+            request,
             status=status,
             decided_by="" if timed_out else str(responder.get("name") or responder.get("id")),
             decided_at=_iso(responded_at),
             comment=""
             if timed_out
             else str((event.get("params_input") or {}).get("comment") or ""),
-            dag_run=f"{ti.dag_id}/{ti.run_id}",
-            alias=check_aliases([self.alias], "alias")[0],
-            previous_version=request["previous_version"],
-            key=request["key"],
         )
         hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
-        candidate = hook.get_model_version_entity(
-            check_model_name(self.model_name), request["version"]
+        candidate = hook.get_model_version_entity(model_name, decision.version)
+        return self._conclude(context, hook, candidate, decision, signer, asked=True, event=event)
+
+    def _signed_request(self, ti: Any, model_name: str, signer: RecordSigner) -> ApprovalRecord:
+        """The review request this try pushed before waiting, checked against its signature
+        and this task instance: the version moved is the one the reviewer was shown.
+
+        :raises TamperedRecordError: when the request in XCom was changed or replaced.
+        """
+        pushed = ti.xcom_pull(
+            task_ids=ti.task_id, key=REQUEST_XCOM_KEY, map_indexes=_map_index(ti.map_index)
         )
-        return self._conclude(context, hook, candidate, decision, asked=True, event=event)
+        if not pushed:
+            raise MlflowRegistryError(
+                f"The review request of task {ti.task_id!r} (XCom {REQUEST_XCOM_KEY!r}) is "
+                "missing: clear the task to ask again."
+            )
+        alias = check_aliases([self.alias], "alias")[0]
+        key = self._approval_key(signer, model_name, alias, ti)
+        request = self._pending(
+            model_name,
+            str(pushed.get("version")),
+            None if pushed.get("previous_version") is None else str(pushed["previous_version"]),
+            key,
+            ti,
+        )
+        check = signer.check(asdict(request), pushed.get("signature"))
+        if pushed.get("key") != key or check is not SignatureCheck.VALID:
+            raise TamperedRecordError(
+                f"The review request of task {ti.task_id!r} (XCom {REQUEST_XCOM_KEY!r}) was "
+                "changed after the reviewer was asked (its signature does not verify for this "
+                f"task instance): not moving {alias!r} of model {model_name!r}. Find out who "
+                "wrote the XCom, then clear the task to ask again."
+            )
+        return request
 
     def _conclude(
         self,
         context: Context,
         hook: MlflowRegistryHook,
         candidate: ModelVersion,
-        decision: ApprovalDecision,
+        decision: ApprovalRecord,
+        signer: RecordSigner,
         *,
         asked: bool,
         event: dict[str, Any] | None = None,
@@ -411,20 +460,19 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         """Record ``decision`` (when it is new), move the alias on approval, let
         ``ApprovalOperator`` skip the downstream tasks on rejection (or fail on a timeout
         without defaults), and return the record."""
-        model_name, version = candidate.name, str(candidate.version)
         if asked:
-            hook.set_model_version_tags(model_name, version, decision.as_tags())
+            hook.set_model_version_tags(
+                decision.model_name, decision.version, decision.as_tags(signer)
+            )
             self.log.info(
                 "Recorded on model %r version %s: %s by %s at %s.",
-                model_name,
-                version,
+                decision.model_name,
+                decision.version,
                 decision.status,
                 decision.decided_by or "nobody (the wait expired)",
                 decision.decided_at,
             )
-        changed = False
-        if decision.approved:
-            changed = hook.set_model_version_alias(model_name, decision.alias, version) != version
+        changed = self._move_if_unmoved(hook, decision) if decision.approved else False
         record = self._record(
             hook, candidate, decision.alias, decision.previous_version, changed=changed
         )
@@ -437,6 +485,31 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         )
         super().execute_complete(context=context, event=event or _replayed_event(decision, self))
         return self._publish(context, record, decision.alias, changed=changed)
+
+    def _move_if_unmoved(self, hook: MlflowRegistryHook, decision: ApprovalRecord) -> bool:
+        """Point the alias at the approved version when it still points where the reviewer
+        saw it (``decision.previous_version``); return whether it moved.
+
+        MLflow has no compare-and-set: an alias moved by someone else between the read here
+        and the update (two requests) is overwritten.
+
+        :raises StaleApprovalError: when the alias has moved since the reviewer was asked.
+        """
+        model_name, alias, version = decision.model_name, decision.alias, decision.version
+        holder = hook.get_version_by_alias(model_name, alias)
+        now = None if holder is None else str(holder.version)
+        if now == version:
+            return False
+        if now != decision.previous_version:
+            raise StaleApprovalError(
+                f"Not moving {alias!r} of model {model_name!r} to version {version}: "
+                f"{decision.decided_by or 'the reviewer'} approved it against version "
+                f"{decision.previous_version or 'none (a first promotion)'}, but {alias!r} now "
+                f"points at version {now or 'none'}: it moved after the reviewer was asked. "
+                f"Start a new DAG run to review version {version} against version "
+                f"{now or 'none'}."
+            )
+        return hook.set_model_version_alias(model_name, alias, version) != version
 
     def _record(
         self,
@@ -467,7 +540,7 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         }
 
 
-def _replayed_event(decision: ApprovalDecision, operator: ApprovalOperator) -> dict[str, Any]:
+def _replayed_event(decision: ApprovalRecord, operator: ApprovalOperator) -> dict[str, Any]:
     """The answer ``decision`` recorded, in the shape Airflow resumes a task with."""
     chosen = operator.APPROVE if decision.approved else operator.REJECT
     user = {"id": decision.decided_by, "name": decision.decided_by}

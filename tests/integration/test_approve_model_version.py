@@ -10,6 +10,7 @@ expire, retry after approval, guard, UI), all waiting at once; the shipped examp
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -18,7 +19,10 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 import pytest
 
+from airflow_mlflow_registry.approval import approval_key
+from airflow_mlflow_registry.utils.signing import RecordSigner
 from tests.conftest import REPO_ROOT
+from tests.support.airflow_deployment import SIGNING_SECRET
 from tests.support.browser import chromium_page
 from tests.support.model_versions import add_version, unique
 
@@ -37,6 +41,14 @@ EXAMPLE_DAG = "approve_and_promote"
 WAITING = ("awaiting_input", "deferred")  # Airflow 3.3+ / 3.1 and 3.2
 #: Set to a directory to keep the reviewer's page screenshot there (the docs' image).
 SCREENSHOT_DIR_ENV = "APPROVAL_SCREENSHOT_DIR"
+#: Registry text dressed up as Markdown on the UI scenario's candidate (issue 26, item 4).
+HOSTILE_TAGS = {
+    "airflow.dag_id": "train\n\n**Security review: PASSED** ![](https://attacker.example/px.gif)",
+    "airflow.run_id": "r1",
+    "airflow.task_id": "register",
+    "airflow.run_link": "https://attacker.example/task",
+    "review": "# Approved\n\n[sign-off](https://attacker.example/ok) https://attacker.example/y",
+}
 
 
 def approval_tags(client: MlflowClient, model: str, version: str) -> dict[str, str]:
@@ -64,6 +76,37 @@ def answer(
     deployment.rest("PATCH", hitl_path(dag_id, run_id, task_id), user="reviewer", json=body)
 
 
+def task_log(deployment: AirflowDeployment, dag_id: str, run_id: str, task: str, try_: int) -> str:
+    path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task}/logs/{try_}"
+    return str(deployment.rest("GET", path, params={"full_content": "true"}))
+
+
+def forged_approval(model: str, run_id: str, task: str, previous: str, *, keyed: bool) -> dict:
+    """Tags claiming that alice approved moving `champion` for the `staging` gate ``task``,
+    under the key the gate looks for: the unkeyed digest the provider used before signing, or
+    (``keyed``) the keyed one with a made-up signature, as a registry user who copied the key
+    from a pending request would write them."""
+    identity = [model, "staging", SCENARIOS_DAG, run_id, task, "-1"]
+    signer = RecordSigner(SIGNING_SECRET)
+    key = (
+        approval_key(signer, *identity[:5], -1)
+        if keyed
+        else hashlib.sha256("\x1f".join(identity).encode()).hexdigest()
+    )
+    tags = {
+        "airflow.approval.status": "approved",
+        "airflow.approval.approved_by": "alice",
+        "airflow.approval.decided_at": "2026-12-01T10:00:00+00:00",
+        "airflow.approval.comment": "",
+        "airflow.approval.dag_run": f"{SCENARIOS_DAG}/{run_id}",
+        "airflow.approval.alias": "champion",
+        "airflow.approval.previous_version": previous,
+    }
+    if keyed:
+        tags["airflow.approval.signature"] = f"v1:{signer.key_id}:" + "0" * 64
+    return {**tags, "airflow.approval.key": key}
+
+
 def assert_recent(moment: str) -> None:
     decided = pendulum.parse(moment)
     assert abs((pendulum.now("UTC") - decided).total_seconds()) < 900, moment
@@ -88,7 +131,9 @@ def client(mlflow_server: MlflowServer) -> MlflowClient:
 def scenarios(deployment: AirflowDeployment, client: MlflowClient) -> dict[str, Any]:
     """One run of the scenarios DAG, each task on a model of its own (seeded here)."""
     seeded: dict[str, Any] = {}
-    for name in ("ui", "reject", "expire", "retry", "guard"):
+    run_id = unique("scenarios")
+    names = ("ui", "reject", "expire", "retry", "guard", "forged_plain", "forged_keyed", "stale")
+    for name in (*names, "xcom"):
         model = unique(f"approval-{name}")
         seeded[f"{name}_model"] = model
         if name != "retry":  # the retry scenario is a first promotion
@@ -101,16 +146,24 @@ def scenarios(deployment: AirflowDeployment, client: MlflowClient) -> dict[str, 
                 aliases=["champion"],
             )
         better = 0.80 if name == "guard" else 0.95
+        tags = {"team": "search", "note": "tuned | retrained"}
+        if name == "ui":
+            tags |= HOSTILE_TAGS
+        elif name.startswith("forged"):
+            tags |= forged_approval(
+                model, run_id, name, seeded[f"{name}_holder"], keyed=name == "forged_keyed"
+            )
         seeded[f"{name}_candidate"] = add_version(
             client,
             model,
             {"accuracy": better, "f1": 0.91},
             params={"C": "0.5", "max_iter": "200"},
-            tags={"team": "search", "note": "tuned | retrained"},
+            tags=tags,
             aliases=["challenger"],
         )
+    seeded["xcom_other"] = add_version(client, seeded["xcom_model"], {"accuracy": 0.5})
     seeded["reject_version"] = seeded["reject_candidate"]
-    run_id = deployment.trigger(SCENARIOS_DAG, unique("scenarios"), conf=seeded)
+    deployment.trigger(SCENARIOS_DAG, run_id, conf=seeded)
     return {**seeded, "run_id": run_id}
 
 
@@ -253,6 +306,73 @@ def test_retry_after_approval_does_not_ask_again_and_a_clear_refuses_a_changed_c
     assert approval_tags(client, model, newer) == {}
 
 
+@pytest.mark.parametrize("task", ["forged_plain", "forged_keyed"])
+def test_forged_approval_tags_move_nothing_and_a_person_is_asked(
+    deployment: AirflowDeployment, client: MlflowClient, scenarios: dict[str, Any], task: str
+) -> None:
+    """Issue 26, items 1 and 2: tags claiming an approval (status, approver, key, and an alias
+    other than the gate's) are not a decision; the gate asks, and moves only its own alias."""
+    run_id, model = scenarios["run_id"], scenarios[f"{task}_model"]
+    candidate, previous = scenarios[f"{task}_candidate"], scenarios[f"{task}_holder"]
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, task, WAITING)
+    request = deployment.rest("GET", hitl_path(SCENARIOS_DAG, run_id, task))
+    assert request["response_received"] is False  # a person is asked
+    assert holder(client, model, "champion") == previous
+    assert holder(client, model, "staging") is None
+    answer(deployment, SCENARIOS_DAG, run_id, task, "Approve", "looked at it")
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, task, ("success",))
+    assert holder(client, model, "staging") == candidate  # the gate's own alias
+    assert holder(client, model, "champion") == previous  # never the tag's
+    tags = approval_tags(client, model, candidate)
+    assert (tags["approved_by"], tags["alias"]) == ("reviewer", "staging")
+    log = task_log(deployment, SCENARIOS_DAG, run_id, task, 1)
+    # The keyed forgery carries this task instance's key: flagged. The unkeyed one is not a
+    # key this gate uses at all.
+    assert ("tampered" in log) is (task == "forged_keyed"), log[-3000:]
+
+
+def test_approval_is_refused_when_the_alias_moved_after_the_reviewer_was_asked(
+    deployment: AirflowDeployment, client: MlflowClient, scenarios: dict[str, Any]
+) -> None:
+    """Issue 26, item 3: the reviewer compared v2 with v1; `champion` moved to v3 meanwhile.
+    The approval does not move it back, neither when it arrives nor after a clear."""
+    run_id, model, task = scenarios["run_id"], scenarios["stale_model"], "stale"
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, task, WAITING)
+    moved = add_version(client, model, {"accuracy": 0.99}, aliases=["champion"])
+    answer(deployment, SCENARIOS_DAG, run_id, task, "Approve", "v2 beats v1")
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, task, ("failed",), try_number=1)
+    assert holder(client, model, "champion") == moved
+    log = task_log(deployment, SCENARIOS_DAG, run_id, task, 1)
+    assert "StaleApprovalError" in log and f"now points at version {moved}" in log, log[-3000:]
+
+    clear = {"dry_run": False, "only_failed": False, "task_ids": [task], "dag_run_id": run_id}
+    deployment.rest("POST", f"dags/{SCENARIOS_DAG}/clearTaskInstances", json=clear)
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, task, ("failed",), try_number=2)
+    assert holder(client, model, "champion") == moved
+    log = task_log(deployment, SCENARIOS_DAG, run_id, task, 2)
+    assert "signed record" in log and "StaleApprovalError" in log, log[-3000:]
+
+
+def test_a_review_request_changed_in_xcom_moves_nothing(
+    deployment: AirflowDeployment, client: MlflowClient, scenarios: dict[str, Any]
+) -> None:
+    """Issue 26, item 5: a DAG editor rewrites the pushed review request to name another
+    version before the reviewer answers; the approval moves nothing."""
+    run_id, model, task = scenarios["run_id"], scenarios["xcom_model"], "xcom_changed"
+    waiting = deployment.wait_for_task(SCENARIOS_DAG, run_id, task, WAITING)
+    deployment.wait_until_parked(SCENARIOS_DAG, run_id, task, waiting["try_number"])
+    request = deployment.xcom(SCENARIOS_DAG, run_id, task, key="approval_request")
+    assert request["version"] == scenarios["xcom_candidate"]
+    changed = {**request, "version": scenarios["xcom_other"]}
+    path = f"dags/{SCENARIOS_DAG}/dagRuns/{run_id}/taskInstances/{task}/xcomEntries"
+    deployment.rest("PATCH", f"{path}/approval_request", json={"value": changed})
+    answer(deployment, SCENARIOS_DAG, run_id, task, "Approve", "ok")
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, task, ("failed",))
+    assert holder(client, model, "champion") == scenarios["xcom_holder"]
+    log = task_log(deployment, SCENARIOS_DAG, run_id, task, 1)
+    assert "TamperedRecordError" in log, log[-3000:]
+
+
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Any]:
     """A page of a fresh headless Chromium, tall enough for the whole request, Approve button
@@ -265,6 +385,7 @@ def page(tmp_path: Path) -> Iterator[Any]:
 def test_reviewer_approves_in_the_airflow_ui_on_the_page_with_the_metrics(
     deployment: AirflowDeployment,
     client: MlflowClient,
+    mlflow_server: MlflowServer,
     scenarios: dict[str, Any],
     page: Any,
     tmp_path: Path,
@@ -294,6 +415,17 @@ def test_reviewer_approves_in_the_airflow_ui_on_the_page_with_the_metrics(
     metrics.first.wait_for()
     assert "0.95" in metrics.first.inner_text() and "0.9" in metrics.first.inner_text()
     assert page.get_by_text(f"Candidate (version {candidate})").count() >= 1
+    # Registry text shows as written (issue 26, item 4): no image, link, heading or emphasis
+    # made of it, and every link leads to this Airflow or to the MLflow server.
+    assert page.get_by_text("Security review: PASSED").count() >= 1
+    assert page.locator("strong", has_text="Security review").count() == 0
+    assert page.locator("h1, h2, h3, h4, h5, h6", has_text="Approved").count() == 0
+    sources = page.eval_on_selector_all("img", "nodes => nodes.map(n => n.src)")
+    assert not [src for src in sources if "attacker" in src], sources
+    links = page.eval_on_selector_all("a[href]", "nodes => nodes.map(n => n.href)")
+    mlflow_url = mlflow_server.url
+    foreign = [h for h in links if not h.startswith((deployment.url, mlflow_url))]
+    assert any(h.startswith(mlflow_url) for h in links) and not foreign, links
     screenshot = tmp_path / "approval-review-page.png"
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000

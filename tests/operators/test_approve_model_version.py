@@ -6,6 +6,8 @@ The operator against real Airflow services: tests/integration/test_approve_model
 
 from __future__ import annotations
 
+import hashlib
+import re
 import textwrap
 from typing import TYPE_CHECKING, Any
 
@@ -15,10 +17,12 @@ from packaging.version import Version
 from airflow_mlflow_registry.approval import (
     EXPIRED,
     PENDING,
-    ApprovalDecision,
+    SIGNATURE_TAG,
+    ApprovalRecord,
     approval_key,
 )
 from airflow_mlflow_registry.review_page import VersionView, review_page
+from airflow_mlflow_registry.utils.signing import RecordSigner, SignatureCheck
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -136,10 +140,55 @@ def test_review_page_compares_metrics_params_and_tags_and_escapes_registry_text(
     assert "| accuracy | 0.93 | 0.91 | +0.02 |" in page
     assert "| loss | 0.2 | — | — |" in page
     assert "| C | 0\\.5 | 1\\.0 |" in page and "max\\_iter" not in page  # only what differs
-    assert "\\[here\\]\\(http://evil\\) \\| \\!\\[x\\]\\(y\\)" in page  # literal, no link/image
+    assert "\\[here\\]\\(http\\:\u200b//evil\\) \\| \\!\\[x\\]\\(y\\)" in page  # no link/image
     assert "DAG `train`, run `r1`, task `register`" in page
     assert "[This Airflow run](http://airflow/dags/d/runs/r)" in page
     assert "Current champion (version 5)" in page and "First promotion" not in page
+
+
+#: Lineage and tags a registry user wrote to dress up a candidate (issue 26, item 4).
+HOSTILE_LINEAGE = {
+    "dag_id": "train\n\n**Security review: PASSED** ![](https://attacker.example/px.gif)",
+    "run_id": "r1",
+    "task_id": "register",
+    "run_link": "https://attacker.example/task",
+}
+HOSTILE_NOTE = "# Approved\n> by security https://attacker.example/x www.attacker.example a@b.example"
+
+
+def test_review_page_makes_no_markup_from_registry_text_and_links_only_to_its_servers() -> None:
+    candidate = view(
+        "7",
+        version_url="http://mlflow:5000/#/models/m/versions/7",
+        lineage=HOSTILE_LINEAGE,
+        tags={"note": HOSTILE_NOTE},
+    )
+    airflow_run = "http://airflow:8080/dags/d/runs/r"
+    page = review_page("churn", "champion", candidate, None, airflow_run_url=airflow_run)
+    rows = [line for line in page.splitlines() if "attacker" in line]
+    # All registry text stays inside single table rows: no paragraph, heading or quote of its own.
+    assert rows and all(line.startswith("| ") for line in rows), rows
+    assert "**Security" not in page and "![" not in page and "](https://attacker" not in page
+    # GFM autolinks bare URLs and e-mail addresses in the text left after escapes are
+    # resolved (the Airflow UI did, in Chromium): none may be left there.
+    text = re.sub(r"\\(.)", r"\1", re.sub(r"\]\([^)]*\)", "]", page))  # link targets aside
+    assert not re.search(r"(?i)(https?://|www\.)[-.\w]+", text), text
+    assert not re.search(r"[-.\w+]+@[-\w]+(\.[-\w]+)+", text), text
+    assert "\\# Approved \\> by security" in page
+    # Links: only to the MLflow server the hook names and to the Airflow UI.
+    targets = re.findall(r"\]\(([^)]*)\)", page)
+    assert targets and all(
+        t.startswith(("http://mlflow:5000/", "http://airflow:8080/")) for t in targets
+    )
+    own = {
+        **HOSTILE_LINEAGE,
+        "dag_id": "train",
+        "run_link": "http://airflow:8080/dags/train/runs/x (y)",
+    }
+    page = review_page(
+        "churn", "champion", view("7", lineage=own), None, airflow_run_url=airflow_run
+    )
+    assert "[task in Airflow](http://airflow:8080/dags/train/runs/x%20%28y%29)" in page
 
 
 def test_review_page_of_a_first_promotion_says_so_and_shows_the_candidate_alone() -> None:
@@ -148,22 +197,78 @@ def test_review_page_of_a_first_promotion_says_so_and_shows_the_candidate_alone(
     assert "| Metric | Candidate (version 1) |" in page and "Difference" not in page
 
 
-def test_only_a_final_decision_under_the_task_instance_key_is_taken_again() -> None:
-    key = approval_key("m", "champion", "dag", "run", "task", -1)
-    assert key != approval_key("m", "champion", "dag", "run2", "task", -1)
-    decision = ApprovalDecision(
-        status="approved",
-        decided_by="reviewer",
-        decided_at="2026-12-05T10:00:00+00:00",
-        comment="ok",
-        dag_run="dag/run",
-        alias="champion",
-        previous_version=None,
-        key=key,
-    )
-    tags = decision.as_tags()
+SIGNER = RecordSigner("s" * 40)
+
+
+def approved_record(key: str, **fields: Any) -> ApprovalRecord:
+    values: dict[str, Any] = {
+        "model_name": "m",
+        "version": "2",
+        "status": "approved",
+        "decided_by": "reviewer",
+        "decided_at": "2026-12-05T10:00:00+00:00",
+        "comment": "ok",
+        "dag_run": "dag/run",
+        "alias": "champion",
+        "previous_version": "1",
+        "key": key,
+        **fields,
+    }
+    return ApprovalRecord(**values)
+
+
+def test_approval_key_is_keyed_and_names_one_task_instance() -> None:
+    key = approval_key(SIGNER, "m", "champion", "dag", "run", "task", -1)
+    assert key == approval_key(SIGNER, "m", "champion", "dag", "run", "task", -1)
+    assert key != approval_key(SIGNER, "m", "champion", "dag", "run2", "task", -1)
+    assert key != approval_key(SIGNER, "m", "staging", "dag", "run", "task", -1)
+    # Unpredictable without the secret: another secret, or the plain digest, gives another key.
+    assert key != approval_key(RecordSigner("t" * 40), "m", "champion", "dag", "run", "task", -1)
+    plain = hashlib.sha256("\x1f".join(["m", "champion", "dag", "run", "task", "-1"]).encode())
+    assert key != plain.hexdigest()
+
+
+def test_a_signed_record_is_taken_only_for_its_own_version_alias_and_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    key = approval_key(SIGNER, "m", "champion", "dag", "run", "task", -1)
+    record = approved_record(key)
+    tags = record.as_tags(SIGNER)
     assert list(tags)[-1] == "airflow.approval.key"  # written last
-    assert ApprovalDecision.recorded(tags, key) == decision
-    assert ApprovalDecision.recorded(tags, approval_key("m", "x", "d", "r", "t", -1)) is None
+    assert ApprovalRecord.from_tags("m", "2", tags, key, SIGNER) == record
+    other_key = approval_key(SIGNER, "m", "x", "d", "r", "t", -1)
+    assert ApprovalRecord.from_tags("m", "2", tags, other_key, SIGNER) is None
+    assert not caplog.records  # another task instance's record: not ours, nothing to flag
+    # Copied to another version, or with any field changed, the signature fails: tampered.
+    assert ApprovalRecord.from_tags("m", "3", tags, key, SIGNER) is None
+    for tag, value in [
+        ("airflow.approval.alias", "staging"),
+        ("airflow.approval.approved_by", "alice"),
+        ("airflow.approval.previous_version", "5"),
+        ("airflow.approval.status", "rejected"),
+    ]:
+        assert ApprovalRecord.from_tags("m", "2", {**tags, tag: value}, key, SIGNER) is None
+    forged = {k: v for k, v in tags.items() if k != SIGNATURE_TAG}
+    assert ApprovalRecord.from_tags("m", "2", forged, key, SIGNER) is None
+    other = RecordSigner("t" * 40)
+    assert ApprovalRecord.from_tags("m", "2", record.as_tags(other), key, SIGNER) is None
+    tampered = [r.getMessage() for r in caplog.records if "tampered" in r.getMessage()]
+    assert len(tampered) == 6, caplog.text
+    assert "unverifiable" in caplog.records[-1].getMessage()
     for status in (PENDING, EXPIRED):
-        assert ApprovalDecision.recorded({**tags, "airflow.approval.status": status}, key) is None
+        pending = approved_record(key, status=status)
+        taken = ApprovalRecord.from_tags("m", "2", pending.as_tags(SIGNER), key, SIGNER)
+        assert taken == pending and not taken.final
+
+
+def test_signatures_fail_for_changed_records_and_tell_other_secrets_apart() -> None:
+    record = {"a": "1", "b": None}
+    signature = SIGNER.sign(record)
+    assert SIGNER.check(record, signature) is SignatureCheck.VALID
+    assert SIGNER.check({"a": "2", "b": None}, signature) is SignatureCheck.INVALID
+    assert SIGNER.check(record, None) is SignatureCheck.INVALID
+    assert SIGNER.check(record, "v1:" + SIGNER.key_id + ":²") is SignatureCheck.INVALID
+    assert RecordSigner("t" * 40).check(record, signature) is SignatureCheck.OTHER_KEY
+    with pytest.raises(ValueError, match="mlflow_registry_signing_secret"):
+        RecordSigner("short")
+    assert "s" * 40 not in repr(SIGNER)

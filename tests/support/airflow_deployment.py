@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 #: Logins of the deployment's simple auth manager, and their roles.
 USERS = {"admin": "admin", "reviewer": "user"}
 PASSWORDS = {"admin": "admin-password", "reviewer": "reviewer-password"}
+#: The deployment's signing secret (Airflow variable ``mlflow_registry_signing_secret``, from
+#: the environment): tests that forge records use it to compute what a forger could copy.
+SIGNING_SECRET = "e2e-deployment-signing-secret-0123456789"
 FINISHED = ("success", "failed", "skipped", "upstream_failed", "removed")
 
 
@@ -71,6 +74,7 @@ class AirflowDeployment:
                 ),
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW_VAR_MLFLOW_REGISTRY_SIGNING_SECRET": SIGNING_SECRET,
                 # The triggerer's log server, on a port no other deployment uses.
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(find_unused_port()),
             },

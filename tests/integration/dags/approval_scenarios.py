@@ -58,6 +58,26 @@ def approval_scenarios() -> None:
         retries=1,
         retry_delay=timedelta(seconds=1),
     )
+    for forged in ("forged_plain", "forged_keyed"):
+        # Gates for `staging` whose candidates carry forged approvals naming `champion`.
+        ApproveModelVersionOperator(
+            task_id=forged,
+            model_name=conf(f"{forged}_model"),
+            alias="staging",
+            from_alias="challenger",
+        )
+    ApproveModelVersionOperator(
+        task_id="stale",
+        model_name=conf("stale_model"),
+        alias="champion",
+        from_alias="challenger",
+    )
+    ApproveModelVersionOperator(
+        task_id="xcom_changed",
+        model_name=conf("xcom_model"),
+        alias="champion",
+        version=conf("xcom_candidate"),
+    )
     ApproveModelVersionOperator(
         task_id="guard_blocks",
         model_name=conf("guard_model"),

@@ -1,0 +1,1 @@
+"""Internal helpers of the provider: not part of its public API."""
