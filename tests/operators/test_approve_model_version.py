@@ -153,7 +153,9 @@ HOSTILE_LINEAGE = {
     "task_id": "register",
     "run_link": "https://attacker.example/task",
 }
-HOSTILE_NOTE = "# Approved\n> by security https://attacker.example/x www.attacker.example a@b.example"
+HOSTILE_NOTE = (
+    "# Approved\n> by security https://attacker.example/x www.attacker.example a@b.example"
+)
 
 
 def test_review_page_makes_no_markup_from_registry_text_and_links_only_to_its_servers() -> None:

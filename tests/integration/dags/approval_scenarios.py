@@ -58,20 +58,19 @@ def approval_scenarios() -> None:
         retries=1,
         retry_delay=timedelta(seconds=1),
     )
-    for forged in ("forged_plain", "forged_keyed"):
-        # Gates for `staging` whose candidates carry forged approvals naming `champion`.
+    # Gates for `staging` whose candidates carry forged approvals naming `champion`, and two
+    # `champion` gates: one whose alias moves while it waits, one whose request is rewritten.
+    for task_id, alias in [
+        ("forged_plain", "staging"),
+        ("forged_keyed", "staging"),
+        ("stale", "champion"),
+    ]:
         ApproveModelVersionOperator(
-            task_id=forged,
-            model_name=conf(f"{forged}_model"),
-            alias="staging",
+            task_id=task_id,
+            model_name=conf(f"{task_id}_model"),
+            alias=alias,
             from_alias="challenger",
         )
-    ApproveModelVersionOperator(
-        task_id="stale",
-        model_name=conf("stale_model"),
-        alias="champion",
-        from_alias="challenger",
-    )
     ApproveModelVersionOperator(
         task_id="xcom_changed",
         model_name=conf("xcom_model"),
