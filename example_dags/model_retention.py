@@ -4,7 +4,7 @@ the 5 newest and every version an alias points at (``staging``, ``production``).
 Trigger it with ``{"dry_run": true}`` as the run's configuration to see what would be deleted
 without deleting anything: the ``preview`` task always runs as a dry run and pushes the list to
 XCom, and ``delete`` is skipped on a dry run. Deleting needs MANAGE permission on the model
-(see the README's "Permissions").
+(see the Permissions page of the documentation, ``docs/permissions.rst``).
 """
 
 from __future__ import annotations

@@ -35,9 +35,8 @@ DEFAULT_WEBHOOK_EVENTS = ("model_version.created", "model_version_alias.created"
 WEBHOOK_URL_HINT = "https://<airflow-api-server>/mlflow-registry/webhooks/<conn-id>"
 _STARTS_WITH_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ].+)?$")
 _EPILOG = (
-    "Tags are KEY=VALUE in every command (--tag, repeatable). Exit codes: 0 success, 1 the "
-    "operation failed (including a backfill in which any run failed), 2 bad usage "
-    "(arguments, missing or invalid connection), 130 interrupted (Ctrl-C)."
+    "Exit codes: 0 success, 1 the operation failed (including a backfill in which any run "
+    "failed), 2 bad usage (arguments, missing or invalid connection), 130 interrupted (Ctrl-C)."
 )
 
 
@@ -210,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         type=parse_datetime,
         metavar="DATE",
-        help="runs started before DATE",
+        help="runs started before DATE (exclusive: --to 2026-03-05 ends with March 4)",
     )
     backfill.add_argument(
         "--filter",

@@ -144,3 +144,68 @@ def test_version_is_the_same_in_pyproject_package_provider_info_metadata_and_cha
         r"^(\d+\.\d+\.\d+\S*)(?: \(unreleased\))?\n-+$", changelog, re.MULTILINE
     )[:1]
     assert first_release == declared
+
+
+def test_user_pages_speak_of_what_users_can_rely_on_not_of_our_checkout_or_version() -> None:
+    """No page names the repository's CI scripts or says what was "not tried here", and no page
+    but the changelog writes out the version (the sample ``providers list`` output would go
+    stale with every release)."""
+    import tomllib
+
+    version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    ours = re.compile(r"\.ci/|not (?:tried|tested) here", re.IGNORECASE)
+    for page in PAGES:
+        text = page.read_text()
+        where = page.relative_to(REPO_ROOT)
+        assert not ours.findall(text), f"{where} mentions {ours.findall(text)}"
+        if page.name != "changelog.rst":
+            assert version not in text, f"{where} writes out {version}"
+
+
+def test_backfill_page_gives_the_cli_default_concurrency_and_both_date_bounds() -> None:
+    from airflow_mlflow_registry.backfill import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
+
+    text = " ".join((DOCS / "howto" / "backfill.rst").read_text().split())
+    assert f"{DEFAULT_CONCURRENCY} registrations at a time" in text
+    assert f"(``--concurrency``, 1 to {MAX_CONCURRENCY})" in text
+    assert "``--to-date`` is inclusive" in text
+    assert "``--to`` is exclusive" in text
+
+
+def test_alias_result_ties_previous_metric_value_to_require_improvement() -> None:
+    text = " ".join((DOCS / "operators" / "set_model_version_alias.rst").read_text().split())
+    [sentence] = [part for part in text.split(". ") if "``previous_metric_value``" in part]
+    assert "with ``require_improvement`` also ``previous_metric_value``" in sentence
+
+
+def test_example_dag_docs_point_only_at_readme_sections_that_exist() -> None:
+    headings = set(re.findall(r"^#+ (.+)$", (REPO_ROOT / "README.md").read_text(), re.MULTILINE))
+    checked = 0
+    for path in sorted((REPO_ROOT / "example_dags").glob("*.py")):
+        text = " ".join(path.read_text().split())
+        for section in re.findall(r"README's \"([^\"]+)\"", text):
+            assert section in headings, f"{path.name} points at the README's {section!r}"
+        for page in re.findall(r"``(docs/[\w/]+\.rst)``", text):
+            assert (REPO_ROOT / page).is_file(), f"{path.name} points at {page}"
+            checked += 1
+    assert checked >= 1
+
+
+def test_vault_example_stores_a_connection_the_hook_accepts() -> None:
+    import json
+    import shlex
+
+    from airflow.models.connection import Connection
+
+    from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
+
+    text = (DOCS / "connections" / "mlflow.rst").read_text()
+    [command] = [line.strip() for line in text.splitlines() if "vault kv put" in line]
+    words = shlex.split(command)
+    assert words[3] == "airflow/connections/mlflow_default"
+    fields = dict(word.split("=", 1) for word in words[4:])
+    kwargs = json.loads(text.split("AIRFLOW__SECRETS__BACKEND_KWARGS='", 1)[1].split("'", 1)[0])
+    assert f"{kwargs['mount_point']}/{kwargs['connections_path']}/" in words[3]
+    config = MlflowConnectionConfig.from_connection(Connection(conn_id="mlflow_default", **fields))
+    assert config.tracking_uri == "https://mlflow.example.com"
+    assert config.ca_bundle_path == "/opt/airflow/certs/private-ca.pem"
