@@ -35,10 +35,12 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
+from airflow_mlflow_registry.exceptions import MlflowRegistryError, TamperedRecordError
 from airflow_mlflow_registry.utils.signing import SignatureCheck
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
 
     from airflow_mlflow_registry.utils.signing import RecordSigner
 
@@ -52,6 +54,9 @@ ALIAS_TAG = APPROVAL_TAG_PREFIX + "alias"
 PREVIOUS_VERSION_TAG = APPROVAL_TAG_PREFIX + "previous_version"
 SIGNATURE_TAG = APPROVAL_TAG_PREFIX + "signature"
 KEY_TAG = APPROVAL_TAG_PREFIX + "key"
+
+#: XCom key of the review request a task pushes before it waits and reads when it resumes.
+REQUEST_XCOM_KEY = "approval_request"
 
 PENDING = "pending"
 APPROVED = "approved"
@@ -107,6 +112,10 @@ class ApprovalRecord:
         """Airflow's signature of this record."""
         return signer.sign(asdict(self))
 
+    def check_signature(self, signer: RecordSigner, signature: str | None) -> SignatureCheck:
+        """Whether ``signature`` is Airflow's signature of this record."""
+        return signer.check(asdict(self), signature)
+
     def as_tags(self, signer: RecordSigner) -> dict[str, str]:
         """The ``airflow.approval.*`` tags with the signature, the key last: a version carries
         this task instance's key only once every other tag of its record is written."""
@@ -148,7 +157,7 @@ class ApprovalRecord:
             previous_version=tags.get(PREVIOUS_VERSION_TAG) or None,
             key=key,
         )
-        check = signer.check(asdict(record), tags.get(SIGNATURE_TAG))
+        check = record.check_signature(signer, tags.get(SIGNATURE_TAG))
         if check is SignatureCheck.VALID:
             return record
         log.warning(
@@ -162,3 +171,79 @@ class ApprovalRecord:
             "tampered" if check is SignatureCheck.INVALID else "unverifiable",
         )
         return None
+
+
+def task_approval_key(signer: RecordSigner, model_name: str, alias: str, ti: Any) -> str:
+    """:func:`approval_key` of task instance ``ti`` (its ``dag_id``, ``run_id``, ``task_id``
+    and ``map_index``)."""
+    map_index = -1 if ti.map_index is None else int(ti.map_index)
+    return approval_key(signer, model_name, alias, ti.dag_id, ti.run_id, ti.task_id, map_index)
+
+
+def review_request(
+    signer: RecordSigner,
+    model_name: str,
+    alias: str,
+    version: str,
+    previous_version: str | None,
+    ti: Any,
+) -> ApprovalRecord:
+    """The ``pending`` record of task instance ``ti`` asking about ``version`` of
+    ``model_name`` against ``previous_version``, the holder of ``alias``."""
+    return ApprovalRecord(
+        model_name=model_name,
+        version=version,
+        status=PENDING,
+        decided_by="",
+        decided_at="",
+        comment="",
+        dag_run=f"{ti.dag_id}/{ti.run_id}",
+        alias=alias,
+        previous_version=previous_version,
+        key=task_approval_key(signer, model_name, alias, ti),
+    )
+
+
+def request_as_xcom(request: ApprovalRecord, signer: RecordSigner) -> dict[str, Any]:
+    """What a task pushes to XCom (:data:`REQUEST_XCOM_KEY`) before it waits: the versions
+    compared, the key and Airflow's signature."""
+    return {
+        "version": request.version,
+        "previous_version": request.previous_version,
+        "key": request.key,
+        "signature": request.signature(signer),
+    }
+
+
+def request_from_xcom(
+    pushed: Mapping[str, Any] | None, signer: RecordSigner, model_name: str, alias: str, ti: Any
+) -> ApprovalRecord:
+    """The review request task instance ``ti`` pushed (``pushed``), checked against its
+    signature and ``ti``: the version moved is the one the reviewer was shown.
+
+    :raises MlflowRegistryError: when nothing was pushed.
+    :raises TamperedRecordError: when the request was changed or replaced.
+    """
+    if not pushed:
+        raise MlflowRegistryError(
+            f"The review request of task {ti.task_id!r} (XCom {REQUEST_XCOM_KEY!r}) is "
+            "missing: clear the task to ask again."
+        )
+    previous = pushed.get("previous_version")
+    request = review_request(
+        signer,
+        model_name,
+        alias,
+        str(pushed.get("version")),
+        None if previous is None else str(previous),
+        ti,
+    )
+    check = request.check_signature(signer, pushed.get("signature"))
+    if pushed.get("key") != request.key or check is not SignatureCheck.VALID:
+        raise TamperedRecordError(
+            f"The review request of task {ti.task_id!r} (XCom {REQUEST_XCOM_KEY!r}) was changed "
+            "after the reviewer was asked (its signature does not verify for this task "
+            f"instance): not moving {alias!r} of model {model_name!r}. Find out who wrote the "
+            "XCom, then clear the task to ask again."
+        )
+    return request

@@ -303,3 +303,8 @@ class TamperedRecordError(MlflowRegistryError):
 class SigningSecretError(MlflowRegistryError):
     """The Airflow variable holding the signing secret is missing or too short; the message
     names it and says how to set it."""
+
+
+class ApprovalPolicyError(MlflowRegistryError):
+    """An approval that a promotion policy refuses (the same person twice, or the person who
+    triggered the run); the message names the rule."""

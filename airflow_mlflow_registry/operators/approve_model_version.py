@@ -4,7 +4,7 @@ recorded on the version."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -15,18 +15,24 @@ from airflow_mlflow_registry.approval import (
     APPROVED,
     EXPIRED,
     KEY_TAG,
-    PENDING,
     REJECTED,
+    REQUEST_XCOM_KEY,
     ApprovalRecord,
-    approval_key,
+    request_as_xcom,
+    request_from_xcom,
+    review_request,
+    task_approval_key,
+)
+from airflow_mlflow_registry.approval_policy import (
+    SIGNATURE_FIELD,
+    ApprovalPolicy,
+    verified_upstream_approvals,
 )
 from airflow_mlflow_registry.exceptions import (
     HumanInTheLoopUnavailableError,
-    MlflowRegistryError,
     NoCandidateVersionError,
     ReviewRequestChangedError,
     StaleApprovalError,
-    TamperedRecordError,
     display_uri,
 )
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
@@ -35,7 +41,7 @@ from airflow_mlflow_registry.metric_guard import check_improvement, check_metric
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
 from airflow_mlflow_registry.review_page import review_page, version_view
 from airflow_mlflow_registry.search_filters import check_version_number
-from airflow_mlflow_registry.utils.signing import SignatureCheck, task_signer
+from airflow_mlflow_registry.utils.signing import task_signer
 from airflow_mlflow_registry.validation import (
     check_aliases,
     check_model_name,
@@ -56,51 +62,28 @@ if TYPE_CHECKING:
 
     from airflow_mlflow_registry.utils.signing import RecordSigner
 
-#: XCom key of the review request (candidate, current holder, approval key), pushed before
-#: the task waits and read when it resumes: the answer is about the version the page showed.
-REQUEST_XCOM_KEY = "approval_request"
 COMMENT_PARAM = "comment"
 
 
 class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
     """Ask a person to approve pointing ``alias`` (e.g. ``champion``) of ``model_name`` at a
-    candidate version; on approval move the alias, and record the decision on the version.
+    candidate version, on a page comparing it with the version the alias points at now; on
+    approval move the alias, and record the decision on the version as signed tags.
 
-    The candidate is ``version`` (a number, a template, or an upstream task's output such as
-    ``register.output["version"]``) or the version ``from_alias`` (e.g. ``challenger``)
-    points at. The reviewer gets a page (Airflow's *Required actions*, or the task's
-    human-in-the-loop detail in the REST API) comparing the candidate with the version
-    ``alias`` points at now -- metrics side by side with the difference, parameters that
-    differ, tags, source runs, lineage, links to MLflow and to the Airflow run -- and answers
-    *Approve* or *Reject*, with an optional comment. A first promotion (no current holder) is
-    shown as such.
-
-    With ``guard_metric``, the candidate must first beat the current holder on that metric of
-    the source runs (``metric_direction`` ``"max"`` or ``"min"``; the rule of
-    ``SetModelVersionAliasOperator``'s ``require_improvement``: a holder without the metric,
-    or none, does not block). When it does not, the task is skipped and nobody is asked.
-
-    The answer is recorded on the candidate version as ``airflow.approval.*`` tags signed with
-    the Airflow variable ``mlflow_registry_signing_secret`` (see
-    :mod:`airflow_mlflow_registry.approval`): ``approved`` moves the operator's ``alias``,
-    exactly once, and only while it still points where the reviewer saw it; ``rejected`` moves
-    nothing and skips the downstream tasks; ``expired`` (no answer within
-    ``response_timeout``) moves nothing. Only the reviewer's answer and records carrying
-    Airflow's signature authorise a move: tags a registry user wrote are ignored and logged as
-    tampered. A later try (retry, clear) takes this task instance's signed decision without
-    asking again.
+    Only the reviewer's answer and records signed with the Airflow variable
+    ``mlflow_registry_signing_secret`` authorise a move; only ``alias`` moves, and only while
+    it still points where the reviewer saw it. A later try takes this task instance's signed
+    decision without asking again. Needs Airflow 3.1 or later.
 
     Returns (and pushes to XCom) a plain dict: ``model_name``, ``alias``, ``version``,
-    ``previous_version`` (the holder when the reviewer was asked; None for a first promotion),
-    ``decision`` (``approved``, ``rejected``, ``expired``, or ``unchanged`` when the alias
-    already pointed at the candidate), ``changed`` (the alias moved in this try), ``asked``
-    (a person was asked in this try), ``decided_by``, ``decided_at``, ``comment``,
-    ``model_uri``, ``model_version_url``, ``source``, ``run_id``, ``tracking_uri``.
+    ``previous_version``, ``decision`` (``approved``, ``rejected``, ``expired`` or
+    ``unchanged``), ``changed``, ``asked``, ``decided_by``, ``decided_at``, ``comment``,
+    ``approvals``, ``required_approvals``, ``approval_signature``, ``model_uri``,
+    ``model_version_url``, ``source``, ``run_id``, ``tracking_uri``.
 
-    Needs Airflow 3.1 or later (human-in-the-loop); on Airflow 3.0 constructing it raises
-    :class:`~airflow_mlflow_registry.exceptions.HumanInTheLoopUnavailableError`, so the DAG
-    fails to parse with that message. From Airflow 3.3 the waiting task holds no worker slot
-    and needs no triggerer; on 3.1 and 3.2 it defers to a trigger (a triggerer must run).
+    .. seealso:: :doc:`/operators/approve_model_version` (what the reviewer sees, retries and
+        clears, timeouts, four eyes, what authorises a move) and
+        :doc:`/howto/approve_and_promote`.
 
     :param model_name: registered model name. Templated.
     :param alias: the alias to move on approval, e.g. ``"champion"``. Templated.
@@ -121,6 +104,10 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
     :param defaults: ``"Reject"`` to reject when ``response_timeout`` passes (the task
         succeeds, status ``expired``); None (default) fails the task then. Approving on a
         timeout is refused: an approval gate does not approve by itself.
+    :param required_approvals: distinct people who must approve before the alias moves; with
+        more than one, chain that many approval tasks in the run, each with this policy
+        (:mod:`airflow_mlflow_registry.approval_policy`).
+    :param exclude_triggering_user: refuse an approval by the person who triggered the run.
     :param emit_asset: as in ``SetModelVersionAliasOperator``: an asset event when the alias
         moved.
     :param mlflow_conn_id: Airflow connection of type ``mlflow`` (default ``mlflow_default``).
@@ -133,6 +120,7 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
     :raises StaleApprovalError: when the alias moved after the reviewer was asked.
     :raises TamperedRecordError: when the review request kept in XCom was changed.
     :raises SigningSecretError: when the signing secret is not set.
+    :raises ApprovalPolicyError: when the policy refuses the approval, naming the rule.
     :raises NoCandidateVersionError: when the candidate does not exist or is not READY, or
         lacks ``guard_metric``.
     """
@@ -162,6 +150,8 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         subject: str | None = None,
         response_timeout: timedelta | None = None,
         defaults: str | list[str] | None = None,
+        required_approvals: int = 1,
+        exclude_triggering_user: bool = False,
         emit_asset: bool = False,
         mlflow_conn_id: str = MlflowRegistryHook.default_conn_name,
         **kwargs: Any,
@@ -182,6 +172,7 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
                 "does not approve by itself when nobody answers."
             )
         check_metric_direction(metric_direction)
+        self.policy = ApprovalPolicy(required_approvals, exclude_triggering_user)
         # Airflow passes the DAG's and the task's params merged, as a ParamsDict of Params.
         params = kwargs.pop("params", None)
         params = params if isinstance(params, ParamsDict) else ParamsDict(params or {})
@@ -225,7 +216,7 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         candidate = self._candidate(hook, model_name)
         ti = context["ti"]
         signer = task_signer()
-        key = self._approval_key(signer, model_name, alias, ti)
+        key = task_approval_key(signer, model_name, alias, ti)
         recorded = ApprovalRecord.from_tags(
             model_name, candidate.version, candidate.tags or {}, key, signer
         )
@@ -267,15 +258,11 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         self.subject = (
             self.subject or f"Promote {model_name} version {candidate.version} to {alias!r}?"
         )
-        pending = self._pending(model_name, str(candidate.version), previous_version, key, ti)
+        pending = review_request(
+            signer, model_name, alias, str(candidate.version), previous_version, ti
+        )
         hook.set_model_version_tags(model_name, candidate.version, pending.as_tags(signer))
-        request = {
-            "version": pending.version,
-            "previous_version": previous_version,
-            "key": key,
-            "signature": pending.signature(signer),
-        }
-        ti.xcom_push(key=REQUEST_XCOM_KEY, value=request)
+        ti.xcom_push(key=REQUEST_XCOM_KEY, value=request_as_xcom(pending, signer))
         self.log.info(
             "Asking to move %r of model %r from version %s to %s.",
             alias,
@@ -284,29 +271,6 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
             candidate.version,
         )
         return super().execute(context)
-
-    @staticmethod
-    def _approval_key(signer: RecordSigner, model_name: str, alias: str, ti: Any) -> str:
-        return approval_key(
-            signer, model_name, alias, ti.dag_id, ti.run_id, ti.task_id, _map_index(ti.map_index)
-        )
-
-    def _pending(
-        self, model_name: str, version: str, previous_version: str | None, key: str, ti: Any
-    ) -> ApprovalRecord:
-        """The review request of task instance ``ti`` about ``version``, as recorded."""
-        return ApprovalRecord(
-            model_name=model_name,
-            version=version,
-            status=PENDING,
-            decided_by="",
-            decided_at="",
-            comment="",
-            dag_run=f"{ti.dag_id}/{ti.run_id}",
-            alias=check_aliases([self.alias], "alias")[0],
-            previous_version=previous_version,
-            key=key,
-        )
 
     def _candidate(self, hook: MlflowRegistryHook, model_name: str) -> ModelVersion:
         """The READY candidate version, by number or alias."""
@@ -386,7 +350,11 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         ti = context["ti"]
         model_name = check_model_name(self.model_name)
         signer = task_signer()
-        request = self._signed_request(ti, model_name, signer)
+        pushed = ti.xcom_pull(
+            task_ids=ti.task_id, key=REQUEST_XCOM_KEY, map_indexes=_map_index(ti.map_index)
+        )
+        alias = check_aliases([self.alias], "alias")[0]
+        request = request_from_xcom(pushed, signer, model_name, alias, ti)
         timed_out = bool(event.get("timedout")) or event.get("error_type") == "timeout"
         if "error" in event and not timed_out:
             return super().execute_complete(context=context, event=event)  # raises
@@ -412,39 +380,6 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
         candidate = hook.get_model_version_entity(model_name, decision.version)
         return self._conclude(context, hook, candidate, decision, signer, asked=True, event=event)
-
-    def _signed_request(self, ti: Any, model_name: str, signer: RecordSigner) -> ApprovalRecord:
-        """The review request this try pushed before waiting, checked against its signature
-        and this task instance: the version moved is the one the reviewer was shown.
-
-        :raises TamperedRecordError: when the request in XCom was changed or replaced.
-        """
-        pushed = ti.xcom_pull(
-            task_ids=ti.task_id, key=REQUEST_XCOM_KEY, map_indexes=_map_index(ti.map_index)
-        )
-        if not pushed:
-            raise MlflowRegistryError(
-                f"The review request of task {ti.task_id!r} (XCom {REQUEST_XCOM_KEY!r}) is "
-                "missing: clear the task to ask again."
-            )
-        alias = check_aliases([self.alias], "alias")[0]
-        key = self._approval_key(signer, model_name, alias, ti)
-        request = self._pending(
-            model_name,
-            str(pushed.get("version")),
-            None if pushed.get("previous_version") is None else str(pushed["previous_version"]),
-            key,
-            ti,
-        )
-        check = signer.check(asdict(request), pushed.get("signature"))
-        if pushed.get("key") != key or check is not SignatureCheck.VALID:
-            raise TamperedRecordError(
-                f"The review request of task {ti.task_id!r} (XCom {REQUEST_XCOM_KEY!r}) was "
-                "changed after the reviewer was asked (its signature does not verify for this "
-                f"task instance): not moving {alias!r} of model {model_name!r}. Find out who "
-                "wrote the XCom, then clear the task to ask again."
-            )
-        return request
 
     def _conclude(
         self,
@@ -472,7 +407,9 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
                 decision.decided_by or "nobody (the wait expired)",
                 decision.decided_at,
             )
-        changed = self._move_if_unmoved(hook, decision) if decision.approved else False
+        approvers = self._approvers(context, decision, signer) if decision.approved else []
+        enough = len(approvers) >= self.policy.required_approvals
+        changed = self._move_if_unmoved(hook, decision) if decision.approved and enough else False
         record = self._record(
             hook, candidate, decision.alias, decision.previous_version, changed=changed
         )
@@ -482,9 +419,48 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
             decided_by=decision.decided_by or None,
             decided_at=decision.decided_at,
             comment=decision.comment,
+            approvals=approvers,
+            required_approvals=self.policy.required_approvals,
         )
+        if decision.final:
+            record[SIGNATURE_FIELD] = decision.signature(signer)
+        if decision.approved and not enough:
+            self.log.info(
+                "Approval %d of %d for model %r version %s (%s): %r moves when %d more "
+                "distinct people approve in the next approval tasks of this run.",
+                len(approvers),
+                self.policy.required_approvals,
+                decision.model_name,
+                decision.version,
+                ", ".join(approvers),
+                decision.alias,
+                self.policy.required_approvals - len(approvers),
+            )
         super().execute_complete(context=context, event=event or _replayed_event(decision, self))
         return self._publish(context, record, decision.alias, changed=changed)
+
+    def _approvers(
+        self, context: Context, decision: ApprovalRecord, signer: RecordSigner
+    ) -> list[str]:
+        """The distinct people who approved ``decision``'s candidate in this run so far, by
+        this task's answer and the signed records of its upstream approval tasks.
+
+        :raises ApprovalPolicyError: when the policy refuses this approval.
+        """
+        ti = context["ti"]
+        upstream = sorted(
+            task.task_id
+            for task in self.get_flat_relatives(upstream=True)
+            if isinstance(task, ApproveModelVersionOperator)
+        )
+        earlier = verified_upstream_approvals(
+            {task_id: ti.xcom_pull(task_ids=task_id) for task_id in upstream},
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            signer=signer,
+        )
+        triggering_user = getattr(context.get("dag_run"), "triggering_user_name", None)
+        return self.policy.approvers(decision, earlier, triggering_user)
 
     def _move_if_unmoved(self, hook: MlflowRegistryHook, decision: ApprovalRecord) -> bool:
         """Point the alias at the approved version when it still points where the reviewer

@@ -41,6 +41,19 @@ def test_rollback_and_wait_snippet_builds_its_dag() -> None:
     assert dag.get_task("wait_for_new_champion").deferrable is True
 
 
+def test_four_eyes_snippet_chains_two_gates_that_each_need_two_people() -> None:
+    from airflow_mlflow_registry.version_compat import HITL_MISSING
+
+    if HITL_MISSING is not None:
+        pytest.skip(HITL_MISSING)
+    dag = load_snippet("four_eyes").four_eyes()
+    first, second = (dag.get_task(f"approve_{n}") for n in (1, 2))
+    assert first.downstream_task_ids == {"approve_2"}
+    for gate in (first, second):
+        assert gate.policy.required_approvals == 2 and gate.policy.exclude_triggering_user
+        assert [user["name"] for user in gate.assigned_users] == ["alice", "bob"]
+
+
 def test_grant_permissions_snippet_gives_the_user_edit_on_the_model_and_read_on_runs(
     auth_mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -66,14 +66,20 @@ def hitl_path(dag_id: str, run_id: str, task_id: str) -> str:
 
 
 def answer(
-    deployment: AirflowDeployment, dag_id: str, run_id: str, task_id: str, option: str, comment: str
+    deployment: AirflowDeployment,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    option: str,
+    comment: str,
+    user: str = "reviewer",
 ) -> None:
-    """Answer the task's request as ``reviewer`` through the REST API, once Airflow has
-    finished parking its current try (as a person reading the page would)."""
+    """Answer the task's request as ``user`` through the REST API, once Airflow has finished
+    parking its current try (as a person reading the page would)."""
     try_number = deployment.task_instance(dag_id, run_id, task_id)["try_number"]
     deployment.wait_until_parked(dag_id, run_id, task_id, try_number)
     body = {"chosen_options": [option], "params_input": {"comment": comment}}
-    deployment.rest("PATCH", hitl_path(dag_id, run_id, task_id), user="reviewer", json=body)
+    deployment.rest("PATCH", hitl_path(dag_id, run_id, task_id), user=user, json=body)
 
 
 def task_log(deployment: AirflowDeployment, dag_id: str, run_id: str, task: str, try_: int) -> str:
@@ -133,6 +139,7 @@ def scenarios(deployment: AirflowDeployment, client: MlflowClient) -> dict[str, 
     seeded: dict[str, Any] = {}
     run_id = unique("scenarios")
     names = ("ui", "reject", "expire", "retry", "guard", "forged_plain", "forged_keyed", "stale")
+    names += ("four_eyes", "same_person", "self_approval")
     for name in (*names, "xcom"):
         model = unique(f"approval-{name}")
         seeded[f"{name}_model"] = model
@@ -371,6 +378,50 @@ def test_a_review_request_changed_in_xcom_moves_nothing(
     assert holder(client, model, "champion") == scenarios["xcom_holder"]
     log = task_log(deployment, SCENARIOS_DAG, run_id, task, 1)
     assert "TamperedRecordError" in log, log[-3000:]
+
+
+def test_four_eyes_moves_the_alias_only_after_two_different_people_approved(
+    deployment: AirflowDeployment, client: MlflowClient, scenarios: dict[str, Any]
+) -> None:
+    """Issue 26, item 6: `required_approvals=2` across two chained gates of one run."""
+    run_id, model = scenarios["run_id"], scenarios["four_eyes_model"]
+    candidate, previous = scenarios["four_eyes_candidate"], scenarios["four_eyes_holder"]
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, "four_eyes_1", WAITING)
+    answer(deployment, SCENARIOS_DAG, run_id, "four_eyes_1", "Approve", "first look", "admin")
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, "four_eyes_1", ("success",))
+    first = deployment.xcom(SCENARIOS_DAG, run_id, "four_eyes_1")
+    assert (first["approvals"], first["changed"]) == (["admin"], False)
+    assert holder(client, model, "champion") == previous  # one approval is not enough
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, "four_eyes_2", WAITING)
+    answer(deployment, SCENARIOS_DAG, run_id, "four_eyes_2", "Approve", "second look")
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, "four_eyes_2", ("success",))
+    second = deployment.xcom(SCENARIOS_DAG, run_id, "four_eyes_2")
+    assert (second["approvals"], second["changed"]) == (["admin", "reviewer"], True)
+    assert holder(client, model, "champion") == candidate
+
+
+def test_the_same_person_twice_or_the_run_s_trigger_person_is_refused_by_rule(
+    deployment: AirflowDeployment, client: MlflowClient, scenarios: dict[str, Any]
+) -> None:
+    """Issue 26, item 6: refusals name the rule; nothing moves."""
+    run_id = scenarios["run_id"]
+    for task in ("same_person_1", "same_person_2"):
+        deployment.wait_for_task(SCENARIOS_DAG, run_id, task, WAITING)
+        answer(deployment, SCENARIOS_DAG, run_id, task, "Approve", "me again")
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, "same_person_2", ("failed",))
+    log = task_log(deployment, SCENARIOS_DAG, run_id, "same_person_2", 1)
+    assert "required_approvals=2 refused" in log and "reviewer already approved" in log
+    model = scenarios["same_person_model"]
+    assert holder(client, model, "champion") == scenarios["same_person_holder"]
+
+    # The scenarios run was triggered through the REST API as admin.
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, "self_approval", WAITING)
+    answer(deployment, SCENARIOS_DAG, run_id, "self_approval", "Approve", "mine", "admin")
+    deployment.wait_for_task(SCENARIOS_DAG, run_id, "self_approval", ("failed",))
+    log = task_log(deployment, SCENARIOS_DAG, run_id, "self_approval", 1)
+    assert "exclude_triggering_user refused" in log and "admin triggered" in log, log[-3000:]
+    model = scenarios["self_approval_model"]
+    assert holder(client, model, "champion") == scenarios["self_approval_holder"]
 
 
 @pytest.fixture

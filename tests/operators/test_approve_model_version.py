@@ -274,3 +274,50 @@ def test_signatures_fail_for_changed_records_and_tell_other_secrets_apart() -> N
     with pytest.raises(ValueError, match="mlflow_registry_signing_secret"):
         RecordSigner("short")
     assert "s" * 40 not in repr(SIGNER)
+
+
+def test_policy_counts_distinct_signed_approvals_and_names_the_rule_that_refuses() -> None:
+    from airflow_mlflow_registry.approval_policy import (
+        SIGNATURE_FIELD,
+        ApprovalPolicy,
+        verified_upstream_approvals,
+    )
+    from airflow_mlflow_registry.exceptions import ApprovalPolicyError
+
+    def upstream(task_id: str, person: str, **fields: Any) -> dict[str, Any]:
+        key = approval_key(SIGNER, "m", "champion", "dag", "run", task_id, -1)
+        record = approved_record(key, decided_by=person, dag_run="dag/run", **fields)
+        return {
+            "model_name": "m",
+            "version": record.version,
+            "alias": "champion",
+            "previous_version": record.previous_version,
+            "decision": record.status,
+            "decided_by": person,
+            "decided_at": record.decided_at,
+            "comment": record.comment,
+            SIGNATURE_FIELD: record.signature(SIGNER),
+        }
+
+    edited = {**upstream("approve_0", "mallory"), "decided_by": "bob"}
+    pulled = {
+        "approve_1": upstream("approve_1", "alice"),
+        "approve_0": edited,  # changed in XCom: its signature fails, it does not count
+        "approve_x": upstream("approve_x", "carol", version="9"),  # another candidate
+        "skipped": None,
+    }
+    earlier = verified_upstream_approvals(pulled, dag_id="dag", run_id="run", signer=SIGNER)
+    assert [task for task, _ in earlier] == ["approve_1", "approve_x"]
+    this_key = approval_key(SIGNER, "m", "champion", "dag", "run", "approve_2", -1)
+    policy = ApprovalPolicy(required_approvals=2, exclude_triggering_user=True)
+    bob = approved_record(this_key, decided_by="bob", dag_run="dag/run")
+    assert policy.approvers(bob, earlier, triggering_user="dave") == ["alice", "bob"]
+    alice = approved_record(this_key, decided_by="alice", dag_run="dag/run")
+    with pytest.raises(ApprovalPolicyError, match=r"required_approvals=2 .* alice already"):
+        policy.approvers(alice, earlier, triggering_user=None)
+    with pytest.raises(ApprovalPolicyError, match=r"exclude_triggering_user .* bob triggered"):
+        policy.approvers(bob, earlier, triggering_user="bob")
+    assert ApprovalPolicy().approvers(bob, [], triggering_user="bob") == ["bob"]
+    for wrong in (0, 11, True, "2"):
+        with pytest.raises(ValueError, match="required_approvals"):
+            ApprovalPolicy(required_approvals=wrong)  # type: ignore[arg-type]

@@ -77,6 +77,26 @@ def approval_scenarios() -> None:
         alias="champion",
         version=conf("xcom_candidate"),
     )
+    # Four eyes: two chained gates, each asking one person; the second one moves `champion`.
+    for chain in ("four_eyes", "same_person"):
+        first, second = (
+            ApproveModelVersionOperator(
+                task_id=f"{chain}_{n}",
+                model_name=conf(f"{chain}_model"),
+                alias="champion",
+                from_alias="challenger",
+                required_approvals=2,
+            )
+            for n in (1, 2)
+        )
+        first >> second
+    ApproveModelVersionOperator(
+        task_id="self_approval",
+        model_name=conf("self_approval_model"),
+        alias="champion",
+        from_alias="challenger",
+        exclude_triggering_user=True,
+    )
     ApproveModelVersionOperator(
         task_id="guard_blocks",
         model_name=conf("guard_model"),
