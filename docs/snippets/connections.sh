@@ -4,28 +4,28 @@
 # connection.
 
 # [START conn_plain_http]
-AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "http://mlflow.internal:5000"}'
-AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://@http%3A%2F%2Fmlflow.internal%3A5000'
+export AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "http://mlflow.internal:5000"}'
+export AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://@http%3A%2F%2Fmlflow.internal%3A5000'
 # [END conn_plain_http]
 
 # [START conn_basic_auth]
-AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com", "login": "alice", "password": "s3cret"}'
-AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://alice:s3cret@mlflow.example.com'
+export AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com", "login": "alice", "password": "s3cret"}'
+export AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://alice:s3cret@mlflow.example.com'
 # [END conn_basic_auth]
 
 # [START conn_token]
-AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com", "extra": {"token": "abc123"}}'
-AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://mlflow.example.com?token=abc123'
+export AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com", "extra": {"token": "abc123"}}'
+export AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://mlflow.example.com?token=abc123'
 # [END conn_token]
 
 # [START conn_token_private_ca]
-AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com", "extra": {"token": "abc123", "ca_bundle_path": "/etc/ssl/private-ca.pem"}}'
-AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://mlflow.example.com?token=abc123&ca_bundle_path=%2Fetc%2Fssl%2Fprivate-ca.pem'
+export AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com", "extra": {"token": "abc123", "ca_bundle_path": "/etc/ssl/private-ca.pem"}}'
+export AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://mlflow.example.com?token=abc123&ca_bundle_path=%2Fetc%2Fssl%2Fprivate-ca.pem'
 # [END conn_token_private_ca]
 
 # [START conn_mtls]
-AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com:8443", "extra": {"ca_bundle_path": "/etc/ssl/private-ca.pem", "client_cert_path": "/etc/ssl/worker.pem", "timeout": 5}}'
-AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://mlflow.example.com:8443?ca_bundle_path=%2Fetc%2Fssl%2Fprivate-ca.pem&client_cert_path=%2Fetc%2Fssl%2Fworker.pem&timeout=5'
+export AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com:8443", "extra": {"ca_bundle_path": "/etc/ssl/private-ca.pem", "client_cert_path": "/etc/ssl/worker.pem", "timeout": 5}}'
+export AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://mlflow.example.com:8443?ca_bundle_path=%2Fetc%2Fssl%2Fprivate-ca.pem&client_cert_path=%2Fetc%2Fssl%2Fworker.pem&timeout=5'
 # [END conn_mtls]
 
 # [START conn_insecure]
@@ -44,7 +44,7 @@ AIRFLOW_CONN_MLFLOW_DBX='mlflow://@databricks?databricks_host=https%3A%2F%2Fadb-
 # [END conn_databricks]
 
 # [START conn_local_store]
-AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "sqlite:////srv/mlflow/mlflow.db"}'
+export AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "sqlite:////srv/mlflow/mlflow.db"}'
 # [END conn_local_store]
 
 # [START conn_database_store]

@@ -194,7 +194,7 @@ def test_invalid_connection_names_field_and_fix_without_secret(
 
 
 def documented_connection_examples() -> list[list[str]]:
-    """The ``AIRFLOW_CONN_*='...'`` values of each ``[START]``/``[END]`` block of the snippet
+    """The ``export AIRFLOW_CONN_*='...'`` values of each ``[START]``/``[END]`` block of the snippet
     file that docs/connections/mlflow.rst includes, in order."""
     from tests.conftest import REPO_ROOT
 
@@ -205,7 +205,7 @@ def documented_connection_examples() -> list[list[str]]:
         values = [
             line.split("=", 1)[1].strip("'")
             for line in body.splitlines()
-            if line.startswith("AIRFLOW_CONN_")
+            if line.removeprefix("export ").startswith("AIRFLOW_CONN_")
         ]
         if values:
             blocks.append(values)
