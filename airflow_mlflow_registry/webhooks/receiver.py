@@ -136,11 +136,12 @@ def handle_delivery(
         return _answer("ignored", signed.delivery_id, "event not turned into asset events")
     config = _connection_config(conn_id)
     served = config.workspace or DEFAULT_WORKSPACE
-    if (change.workspace or DEFAULT_WORKSPACE) != served:
+    named = change.workspace or DEFAULT_WORKSPACE
+    if named != served:
         raise WebhookRejected(
             403,
-            f"delivery from MLflow workspace {change.workspace!r}; connection {conn_id!r} "
-            f"serves workspace {served!r}",
+            f"delivery from MLflow workspace {named!r}; connection {conn_id!r} serves "
+            f"workspace {served!r}",
         )
     return _record(config, change, signed.delivery_id)
 

@@ -80,8 +80,7 @@ def test_late_alias_delivery_is_ignored_once_the_alias_has_moved_on(
     receiver: ReceiverServer, plain_client: MlflowClient
 ) -> None:
     model = unique("wh-alias")
-    for _ in range(3):
-        add_version(plain_client, model)
+    assert [add_version(plain_client, model) for _ in range(3)] == ["1", "2", "3"]
     uri = consumed_model(CONN_ID, model)
     plain_client.set_registered_model_alias(model, "champion", "2")
     late = signed_delivery(SECRET, alias_created(model, "champion", "2"))  # D1, delayed
