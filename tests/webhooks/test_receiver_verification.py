@@ -48,8 +48,11 @@ CONN_ID = "mlflow_hooks_test"
 
 
 @pytest.fixture(scope="module")
-def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReceiverServer]:
-    """The receiver under uvicorn, with a secret for :data:`CONN_ID` only."""
+def receiver(
+    airflow_db: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ReceiverServer]:
+    """The receiver under uvicorn on this session's metadata DB (Airflow's last secrets
+    backend), with a secret for :data:`CONN_ID` only."""
     server = ReceiverServer(
         tmp_path_factory.mktemp("receiver"),
         {f"AIRFLOW_VAR_{secret_variable_key(CONN_ID).upper()}": SECRET},
@@ -187,6 +190,7 @@ def test_signed_malformed_payload_gets_400(receiver: ReceiverServer) -> None:
 def test_unknown_and_known_connection_get_byte_identical_refusals(
     receiver: ReceiverServer,
 ) -> None:
+    since = len(receiver.log())
     answers = []
     for conn_id in ("no_such_connection", CONN_ID):
         body, headers = signed_delivery("not-the-secret", version_created("churn", "3"))
@@ -204,6 +208,7 @@ def test_unknown_and_known_connection_get_byte_identical_refusals(
     assert unknown == known
     assert {answer[0] for answer in known} == {401}
     assert len({answer[2] for answer in known}) == 1  # bad signature, no header, stale: alike
+    assert "Traceback" not in receiver.log()[since:]
 
 
 def test_headerless_or_stale_request_reads_no_variable(receiver: ReceiverServer) -> None:
