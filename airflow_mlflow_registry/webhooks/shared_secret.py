@@ -15,10 +15,6 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 SECRET_VARIABLE_PREFIX = "mlflow_webhook_secret_"
 SECRET_BYTES = 32
@@ -60,29 +56,24 @@ def store_secret(conn_id: str, secret: str) -> str:
 
 
 class SecretCache:
-    """Webhook secrets by connection id, each look-up (:func:`read_secret`, or ``read``) kept
-    ``ttl_seconds``: a secret or its absence, at most :data:`MAX_CACHED_CONNECTIONS` connection
-    ids (the oldest look-up dropped first). Safe to share between threads."""
+    """Webhook secrets by connection id, each look-up (:func:`read_secret`) kept
+    :data:`SECRET_CACHE_SECONDS`: a secret or its absence, at most
+    :data:`MAX_CACHED_CONNECTIONS` connection ids (the oldest look-up dropped first). Safe to
+    share between threads."""
 
-    def __init__(
-        self,
-        ttl_seconds: float = SECRET_CACHE_SECONDS,
-        read: Callable[[str], str | None] = read_secret,
-    ) -> None:
-        self._ttl_seconds = ttl_seconds
-        self._read = read
+    def __init__(self) -> None:
         self._entries: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
 
     def get(self, conn_id: str) -> str | None:
         """Connection ``conn_id``'s secret, or None when it has none; read again once the kept
-        look-up is ``ttl_seconds`` old."""
+        look-up is :data:`SECRET_CACHE_SECONDS` old."""
         now = time.monotonic()
         with self._lock:
             kept = self._entries.get(conn_id)
-        if kept is not None and now - kept[0] < self._ttl_seconds:
+        if kept is not None and now - kept[0] < SECRET_CACHE_SECONDS:
             return kept[1]
-        secret = self._read(conn_id)
+        secret = read_secret(conn_id)
         with self._lock:
             self._entries.pop(conn_id, None)
             self._entries[conn_id] = (now, secret)
