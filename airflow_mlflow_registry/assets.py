@@ -3,13 +3,15 @@
 ``<registry>`` names the registry without reading any connection, so building an asset at DAG
 parse time calls neither the metadata DB nor a secrets backend:
 
-- for a connection id, ``airflow_connection/<conn-id>`` (URL-quoted, case kept): the registry
-  that connection points at. ``airflow_connection`` has an underscore, which no DNS host name
-  has, so it never collides with a server's host;
+- for a connection id (any name without ``:`` or ``/``, ``databricks_prod`` included),
+  ``airflow_connection/<conn-id>`` (URL-quoted, case kept): the registry that connection points
+  at, so two Databricks connections of two workspaces are two assets. ``airflow_connection``
+  has an underscore, which no DNS host name has, so it never collides with a server's host;
 - for a tracking URI written in the DAG, the lower-cased ``host[:port]`` of an http(s) URI
   followed by its path prefix (``mlflow.example.com/team-a``: servers behind one host under
-  different prefixes are different registries), ``databricks`` for Databricks, and ``local``
-  for stores without a server (``sqlite:``, ``file:``, ...).
+  different prefixes are different registries; a Databricks workspace by its URL,
+  ``adb-1234.5.azuredatabricks.net``), and ``local`` for stores without a server (``sqlite:``,
+  ``file:``, ...). A ``databricks://`` URI names no workspace host and is refused.
 
 The model name is URL-quoted, so it is always the last path segment. OpenLineage names the
 model in namespace ``mlflow://<tracking-host>`` (the server form), which for a connection's
@@ -48,6 +50,8 @@ ASSET_SCHEME = "mlflow"
 LOCAL_TRACKING_HOST = "local"
 DATABRICKS_TRACKING_HOST = "databricks"
 CONNECTION_REGISTRY_HOST = "airflow_connection"
+# Tracking URIs of Databricks (``databricks://<profile>``), which name no workspace host.
+DATABRICKS_URI_PREFIXES = ("databricks://", "databricks-uc://")
 
 
 def model_asset(
@@ -61,23 +65,31 @@ def model_asset(
 
     :param registry: the id of an ``mlflow`` connection (a name without ``:`` or ``/``), giving
         ``mlflow://airflow_connection/<conn-id>/<model>``; or a tracking URI with its scheme
-        (``http://mlflow:5000/team-a``, ``sqlite:///srv/mlflow.db``, ``databricks``) or a bare
-        ``host:port[/prefix]``, giving ``mlflow://<tracking-host>/<model>``. Producers and
-        consumers of one model must use the same form (the same connection id, or the same
-        server): the two forms are different assets.
+        (``http://mlflow:5000/team-a``, ``sqlite:///srv/mlflow.db``, a Databricks workspace URL
+        ``https://adb-1234.5.azuredatabricks.net``) or a bare ``host:port[/prefix]``, giving
+        ``mlflow://<tracking-host>/<model>``. Producers and consumers of one model must use the
+        same form (the same connection id, or the same server): the two forms are different
+        assets.
     :param watchers: ``AssetWatcher`` objects for event-driven scheduling (see
         :class:`~airflow_mlflow_registry.triggers.MlflowRegistryEventTrigger`).
     :param workspace: with a tracking URI, the MLflow workspace of the model on that server
         (``mlflow://<tracking-host>/workspaces/<workspace>/<model>``). A connection names its
         own workspace.
-    :raises ValueError: for an invalid model name, an empty ``registry``, or a ``workspace``
-        given with a connection id.
+    :raises ValueError: for an invalid model name, an empty ``registry``, a ``databricks://``
+        or ``databricks-uc://`` URI (it names no workspace host), or a ``workspace`` given with
+        a connection id.
     """
     model_name = check_model_name(model_name)
     source = registry.strip()
     if not source:
         raise ValueError("model_asset needs a connection id or a tracking URI, got ''.")
-    if "://" in source or source.lower().startswith("databricks"):
+    if source.lower().startswith(DATABRICKS_URI_PREFIXES):
+        raise ValueError(
+            f"model_asset({source!r}, ...): a Databricks tracking URI does not say which "
+            "workspace holds the model; name the model by its connection id, or by the "
+            "workspace URL (https://<workspace-host>)."
+        )
+    if "://" in source:
         server = tracking_host(source, workspace)
     elif ":" in source or "/" in source:
         server = tracking_host(f"http://{source}", workspace)
@@ -154,7 +166,10 @@ def model_asset_to_openlineage(asset: Asset, lineage_context: Any) -> Any:
             from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 
             config = MlflowRegistryHook(mlflow_conn_id=conn_id).config
-            server = tracking_host(config.display_tracking_uri, config.workspace)
+            # A Databricks connection's tracking URI is just "databricks": its workspace URL
+            # names the registry.
+            tracking_uri = config.rest_host if config.is_databricks else config.display_tracking_uri
+            server = tracking_host(tracking_uri, config.workspace)
             namespace = f"{ASSET_SCHEME}://{server}"
         except Exception as exc:
             log.warning(

@@ -180,7 +180,9 @@ def test_asset_uris_are_normalised_by_the_registered_handler() -> None:
         "mlflow://mlflow.example.com:5000/churn%20model"
     )
     assert model_asset("sqlite:////srv/mlflow.db", "m").uri == "mlflow://local/m"
-    assert model_asset("databricks", "m").uri == "mlflow://databricks/m"
+    assert model_asset("https://ADB-1.2.azuredatabricks.net/", "m").uri == (
+        "mlflow://adb-1.2.azuredatabricks.net/m"
+    )
     assert Asset("mlflow://Host/Team-A/churn model/").uri == "mlflow://host/Team-A/churn%20model"
     with pytest.raises(ValueError, match="mlflow://<tracking-host>/<model-name>"):
         Asset("mlflow://host/")
@@ -398,6 +400,33 @@ def test_a_model_in_an_mlflow_workspace_is_its_own_asset_and_namespace(
     use_connection("team_a", "http://h:5000", workspace="team-a")
     dataset = model_asset_to_openlineage(model_asset("team_a", "churn"), None)
     assert (dataset.namespace, dataset.name) == ("mlflow://h:5000/workspaces/team-a", "churn")
+
+
+def test_two_databricks_connections_are_two_assets_named_by_their_workspace_hosts(
+    use_connection: UseConnection,
+) -> None:
+    pytest.importorskip("airflow.providers.openlineage")
+    from airflow_mlflow_registry.assets import model_asset_to_openlineage
+
+    hosts = {"databricks_a": "adb-1111.1", "databricks_b": "adb-2222.2"}
+    for conn_id, host in hosts.items():
+        use_connection(
+            conn_id,
+            "databricks",
+            databricks_host=f"https://{host}.azuredatabricks.net",
+            token="dapi-test-token",
+        )
+    asset_a, asset_b = (model_asset(conn_id, "churn") for conn_id in hosts)
+    assert asset_a.uri == "mlflow://airflow_connection/databricks_a/churn"
+    assert asset_b.uri == "mlflow://airflow_connection/databricks_b/churn"
+    assert [model_asset_to_openlineage(a, None).namespace for a in (asset_a, asset_b)] == [
+        "mlflow://adb-1111.1.azuredatabricks.net",
+        "mlflow://adb-2222.2.azuredatabricks.net",
+    ]
+    # A Databricks tracking URI names no workspace: the asset would be every workspace's.
+    for uri in ("databricks://profile", "databricks-uc://profile"):
+        with pytest.raises(ValueError, match="workspace URL"):
+            model_asset(uri, "churn")
 
 
 def test_asset_of_an_unreadable_connection_converts_to_its_connection_namespace() -> None:

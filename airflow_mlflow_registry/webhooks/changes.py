@@ -29,6 +29,7 @@ One change is one asset event, whichever path sees it first:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,12 +54,14 @@ WEBHOOK_EVENTS = {
 @dataclass(frozen=True)
 class RegistryChange:
     """One registry change a delivery announces: ``event`` is :data:`NEW_VERSION` or
-    :data:`ALIAS_MOVED`; ``alias`` is set for alias moves only."""
+    :data:`ALIAS_MOVED`; ``alias`` is set for alias moves only; ``workspace`` is the MLflow
+    workspace the delivery names (None: it names none, as a server without workspaces)."""
 
     event: str
     model_name: str
     version: str
     alias: str | None = None
+    workspace: str | None = None
 
 
 def parse_delivery(body: bytes) -> RegistryChange | None:
@@ -66,7 +69,8 @@ def parse_delivery(body: bytes) -> RegistryChange | None:
     event.
 
     :raises WebhookRejected: 400 when the body is not MLflow's ``{entity, action, timestamp,
-        data}`` JSON or ``data`` lacks the event's fields (``name``, ``version``, ``alias``).
+        data[, workspace]}`` JSON or ``data`` lacks the event's fields (``name``, ``version``,
+        ``alias``).
     """
     try:
         message = json.loads(body)
@@ -77,13 +81,16 @@ def parse_delivery(body: bytes) -> RegistryChange | None:
     entity, action = message.get("entity"), message.get("action")
     if not isinstance(entity, str) or not isinstance(action, str):
         raise WebhookRejected(400, "payload has no 'entity' and 'action' strings")
+    workspace = message.get("workspace")
+    if not isinstance(workspace, (str, type(None))):
+        raise WebhookRejected(400, "payload's 'workspace' is not a string")
     event = WEBHOOK_EVENTS.get(f"{entity}.{action}")
     if event is None:
         return None
     data = message["data"]
     fields = ("name", "version", "alias") if event == ALIAS_MOVED else ("name", "version")
     missing = [name for name in fields if not isinstance(data.get(name), (str, int))]
-    if missing or not str(data["version"]).isdigit():
+    if missing or not re.fullmatch(r"[0-9]{1,18}", str(data["version"])):
         raise WebhookRejected(
             400, f"{entity}.{action} payload lacks valid {', '.join(missing) or 'version'}"
         )
@@ -92,6 +99,7 @@ def parse_delivery(body: bytes) -> RegistryChange | None:
         model_name=str(data["name"]),
         version=str(data["version"]),
         alias=str(data["alias"]) if event == ALIAS_MOVED else None,
+        workspace=workspace or None,
     )
 
 

@@ -84,6 +84,8 @@ class WebhookStack:
         self.proxy = TlsTerminatingProxy(deployment.url, self.certs)
         self.receiver_url = f"{self.proxy.url}{RECEIVER_PATH}/{conn_id}"
         self.webhook: dict[str, Any] = {}
+        #: The finished ``webhooks create`` process (its stdout and stderr).
+        self.created: subprocess.CompletedProcess[str] | None = None
         self._run_id: str | None = None
 
     def start(self) -> None:
@@ -97,8 +99,8 @@ class WebhookStack:
             "connections",
             json={"connection_id": self.conn_id, "conn_type": "mlflow", "host": self.server.url},
         )
-        result = self.cli("webhooks", "create", "--url", self.receiver_url, "--json")
-        self.webhook = json.loads(result.stdout)
+        self.created = self.cli("webhooks", "create", "--url", self.receiver_url, "--json")
+        self.webhook = json.loads(self.created.stdout)
 
     def stop(self) -> None:
         self.proxy.stop()
@@ -118,12 +120,30 @@ class WebhookStack:
             assert result.returncode == 0, f"{args}: {result.stdout} {result.stderr}"
         return result
 
-    def secret(self) -> str:
-        """The webhook secret as stored in the deployment (``airflow variables get``)."""
+    def secret(self, conn_id: str | None = None) -> str:
+        """The webhook secret of ``conn_id`` (default: the stack's connection) as stored in the
+        deployment (``airflow variables get``)."""
         from airflow_mlflow_registry.webhooks.shared_secret import secret_variable_key
 
-        output = self.deployment.services.cli("variables", "get", secret_variable_key(self.conn_id))
+        key = secret_variable_key(conn_id or self.conn_id)
+        output = self.deployment.services.cli("variables", "get", key)
         return output.strip().splitlines()[-1]
+
+    def add_connection(self, conn_id: str, secret: str) -> None:
+        """Add ``mlflow`` connection ``conn_id`` to this server, with webhook secret ``secret``
+        in the deployment; no MLflow webhook delivers to it."""
+        from airflow_mlflow_registry.webhooks.shared_secret import secret_variable_key
+
+        self.deployment.rest(
+            "POST",
+            "connections",
+            json={"connection_id": conn_id, "conn_type": "mlflow", "host": self.server.url},
+        )
+        self.deployment.services.cli("variables", "set", secret_variable_key(conn_id), secret)
+
+    def set_webhook_status(self, status: str) -> None:
+        """Set the webhook ``ACTIVE`` or ``DISABLED`` in MLflow."""
+        self.client().update_webhook(self.webhook["webhook_id"], status=status)
 
     def client(self) -> MlflowClient:
         """A plain ``MlflowClient`` of the server (what a notebook or CI job uses)."""

@@ -1,5 +1,6 @@
 """DAGs of the webhook end-to-end tests: one scheduled on a model's asset that only webhooks
-feed, and two whose assets a polling watch also feeds (both paths on)."""
+feed, two whose assets a polling watch also feeds (both paths on), and one on the asset of a
+connection no MLflow webhook delivers to (only the test's own deliveries reach it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from airflow_mlflow_registry.assets import model_asset
 from airflow_mlflow_registry.triggers import MlflowRegistryEventTrigger
 
 CONN_ID = "mlflow_webhooks"
+MANUAL_CONN_ID = "mlflow_webhooks_manual"
 
 
 def watched(model: str) -> object:
@@ -29,6 +31,7 @@ for dag_id, asset in [
     ("wh_versions", model_asset(CONN_ID, "wh_versions")),
     ("wh_both", watched("wh_both")),
     ("wh_reconcile", watched("wh_reconcile")),
+    ("wh_dedup", model_asset(MANUAL_CONN_ID, "wh_dedup")),
 ]:
     with DAG(dag_id, schedule=[asset], catchup=False):
         EmptyOperator(task_id="consume")

@@ -1,22 +1,19 @@
-"""The receiver's checks before anything is recorded: signature, replay window, body size,
-payload shape, and how the changes it records are de-duplicated. No Airflow process: the
-receiver's FastAPI app is called in this process, the secret comes from an
-``AIRFLOW_VAR_*`` variable (Airflow's environment secrets backend), and every request here
-is refused before the metadata DB would be written."""
+"""The receiver's checks before anything is recorded: header form, signature, replay window,
+body size, payload shape, and how the changes it records are de-duplicated. The receiver is
+served by a real uvicorn process (:class:`~tests.support.webhook_receiver.ReceiverServer`); the
+secret comes from an ``AIRFLOW_VAR_*`` variable (Airflow's environment secrets backend), behind
+a counting secrets backend, and every request here is refused before the metadata DB would be
+written."""
 
 from __future__ import annotations
 
 import json
-import logging
 import time
-import uuid
 from typing import TYPE_CHECKING
 
 import pytest
-from fastapi.testclient import TestClient
 
 from airflow_mlflow_registry.registry_event_cursor import EventCursor, cursor_key
-from airflow_mlflow_registry.webhooks import receiver
 from airflow_mlflow_registry.webhooks.changes import (
     ALIAS_MOVED,
     LEDGER_MAX_VERSIONS,
@@ -29,7 +26,7 @@ from airflow_mlflow_registry.webhooks.changes import (
     previous_alias_version,
     recorded_by_webhook,
 )
-from airflow_mlflow_registry.webhooks.receiver import MAX_BODY_BYTES, URL_PREFIX, create_app
+from airflow_mlflow_registry.webhooks.receiver import MAX_BODY_BYTES, UNAUTHENTICATED, URL_PREFIX
 from airflow_mlflow_registry.webhooks.shared_secret import secret_variable_key
 from airflow_mlflow_registry.webhooks.signature import (
     DELIVERY_ID_HEADER,
@@ -39,49 +36,41 @@ from airflow_mlflow_registry.webhooks.signature import (
     sign,
     verify_delivery,
 )
+from tests.support.webhook_receiver import ReceiverServer, signed_delivery, version_created
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    import requests
 
 SECRET = "test-webhook-secret-0123456789"
 CONN_ID = "mlflow_hooks_test"
 
 
-def mlflow_delivery(
-    body: dict | bytes, *, secret: str = SECRET, timestamp: float | None = None
-) -> tuple[bytes, dict[str, str]]:
-    """A body and headers exactly as MLflow 3.17's delivery builds them
-    (mlflow/webhooks/delivery.py: json.dumps, delivery id, Unix timestamp, v1 signature)."""
-    from mlflow.webhooks.delivery import _generate_hmac_signature
-
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    delivery_id, stamp = str(uuid.uuid4()), str(int(timestamp or time.time()))
-    headers = {
-        DELIVERY_ID_HEADER: delivery_id,
-        TIMESTAMP_HEADER: stamp,
-        SIGNATURE_HEADER: _generate_hmac_signature(secret, delivery_id, stamp, raw.decode()),
-        "Content-Type": "application/json",
-    }
-    return raw, headers
-
-
-def version_created(name: str = "churn", version: str = "3") -> dict:
-    return {
-        "entity": "model_version",
-        "action": "created",
-        "timestamp": "2026-12-05T19:00:00+00:00",
-        "data": {"name": name, "version": version, "source": "models:/m-1", "tags": {}},
-    }
+@pytest.fixture(scope="module")
+def receiver(
+    airflow_db: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ReceiverServer]:
+    """The receiver under uvicorn on this session's metadata DB (Airflow's last secrets
+    backend), with a secret for :data:`CONN_ID` only."""
+    server = ReceiverServer(
+        tmp_path_factory.mktemp("receiver"),
+        {f"AIRFLOW_VAR_{secret_variable_key(CONN_ID).upper()}": SECRET},
+    )
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
-@pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    monkeypatch.setenv(f"AIRFLOW_VAR_{secret_variable_key(CONN_ID).upper()}", SECRET)
-    return TestClient(create_app())
+def refusal_lines(receiver: ReceiverServer, delivery_id: str, since: int) -> list[str]:
+    """The receiver's log lines after character ``since`` that name ``delivery_id``."""
+    return [line for line in receiver.log()[since:].splitlines() if delivery_id in line]
 
 
 def test_signature_matches_mlflows_own_signing() -> None:
-    body, headers = mlflow_delivery(version_created())
+    body, headers = signed_delivery(SECRET, version_created("churn", "3"))
     assert (
         sign(SECRET, headers[DELIVERY_ID_HEADER], headers[TIMESTAMP_HEADER], body)
         == (headers[SIGNATURE_HEADER])
@@ -99,7 +88,7 @@ def test_signature_matches_mlflows_own_signing() -> None:
     ],
 )
 def test_missing_or_wrong_headers_are_refused(change: dict, reason: str) -> None:
-    body, headers = mlflow_delivery(version_created())
+    body, headers = signed_delivery(SECRET, version_created("churn", "3"))
     for name, value in change.items():
         if value is None:
             del headers[name]
@@ -111,91 +100,147 @@ def test_missing_or_wrong_headers_are_refused(change: dict, reason: str) -> None
 
 
 def test_body_changed_after_signing_is_refused() -> None:
-    body, headers = mlflow_delivery(version_created(version="3"))
+    body, headers = signed_delivery(SECRET, version_created("churn", "3"))
     with pytest.raises(WebhookRejected, match="does not match"):
         verify_delivery(SECRET, headers, body.replace(b'"3"', b'"4"'), now=time.time())
 
 
 def test_timestamp_outside_tolerance_is_refused_as_replay() -> None:
-    body, headers = mlflow_delivery(version_created(), timestamp=time.time() - 301)
+    body, headers = signed_delivery(SECRET, version_created("churn", "3"), age=301)
     with pytest.raises(WebhookRejected, match="outside the 300 s tolerance"):
         verify_delivery(SECRET, headers, body, now=time.time())
     verify_delivery(SECRET, headers, body, now=time.time(), tolerance_seconds=400)
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def receiver_log() -> Iterator[list[logging.LogRecord]]:
-    """The receiver's log records (Airflow's own logging setup varies across a session)."""
-    logger = logging.getLogger(receiver.__name__)
-    handler, level = _Records(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler.records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
+def assert_refused_once_in_log(
+    receiver: ReceiverServer, response: requests.Response, delivery_id: str, since: int
+) -> str:
+    """``response`` is the uniform 401, and the log has one warning line for the delivery and
+    no traceback; return that line."""
+    assert response.status_code == 401, response.text
+    assert response.json() == UNAUTHENTICATED
+    [line] = refusal_lines(receiver, delivery_id, since)
+    assert "Rejected MLflow webhook delivery" in line and "WARNING" in line.upper()
+    assert "Traceback" not in receiver.log()[since:]
+    return line
 
 
 def test_forged_signature_gets_401_and_one_log_line_without_traceback(
-    client: TestClient, receiver_log: list[logging.LogRecord]
+    receiver: ReceiverServer,
 ) -> None:
-    body, headers = mlflow_delivery(version_created(), secret="not-the-secret")
-    response = client.post(f"/{CONN_ID}", content=body, headers=headers)
-    assert response.status_code == 401
-    [record] = [r for r in receiver_log if "Rejected MLflow webhook" in r.getMessage()]
-    assert headers[DELIVERY_ID_HEADER] in record.getMessage()
-    assert "does not match" in record.getMessage()
-    assert record.levelno == logging.WARNING and record.exc_info is None
-    assert SECRET not in record.getMessage() and SECRET not in response.text
+    since = len(receiver.log())
+    body, headers = signed_delivery("not-the-secret", version_created("churn", "3"))
+    response = receiver.post(CONN_ID, body, headers)
+    line = assert_refused_once_in_log(receiver, response, headers[DELIVERY_ID_HEADER], since)
+    assert "does not match" in line
+    assert SECRET not in receiver.log() and SECRET not in response.text
 
 
-def test_replayed_delivery_gets_401(client: TestClient) -> None:
-    body, headers = mlflow_delivery(version_created(), timestamp=time.time() - 3600)
-    response = client.post(f"/{CONN_ID}", content=body, headers=headers)
-    assert response.status_code == 401
-    assert "tolerance" in response.json()["detail"]
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        (TIMESTAMP_HEADER, "\u00b2"),  # "2" superscript: str.isdigit() is true, int() fails
+        (TIMESTAMP_HEADER, "1" * 400),  # int() works, the float arithmetic overflows
+        (TIMESTAMP_HEADER, "1" * 4400),  # beyond int()'s 4,300-digit limit
+        (SIGNATURE_HEADER, "v1,\u00e9t\u00e9" + "A" * 40),  # non-ASCII: compare_digest raises
+    ],
+    ids=["superscript-two", "400-digits", "4400-digits", "non-ascii-signature"],
+)
+def test_malformed_header_gets_401_and_one_log_line_without_traceback(
+    receiver: ReceiverServer, header: str, value: str
+) -> None:
+    since = len(receiver.log())
+    body, headers = signed_delivery(SECRET, version_created("churn", "3"))
+    headers[header] = value
+    # http.client sends header values as Latin-1, as any client may.
+    response = receiver.post(CONN_ID, body, headers)
+    line = assert_refused_once_in_log(receiver, response, headers[DELIVERY_ID_HEADER], since)
+    assert header in line
+
+
+def test_replayed_delivery_gets_401(receiver: ReceiverServer) -> None:
+    since = len(receiver.log())
+    body, headers = signed_delivery(SECRET, version_created("churn", "3"), age=3600)
+    response = receiver.post(CONN_ID, body, headers)
+    line = assert_refused_once_in_log(receiver, response, headers[DELIVERY_ID_HEADER], since)
+    assert "tolerance" in line
 
 
 def test_body_over_the_limit_gets_413_before_its_signature_is_checked(
-    client: TestClient,
+    receiver: ReceiverServer,
 ) -> None:
-    big = version_created()
+    big = version_created("churn", "3")
     big["data"]["description"] = "x" * MAX_BODY_BYTES
-    body, headers = mlflow_delivery(big)
-    response = client.post(f"/{CONN_ID}", content=body, headers=headers)
-    assert response.status_code == 413
+    # Signed with a wrong secret: only a size check made before the signature check gives 413.
+    body, headers = signed_delivery("not-the-secret", big)
+    assert receiver.post(CONN_ID, body, headers).status_code == 413
 
 
-def test_signed_malformed_payload_gets_400(client: TestClient) -> None:
+def test_signed_malformed_payload_gets_400(receiver: ReceiverServer) -> None:
     for bad in (b"not json", json.dumps({"entity": "model_version"}).encode()):
-        body, headers = mlflow_delivery(bad)
-        response = client.post(f"/{CONN_ID}", content=body, headers=headers)
+        body, headers = signed_delivery(SECRET, bad)
+        response = receiver.post(CONN_ID, body, headers)
         assert response.status_code == 400, response.text
-    missing_version = version_created()
+    missing_version = version_created("churn", "3")
     del missing_version["data"]["version"]
-    body, headers = mlflow_delivery(missing_version)
-    assert client.post(f"/{CONN_ID}", content=body, headers=headers).status_code == 400
+    body, headers = signed_delivery(SECRET, missing_version)
+    assert receiver.post(CONN_ID, body, headers).status_code == 400
 
 
-def test_connection_without_secret_gets_401(client: TestClient) -> None:
-    body, headers = mlflow_delivery(version_created())
-    response = client.post("/other_connection", content=body, headers=headers)
-    assert response.status_code == 401
-    assert secret_variable_key("other_connection") in response.json()["detail"]
+def test_unknown_and_known_connection_get_byte_identical_refusals(
+    receiver: ReceiverServer,
+) -> None:
+    since = len(receiver.log())
+    answers = []
+    for conn_id in ("no_such_connection", CONN_ID):
+        body, headers = signed_delivery("not-the-secret", version_created("churn", "3"))
+        signed = receiver.post(conn_id, body, headers)
+        del headers[SIGNATURE_HEADER]
+        headerless = receiver.post(conn_id, body, headers)
+        stale_body, stale = signed_delivery(SECRET, version_created("churn", "3"), age=3600)
+        answers.append(
+            [
+                (r.status_code, r.headers["content-type"], r.content)
+                for r in (signed, headerless, receiver.post(conn_id, stale_body, stale))
+            ]
+        )
+    unknown, known = answers
+    assert unknown == known
+    assert {answer[0] for answer in known} == {401}
+    assert len({answer[2] for answer in known}) == 1  # bad signature, no header, stale: alike
+    assert "Traceback" not in receiver.log()[since:]
 
 
-def test_event_that_makes_no_asset_event_is_acknowledged_and_ignored(client: TestClient) -> None:
-    tag_set = {**version_created(), "entity": "model_version_tag", "action": "set"}
-    body, headers = mlflow_delivery(tag_set)
-    response = client.post(f"/{CONN_ID}", content=body, headers=headers)
+def test_headerless_or_stale_request_reads_no_variable(receiver: ReceiverServer) -> None:
+    lookups = len(receiver.variable_lookups())
+    for conn_id in ("never_asked_for", CONN_ID):
+        body, headers = signed_delivery(SECRET, version_created("churn", "3"))
+        anonymous = {"Content-Type": "application/json"}
+        assert receiver.post(conn_id, body, anonymous).status_code == 401
+        stale_body, stale = signed_delivery(SECRET, version_created("churn", "3"), age=3600)
+        assert receiver.post(conn_id, stale_body, stale).status_code == 401
+    assert receiver.variable_lookups()[lookups:] == []
+    # The counting backend does see the receiver's look-ups: a well-formed delivery for a
+    # connection not asked about before is one.
+    body, headers = signed_delivery("not-the-secret", version_created("churn", "3"))
+    assert receiver.post("never_asked_for", body, headers).status_code == 401
+    assert receiver.variable_lookups()[lookups:] == [secret_variable_key("never_asked_for")]
+
+
+def test_secret_is_read_once_per_cache_period(receiver: ReceiverServer) -> None:
+    lookups = len(receiver.variable_lookups())
+    for _ in range(3):
+        body, headers = signed_delivery("not-the-secret", version_created("churn", "3"))
+        assert receiver.post("asked_three_times", body, headers).status_code == 401
+    assert receiver.variable_lookups()[lookups:] == [secret_variable_key("asked_three_times")]
+
+
+def test_event_that_makes_no_asset_event_is_acknowledged_and_ignored(
+    receiver: ReceiverServer,
+) -> None:
+    tag_set = {**version_created("churn", "3"), "entity": "model_version_tag", "action": "set"}
+    body, headers = signed_delivery(SECRET, tag_set)
+    response = receiver.post(CONN_ID, body, headers)
     assert response.status_code == 200
     assert response.json()["status"] == "ignored"
 
@@ -216,7 +261,7 @@ def test_plugin_mounts_the_receiver_under_its_prefix_and_is_an_entry_point() -> 
 
 
 def test_parse_delivery_maps_mlflow_events() -> None:
-    assert parse_delivery(json.dumps(version_created()).encode()) == RegistryChange(
+    assert parse_delivery(json.dumps(version_created("churn", "3")).encode()) == RegistryChange(
         NEW_VERSION, "churn", "3"
     )
     alias = {

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,12 +14,8 @@ import pytest
 import requests
 
 from airflow_mlflow_registry.assets import model_asset
-from airflow_mlflow_registry.webhooks.signature import (
-    DELIVERY_ID_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    sign,
-)
+from airflow_mlflow_registry.webhooks.signature import DELIVERY_ID_HEADER
+from tests.support.webhook_receiver import signed_delivery, version_created
 from tests.support.webhook_stack import (
     RECEIVER_PATH,
     WebhookStack,
@@ -39,6 +34,8 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 CONN_ID = "mlflow_webhooks"
+# A connection no MLflow webhook delivers to: only the tests' own deliveries reach its assets.
+MANUAL_CONN_ID = "mlflow_webhooks_manual"
 DAGS = Path(__file__).with_name("dags_webhooks.py")
 
 
@@ -49,33 +46,13 @@ def stack(
     stack = WebhookStack(tmp_path_factory.mktemp("webhooks"), airflow_deployment, CONN_ID)
     try:
         stack.start()
-        for dag_id in ("wh_versions", "wh_both", "wh_reconcile"):
+        for dag_id in ("wh_versions", "wh_both", "wh_reconcile", "wh_dedup"):
             airflow_deployment.add_dag(DAGS, dag_id)
         yield stack
     finally:
         # The deployment outlives this module: its watchers must stop polling this server.
         (airflow_deployment.dags_folder / DAGS.name).unlink(missing_ok=True)
         stack.stop()
-
-
-def delivery(secret: str, body: dict[str, Any], *, age: int = 0) -> tuple[bytes, dict[str, str]]:
-    """A delivery signed as MLflow signs it, stamped ``age`` seconds ago."""
-    raw = json.dumps(body).encode()
-    delivery_id, stamp = str(uuid.uuid4()), str(int(time.time()) - age)
-    return raw, {
-        DELIVERY_ID_HEADER: delivery_id,
-        TIMESTAMP_HEADER: stamp,
-        SIGNATURE_HEADER: sign(secret, delivery_id, stamp, raw),
-    }
-
-
-def version_created(model: str, version: str) -> dict[str, Any]:
-    return {
-        "entity": "model_version",
-        "action": "created",
-        "timestamp": "2026-12-05T19:00:00+00:00",
-        "data": {"name": model, "version": version, "source": "s", "run_id": None, "tags": {}},
-    }
 
 
 def test_cli_created_the_webhook_and_never_printed_its_secret(stack: WebhookStack) -> None:
@@ -90,7 +67,10 @@ def test_cli_created_the_webhook_and_never_printed_its_secret(stack: WebhookStac
     # MLflow's example delivery names a model no DAG uses: verified over HTTPS, then ignored.
     assert result["success"] and result["response_status"] == 200, result
     assert json.loads(result["response_body"])["status"] == "ignored"
-    assert secret not in listed.stdout + listed.stderr + tested.stdout + tested.stderr
+    created = stack.created
+    assert created is not None and webhook["webhook_id"] in created.stdout
+    outputs = (created, listed, tested)
+    assert all(secret not in output.stdout + output.stderr for output in outputs)
 
 
 def test_versions_and_alias_moves_start_one_run_each(stack: WebhookStack) -> None:
@@ -138,10 +118,10 @@ def test_forged_replayed_oversized_and_malformed_deliveries_are_refused_and_logg
     api_log = deployment.home / "api-server.log"
     log_start = len(api_log.read_text())
     body = version_created("wh_versions", "1")
-    forged = delivery("not-the-secret", body)
-    stale = delivery(secret, body, age=3600)
-    huge = delivery(secret, {**body, "data": {**body["data"], "description": "x" * 300_000}})
-    malformed = delivery(secret, {"entity": "model_version", "action": "created"})
+    forged = signed_delivery("not-the-secret", body)
+    stale = signed_delivery(secret, body, age=3600)
+    huge = signed_delivery(secret, {**body, "data": {**body["data"], "description": "x" * 300_000}})
+    malformed = signed_delivery(secret, {"entity": "model_version", "action": "created"})
     answers = {
         name: requests.post(url, data=raw, headers=headers, timeout=60)
         for name, (raw, headers) in {
@@ -157,17 +137,46 @@ def test_forged_replayed_oversized_and_malformed_deliveries_are_refused_and_logg
         "too large": 413,
         "malformed": 400,
     }
-    # A valid delivery sent twice (MLflow's retry, or a replay inside the tolerance): the
-    # version is already recorded, and the second copy is recognised by its delivery id.
-    fresh = delivery(secret, version_created("wh_versions", "3"))
-    repeated = [requests.post(url, data=fresh[0], headers=fresh[1], timeout=60) for _ in range(2)]
-    assert [r.json()["status"] for r in repeated] == ["duplicate", "duplicate"]
     assert len(asset_payloads(deployment, asset_id(deployment, uri))) == events_before
     log = api_log.read_text()[log_start:]
     for _, headers in (forged, stale, huge, malformed):
         [line] = [line for line in log.splitlines() if headers[DELIVERY_ID_HEADER] in line]
         assert "Rejected MLflow webhook delivery" in line
     assert "Traceback" not in log
+
+
+def test_delivery_id_already_recorded_is_a_duplicate_even_for_a_change_not_recorded(
+    stack: WebhookStack,
+) -> None:
+    deployment, client = stack.deployment, stack.client()
+    secret = f"manual-{uuid.uuid4().hex}"
+    stack.add_connection(MANUAL_CONN_ID, secret)
+    client.create_registered_model("wh_dedup")
+    # MLflow's own deliveries of these go to the other connection, whose wh_dedup asset no DAG
+    # uses: nothing is recorded on this connection's asset but what this test sends.
+    first, second = stack.new_version("wh_dedup"), stack.new_version("wh_dedup")
+    url = f"{deployment.url}{RECEIVER_PATH}/{MANUAL_CONN_ID}"
+    asset = asset_id(deployment, model_asset(MANUAL_CONN_ID, "wh_dedup").uri)
+
+    def send(raw: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        response = requests.post(url, data=raw, headers=headers, timeout=60)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    raw, headers = signed_delivery(secret, version_created("wh_dedup", first))
+    assert send(raw, headers)["status"] == "recorded"
+    delivery_id = headers[DELIVERY_ID_HEADER]
+    # The same delivery id announcing a version nothing recorded: only the id stops it.
+    reused = signed_delivery(secret, version_created("wh_dedup", second), delivery_id=delivery_id)
+    answer = send(*reused)
+    assert answer["status"] == "duplicate"
+    assert answer["detail"] == f"delivery {delivery_id} already recorded"
+    assert [e["payload"]["version"] for e in asset_payloads(deployment, asset)] == [first]
+    # That version under a delivery id of its own is recorded.
+    assert send(*signed_delivery(secret, version_created("wh_dedup", second)))["status"] == (
+        "recorded"
+    )
+    assert [e["payload"]["version"] for e in asset_payloads(deployment, asset)] == [first, second]
 
 
 def watch_cursor(deployment: AirflowDeployment, asset: int) -> dict[str, Any] | None:
@@ -200,24 +209,40 @@ def settled(
     return found
 
 
-def test_both_paths_on_give_one_event_per_version_in_a_burst(stack: WebhookStack) -> None:
+def test_both_paths_on_give_one_event_per_version_and_both_contribute(stack: WebhookStack) -> None:
     deployment, client = stack.deployment, stack.client()
     asset = asset_id(deployment, model_asset(CONN_ID, "wh_both").uri)
     deployment.wait_for(lambda: watch_cursor(deployment, asset), "the watch's first poll")
     client.create_registered_model("wh_both")
-    for _ in range(10):
+    for _ in range(5):
         stack.new_version("wh_both")
-    found = deployment.wait_for(lambda: settled(deployment, asset, 10), "10 versions settled")
-    print(f"both paths, burst of 10: {found}")
-    assert sorted(found, key=int) == [str(v) for v in range(1, 11)]
+    found = deployment.wait_for(lambda: settled(deployment, asset, 5), "5 versions settled")
+    # With the webhook disabled, further versions reach Airflow through the watch alone; MLflow
+    # may use its cached webhook list for a second, so versions are made one at a time until
+    # one arrives by the poll.
+    stack.set_webhook_status("DISABLED")
+    try:
+        for count in range(6, 11):
+            stack.new_version("wh_both")
+            found = deployment.wait_for(
+                lambda c=count: settled(deployment, asset, c), f"{count} versions settled"
+            )
+            if found[str(count)] == ["poll"]:
+                break
+    finally:
+        stack.set_webhook_status("ACTIVE")
+    print(f"both paths: {found}")
+    assert sorted(found, key=int) == [str(v) for v in range(1, count + 1)]
     assert {version: len(paths) for version, paths in found.items() if len(paths) != 1} == {}
+    assert found[str(count)] == ["poll"]
+    assert "webhook" in {found[str(v)][0] for v in range(1, 6)}
     # Airflow 3.3.2 may leave events of a burst on one asset without a run until the asset's
     # next event (the scheduler deletes the asset's queue row after a run consumed only the
     # earlier ones), so not every version need be in a run: none may be in two.
     runs_by_version = deployment.wait_for(
         lambda: versions_in_runs(deployment, "wh_both"), "the runs of wh_both to end"
     )
-    print(f"both paths, burst of 10: versions in runs {runs_by_version}")
+    print(f"both paths: versions in runs {runs_by_version}")
     assert runs_by_version
     assert {v: runs for v, runs in runs_by_version.items() if len(runs) != 1} == {}
 
@@ -267,3 +292,11 @@ def test_polling_watch_emits_versions_made_while_the_api_server_was_down(
     )
     found = deployment.wait_for(lambda: settled(deployment, asset, 3), "3 versions settled")
     assert found == {"1": ["poll"], "2": ["poll"], "3": ["poll"]}
+
+
+def test_cli_deletes_the_webhook(stack: WebhookStack) -> None:
+    webhook_id = stack.webhook["webhook_id"]
+    deleted = stack.cli("webhooks", "delete", webhook_id, "--json")
+    assert json.loads(deleted.stdout) == {"webhook_id": webhook_id, "deleted": True}
+    listed = json.loads(stack.cli("webhooks", "list", "--json").stdout)
+    assert webhook_id not in [webhook["webhook_id"] for webhook in listed]

@@ -1,0 +1,178 @@
+"""MLflow webhook deliveries for tests: signed as MLflow signs them, sent to the receiver served
+by a real uvicorn process.
+
+- :func:`signed_delivery` builds a body and the headers of MLflow 3.17's own delivery code
+  (``mlflow/webhooks/delivery.py``); :func:`version_created` and :func:`alias_created` are the
+  payloads of the two events that become asset events.
+- :class:`ReceiverServer` serves the receiver's FastAPI app
+  (``airflow_mlflow_registry.webhooks.receiver:create_app``) with ``uvicorn`` on 127.0.0.1, in
+  its own process, with this test session's Airflow settings (its metadata DB) plus the given
+  environment (``AIRFLOW_VAR_*`` secrets, ``AIRFLOW_CONN_*`` connections). Its secrets backend
+  is :class:`CountingSecretsBackend`, configured the Airflow way (``[secrets] backend``), so a
+  test can count the variable look-ups the receiver makes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+from airflow.secrets import BaseSecretsBackend
+
+from tests.support.silent_server import find_unused_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def signed_delivery(
+    secret: str,
+    body: dict[str, Any] | bytes,
+    *,
+    delivery_id: str | None = None,
+    age: int = 0,
+) -> tuple[bytes, dict[str, str]]:
+    """A delivery of ``body`` signed with ``secret`` exactly as MLflow signs it: its JSON
+    bytes and its headers, stamped ``age`` seconds ago, with ``delivery_id`` (new by
+    default)."""
+    from mlflow.webhooks.delivery import _generate_hmac_signature
+
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    delivery_id = delivery_id or str(uuid.uuid4())
+    stamp = str(int(time.time()) - age)
+    return raw, {
+        "X-MLflow-Delivery-Id": delivery_id,
+        "X-MLflow-Timestamp": stamp,
+        "X-MLflow-Signature": _generate_hmac_signature(secret, delivery_id, stamp, raw.decode()),
+        "Content-Type": "application/json",
+    }
+
+
+def version_created(model: str, version: str, **fields: Any) -> dict[str, Any]:
+    """MLflow's ``model_version.created`` payload; ``fields`` are added at the top level (such
+    as ``workspace``)."""
+    return {
+        "entity": "model_version",
+        "action": "created",
+        "timestamp": "2026-12-05T19:00:00+00:00",
+        "data": {"name": model, "version": version, "source": "s", "run_id": None, "tags": {}},
+        **fields,
+    }
+
+
+def alias_created(model: str, alias: str, version: str, **fields: Any) -> dict[str, Any]:
+    """MLflow's ``model_version_alias.created`` payload (an alias set or moved)."""
+    return {
+        "entity": "model_version_alias",
+        "action": "created",
+        "timestamp": "2026-12-05T19:00:00+00:00",
+        "data": {"name": model, "alias": alias, "version": version},
+        **fields,
+    }
+
+
+class CountingSecretsBackend(BaseSecretsBackend):
+    """A secrets backend that defines nothing and appends each variable key it is asked for to
+    the file ``log_path`` (one line each), so the look-ups of another process can be counted.
+    Airflow then asks its next backends (environment variables, the metadata DB)."""
+
+    def __init__(self, log_path: str) -> None:
+        super().__init__()
+        self.log_path = log_path
+
+    def get_conn_value(self, conn_id: str, team_name: str | None = None) -> str | None:
+        return None
+
+    def get_variable(self, key: str, team_name: str | None = None) -> str | None:
+        with open(self.log_path, "a") as lookups:
+            lookups.write(key + "\n")
+        return None
+
+
+class ReceiverServer:
+    """The webhook receiver app under ``uvicorn`` on 127.0.0.1 (see the module documentation).
+
+    ``start()`` waits until it answers; ``stop()`` ends its process group. ``url`` is the
+    receiver's base (``<url>/<conn-id>`` receives); ``log_path`` holds its output;
+    :meth:`variable_lookups` lists the variable keys its secrets backend was asked for.
+    """
+
+    def __init__(self, root: Path, environment: dict[str, str]) -> None:
+        self.root = root
+        self.port = find_unused_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = root / "receiver.log"
+        self.lookups_path = root / "variable-lookups.txt"
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
+            ),
+            "AIRFLOW__SECRETS__BACKEND": f"{__name__}.{CountingSecretsBackend.__name__}",
+            "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"log_path": str(self.lookups_path)}),
+            **environment,
+        }
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 120) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.lookups_path.touch()
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "airflow_mlflow_registry.webhooks.receiver:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        with open(self.log_path, "wb") as log:
+            self._process = subprocess.Popen(
+                command,
+                env=self.env,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the receiver exited:\n{self.log_path.read_text()}")
+            try:
+                requests.get(self.url, timeout=5)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise TimeoutError(f"the receiver did not answer in {timeout} s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGTERM)
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait()
+
+    def post(self, conn_id: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+        """POST one delivery to connection ``conn_id``'s receiver URL."""
+        return requests.post(f"{self.url}/{conn_id}", data=body, headers=headers, timeout=60)
+
+    def log(self) -> str:
+        """Everything the receiver process printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def variable_lookups(self) -> list[str]:
+        """The variable keys the receiver's secrets backend was asked for, in order."""
+        return self.lookups_path.read_text().splitlines()
