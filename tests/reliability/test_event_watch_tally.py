@@ -159,7 +159,8 @@ def test_triggerer_killed_during_a_burst_loses_no_version(
     # Shown in the summary even when a wait below times out.
     publish_tally(summary_lines, f"event watch: seed={seed}")
     rng = random.Random(seed)
-    phases = ["poll", "emit", rng.choice(["poll", "emit"])]
+    # Both phases, then random ones; in a random order.
+    phases = ["poll", "emit", *(rng.choice(["poll", "emit"]) for _ in range(KILLS - 2))]
     rng.shuffle(phases)
     model = unique("tally-events")
     plain_client.create_registered_model(model)
