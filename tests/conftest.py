@@ -275,18 +275,16 @@ if TYPE_CHECKING:
 def default_registry(mlflow_server: MlflowServer, use_connection: UseConnection) -> MlflowClient:
     """Points ``mlflow_default`` at ``mlflow_server``; returns a plain ``MlflowClient`` on it,
     to arrange and check registry content independently of the code under test."""
-    from mlflow import MlflowClient
 
     use_connection("mlflow_default", mlflow_server.url)
-    return MlflowClient(tracking_uri=mlflow_server.url)
+    return mlflow_server.client()
 
 
 @pytest.fixture
 def plain_client(mlflow_server: MlflowServer) -> MlflowClient:
     """A plain ``MlflowClient`` of ``mlflow_server``, for seeding and checking."""
-    from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=mlflow_server.url)
+    return mlflow_server.client()
 
 
 @pytest.fixture

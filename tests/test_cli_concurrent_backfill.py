@@ -56,6 +56,7 @@ DAY = pendulum.datetime(2026, 5, 1, tz="UTC")
 WINDOW = ["--from", "2026-05-01", "--to", "2026-05-02"]
 # A held request must outlast its hold: the connection's read timeout is longer.
 HELD_SECONDS = HOLD_TIMEOUT_SECONDS + 30
+CREATE_MODEL = ("POST", "/registered-models/create")
 
 
 def finish(process: subprocess.Popen[str]) -> CliResult:
@@ -160,6 +161,12 @@ def test_two_backfills_of_the_same_window_at_once_leave_one_version_per_run(
     creates = [span(proxy.windows(CREATE_VERSION)) for proxy in proxies]
     assert intersect(*creates), creates
     assert (first.code, second.code) == (0, 0), (first, second)
+    # Each backfill sent a create for every run, plus one more when its first create found no
+    # model yet (it then created the model, or found it created by the other, and sent again).
+    for proxy in proxies:
+        model_creates = len(proxy.windows(CREATE_MODEL))
+        assert len(proxy.windows(CREATE_VERSION)) == len(runs) + model_creates
+    assert sum(len(proxy.windows(CREATE_MODEL)) for proxy in proxies) >= 1
     assert version_counts(plain_client, model, runs) == dict.fromkeys(runs, 1)
     versions = {
         run_id: found[0].version for run_id, found in versions_by_run(plain_client, model).items()

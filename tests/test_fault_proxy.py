@@ -5,13 +5,13 @@ server behind it did. Requests go through ``requests``' module functions and a p
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
 from tests.support.fault_proxy import FaultProxy
+from tests.support.model_versions import unique
 
 if TYPE_CHECKING:
     from tests.support.mlflow_server import MlflowServer
@@ -21,11 +21,6 @@ GET_MODEL = "/api/2.0/mlflow/registered-models/get"
 CREATE_VERSION = "/api/2.0/mlflow/model-versions/create"
 GET_VERSION = "/api/2.0/mlflow/model-versions/get"
 SEARCH_MODELS = "/api/2.0/mlflow/registered-models/search"
-
-
-def unique_model_name() -> str:
-    """A model name no other test on the shared session server uses."""
-    return f"fault-proxy-{uuid.uuid4().hex}"
 
 
 def create_model(base_url: str, name: str, timeout: float = 30) -> requests.Response:
@@ -44,7 +39,7 @@ def model_exists(server: MlflowServer, name: str) -> bool:
 def test_drop_reply_loses_the_reply_after_the_server_committed(
     fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    name = unique_model_name()
+    name = unique("fault-proxy")
     fault_proxy.add_fault("POST", CREATE_MODEL, "drop_reply")
 
     with pytest.raises(requests.exceptions.ConnectionError, match="RemoteDisconnected"):
@@ -58,7 +53,7 @@ def test_drop_reply_loses_the_reply_after_the_server_committed(
 def test_503_after_forward_answers_503_after_the_server_committed(
     fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    name = unique_model_name()
+    name = unique("fault-proxy")
     fault_proxy.add_fault("POST", CREATE_MODEL, "503_after_forward")
 
     response = create_model(fault_proxy.url, name)
@@ -79,7 +74,7 @@ def test_503_after_forward_answers_503_after_the_server_committed(
 def test_before_forward_faults_answer_an_error_and_the_server_never_sees_the_request(
     fault_proxy: FaultProxy, mlflow_server: MlflowServer, kind: str, status: int, error_code: str
 ) -> None:
-    name = unique_model_name()
+    name = unique("fault-proxy")
     fault_proxy.add_fault("POST", CREATE_MODEL, kind)  # type: ignore[arg-type]
 
     response = create_model(fault_proxy.url, name)
@@ -94,7 +89,7 @@ def test_before_forward_faults_answer_an_error_and_the_server_never_sees_the_req
 def test_delay_reply_makes_the_client_time_out_after_the_server_committed(
     fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    name = unique_model_name()
+    name = unique("fault-proxy")
     fault_proxy.add_fault("POST", CREATE_MODEL, "delay_reply", seconds=3)
 
     with pytest.raises(requests.exceptions.ReadTimeout):
@@ -104,7 +99,7 @@ def test_delay_reply_makes_the_client_time_out_after_the_server_committed(
 
 
 def test_delay_reply_sends_the_servers_reply_late(fault_proxy: FaultProxy) -> None:
-    name = unique_model_name()
+    name = unique("fault-proxy")
     fault_proxy.add_fault("POST", CREATE_MODEL, "delay_reply", seconds=0.5)
 
     response = create_model(fault_proxy.url, name)
@@ -117,7 +112,7 @@ def test_delay_reply_sends_the_servers_reply_late(fault_proxy: FaultProxy) -> No
 def test_rewrite_json_shows_the_client_a_status_the_server_never_reported(
     fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    name = unique_model_name()
+    name = unique("fault-proxy")
     create_model(mlflow_server.url, name).raise_for_status()
     requests.post(
         f"{mlflow_server.url}{CREATE_VERSION}",
@@ -145,7 +140,7 @@ def test_rewrite_json_shows_the_client_a_status_the_server_never_reported(
 def test_fault_fires_only_on_its_method_and_path_and_only_times_times(
     fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    name = unique_model_name()
+    name = unique("fault-proxy")
     fault_proxy.add_fault("post", "registered-models/create", "503_before_forward", times=2)
 
     other_path = requests.post(f"{fault_proxy.url}{CREATE_VERSION}", json={}, timeout=30)
@@ -176,7 +171,7 @@ def test_times_none_faults_every_match_until_clear_faults(fault_proxy: FaultProx
 def test_faults_fire_in_the_order_they_were_added(
     fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    first, second = unique_model_name(), unique_model_name()
+    first, second = unique("fault-proxy"), unique("fault-proxy")
     fault_proxy.add_fault("POST", CREATE_MODEL, "503_before_forward")
     fault_proxy.add_fault("POST", CREATE_MODEL, "503_after_forward")
 
@@ -192,7 +187,7 @@ def test_faults_fire_in_the_order_they_were_added(
 def test_refuse_connections_refuses_then_accepts_again_on_the_same_port(
     fault_proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    name = unique_model_name()
+    name = unique("fault-proxy")
 
     fault_proxy.refuse_connections(True)
     with pytest.raises(requests.exceptions.ConnectionError, match="Connection refused"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import pytest
 import requests
 
 from tests.support.bearer_proxy import BearerProxy
+from tests.support.model_versions import unique
 from tests.support.silent_server import find_unused_port
 
 if TYPE_CHECKING:
@@ -25,13 +25,8 @@ SEARCH_VERSIONS = "/api/2.0/mlflow/model-versions/search"
 GET_USER = "/api/2.0/mlflow/users/get"
 
 
-def unique_model_name() -> str:
-    """A model name no other test on the shared session servers uses."""
-    return f"harness-{uuid.uuid4().hex}"
-
-
 def test_plain_server_creates_and_finds_a_registered_model(mlflow_server: MlflowServer) -> None:
-    name = unique_model_name()
+    name = unique("harness")
 
     created = requests.post(f"{mlflow_server.url}{CREATE_MODEL}", json={"name": name}, timeout=30)
     found = requests.get(
@@ -88,7 +83,7 @@ def test_auth_server_lets_bob_read_but_not_add_a_version_to_alices_model(
     url = auth_mlflow_server.url
     alice = ("alice", auth_mlflow_server.passwords["alice"])
     bob = ("bob", auth_mlflow_server.passwords["bob"])
-    name = unique_model_name()
+    name = unique("harness")
     version = {"name": name, "source": "s3://bucket/model"}
 
     model_by_alice = requests.post(
@@ -165,7 +160,7 @@ def test_bearer_proxy_forwards_only_requests_with_its_token(bearer_proxy: Bearer
 def test_bearer_proxy_forwards_post_bodies_to_the_upstream_server(
     bearer_proxy: BearerProxy, mlflow_server: MlflowServer
 ) -> None:
-    name = unique_model_name()
+    name = unique("harness")
     token = {"Authorization": f"Bearer {bearer_proxy.token}"}
 
     created = requests.post(

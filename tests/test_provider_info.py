@@ -9,21 +9,9 @@ import pytest
 
 from airflow_mlflow_registry.get_provider_info import get_provider_info
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from tests.support.connection_fields import EXPECTED_FIELDS
 
 pytestmark = pytest.mark.compat
-
-EXPECTED_FIELDS = {
-    "token": "Bearer token",
-    "insecure_tls": "Skip TLS verification (insecure)",
-    "ca_bundle_path": "CA bundle path",
-    "client_cert_path": "Client certificate path",
-    "databricks_host": "Databricks workspace URL",
-    "registry_uri": "Registry URI",
-    "timeout": "Request timeout (seconds)",
-    "max_retries": "HTTP retries",
-    "pool_size": "HTTP connection pool size",
-    "workspace": "MLflow workspace",
-}
 
 
 def test_ui_hook_meta_lists_mlflow_form_with_labels_and_sensitive_token() -> None:

@@ -339,7 +339,7 @@ def test_mlflow_environment_credentials_are_ignored_by_a_connection_without_its_
 
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", auth_mlflow_server.admin_username)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", auth_mlflow_server.admin_password)
-    MlflowClient(tracking_uri=auth_mlflow_server.url).search_registered_models(max_results=1)
+    auth_mlflow_server.client().search_registered_models(max_results=1)
     use_connection("no_basic_auth", auth_mlflow_server.url)
     ok, message = MlflowRegistryHook("no_basic_auth").test_connection()
     assert not ok and "HTTP 401" in message

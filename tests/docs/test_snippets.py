@@ -58,14 +58,13 @@ def test_grant_permissions_snippet_gives_the_user_edit_on_the_model_and_read_on_
     auth_mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import requests
-    from mlflow import MlflowClient
 
     server = auth_mlflow_server
     # Created by the admin, so alice has only the server default (READ) until the grant.
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", server.admin_username)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", server.admin_password)
     model = unique("granted")
-    admin = MlflowClient(tracking_uri=server.url)
+    admin = server.client()
     admin.create_registered_model(model)
     experiment_id = admin.create_experiment(unique("granted-runs"))
 
@@ -129,7 +128,6 @@ def test_rollback_and_wait_snippet_runs_promote_rollback_and_the_deferred_sensor
     ``champion`` goes to the challenger, back to the old champion, and the sensor returns once
     someone outside Airflow points ``champion`` at a newer version. About a minute of DAG
     runs: end-to-end tier."""
-    from mlflow import MlflowClient
 
     from tests.support.dag_runs import run_dag, task_states, xcom_value
     from tests.support.model_versions import add_version
@@ -138,7 +136,7 @@ def test_rollback_and_wait_snippet_runs_promote_rollback_and_the_deferred_sensor
     snippet = load_snippet("rollback_and_wait")
     model = unique("rollback-snippet")
     snippet.MODEL_NAME = model  # the DAG reads it when it is built
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     old = add_version(client, model, aliases=["champion"])
     challenger = add_version(client, model, aliases=["challenger"])
     seen: list[str] = []

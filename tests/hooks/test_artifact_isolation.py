@@ -106,14 +106,13 @@ def test_environment_credentials_would_be_refused_on_the_other_users_artifacts(
 ) -> None:
     """The premise of the tests here: MLflow's own client, which reads the environment, is
     refused on the other user's artifacts, for uploads and for listings."""
-    from mlflow import MlflowClient
 
     hook, experiment_id = experiments["alice"]
     run_id = hook.get_conn().create_run(experiment_id).info.run_id
     (tmp_path / "a.txt").write_text("x")
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bob")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", private_auth_mlflow_server.passwords["bob"])
-    environment_client = MlflowClient(tracking_uri=private_auth_mlflow_server.url)
+    environment_client = private_auth_mlflow_server.client()
     with pytest.raises(Exception, match=r"403|PERMISSION_DENIED"):
         environment_client.log_artifact(run_id, str(tmp_path / "a.txt"))
     hook.get_conn().log_artifact(run_id, str(tmp_path / "a.txt"))

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import pytest
-import requests
 
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 
@@ -65,26 +64,9 @@ def test_interleaved_calls_from_8_threads_never_run_under_the_other_identity(
         other = next(u for u in USERS if u != user)
         for name in names:
             checked += 1
-            owner_ok = _permission(auth_mlflow_server, name, user) == "MANAGE"
-            other_ok = _permission(auth_mlflow_server, name, other) != "MANAGE"
+            owner_ok = auth_mlflow_server.model_permission(name, user) == "MANAGE"
+            other_ok = auth_mlflow_server.model_permission(name, other) != "MANAGE"
             if not (owner_ok and other_ok):
                 wrong_identity.append(name)
     assert checked == len(USERS) * THREADS_PER_USER * MODELS_PER_THREAD
     assert wrong_identity == []
-
-
-def _permission(server: MlflowServer, model_name: str, username: str) -> str:
-    """The permission ``username`` holds on ``model_name``: its creator holds MANAGE, others
-    the server default (READ)."""
-    response = requests.get(
-        f"{server.url}/api/3.0/mlflow/users/permissions/get",
-        params={
-            "username": username,
-            "resource_type": "registered_model",
-            "resource_id": model_name,
-        },
-        timeout=30,
-        **server.admin_request_options(),
-    )
-    response.raise_for_status()
-    return str(response.json()["permission"])

@@ -5,7 +5,6 @@ the fault proxy in front of a real `mlflow server`)."""
 from __future__ import annotations
 
 import threading
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from airflow_mlflow_registry.exceptions import MlflowRequestError, ModelRegistrationError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
+from tests.support.model_versions import lineage, unique
 
 if TYPE_CHECKING:
     from tests.conftest import UseConnection
@@ -29,14 +29,6 @@ DELAY_SECONDS = 3 * TIMEOUT_SECONDS
 LOOKUP_HOLD_LIMIT_SECONDS = 60  # a bound on waiting for a held look-up, never reached
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def lineage(run_id: str, try_number: int = 1) -> TaskInstanceLineage:
-    return TaskInstanceLineage(dag_id="d", task_id="t", run_id=run_id, try_number=try_number)
-
-
 @pytest.fixture
 def hook(fault_proxy: FaultProxy, use_connection: UseConnection) -> MlflowRegistryHook:
     """A hook reaching the server through the fault proxy, ``TIMEOUT_SECONDS`` timeout, 3 HTTP
@@ -49,17 +41,14 @@ def existing_model(server: MlflowServer, prefix: str) -> str:
     """A new registered model, made with a plain client: the faults below target the create of
     a version of an existing model (the first version of a new model costs one more create,
     answered "does not exist"; see test_lost_reply_of_a_new_models_first_create_...)."""
-    from mlflow import MlflowClient
 
     model = unique(prefix)
-    MlflowClient(tracking_uri=server.url).create_registered_model(model)
+    server.client().create_registered_model(model)
     return model
 
 
 def versions_of(server: MlflowServer, model: str) -> list[str]:
-    from mlflow import MlflowClient
-
-    found = MlflowClient(tracking_uri=server.url).search_model_versions(f"name='{model}'")
+    found = server.client().search_model_versions(f"name='{model}'")
     return sorted(v.version for v in found)
 
 
@@ -233,7 +222,6 @@ def test_cleared_task_with_a_new_source_supersedes_its_version_and_moves_the_ali
     """Try 1 registers s3://b/old; the run is cleared to retrain: try 2 registers s3://b/new
     as a new version that supersedes version 1 and takes the alias; try 3 (a retry) reuses it;
     a clear back to the old source registers again, superseding version 2."""
-    from mlflow import MlflowClient
 
     model = unique("cleared")
     first = hook.register_model_version(
@@ -254,7 +242,7 @@ def test_cleared_task_with_a_new_source_supersedes_its_version_and_moves_the_ali
     assert retrained["lineage"]["airflow.supersedes_version"] == "1"
     assert "supersedes version 1" in caplog.text
     assert retrained["aliases"] == ["staging"]
-    plain = MlflowClient(tracking_uri=mlflow_server.url)
+    plain = mlflow_server.client()
     assert plain.get_model_version_by_alias(model, "staging").version == "2"
     assert (retried["version"], retried["created"]) == ("2", False)
     assert (reverted["version"], reverted["created"]) == ("3", True)
@@ -290,11 +278,10 @@ def test_cleared_run_search_task_re_resolves_the_run(
 ) -> None:
     """A run search is resolved on every attempt: a retry with no better run reuses the
     version; after a better run is logged, a clear registers that run's model instead."""
-    from mlflow import MlflowClient
 
     from airflow_mlflow_registry.sources import RunSearch
 
-    plain = MlflowClient(tracking_uri=mlflow_server.url)
+    plain = mlflow_server.client()
     experiment_id = plain.create_experiment(unique("exp"))
 
     def log_run(accuracy: float) -> str:
@@ -321,11 +308,9 @@ def test_cleared_run_search_task_re_resolves_the_run(
 def test_rerun_record_lists_every_alias_of_the_version(
     hook: MlflowRegistryHook, mlflow_server: MlflowServer
 ) -> None:
-    from mlflow import MlflowClient
-
     model = unique("all-aliases")
     hook.register_model_version(model, "s3://b/m", aliases=["staging"], lineage=lineage(model, 1))
-    MlflowClient(tracking_uri=mlflow_server.url).set_registered_model_alias(model, "champion", "1")
+    mlflow_server.client().set_registered_model_alias(model, "champion", "1")
     again = hook.register_model_version(
         model, "s3://b/m", aliases=["staging"], lineage=lineage(model, 2)
     )
@@ -339,9 +324,8 @@ def test_rerun_record_lists_every_alias_of_the_version(
 def _register_failed_earlier_version(server: MlflowServer, model: str) -> None:
     """Version 1 of ``model`` from an earlier attempt (same key and source); the proxy will
     report it FAILED_REGISTRATION (the open-source server never fails a registration)."""
-    from mlflow import MlflowClient
 
-    plain = MlflowClient(tracking_uri=server.url)
+    plain = server.client()
     plain.create_registered_model(model)
     key = lineage(model).registration_key(model)
     plain.create_model_version(model, "s3://b/m", tags={REGISTRATION_KEY_TAG: key})
@@ -398,7 +382,6 @@ def test_two_overlapping_attempts_converge_on_one_version(
     try 2's look-up is answered before try 1 creates, and its reply is held (the proxy blocks
     in the rewrite) until try 1 has registered version 1. Try 2 then creates version 2,
     finds version 1 of the same registration and gives way: one version remains."""
-    from mlflow import MlflowClient
 
     # The held look-up must not time out: this connection waits longer than the hold limit.
     use_connection("patient", fault_proxy.url, timeout=2 * LOOKUP_HOLD_LIMIT_SECONDS)
@@ -438,7 +421,7 @@ def test_two_overlapping_attempts_converge_on_one_version(
     assert (records[2]["version"], records[2]["created"]) == ("1", False)
     assert creates_sent(fault_proxy) == 2
     assert versions_of(mlflow_server, model) == ["1"]
-    plain = MlflowClient(tracking_uri=mlflow_server.url)
+    plain = mlflow_server.client()
     assert plain.get_model_version_by_alias(model, "staging").version == "1"
 
 
@@ -449,7 +432,6 @@ def test_concurrent_calls_with_one_idempotency_key_outside_a_task_converge_on_on
     proxy holds every create until all eight have sent theirs, so all looked the key up before
     any create, and the recorded create windows intersect. One version remains, the lowest;
     every call returns it, exactly one with ``created`` true, and the alias is on it."""
-    from mlflow import MlflowClient
 
     from tests.support.gate_proxy import CREATE_VERSION, GateProxy, barrier_wait, intersect
 
@@ -480,5 +462,5 @@ def test_concurrent_calls_with_one_idempotency_key_outside_a_task_converge_on_on
     assert [record["version"] for record in records] == ["1"] * threads
     assert sorted(record["created"] for record in records) == [False] * (threads - 1) + [True]
     assert versions_of(mlflow_server, model) == ["1"]
-    plain = MlflowClient(tracking_uri=mlflow_server.url)
+    plain = mlflow_server.client()
     assert plain.get_model_version_by_alias(model, "staging").version == "1"

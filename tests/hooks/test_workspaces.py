@@ -25,7 +25,7 @@ from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.triggers import MlflowRegistryEventTrigger
 from tests.support.bearer_proxy import ForwardingProxy
 from tests.support.model_versions import unique
-from tests.triggers.test_registry_event_trigger_polls import RunningTrigger, polls, wait_until
+from tests.support.trigger_runner import RunningTrigger, polls, wait_until
 
 if TYPE_CHECKING:
     from tests.conftest import UseConnection

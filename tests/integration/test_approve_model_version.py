@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -196,12 +197,17 @@ def test_example_approved_through_the_rest_api_moves_champion_and_records_the_de
     assert request["subject"] == f"Promote {model} version {candidate} to 'champion'?"
     assert request["options"] == ["Approve", "Reject"]
     assert f"Candidate (version {candidate})" in body and f"(version {previous})" in body
-    accuracy_row = next(line for line in body.splitlines() if line.startswith("| accuracy |"))
+    lines = body.splitlines()
     accuracy = client.get_run(client.get_model_version(model, candidate).run_id).data.metrics
-    assert f"{accuracy['accuracy']:.6g}" in accuracy_row and "| 0.5 |" in accuracy_row
-    assert f"{accuracy['accuracy'] - 0.5:+.6g}" in accuracy_row
+    candidate_accuracy = accuracy["accuracy"]
+    # The metric row, cell by cell: candidate, current holder, difference.
+    assert (
+        f"| accuracy | {candidate_accuracy:.6g} | 0.5 | {candidate_accuracy - 0.5:+.6g} |" in lines
+    )
     assert "| C | 1\\.0 | 0\\.01 |" in body  # the parameter that differs
-    assert "Automatic check passed" in body and "accuracy" in body
+    # The guard's sentence, Markdown-escaped: "accuracy = <candidate> beats 0.5 (max wins)."
+    guard = f"accuracy = {candidate_accuracy:.6g} beats 0.5 (max wins)."
+    assert "**Automatic check passed:** " + re.sub(r"([.()])", r"\\\1", guard) in lines
     assert f"DAG `{EXAMPLE_DAG}`, run `{run_id}`, task `register`" in body
     assert f"[This Airflow run]({deployment.url}/dags/{EXAMPLE_DAG}/runs/{run_id})" in body
     assert f"/#/models/{model}/versions/{candidate}" in body
@@ -464,7 +470,9 @@ def test_reviewer_approves_in_the_airflow_ui_on_the_page_with_the_metrics(
     )
     metrics = page.get_by_role("row").filter(has_text="accuracy")
     metrics.first.wait_for()
-    assert "0.95" in metrics.first.inner_text() and "0.9" in metrics.first.inner_text()
+    # The metric row, cell by cell: candidate, current holder, difference.
+    cells = metrics.first.get_by_role("cell").all_inner_texts()
+    assert [cell.strip() for cell in cells] == ["accuracy", "0.95", "0.9", f"{0.95 - 0.90:+.6g}"]
     assert page.get_by_text(f"Candidate (version {candidate})").count() >= 1
     # Registry text shows as written (issue 26, item 4): no image, link, heading or emphasis
     # made of it, and every link leads to this Airflow or to the MLflow server.

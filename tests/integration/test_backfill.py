@@ -19,45 +19,19 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.support.airflow_env import connection_json
 from tests.support.airflow_services import AirflowServices
+from tests.support.examples import (
+    DAG_ID,
+    TASK_ID,
+    registered_versions,
+    seed_training_runs,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from mlflow import MlflowClient
-
     from tests.support.mlflow_server import MlflowServer
 
-DAG_ID = "backfill_registrations"
-TASK_ID = "register_best_run"
-MODEL_NAME = "daily-forecaster"
-EXPERIMENT_NAME = "daily-forecaster-training"
 DAYS = 5
-
-
-def seed_training_runs(client: MlflowClient, days: list[pendulum.DateTime]) -> dict[str, str]:
-    """Two runs a day, at 06:00 and 18:00 UTC, each with a logged model named `model`; return
-    day (YYYY-MM-DD) to the id of its more accurate run."""
-    experiment_id = client.create_experiment(EXPERIMENT_NAME)
-    best = {}
-    for index, day in enumerate(days):
-        for hour, accuracy in ((6, 0.91 + index / 100), (18, 0.71 + index / 100)):
-            start = day.add(hours=hour)
-            run_id = client.create_run(
-                experiment_id, start_time=int(start.timestamp() * 1000)
-            ).info.run_id
-            client.log_metric(run_id, "accuracy", accuracy)
-            client.create_logged_model(experiment_id, name="model", source_run_id=run_id)
-            if hour == 6:
-                best[day.to_date_string()] = run_id
-    return best
-
-
-def registered_versions(client: MlflowClient) -> dict[str, tuple[str, str]]:
-    """Version number to (logical date, source run id) of every version of the model."""
-    return {
-        v.version: (v.tags["airflow.logical_date"], v.tags["airflow.source_run_id"])
-        for v in client.search_model_versions(f"name='{MODEL_NAME}'")
-    }
 
 
 def register_task_outcomes(services: AirflowServices) -> dict[str, tuple[int, dict[str, Any]]]:
@@ -128,10 +102,8 @@ def create_backfill_alone(services: AirflowServices, args: list[str]) -> None:
 def test_backfill_registers_each_day_once_and_reprocessing_registers_nothing(
     mlflow_server: MlflowServer, tmp_path: Path
 ) -> None:
-    from mlflow import MlflowClient
-
     started = time.monotonic()
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     today = pendulum.today("UTC")
     days = [today.subtract(days=offset) for offset in range(DAYS + 2, 2, -1)]
     best_run_of_day = seed_training_runs(client, days)

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.integration.test_example_dags import load_example
 from tests.support.dag_runs import run_dag, task_states, xcom_value
+from tests.support.examples import load_example
 from tests.support.model_versions import unique
 
 if TYPE_CHECKING:
@@ -23,14 +23,12 @@ if TYPE_CHECKING:
 def test_champion_moves_only_when_the_challengers_run_metric_is_better(
     mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> None:
-    from mlflow import MlflowClient
-
     use_connection("mlflow_default", mlflow_server.url)
     example = load_example("champion_if_better")
     model = unique("champion-example")
     example.MODEL_NAME = model  # the DAG reads it when it is built
     dag = example.champion_if_better()
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
 
     first = run_dag(dag, run_conf={"C": 1.0})
     assert set(task_states(first).values()) == {"success"}

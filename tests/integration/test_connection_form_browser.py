@@ -18,7 +18,7 @@ import pytest
 
 from tests.support.api_server import ApiServer
 from tests.support.browser import chromium_page
-from tests.test_provider_info import EXPECTED_FIELDS
+from tests.support.connection_fields import EXPECTED_FIELDS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

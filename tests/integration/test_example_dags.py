@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -11,23 +10,12 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 import pytest
 
-from tests.conftest import REPO_ROOT
 from tests.support.dag_runs import run_dag, task_states, xcom_value
+from tests.support.examples import load_example
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     from tests.conftest import UseConnection
     from tests.support.mlflow_server import MlflowServer
-
-
-def load_example(name: str) -> ModuleType:
-    path = REPO_ROOT / "example_dags" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"example_dags_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def model_asset_events(asset_uri: str, dag_id: str) -> list[dict[str, Any]]:
@@ -53,7 +41,6 @@ def test_register_model_example_trains_logs_and_registers_as_staging(
 ) -> None:
     import mlflow.artifacts
     import yaml
-    from mlflow import MlflowClient
 
     use_connection("mlflow_default", mlflow_server.url)
     example = load_example("register_model")
@@ -69,7 +56,7 @@ def test_register_model_example_trains_logs_and_registers_as_staging(
     assert record["aliases"] == ["staging"] and record["created"] is True
     # The accuracy is a run metric (what the promotions compare), not a version tag.
     assert "accuracy" not in record["tags"]
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     assert client.get_run(record["run_id"]).data.metrics["accuracy"] > 0.8
     staging = client.get_model_version_by_alias(example.MODEL_NAME, "staging")
     assert staging.version == record["version"]

@@ -68,7 +68,6 @@ def older_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OlderServer]:
     """One ``mlflow server`` from the named server venv (built or reused first)."""
-    from mlflow import MlflowClient
 
     python = subprocess.run(
         ["bash", str(REPO_ROOT / ".ci" / "matrix" / "server-venv.sh"), request.param],
@@ -81,7 +80,7 @@ def older_server(
     try:
         server.wait_until_ready()
         version = requests.get(f"{server.url}/version", timeout=30).text.strip()
-        yield OlderServer(server, version, MlflowClient(tracking_uri=server.url))
+        yield OlderServer(server, version, server.client())
     finally:
         server.stop()
 

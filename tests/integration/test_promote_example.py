@@ -13,9 +13,9 @@ from airflow.sdk import DAG, Asset
 
 from airflow_mlflow_registry.operators import RegisterModelVersionOperator
 from tests.conftest import REPO_ROOT
-from tests.integration.test_example_dags import load_example
 from tests.support.airflow_env import connection_env_var
 from tests.support.dag_runs import run_dag, task_states, xcom_value
+from tests.support.examples import load_example
 from tests.support.model_versions import add_version, unique
 
 if TYPE_CHECKING:
@@ -115,10 +115,9 @@ def test_promotes_staging_only_when_better_and_is_queued_by_a_registration(
     from airflow.models.asset import AssetDagRunQueue
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
-    from mlflow import MlflowClient
 
     use_connection("mlflow_default", mlflow_server.url)
-    client: MlflowClient = MlflowClient(tracking_uri=mlflow_server.url)
+    client: MlflowClient = mlflow_server.client()
     example = load_example("promote_on_new_version")
     model = example.MODEL_NAME
     dag = example.promote_on_new_version()

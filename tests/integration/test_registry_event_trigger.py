@@ -44,26 +44,14 @@ def returned_by_example(services: AirflowServices) -> list[dict[str, Any]]:
     return [p for (value,) in rows for p in (json.loads(value) if value else [])]
 
 
-def wait_for(condition: Any, what: str, services: AirflowServices, timeout: float = 240) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        services._check_alive()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached in {timeout} s{services.log_tails(30)}")
-        time.sleep(2)
-    return result
-
-
 @pytest.mark.e2e
 @pytest.mark.event_trigger
 @pytest.mark.timeout(1200)
 def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
     mlflow_server: MlflowServer, tmp_path: Path
 ) -> None:
-    from mlflow import MlflowClient
-
     started = time.monotonic()
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("watched")
     dags_folder = tmp_path / "dags"
     dags_folder.mkdir()
@@ -85,10 +73,9 @@ def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
             services.cli("dags", "unpause", dag_id)
         # Each trigger's first poll stores its cursor: the test's trigger (no model yet:
         # version 0) and the example's two (newest version, alias holder).
-        wait_for(
+        services.wait_for(
             lambda: len(services.query("SELECT value FROM asset_state_store")) == 3,
             "the three triggers' first cursors",
-            services,
         )
         # The example's watchers poll every 60 s: registered now, seen while the test goes on.
         example_version = add_version(client, EXAMPLE_MODEL, aliases=["production"])
@@ -111,17 +98,15 @@ def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
         offset = log.stat().st_size
         services.stop("triggerer")  # SIGTERM, as a deployment's restart does
         services.start("triggerer")
-        wait_for(
+        services.wait_for(
             lambda: "starting" in log.read_text(errors="replace")[offset:],
             "the trigger started by the restarted triggerer",
-            services,
         )
         # Nothing replayed: four polls of the restarted watch, counted at the proxy.
         restarted_polls = polls(proxy, SEARCH, model)
-        wait_for(
+        services.wait_for(
             lambda: polls(proxy, SEARCH, model) >= restarted_polls + 4,
             "four polls after the restart",
-            services,
         )
         assert len(services.trigger_payloads(model)) == 3
         assert len(services.dag_runs(DAG_ID)) == 3
@@ -138,7 +123,7 @@ def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
         services.start("triggerer")
         services.wait_for_runs(DAG_ID, "asset_triggered__", 6, after=0)
         settled = polls(proxy, SEARCH, model)
-        wait_for(lambda: polls(proxy, SEARCH, model) >= settled + 2, "two more polls", services)
+        services.wait_for(lambda: polls(proxy, SEARCH, model) >= settled + 2, "two more polls")
         emitted = [p["version"] for p in services.trigger_payloads(model)]
         assert emitted == [*versions, fourth, *while_down] == ["1", "2", "3", "4", "5", "6"]
         assert len(services.dag_runs(DAG_ID)) == 6
@@ -156,12 +141,12 @@ def test_each_new_version_starts_one_run_and_a_restart_replays_nothing(
             ended = runs and all(run["state"] in ("success", "failed") for run in runs)
             return runs if ended and len(returned_by_example(services)) >= 2 else None
 
-        events = wait_for(example_events, "the example's two events", services)
+        events = services.wait_for(example_events, "the example's two events")
         assert {(p["event"], p["version"]) for p in events} == {
             ("alias_moved", example_version),
             ("new_version", example_version),
         }
-        example_runs = wait_for(example_runs_done, "the example's runs to end", services)
+        example_runs = services.wait_for(example_runs_done, "the example's runs to end")
         assert {r["state"] for r in example_runs} == {"success"}
         handled = returned_by_example(services)
         assert {(p["event"], p["version"], p["alias"]) for p in handled} == {

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import pendulum
 import pytest
 
-from tests.integration.test_example_dags import load_example
 from tests.support.dag_runs import run_dag, task_states, xcom_value
+from tests.support.examples import load_example
 from tests.support.model_versions import add_version, unique
 
 if TYPE_CHECKING:

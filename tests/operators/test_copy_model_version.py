@@ -20,11 +20,10 @@ from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.openlineage_facets import copied_version_lineage
 from airflow_mlflow_registry.operators import CopyModelVersionOperator
 from airflow_mlflow_registry.promotion import COPY_KEY_TAG, SourceVersionNotFoundError
-from tests.hooks.test_credential_isolation import _permission
-from tests.integration.test_example_dags import load_example
-from tests.support.copies import SourceModel, copied_files, lineage, target_versions
+from tests.support.copies import SourceModel, copied_files, target_versions
 from tests.support.dag_runs import run_dag, task_states, xcom_value
-from tests.support.model_versions import unique
+from tests.support.examples import load_example
+from tests.support.model_versions import lineage, unique
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -73,7 +72,7 @@ def test_copy_by_alias_runs_each_side_as_its_own_user_and_tags_the_source(
     assert version.description == "source version 2"
     assert copied_files(target_hook, record, tmp_path) == source_model.files["2"]
     # bob created the target model (MANAGE), alice's credentials never reached the target.
-    assert _permission(auth_mlflow_server, source_model.name, "bob") == "MANAGE"
+    assert auth_mlflow_server.model_permission(source_model.name, "bob") == "MANAGE"
     shown = json.dumps(record)
     for server in (private_auth_mlflow_server, auth_mlflow_server):
         assert not any(password in shown for password in server.passwords.values())
@@ -284,12 +283,11 @@ def test_two_overlapping_attempts_converge_on_one_version_and_one_logged_model(
     proxy to the target: both logged-model creates are held until both arrived (so each
     attempt uploads to a logged model of its own), then both version creates likewise. One
     version and one logged model remain; both attempts return that version."""
-    from mlflow import MlflowClient
 
     from tests.support.gate_proxy import CREATE_VERSION, GateProxy, barrier_wait, intersect
 
     target_model, task_run = unique("copy-overlap"), unique("copy")
-    plain = MlflowClient(tracking_uri=mlflow_server.url)
+    plain = mlflow_server.client()
     plain.create_registered_model(target_model)
     plain.create_experiment(f"{target_model}-files")
     logged_models_met, creates_met = threading.Barrier(2), threading.Barrier(2)

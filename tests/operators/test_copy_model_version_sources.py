@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 
 from airflow_mlflow_registry.exceptions import AmbientSourceRefusedError, MlflowRequestError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.hooks.model_source_download import download_model_source
-from tests.support.copies import SourceModel, copied_files, lineage, model_files
+from tests.support.copies import SourceModel, copied_files, model_files
 from tests.support.fault_proxy import FaultProxy
-from tests.support.model_versions import unique
+from tests.support.model_versions import lineage, unique
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,9 +42,8 @@ def global_registry(
     """``mlflow_server`` as the worker's global registry, holding a model named like
     ``source_model`` (versions 1 and 2, ``champion`` on 1) with other files; returns those
     files by version."""
-    from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     client.create_registered_model(source_model.name)
     experiment_id = client.create_experiment(unique("global"))
     files = {}
@@ -206,22 +204,6 @@ def source_proxy(private_auth_mlflow_server: MlflowServer) -> Iterator[FaultProx
         yield proxy
 
 
-def grant_read(server: MlflowServer, model_name: str, username: str) -> None:
-    """Give ``username`` READ on the registered model ``model_name`` (not on its runs)."""
-    response = requests.post(
-        f"{server.url}/api/3.0/mlflow/users/permissions/grant",
-        json={
-            "username": username,
-            "resource_type": "registered_model",
-            "resource_id": model_name,
-            "permission": "READ",
-        },
-        timeout=30,
-        **server.admin_request_options(),
-    )
-    response.raise_for_status()
-
-
 @pytest.mark.parametrize(
     "failure",
     [
@@ -244,7 +226,7 @@ def test_failed_source_download_names_connection_and_version_and_leaves_the_targ
     closed without a reply on every artifact request."""
     server = private_auth_mlflow_server
     if failure == "403":
-        grant_read(server, source_model.name, "bob")
+        server.grant_model_permission(source_model.name, "bob", "READ")
         use_connection(
             "copy_source_failing", server.url, login="bob", password=server.passwords["bob"]
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
 import pendulum
@@ -11,6 +10,7 @@ from airflow.sdk import DAG
 
 from airflow_mlflow_registry.operators import RegisterModelVersionOperator
 from tests.support.dag_runs import run_dag, task_states, xcom_value
+from tests.support.model_versions import unique
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -22,16 +22,10 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 @pytest.fixture
 def client(mlflow_server: MlflowServer, use_connection: UseConnection) -> MlflowClient:
-    from mlflow import MlflowClient
-
     use_connection("mlflow_default", mlflow_server.url)
-    return MlflowClient(tracking_uri=mlflow_server.url)
+    return mlflow_server.client()
 
 
 def seed(client: MlflowClient, logged_model_for: set[float]) -> tuple[str, dict[float, str]]:

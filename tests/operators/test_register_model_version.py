@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,7 @@ from airflow.sdk import DAG
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from airflow_mlflow_registry.operators import RegisterModelVersionOperator
 from tests.support.dag_runs import run_dag, task_states, xcom_value
+from tests.support.model_versions import unique
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -27,10 +27,6 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 def new_run(client: MlflowClient) -> str:
     """A real MLflow run (a `runs:/` source must name an existing run)."""
     experiment_id = client.create_experiment(unique("exp"))
@@ -40,10 +36,9 @@ def new_run(client: MlflowClient) -> str:
 @pytest.fixture
 def plain_client(mlflow_server: MlflowServer, use_connection: UseConnection) -> MlflowClient:
     """`mlflow_default` points at the plain server; returns a client for checking results."""
-    from mlflow import MlflowClient
 
     use_connection("mlflow_default", mlflow_server.url)
-    return MlflowClient(tracking_uri=mlflow_server.url)
+    return mlflow_server.client()
 
 
 @pytest.mark.compat
@@ -245,7 +240,6 @@ def test_lost_create_reply_with_airflow_retry_ends_with_exactly_one_version(
 ) -> None:
     """Try 1: the create commits, its reply is lost, and the look-up after it fails, so try 1
     fails. Try 2 (an Airflow retry of the same task instance) must find that version."""
-    from mlflow import MlflowClient
 
     use_connection("mlflow_faulty", fault_proxy.url, timeout=2, max_retries=0)
     searches: list[dict[str, Any]] = []
@@ -260,7 +254,7 @@ def test_lost_create_reply_with_airflow_retry_ends_with_exactly_one_version(
     )
     model = unique("lost")
     # An existing model: the fault targets the create of its version.
-    MlflowClient(tracking_uri=mlflow_server.url).create_registered_model(model)
+    mlflow_server.client().create_registered_model(model)
     with DAG(unique("dag_lost_reply"), schedule=None, start_date=START) as dag:
         RegisterModelVersionOperator(
             task_id="register",
@@ -274,6 +268,6 @@ def test_lost_create_reply_with_airflow_retry_ends_with_exactly_one_version(
     assert task_states(dag_run) == {("register", -1): "success"}
     record = xcom_value(dag_run, "register")
     assert (record["version"], record["created"]) == ("1", False)
-    found = MlflowClient(tracking_uri=mlflow_server.url).search_model_versions(f"name='{model}'")
+    found = mlflow_server.client().search_model_versions(f"name='{model}'")
     assert [v.version for v in found] == ["1"]
     assert len(searches) == 3  # try 1: before and after the create; try 2: the look-up

@@ -91,10 +91,9 @@ def test_a_403_after_a_sibling_created_the_model_is_sent_again_until_permission_
     concurrent task of the same user can find the model existing and still get 403 for its
     version (seen on the PostgreSQL-backed stack with several server workers). The proxy plays
     that window: the version's first two creates get 403 while the model exists."""
-    from mlflow import MlflowClient
 
     model = unique("grant-pending")
-    MlflowClient(tracking_uri=mlflow_server.url).create_registered_model(model)
+    mlflow_server.client().create_registered_model(model)
     use_connection("grant_pending", fault_proxy.url)
     fault_proxy.add_fault("POST", CREATE, "403_before_forward", times=2)
 
@@ -104,7 +103,7 @@ def test_a_403_after_a_sibling_created_the_model_is_sent_again_until_permission_
 
     assert fault_proxy.faults_injected == 2
     assert record["version"] == "1" and record["created"] is True
-    stored = MlflowClient(tracking_uri=mlflow_server.url).search_model_versions(f"name = '{model}'")
+    stored = mlflow_server.client().search_model_versions(f"name = '{model}'")
     assert [v.version for v in stored] == ["1"]
 
 
@@ -113,10 +112,9 @@ def test_a_user_without_permission_on_an_existing_model_still_gets_the_403(
 ) -> None:
     """The waits for a pending grant are bounded: a lasting 403 fails the registration after
     the first create, the model check and ``len(PERMISSION_GRANT_WAITS) + 1`` further creates."""
-    from mlflow import MlflowClient
 
     model = unique("no-permission")
-    MlflowClient(tracking_uri=mlflow_server.url).create_registered_model(model)
+    mlflow_server.client().create_registered_model(model)
     use_connection("no_permission", fault_proxy.url)
     fault_proxy.add_fault("POST", CREATE, "403_before_forward", times=None)
 
@@ -127,7 +125,4 @@ def test_a_user_without_permission_on_an_existing_model_still_gets_the_403(
 
     creates = [path for method, path in fault_proxy.requests_seen if CREATE in path]
     assert len(creates) == 1 + len(PERMISSION_GRANT_WAITS) + 1
-    assert (
-        MlflowClient(tracking_uri=mlflow_server.url).search_model_versions(f"name = '{model}'")
-        == []
-    )
+    assert mlflow_server.client().search_model_versions(f"name = '{model}'") == []

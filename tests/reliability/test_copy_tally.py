@@ -7,11 +7,11 @@ files, and one logged model per copy. The tally is printed in pytest's terminal 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,6 +21,15 @@ from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLi
 from airflow_mlflow_registry.promotion import COPY_KEY_TAG
 from tests.support.copies import copied_files, model_files
 from tests.support.model_versions import unique
+from tests.support.tallies import (
+    MAX_ATTEMPTS,
+    AttemptTally,
+    FiredFaults,
+    PlannedFaults,
+    publish_tally,
+    run_collecting_errors,
+    versions_per_key,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,7 +47,6 @@ SEARCH_VERSIONS = "/model-versions/search"
 LOGGED_MODELS = "/mlflow/logged-models"
 UPLOAD = "/mlflow-artifacts/artifacts/"
 TIMEOUT_SECONDS = 10
-MAX_ATTEMPTS = 4  # Airflow `retries=3`
 ROUNDS = 2  # task instances per plan
 
 
@@ -78,12 +86,10 @@ PLANS = (
 
 
 @dataclass
-class Tally:
-    injected: int = 0
-    attempts: int = 0
-    failed_attempts: int = 0
+class Tally(AttemptTally):
     overlapping: int = 0
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> last record
+    fired: list[FiredFaults] = field(default_factory=list)
+    thread_errors: list[str] = field(default_factory=list)
 
 
 def source_versions(client: MlflowClient, model: str, count: int, tmp_path: Path) -> dict:
@@ -110,12 +116,10 @@ def run_task_instance(
     plan: CopyPlan,
     tally: Tally,
 ) -> None:
-    """Copy for task instance ``run_id`` under ``plan``, retrying like Airflow."""
-    for method, path, kind, times, body in plan.faults:
-        proxy.add_fault(method, path, kind, times, body_contains=body)
-    injected_before = proxy.faults_injected
+    """Copy for task instance ``run_id`` under ``plan``, retrying like Airflow; record in
+    ``tally`` how many of the plan's faults fired and what the overlapping attempts (run in
+    threads) raised."""
     windows: dict[int, tuple[float, float]] = {}
-    lock = threading.Lock()
 
     def attempt(try_number: int) -> bool:
         lineage = TaskInstanceLineage("copy_tally", "copy", run_id, try_number=try_number)
@@ -132,46 +136,51 @@ def run_task_instance(
         except MlflowRegistryError as exc:
             named = source_model in str(exc) or target_model in str(exc)
             assert named, f"{plan.name}: the error names no model: {exc}"
-            with lock:
+            with tally.lock:
                 tally.failed_attempts += 1
             return False
         finally:
-            with lock:
+            with tally.lock:
                 tally.attempts += 1
                 windows[try_number] = (start, time.monotonic())
-        with lock:
+        with tally.lock:
             tally.records[run_id] = record
         return True
 
-    first_try = 1
-    if plan.overlap:
-        threads = [threading.Thread(target=attempt, args=(n,)) for n in (1, 2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        (start_1, end_1), (start_2, end_2) = windows[1], windows[2]
-        assert max(start_1, start_2) < min(end_1, end_2), f"{plan.name}: no overlap {windows}"
-        tally.overlapping += 1
-        first_try = 3
-    if run_id not in tally.records:
-        for try_number in range(first_try, MAX_ATTEMPTS + 1):
-            if attempt(try_number):
-                break
-    tally.injected += proxy.faults_injected - injected_before
-    proxy.clear_faults()  # a fault its plan did not reach must not leak into the next one
+    faults = [
+        (method, path, kind, times, {"body_contains": body})
+        for method, path, kind, times, body in plan.faults
+    ]
+    with PlannedFaults(proxy, plan.name, faults) as planned:
+        first_try = 1
+        if plan.overlap:
+            errors = run_collecting_errors([partial(attempt, 1), partial(attempt, 2)])
+            tally.thread_errors += [f"{plan.name}: {error}" for error in errors]
+            if not errors:
+                (start_1, end_1), (start_2, end_2) = windows[1], windows[2]
+                assert max(start_1, start_2) < min(end_1, end_2), (
+                    f"{plan.name}: no overlap {windows}"
+                )
+                tally.overlapping += 1
+            first_try = 3
+        if run_id not in tally.records:
+            for try_number in range(first_try, MAX_ATTEMPTS + 1):
+                if attempt(try_number):
+                    break
+    assert planned.fired is not None
+    tally.fired.append(planned.fired)
+    tally.injected += planned.fired.fired
 
 
 def test_copies_under_lost_replies_and_overlapping_attempts_leave_one_version_each(
     fault_proxy: FaultProxy,
     mlflow_server: MlflowServer,
+    plain_client: MlflowClient,
     use_connection: UseConnection,
     summary_lines: list[str],
     tmp_path: Path,
 ) -> None:
-    from mlflow import MlflowClient
-
-    plain = MlflowClient(tracking_uri=mlflow_server.url)
+    plain = plain_client
     use_connection("copy_tally_source", mlflow_server.url)
     use_connection("copy_tally_target", fault_proxy.url, timeout=TIMEOUT_SECONDS, max_retries=1)
     use_connection("copy_tally_check", mlflow_server.url)
@@ -190,13 +199,11 @@ def test_copies_under_lost_replies_and_overlapping_attempts_leave_one_version_ea
 
     # Ask the server directly, not through the code under test.
     stored = plain.search_model_versions(f"name = '{target_model}'", max_results=1000)
-    per_key = Counter(mv.tags.get(REGISTRATION_KEY_TAG) for mv in stored)
     keys = {
         run_id: TaskInstanceLineage("copy_tally", "copy", run_id).registration_key(target_model)
         for run_id in run_ids
     }
-    duplicates = sum(max(per_key[key] - 1, 0) for key in keys.values())
-    losses = sum(1 for key in keys.values() if per_key[key] == 0)
+    duplicates, losses = versions_per_key(stored, keys.values())
     experiment_id = plain.get_experiment_by_name("airflow-model-copies").experiment_id
     logged = plain.search_logged_models(
         [experiment_id], filter_string=f"name = '{source_model}'", max_results=1000
@@ -209,10 +216,13 @@ def test_copies_under_lost_replies_and_overlapping_attempts_leave_one_version_ea
         f"overlapping={tally.overlapping} settling_deletes={settling_deletes} "
         f"duplicates={duplicates} losses={losses} orphan_logged_models={orphans}"
     )
-    print(tally_line)
-    summary_lines.append(tally_line)
+    publish_tally(summary_lines, tally_line)
 
-    assert tally.injected >= len(run_ids) - 2 * ROUNDS  # every faulted plan's fault fired
+    assert tally.thread_errors == []
+    # Every faulted task instance's faults fired, each as often as planned.
+    unfired = [fired for fired in tally.fired if fired.fired != fired.planned]
+    assert unfired == [], unfired
+    assert [fired.plan for fired in tally.fired] == [plan.name for plan in plans]
     assert tally.failed_attempts > 0
     assert tally.overlapping == 2 * ROUNDS
     assert (duplicates, losses, orphans) == (0, 0, 0)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,11 +17,19 @@ from airflow_mlflow_registry.exceptions import MlflowRegistryError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
 from tests.support.model_versions import unique
+from tests.support.tallies import (
+    MAX_ATTEMPTS,
+    AttemptTally,
+    PlannedFaults,
+    publish_tally,
+    versions_per_key,
+)
 
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
     from tests.conftest import UseConnection
     from tests.support.fault_proxy import FaultKind, FaultProxy
-    from tests.support.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.reliability
 
@@ -32,7 +39,6 @@ SEARCH = "/model-versions/search"
 # (delay_reply) is held far longer, so only injected delays time out.
 TIMEOUT_SECONDS = 10
 DELAY_SECONDS = 3 * TIMEOUT_SECONDS
-MAX_ATTEMPTS = 4  # Airflow `retries=3`
 TASK_INSTANCES = 30
 WATCH_SECONDS = 5.0
 
@@ -81,14 +87,6 @@ PLANS = (
 )
 
 
-@dataclass
-class Tally:
-    injected: int = 0
-    attempts: int = 0
-    failed_attempts: int = 0
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> final XCom record
-
-
 def creates_seen(proxy: FaultProxy) -> int:
     return sum(1 for method, path in proxy.requests_seen if method == "POST" and CREATE in path)
 
@@ -108,13 +106,24 @@ def refuse_once_create_arrives(proxy: FaultProxy, creates_before: int) -> thread
 
 
 def run_task_instance(
-    proxy: FaultProxy, model: str, run_id: str, plan: FaultPlan, tally: Tally
+    proxy: FaultProxy, model: str, run_id: str, plan: FaultPlan, tally: AttemptTally
 ) -> None:
-    """Register once for task instance ``run_id`` under ``plan``, retrying like Airflow."""
-    for method, path, kind, times in plan.faults:
-        seconds = DELAY_SECONDS if kind == "delay_reply" else None
-        proxy.add_fault(method, path, kind, times, seconds=seconds)
-    injected_before = proxy.faults_injected
+    """Register once for task instance ``run_id`` under ``plan``, retrying like Airflow; its
+    final record goes to ``tally.records`` under its registration key."""
+    faults = [
+        (method, path, kind, times, {"seconds": DELAY_SECONDS} if kind == "delay_reply" else {})
+        for method, path, kind, times in plan.faults
+    ]
+    with PlannedFaults(proxy, plan.name, faults) as planned:
+        register_with_retries(proxy, model, run_id, plan, tally)
+    assert planned.fired is not None
+    tally.injected += planned.fired.fired
+
+
+def register_with_retries(
+    proxy: FaultProxy, model: str, run_id: str, plan: FaultPlan, tally: AttemptTally
+) -> None:
+    """The attempts of task instance ``run_id``, connections refused as ``plan`` says."""
     for try_number in range(1, MAX_ATTEMPTS + 1):
         watcher = None
         if try_number in plan.refuse_attempts:
@@ -140,43 +149,34 @@ def run_task_instance(
             proxy.refuse_connections(False)
         tally.records[lineage.registration_key(model)] = record
         break
-    tally.injected += proxy.faults_injected - injected_before
-    proxy.clear_faults()  # a fault its plan did not reach must not leak into the next one
 
 
 def test_fault_barrage_leaves_exactly_one_version_per_task_instance(
     fault_proxy: FaultProxy,
-    mlflow_server: MlflowServer,
+    plain_client: MlflowClient,
     use_connection: UseConnection,
     summary_lines: list[str],
 ) -> None:
-    from mlflow import MlflowClient
-
     use_connection("faulty", fault_proxy.url, timeout=TIMEOUT_SECONDS, max_retries=1)
     model = unique("fault-tally")
-    tally = Tally()
+    tally = AttemptTally()
     run_ids = [f"scheduled__2026-01-{day:02d}" for day in range(1, TASK_INSTANCES + 1)]
     for index, run_id in enumerate(run_ids):
         run_task_instance(fault_proxy, model, run_id, PLANS[index % len(PLANS)], tally)
 
     # Ask the server directly, not through the code under test.
-    stored = MlflowClient(tracking_uri=mlflow_server.url).search_model_versions(
-        f"name = '{model}'", max_results=1000
-    )
-    per_key = Counter(version.tags.get(REGISTRATION_KEY_TAG) for version in stored)
+    stored = plain_client.search_model_versions(f"name = '{model}'", max_results=1000)
     keys = [
         TaskInstanceLineage("fault_tally", "register", run_id).registration_key(model)
         for run_id in run_ids
     ]
-    duplicates = sum(max(per_key[key] - 1, 0) for key in keys)
-    losses = sum(1 for key in keys if per_key[key] == 0)
+    duplicates, losses = versions_per_key(stored, keys)
     tally_line = (
         f"fault tally: injected={tally.injected} task_instances={len(run_ids)} "
         f"attempts={tally.attempts} failed_attempts={tally.failed_attempts} "
         f"duplicates={duplicates} losses={losses}"
     )
-    print(tally_line)
-    summary_lines.append(tally_line)
+    publish_tally(summary_lines, tally_line)
 
     assert tally.injected >= 50
     assert tally.failed_attempts > 0  # some faults did reach Airflow as a failed try

@@ -79,10 +79,9 @@ def proxied_registry(
     """Points ``mlflow_default`` at ``fault_proxy`` (in front of ``mlflow_server``; no
     transport retries, so each injected fault reaches the sensor); returns a plain
     ``MlflowClient`` of the server itself, for changes the sensor must wait for."""
-    from mlflow import MlflowClient
 
     use_connection("mlflow_default", fault_proxy.url, max_retries=0, timeout=5)
-    return MlflowClient(tracking_uri=mlflow_server.url)
+    return mlflow_server.client()
 
 
 def after_a_poke(
@@ -360,10 +359,9 @@ def test_trigger_reads_a_connection_stored_only_in_the_metadata_db(
     through the supervisor (no AIRFLOW_CONN_ variable here), as in a triggerer."""
     from airflow.models import Connection
     from airflow.utils.session import create_session
-    from mlflow import MlflowClient
 
     model = unique("db-conn")
-    add_version(MlflowClient(tracking_uri=mlflow_server.url), model, aliases=["staging"])
+    add_version(mlflow_server.client(), model, aliases=["staging"])
     conn_id = unique("mlflow_db_only").replace("-", "_")
     with create_session() as session:
         session.add(Connection(conn_id=conn_id, conn_type="mlflow", host=mlflow_server.url))

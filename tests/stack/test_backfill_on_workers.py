@@ -16,7 +16,7 @@ import pendulum
 import pytest
 
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
-from tests.integration.test_backfill import (
+from tests.support.examples import (
     DAG_ID,
     registered_versions,
     seed_training_runs,

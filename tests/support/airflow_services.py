@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tests.support.silent_server import find_unused_port
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 _SERVICES = ("api-server", "scheduler", "dag-processor")
@@ -171,6 +172,24 @@ class AirflowServices:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{len(done)}/{count} runs finished: {runs}{self.log_tails()}")
             time.sleep(3)
+
+    def wait_for(
+        self, condition: Callable[[], Any], what: str, timeout: float = 240, interval: float = 2
+    ) -> Any:
+        """Poll ``condition`` every ``interval`` seconds until it returns something truthy;
+        return that.
+
+        :raises TimeoutError: after ``timeout`` seconds, naming ``what``, with the last 30 lines
+            of each service log.
+        :raises RuntimeError: when a running service has exited.
+        """
+        deadline = time.monotonic() + timeout
+        while not (result := condition()):
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} not reached in {timeout} s{self.log_tails(30)}")
+            time.sleep(interval)
+        return result
 
     def log_tails(self, lines: int = 15) -> str:
         """The last lines of each service log, for failure messages."""

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.hooks.model_source_download import download_model_source
-from airflow_mlflow_registry.lineage import TaskInstanceLineage
 from tests.support.model_versions import unique
 
 if TYPE_CHECKING:
@@ -79,10 +78,6 @@ class SourceModel:
         client.log_model_artifacts(logged.model_id, str(model_dir))
         client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
         return self.add_version(f"models:/{logged.model_id}", files, model_id=logged.model_id)
-
-
-def lineage(run_id: str, try_number: int = 1) -> TaskInstanceLineage:
-    return TaskInstanceLineage(dag_id="d", task_id="t", run_id=run_id, try_number=try_number)
 
 
 def copied_files(target: MlflowRegistryHook, record: dict[str, Any], tmp_path: Path) -> dict:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from mlflow import MlflowClient
+
     from tests.support.certs import TlsCerts
 
 _STOP_GRACE_SECONDS = 5.0
@@ -232,9 +234,38 @@ class MlflowServer:
             "/api/3.0/mlflow/roles/assign", {"username": username, "role_id": role["id"]}
         )
 
+    def client(self) -> MlflowClient:
+        """A plain ``MlflowClient`` of this server, for arranging and checking registry content
+        independently of the code under test. It has no credentials of its own: on a basic-auth
+        server it sends those of the ``MLFLOW_TRACKING_*`` environment variables, if any."""
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.url)
+
+    def model_permission(self, model_name: str, username: str) -> str:
+        """The permission ``username`` holds on registered model ``model_name`` (needs basic
+        auth): its creator holds MANAGE, others the server default. Raises
+        ``requests.HTTPError`` if the server refuses."""
+        answer = self._admin_request(
+            "GET",
+            "/api/3.0/mlflow/users/permissions/get",
+            params=_model_permission_fields(model_name, username),
+        )
+        return str(answer["permission"])
+
+    def grant_model_permission(self, model_name: str, username: str, permission: str) -> None:
+        """Give ``username`` ``permission`` (``READ``, ``EDIT``, ...) on registered model
+        ``model_name``, not on its runs (needs basic auth). Raises ``requests.HTTPError`` if the
+        server refuses."""
+        fields = {**_model_permission_fields(model_name, username), "permission": permission}
+        self._admin_request("POST", "/api/3.0/mlflow/users/permissions/grant", json=fields)
+
     def _admin_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = requests.post(
-            f"{self.url}{path}", json=body, timeout=30, **self.admin_request_options()
+        return self._admin_request("POST", path, json=body)
+
+    def _admin_request(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        response = requests.request(
+            method, f"{self.url}{path}", timeout=30, **options, **self.admin_request_options()
         )
         response.raise_for_status()
         answer: dict[str, Any] = response.json()
@@ -280,6 +311,10 @@ class MlflowServer:
 
     def _failure(self, what: str) -> RuntimeError:
         return RuntimeError(f"mlflow server at {self.url} {what}; log tail:\n{self.log_tail()}")
+
+
+def _model_permission_fields(model_name: str, username: str) -> dict[str, str]:
+    return {"username": username, "resource_type": "registered_model", "resource_id": model_name}
 
 
 def server_python() -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+from airflow_mlflow_registry.lineage import TaskInstanceLineage
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
@@ -16,6 +18,11 @@ if TYPE_CHECKING:
 def unique(prefix: str) -> str:
     """``prefix`` plus a random suffix: names that no other test (or earlier run) uses."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def lineage(run_id: str, try_number: int = 1) -> TaskInstanceLineage:
+    """The lineage of try ``try_number`` of task ``d.t`` in DAG run ``run_id``."""
+    return TaskInstanceLineage(dag_id="d", task_id="t", run_id=run_id, try_number=try_number)
 
 
 def add_version(

@@ -35,9 +35,7 @@ pytestmark = pytest.mark.compat  # also on each Airflow and MLflow client of the
 def test_recreated_model_restarts_the_watch_with_a_warning(
     proxy: FaultProxy, mlflow_server: MlflowServer, logs: Logs
 ) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("recreated")
     for _ in range(2):
         add_version(client, model)
@@ -56,9 +54,7 @@ def test_recreated_model_restarts_the_watch_with_a_warning(
 def test_version_tagged_after_a_higher_one_was_emitted_is_emitted(
     proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("tagged-late")
     add_version(client, model)
     with watch(model, tags={"validated": "true"}) as running:
@@ -74,9 +70,7 @@ def test_version_tagged_after_a_higher_one_was_emitted_is_emitted(
 def test_pending_version_does_not_hold_back_later_ones_and_is_emitted_when_ready(
     proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("pending")
     add_version(client, model)
     with watch(model) as running:
@@ -94,9 +88,7 @@ def test_pending_version_does_not_hold_back_later_ones_and_is_emitted_when_ready
 def test_newest_version_pending_at_the_first_poll_is_emitted_when_ready(
     proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("pending-first")
     add_version(client, model)
     stuck = add_version(client, model)
@@ -114,9 +106,8 @@ def test_failed_cursor_writes_emit_no_duplicate(
 ) -> None:
     """Writes 2 and 3 (the first ones after an event) fail with ``OSError``: the event is
     emitted once, the cursor is stored by a later poll. Duplicates are counted."""
-    from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("store-fails")
     add_version(client, model)
     store = MemoryStateStore(fail_writes={2, 3})
@@ -136,9 +127,7 @@ def test_failed_cursor_writes_emit_no_duplicate(
 def test_backlog_drains_up_to_max_events_per_poll_in_one_poll(
     proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("backlog")
     backlog = [add_version(client, model) for _ in range(7)]
     trigger = MlflowRegistryEventTrigger(

@@ -39,10 +39,8 @@ def test_connection_pointed_at_another_server_restarts_the_watch(
     use_connection: UseConnection,
     logs: Logs,
 ) -> None:
-    from mlflow import MlflowClient
-
     model = unique("moved")
-    here = MlflowClient(tracking_uri=mlflow_server.url)
+    here = mlflow_server.client()
     for _ in range(4):
         add_version(here, model)
     store = MemoryStateStore()
@@ -50,7 +48,7 @@ def test_connection_pointed_at_another_server_restarts_the_watch(
         wait_until(lambda: store.writes >= 1, "the cursor on the first server")
     assert running.payloads == []
 
-    there = MlflowClient(tracking_uri=https_sources_mlflow_server.url)
+    there = https_sources_mlflow_server.client()
     add_version(there, model)
     with FaultProxy(https_sources_mlflow_server.url) as other:
         use_connection("watched", other.url)
@@ -65,9 +63,7 @@ def test_connection_pointed_at_another_server_restarts_the_watch(
 def test_untagged_version_is_not_emitted_after_its_recheck_wait(
     proxy: FaultProxy, mlflow_server: MlflowServer, logs: Logs
 ) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("tagged-too-late")
     with watch(model, tags={"validated": "true"}, untagged_recheck=0.5) as running:
         wait_until(lambda: polls(proxy, SEARCH, model) >= 1, "the first poll")
@@ -82,9 +78,7 @@ def test_untagged_version_is_not_emitted_after_its_recheck_wait(
 def test_pending_version_past_its_timeout_is_logged_and_emits_nothing(
     proxy: FaultProxy, mlflow_server: MlflowServer, logs: Logs
 ) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("pending-timeout")
     with watch(model, pending_timeout=0.5) as running:
         wait_until(lambda: polls(proxy, SEARCH, model) >= 1, "the first poll")
@@ -104,9 +98,7 @@ def test_unreachable_and_refusing_server_are_logged_and_polled_again(
     use_connection: UseConnection,
     logs: Logs,
 ) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("outage")
     with watch(model) as running:
         wait_until(lambda: polls(proxy, SEARCH, model) >= 1, "the first poll")

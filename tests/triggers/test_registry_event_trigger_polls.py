@@ -31,9 +31,7 @@ pytestmark = pytest.mark.compat  # also on each Airflow and MLflow client of the
 def test_new_versions_emit_once_each_in_order_with_one_request_per_poll(
     proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("watched")
     add_version(client, model)  # exists before the watch: not an event
     trigger = MlflowRegistryEventTrigger(
@@ -64,9 +62,7 @@ def test_new_versions_emit_once_each_in_order_with_one_request_per_poll(
 
 
 def test_tag_filter_and_start_after_version(proxy: FaultProxy, mlflow_server: MlflowServer) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("watched-tags")
     add_version(client, model, tags={"validated": "true"})
     add_version(client, model)
@@ -90,9 +86,7 @@ def test_tag_filter_and_start_after_version(proxy: FaultProxy, mlflow_server: Ml
 def test_alias_moves_and_rollbacks_emit_with_the_previous_version(
     proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    from mlflow import MlflowClient
-
-    client: MlflowClient = MlflowClient(tracking_uri=mlflow_server.url)
+    client: MlflowClient = mlflow_server.client()
     model = unique("watched-alias")
     first = add_version(client, model, aliases=["production"])
     second = add_version(client, model)
@@ -127,9 +121,8 @@ def test_without_a_state_store_a_restarted_trigger_starts_from_the_registry_as_i
     """Airflow before 3.3 gives a trigger no state store (as here, outside a triggerer): a
     new instance of the same trigger, as a restarted triggerer makes, neither replays what the
     first one emitted nor emits what was registered while none ran."""
-    from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = mlflow_server.client()
     model = unique("watched-restart")
     add_version(client, model)
 
