@@ -207,7 +207,7 @@ def test_example_approved_through_the_rest_api_moves_champion_and_records_the_de
     assert "| C | 1\\.0 | 0\\.01 |" in body  # the parameter that differs
     # The guard's sentence, Markdown-escaped: "accuracy = <candidate> beats 0.5 (max wins)."
     guard = f"accuracy = {candidate_accuracy:.6g} beats 0.5 (max wins)."
-    assert "**Automatic check passed:** " + re.sub(r"([.()])", r"\\\1", guard) in lines
+    assert "**Automatic check passed:** " + re.sub(r"([.()=])", r"\\\1", guard) in lines
     assert f"DAG `{EXAMPLE_DAG}`, run `{run_id}`, task `register`" in body
     assert f"[This Airflow run]({deployment.url}/dags/{EXAMPLE_DAG}/runs/{run_id})" in body
     assert f"/#/models/{model}/versions/{candidate}" in body
