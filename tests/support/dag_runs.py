@@ -10,8 +10,9 @@ if TYPE_CHECKING:
     from airflow.sdk import DAG
 
 
-def run_dag(dag: DAG, **test_kwargs: Any) -> DagRun:
-    """Write ``dag`` to the metadata DB (``dag.test()`` needs it serialized) and run it."""
+def write_dag(dag: DAG) -> None:
+    """Serialize ``dag`` into the metadata DB as the dag-processor does: its assets become
+    active, and ``dag.test()`` can run it."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
 
     try:
@@ -24,6 +25,11 @@ def run_dag(dag: DAG, **test_kwargs: Any) -> DagRun:
         bag = DagBag(dag_folder=empty_folder)
     bag.bag_dag(dag)
     _sync_bag_to_db(bag)
+
+
+def run_dag(dag: DAG, **test_kwargs: Any) -> DagRun:
+    """Write ``dag`` to the metadata DB (``dag.test()`` needs it serialized) and run it."""
+    write_dag(dag)
     if not hasattr(dag, "test"):  # Airflow 3.0: only the scheduler-side DAG runs a test
         import pendulum
         from airflow.models.dag import DAG as SchedulerDAG
