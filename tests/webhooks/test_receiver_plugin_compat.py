@@ -79,6 +79,9 @@ def asset_event_extras(uri: str) -> list[dict[str, Any]]:
         )
 
 
+# It starts a uvicorn process with Airflow in it: the end-to-end tier, not the default suite
+# (the matrix selects `compat` whatever else is marked).
+@pytest.mark.e2e
 def test_signed_version_created_delivery_over_uvicorn_is_recorded_as_an_asset_event(
     mlflow_server: MlflowServer,
     plain_client: MlflowClient,
