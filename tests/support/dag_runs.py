@@ -10,9 +10,9 @@ if TYPE_CHECKING:
     from airflow.sdk import DAG
 
 
-def write_dag(dag: DAG) -> None:
-    """Serialize ``dag`` into the metadata DB as the dag-processor does: its assets become
-    active, and ``dag.test()`` can run it."""
+def write_dag_to_db(dag: DAG) -> None:
+    """Serialize ``dag`` into the metadata DB as the dag-processor does (its assets become
+    active)."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
 
     try:
@@ -29,7 +29,7 @@ def write_dag(dag: DAG) -> None:
 
 def run_dag(dag: DAG, **test_kwargs: Any) -> DagRun:
     """Write ``dag`` to the metadata DB (``dag.test()`` needs it serialized) and run it."""
-    write_dag(dag)
+    write_dag_to_db(dag)
     if not hasattr(dag, "test"):  # Airflow 3.0: only the scheduler-side DAG runs a test
         import pendulum
         from airflow.models.dag import DAG as SchedulerDAG

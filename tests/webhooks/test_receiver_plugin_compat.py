@@ -18,7 +18,7 @@ from airflow_mlflow_registry.webhooks.plugin import MlflowRegistryWebhookPlugin
 from airflow_mlflow_registry.webhooks.receiver import URL_PREFIX
 from airflow_mlflow_registry.webhooks.shared_secret import secret_variable_key
 from tests.support.airflow_env import connection_env_var, connection_json
-from tests.support.dag_runs import write_dag
+from tests.support.dag_runs import write_dag_to_db
 from tests.support.model_versions import add_version, unique
 from tests.support.plugin_app_server import PluginAppServer
 from tests.support.webhook_delivery import (
@@ -98,7 +98,7 @@ def test_signed_version_created_delivery_over_uvicorn_is_recorded_as_an_asset_ev
             """Never runs: the DAG only makes the asset active."""
 
         consume()
-    write_dag(dag)
+    write_dag_to_db(dag)
     version = add_version(plain_client, model)
     created = plain_client.get_model_version(model, version)
     body, headers = signed_delivery(
