@@ -21,11 +21,7 @@ from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.dag_runs import write_dag_to_db
 from tests.support.model_versions import add_version, unique
 from tests.support.plugin_app_server import PluginAppServer
-from tests.support.webhook_delivery import (
-    DELIVERY_ID_HEADER,
-    model_version_created,
-    signed_delivery,
-)
+from tests.support.webhook_delivery import DELIVERY_ID_HEADER, signed_delivery, version_created
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -101,9 +97,9 @@ def test_signed_version_created_delivery_over_uvicorn_is_recorded_as_an_asset_ev
     write_dag_to_db(dag)
     version = add_version(plain_client, model)
     created = plain_client.get_model_version(model, version)
-    body, headers = signed_delivery(
-        model_version_created(model, version, created.source, created.run_id), SECRET
-    )
+    payload = version_created(model, version)
+    payload["data"].update(source=created.source, run_id=created.run_id)  # as MLflow sends it
+    body, headers = signed_delivery(SECRET, payload)
     env = {
         **airflow_env,
         connection_env_var(CONN_ID): connection_json(mlflow_server.url),
