@@ -6,10 +6,12 @@
 # connection form in a browser on the floor entry's Airflow, and the provider against the older
 # MLflow servers of .ci/matrix/servers.txt (the `servers` tests).
 #
-# The canary entry (airflow `newest`) is resolved here, each run, to the newest Airflow and
-# mlflow-skinny (and libraries) that pyproject.toml allows; its summary line names what it
-# resolved and the date. When its resolved set is a pinned entry's (same Python), the run of
-# that entry stands for it and it is not run twice.
+# The canary entries are resolved here, each run, to the newest Airflow and mlflow-skinny (and
+# libraries) that pyproject.toml allows: airflow `newest` the newest final release,
+# `newest-pre` the newest release pre-releases included (pinned exactly and resolved with
+# final libraries, as a pinned pre-release entry is). A summary line names what a canary
+# resolved and the date. When its resolved set is a pinned entry's or an earlier canary's
+# (same Python), that run stands for it and it is not run twice.
 #
 # Venvs live in .venv-matrix/<name> (gitignored) and are reused while their pin file, the
 # interpreter and pyproject.toml are unchanged, like .ci/bootstrap.sh does for .venv.
@@ -23,11 +25,19 @@ source "$ROOT/.ci/matrix/venvs.sh"
 export MLFLOW_TEST_SERVER_PYTHON="$ROOT/.venv/bin/python"
 
 # The newest Airflow and mlflow-skinny pyproject.toml allows on Python $1, with the newest
-# libraries, resolved now into file $2 (exit code 1 when nothing resolves).
+# libraries, resolved now into file $2 (exit code 1 when nothing resolves). With $3 `pre`,
+# the newest Airflow pre-releases included: uv's default takes a pre-release only where a
+# requirement names one, so that version is found first (without dependencies) and pinned.
 resolve_newest() {
-    "$UV" pip compile --quiet --python-version "$1" --resolution highest \
+    local python="$1" output="$2" airflow_pin=()
+    if [[ "${3:-}" == pre ]]; then
+        airflow_pin=("$output.airflow")
+        "$UV" pip compile --quiet --no-deps --prerelease allow --python-version "$python" \
+            pyproject.toml | grep -E '^apache-airflow==' > "${airflow_pin[0]}" || return 1
+    fi
+    "$UV" pip compile --quiet --python-version "$python" --resolution highest \
         --custom-compile-command "bash .ci/matrix.sh (canary, resolved $(date -u +%F))" \
-        --output-file "$2" pyproject.toml .ci/matrix/test-requirements.in
+        --output-file "$output" pyproject.toml .ci/matrix/test-requirements.in "${airflow_pin[@]}"
 }
 
 # The `name==version` lines of pin file $1, sorted: the resolved set, without comments.
@@ -50,15 +60,15 @@ while read -r name python airflow skinny _; do
     pins="$ROOT/.ci/matrix/$name.txt"
     label="Airflow $airflow, mlflow-skinny $skinny"
     status=0
-    if [[ "$airflow" == newest ]]; then
+    if [[ "$airflow" == newest || "$airflow" == newest-pre ]]; then
         mkdir -p "$ROOT/.venv-matrix"
         pins="$ROOT/.venv-matrix/$name.txt"
-        if ! resolve_newest "$python" "$pins"; then
+        if ! resolve_newest "$python" "$pins" "${airflow#newest-}"; then
             summary+=("$name: FAILED (nothing resolves for Python $python) in $((SECONDS - started)) s")
             failed+=("$name")
             continue
         fi
-        label="newest on $(date -u +%F): $(pinned "$pins" apache-airflow), $(pinned "$pins" mlflow-skinny)"
+        label="$airflow on $(date -u +%F): $(pinned "$pins" apache-airflow), $(pinned "$pins" mlflow-skinny)"
     fi
     key="$python $(resolved_set "$pins" | sha256sum | cut -d' ' -f1)"
     same="${entry_of_set[$key]:-}"

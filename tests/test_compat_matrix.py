@@ -1,7 +1,8 @@
 """What the package declares follows the compatibility matrix.
 
-The matrix is ``.ci/matrix/entries.txt`` (run by ``.ci/matrix.sh``): pinned entries, and a
-canary that resolves the newest Airflow and mlflow-skinny at run time. The declared policy:
+The matrix is ``.ci/matrix/entries.txt`` (run by ``.ci/matrix.sh``): pinned entries, and two
+canaries that resolve the newest Airflow and mlflow-skinny at run time (the newest final
+Airflow, and the newest Airflow pre-releases included). The declared policy:
 each lower bound is the lowest release a pinned entry runs; the upper bound is the next major
 (a release known to break would get its own cap, and this test would name it). These tests
 fail when ``pyproject.toml``'s ranges, its Python classifiers, the documented compatibility table
@@ -21,6 +22,8 @@ from packaging.version import Version
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MATRIX_DIR = REPO_ROOT / ".ci" / "matrix"
+# The canaries' Airflow: the newest final release, the newest with pre-releases.
+CANARY_AIRFLOWS = ("newest", "newest-pre")
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class MatrixEntry:
     @property
     def is_canary(self) -> bool:
         """Resolved to the newest releases when the matrix runs, not pinned."""
-        return self.airflow == "newest"
+        return self.airflow in CANARY_AIRFLOWS
 
 
 def matrix_entries() -> list[MatrixEntry]:
@@ -45,8 +48,13 @@ def matrix_entries() -> list[MatrixEntry]:
 
 
 def pinned_entries() -> list[MatrixEntry]:
-    """The entries with a committed pin file (every entry but the canary)."""
+    """The entries with a committed pin file (every entry but the canaries)."""
     return [entry for entry in matrix_entries() if not entry.is_canary]
+
+
+def canaries() -> list[MatrixEntry]:
+    """The canary entries, in file order."""
+    return [entry for entry in matrix_entries() if entry.is_canary]
 
 
 def declared_range(versions: list[str]) -> SpecifierSet:
@@ -78,18 +86,25 @@ def test_matrix_covers_every_python_and_the_lowest_and_newest_client() -> None:
     assert any(entry.resolution == "lowest-direct" for entry in entries)
 
 
-def test_matrix_has_one_canary_on_the_newest_python_beside_pinned_entries() -> None:
-    canaries = [entry for entry in matrix_entries() if entry.is_canary]
-    assert len(canaries) == 1
-    (canary,) = canaries
-    assert (canary.mlflow_skinny, canary.resolution, canary.as_of) == (
-        "newest",
-        "highest",
-        "run-time",
-    )
+def test_matrix_has_a_final_and_a_pre_release_canary_on_the_newest_python() -> None:
+    assert [canary.airflow for canary in canaries()] == list(CANARY_AIRFLOWS)
     pythons = sorted({entry.python for entry in matrix_entries()}, key=Version)
-    assert canary.python == pythons[-1]
-    assert not (MATRIX_DIR / f"{canary.name}.txt").exists()
+    for canary in canaries():
+        assert (canary.mlflow_skinny, canary.resolution, canary.as_of) == (
+            "newest",
+            "highest",
+            "run-time",
+        )
+        assert canary.python == pythons[-1]
+        assert not (MATRIX_DIR / f"{canary.name}.txt").exists()
+
+
+def test_each_pinned_pre_release_is_on_the_pre_release_canarys_python() -> None:
+    """So the canary's run is shared with the entry while nothing newer is out."""
+    (pre_canary,) = (canary for canary in canaries() if canary.airflow == "newest-pre")
+    pre_releases = [entry for entry in pinned_entries() if Version(entry.airflow).is_prerelease]
+    assert pre_releases
+    assert {entry.python for entry in pre_releases} == {pre_canary.python}
 
 
 def test_pyproject_declares_the_matrix_floor_and_the_next_major() -> None:
@@ -136,13 +151,15 @@ def test_documented_compatibility_table_is_the_matrix() -> None:
     ]
     rows = documented_matrix_rows(page)
     assert rows[: len(expected)] == expected
-    # The canary's row: what it resolved and how it did on the day it was last recorded.
-    (canary,) = (entry for entry in matrix_entries() if entry.is_canary)
-    assert len(rows) == len(expected) + 1
-    airflow_cell, skinny_cell, python_cell, resolution_cell, as_of_cell = rows[-1]
-    assert airflow_cell.startswith("newest") and skinny_cell.startswith("newest")
-    assert (python_cell, resolution_cell) == (canary.python, canary.resolution)
-    assert re.search(r"\b(passed|failed) on \d{4}-\d{2}-\d{2}\b", as_of_cell), as_of_cell
+    # The canaries' rows: what each resolved and how it did on the day it was last recorded.
+    for canary, row in zip(canaries(), rows[len(expected) :], strict=True):
+        airflow_cell, skinny_cell, python_cell, resolution_cell, as_of_cell = row
+        assert airflow_cell.startswith(
+            "newest pre-release" if canary.airflow == "newest-pre" else "newest ("
+        )
+        assert skinny_cell.startswith("newest")
+        assert (python_cell, resolution_cell) == (canary.python, canary.resolution)
+        assert re.search(r"\b(passed|failed) on \d{4}-\d{2}-\d{2}\b", as_of_cell), as_of_cell
     project = pyproject()
     for text in project["dependencies"]:
         if Requirement(text).name in {"apache-airflow", "mlflow-skinny"}:
