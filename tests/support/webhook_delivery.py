@@ -53,3 +53,14 @@ def version_created(model: str, version: str, **fields: Any) -> dict[str, Any]:
         "data": {"name": model, "version": version, "source": "s", "run_id": None, "tags": {}},
         **fields,
     }
+
+
+def alias_created(model: str, alias: str, version: str, **fields: Any) -> dict[str, Any]:
+    """MLflow's ``model_version_alias.created`` payload (an alias set or moved)."""
+    return {
+        "entity": "model_version_alias",
+        "action": "created",
+        "timestamp": "2026-12-05T19:00:00+00:00",
+        "data": {"name": model, "alias": alias, "version": version},
+        **fields,
+    }

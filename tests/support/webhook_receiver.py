@@ -20,9 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 import requests
 from airflow.secrets import BaseSecretsBackend
@@ -30,52 +28,6 @@ from airflow.secrets import BaseSecretsBackend
 from tests.support.silent_server import find_unused_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def signed_delivery(
-    secret: str,
-    body: dict[str, Any] | bytes,
-    *,
-    delivery_id: str | None = None,
-    age: int = 0,
-) -> tuple[bytes, dict[str, str]]:
-    """A delivery of ``body`` signed with ``secret`` exactly as MLflow signs it: its JSON
-    bytes and its headers, stamped ``age`` seconds ago, with ``delivery_id`` (new by
-    default)."""
-    from mlflow.webhooks.delivery import _generate_hmac_signature
-
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    delivery_id = delivery_id or str(uuid.uuid4())
-    stamp = str(int(time.time()) - age)
-    return raw, {
-        "X-MLflow-Delivery-Id": delivery_id,
-        "X-MLflow-Timestamp": stamp,
-        "X-MLflow-Signature": _generate_hmac_signature(secret, delivery_id, stamp, raw.decode()),
-        "Content-Type": "application/json",
-    }
-
-
-def version_created(model: str, version: str, **fields: Any) -> dict[str, Any]:
-    """MLflow's ``model_version.created`` payload; ``fields`` are added at the top level (such
-    as ``workspace``)."""
-    return {
-        "entity": "model_version",
-        "action": "created",
-        "timestamp": "2026-12-05T19:00:00+00:00",
-        "data": {"name": model, "version": version, "source": "s", "run_id": None, "tags": {}},
-        **fields,
-    }
-
-
-def alias_created(model: str, alias: str, version: str, **fields: Any) -> dict[str, Any]:
-    """MLflow's ``model_version_alias.created`` payload (an alias set or moved)."""
-    return {
-        "entity": "model_version_alias",
-        "action": "created",
-        "timestamp": "2026-12-05T19:00:00+00:00",
-        "data": {"name": model, "alias": alias, "version": version},
-        **fields,
-    }
 
 
 class CountingSecretsBackend(BaseSecretsBackend):

@@ -14,12 +14,8 @@ from airflow_mlflow_registry.webhooks.shared_secret import secret_variable_key
 from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.dag_runs import write_dag_to_db
 from tests.support.model_versions import add_version, unique
-from tests.support.webhook_receiver import (
-    ReceiverServer,
-    alias_created,
-    signed_delivery,
-    version_created,
-)
+from tests.support.webhook_delivery import alias_created, signed_delivery, version_created
+from tests.support.webhook_receiver import ReceiverServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -36,7 +36,8 @@ from airflow_mlflow_registry.webhooks.signature import (
     sign,
     verify_delivery,
 )
-from tests.support.webhook_receiver import ReceiverServer, signed_delivery, version_created
+from tests.support.webhook_delivery import signed_delivery, version_created
+from tests.support.webhook_receiver import ReceiverServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -329,3 +330,14 @@ def test_ledger_tells_the_watch_what_the_receiver_recorded() -> None:
     assert recorded_by_webhook(ledger, moved)
     assert not recorded_by_webhook(ledger, {**moved, "version": "8"})
     assert not recorded_by_webhook(None, {"event": NEW_VERSION, "version": "9"})
+
+
+def test_the_tests_sign_deliveries_exactly_as_mlflow_does() -> None:
+    """tests/support/webhook_delivery.py signs with hmac (old clients lack mlflow.webhooks);
+    pinned here against MLflow's own signing function."""
+    delivery = pytest.importorskip("mlflow.webhooks.delivery")
+    body, headers = signed_delivery("s3cret", version_created("m", "1"), delivery_id="d-1")
+    expected = delivery._generate_hmac_signature(
+        "s3cret", "d-1", headers["X-MLflow-Timestamp"], body.decode()
+    )
+    assert headers["X-MLflow-Signature"] == expected

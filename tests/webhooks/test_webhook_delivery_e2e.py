@@ -15,7 +15,7 @@ import requests
 
 from airflow_mlflow_registry.assets import model_asset
 from airflow_mlflow_registry.webhooks.signature import DELIVERY_ID_HEADER
-from tests.support.webhook_receiver import signed_delivery, version_created
+from tests.support.webhook_delivery import signed_delivery, version_created
 from tests.support.webhook_stack import (
     RECEIVER_PATH,
     WebhookStack,
