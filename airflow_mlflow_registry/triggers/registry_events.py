@@ -58,12 +58,13 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
     Each poll sends one request (a search of up to 100 versions ordered by version number, or
     one alias look-up), plus one search when versions wait for READY or tags, plus one model
     look-up in the poll after the version at the cursor was deleted. It emits at most
-    ``max_events_per_poll`` events. With the default 1, Airflow gives each DAG run the events
-    queued since its last run, so one event per poll gives one run per change as long as the
-    scheduler creates runs faster than ``poll_interval``; a backlog of N versions then takes N
-    polls. A larger value drains a backlog that many versions per poll: the events of one poll
-    reach the scheduler together and usually start one DAG run that receives them all (in
-    ``triggering_asset_events``), so the DAG must handle several events per run.
+    ``max_events_per_poll`` events. With the default 1, each change gets its own DAG run as
+    long as the scheduler creates runs faster than ``poll_interval``; a backlog of N versions
+    then takes N polls. A larger value drains a backlog that many versions per poll, but on
+    Airflow 3.0 to 3.3 the run the scheduler starts for a poll's events may receive only the
+    first of them: the others are given to the run that the asset's next event starts
+    (apache/airflow#56749; Airflow 3.4 starts one run per event). A DAG run can carry several
+    events (``triggering_asset_events``): handle each of them.
 
     The first poll without a stored cursor emits nothing and starts the cursor at the newest
     version (versions then PENDING_REGISTRATION are emitted when they become READY), or at the

@@ -465,6 +465,23 @@ def start_airflow_service(state: StackState, service: str) -> None:
     _launch(state, service, command, state.airflow_env(service))
 
 
+def start_api_server_replica(state: StackState, name: str) -> str:
+    """Launch one more ``airflow api-server``, service ``name``, on a free port with the
+    api-server's environment (same metadata DB, secrets and plugins); return its URL once its
+    REST API answers. ``down`` stops it with the rest of the stack."""
+    port = find_unused_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**state.airflow_env("api-server"), "AIRFLOW__API__PORT": str(port)}
+    env["AIRFLOW__API__BASE_URL"] = url
+    _launch(state, name, [sys.executable, "-m", "airflow", "api-server"], env)
+
+    def answers() -> bool:
+        return requests.get(f"{url}/api/v2/version", timeout=10).status_code == 200
+
+    _wait(state, name, time.monotonic() + STARTUP_TIMEOUT, answers)
+    return url
+
+
 def wait_for_airflow(state: StackState, deadline: float, workers: tuple[str, ...]) -> None:
     """Block until the api-server reports a healthy scheduler, triggerer and dag-processor, and
     each of ``workers`` has said it is ready."""

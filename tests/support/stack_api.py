@@ -66,12 +66,13 @@ class StackApi:
             raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text}")
         return response.json() if response.content else None
 
-    def wait_for_dag(self, dag_id: str, timeout: float = 300) -> None:
-        """Block until the dag-processor has parsed ``dag_id``; then unpause it."""
+    def wait_for_dag(self, dag_id: str, timeout: float = 300, *, paused: bool = False) -> None:
+        """Block until the dag-processor has parsed ``dag_id``; then unpause it (or, with
+        ``paused``, leave it paused)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.airflow("PATCH", f"dags/{dag_id}", json={"is_paused": False})
+                self.airflow("PATCH", f"dags/{dag_id}", json={"is_paused": paused})
                 return
             except RuntimeError:
                 if time.monotonic() > deadline:

@@ -41,7 +41,11 @@ MODEL_ASSET = model_asset(
     watchers=[
         AssetWatcher(
             name="new-versions",
-            trigger=MlflowRegistryEventTrigger(model_name={model!r}, poll_interval={interval}),
+            trigger=MlflowRegistryEventTrigger(
+                model_name={model!r},
+                poll_interval={interval},
+                max_events_per_poll={max_events},
+            ),
         )
     ],
 )
@@ -50,10 +54,14 @@ MODEL_ASSET = model_asset(
 @dag(schedule=[MODEL_ASSET], start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False)
 def {dag_id}():
     @task
-    def noop():
-        return None
+    def handled_versions(triggering_asset_events=None):
+        return [
+            event.extra["payload"]["version"]
+            for events in triggering_asset_events.values()
+            for event in events
+        ]
 
-    noop()
+    handled_versions()
 
 
 {dag_id}()
@@ -61,13 +69,23 @@ def {dag_id}():
 
 
 def write_watcher_dag(
-    dags_folder: Path, dag_id: str, model_name: str, poll_interval: float
-) -> None:
-    """Write ``<dag_id>.py`` to ``dags_folder``: a DAG with one task, scheduled on
+    dags_folder: Path,
+    dag_id: str,
+    model_name: str,
+    poll_interval: float,
+    max_events_per_poll: int = 1,
+) -> Path:
+    """Write ``<dag_id>.py`` to ``dags_folder`` and return its path: a DAG scheduled on
     ``model_asset("mlflow_default", model_name)`` watched by an ``MlflowRegistryEventTrigger``
-    of ``model_name`` polling every ``poll_interval`` seconds."""
-    source = _WATCHER_DAG.format(model=model_name, interval=poll_interval, dag_id=dag_id)
-    (dags_folder / f"{dag_id}.py").write_text(textwrap.dedent(source))
+    of ``model_name`` polling every ``poll_interval`` seconds. Its one task,
+    ``handled_versions``, returns the version of each event in the run's
+    ``triggering_asset_events``, in the order the run received them."""
+    source = _WATCHER_DAG.format(
+        model=model_name, interval=poll_interval, dag_id=dag_id, max_events=max_events_per_poll
+    )
+    path = dags_folder / f"{dag_id}.py"
+    path.write_text(textwrap.dedent(source))
+    return path
 
 
 class MemoryStateStore:
