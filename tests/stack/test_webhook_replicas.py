@@ -22,7 +22,7 @@ from airflow_mlflow_registry.assets import model_asset
 from airflow_mlflow_registry.webhooks.receiver import URL_PREFIX
 from airflow_mlflow_registry.webhooks.shared_secret import secret_variable_key
 from tests.support.stack import StackState, kill_service, start_api_server_replica
-from tests.support.webhook_deliveries import signed_delivery, version_created
+from tests.support.webhook_delivery import signed_delivery, version_created
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
