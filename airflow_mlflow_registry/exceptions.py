@@ -86,6 +86,10 @@ class AmbientSourceRefusedError(MlflowRegistryError):
     system or network position; the message names the source and the opt-in parameter."""
 
 
+class SourceVersionNotFoundError(MlflowRegistryError):
+    """The version to copy does not exist or is not READY; the message names it."""
+
+
 class UnsupportedByRegistryError(MlflowRegistryError):
     """The connection's registry cannot do what was asked (e.g. Unity Catalog and ordered
     version searches); the message names the operation and what to use instead."""

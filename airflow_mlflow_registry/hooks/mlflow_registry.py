@@ -14,7 +14,8 @@ their concepts, each taking the connection's
 - :mod:`~airflow_mlflow_registry.hooks.runs`: finding the run to register, run metrics;
 - :mod:`~airflow_mlflow_registry.hooks.backfill_registrations`: registering past runs;
 - :mod:`airflow_mlflow_registry.retention`: deleting the versions a retention rule lets go;
-- :mod:`airflow_mlflow_registry.promotion`: copying a version from another hook's registry.
+- :mod:`airflow_mlflow_registry.version_copy`: copying a version from another connection's
+  registry.
 
 mlflow is imported only inside functions: importing this module at DAG-parse time stays cheap.
 This module is over 300 lines because it carries each public method's contract, the
@@ -49,9 +50,10 @@ from airflow_mlflow_registry.hooks.registry_calls import (
 )
 from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REGISTRATION_SECONDS
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
-from airflow_mlflow_registry.promotion import copy_model_version
+from airflow_mlflow_registry.retention import delete_expired_versions
 from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH
 from airflow_mlflow_registry.version_compat import BaseHook
+from airflow_mlflow_registry.version_copy import copy_model_version
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -243,7 +245,7 @@ class MlflowRegistryHook(BaseHook):
         READY yet (``PENDING_REGISTRATION``, which the open-source server never returns), so
         that a version that then fails leaves the other. ``provenance_tags``
         are further ``airflow.*`` tags written with the lineage (where a copied version came
-        from: :mod:`~airflow_mlflow_registry.promotion`). ``source_identity`` (default:
+        from: :mod:`~airflow_mlflow_registry.version_copy`). ``source_identity`` (default:
         ``model_uri``) is what attempts compare to decide whether an earlier version
         registered the same source, recorded as ``airflow.source_uri``: a caller whose
         attempts each make their own ``model_uri`` for one source (a copy uploads the files
@@ -621,15 +623,13 @@ class MlflowRegistryHook(BaseHook):
         self, model_name: str, rule: RetentionRule, **options: Any
     ) -> dict[str, Any]:
         """Delete the versions ``rule`` lets go: :func:`.retention.delete_expired_versions`."""
-        # Imported here: retention builds on this package's modules, which import the hook.
-        from airflow_mlflow_registry.retention import delete_expired_versions
-
         return delete_expired_versions(self._registry, model_name, rule, **options)
 
-    # ------------------------------------------------------------------------- promotion
+    # ----------------------------------------------------------------------- version copy
 
     def copy_model_version_from(
         self, source: MlflowRegistryHook, model_name: str, **options: Any
     ) -> dict[str, Any]:
-        """Copy a version of ``source``'s registry here: :func:`.promotion.copy_model_version`."""
-        return copy_model_version(source, self, model_name, **options)
+        """Copy a version of ``source``'s registry here:
+        :func:`.version_copy.copy_model_version`."""
+        return copy_model_version(source._registry, self._registry, model_name, **options)

@@ -309,7 +309,7 @@ def _logged_model_on_old_server_error(
     config = registry.config
     if _logged_model_id(source) is None or not config.uses_rest:
         return None
-    from airflow_mlflow_registry.hooks.client_binding import host_creds
+    from airflow_mlflow_registry.hooks.rest_transport import host_creds
 
     version = server_compat.reported_server_version(
         host_creds(config), config.timeout, config.workspace
