@@ -40,7 +40,6 @@ from airflow_mlflow_registry.exceptions import (
     MlflowRegistryError,
     MlflowRequestError,
     SourceVersionNotFoundError,
-    display_uri,
 )
 from airflow_mlflow_registry.hooks.aliases import get_version_by_alias
 from airflow_mlflow_registry.hooks.model_versions import get_model_version_entity
@@ -50,6 +49,7 @@ from airflow_mlflow_registry.hooks.version_registration import (
 )
 from airflow_mlflow_registry.lineage import TAG_PREFIX
 from airflow_mlflow_registry.search_filters import check_version_number
+from airflow_mlflow_registry.utils.redaction import display_uri
 from airflow_mlflow_registry.validation import check_aliases, check_model_name, check_tags
 
 if TYPE_CHECKING:

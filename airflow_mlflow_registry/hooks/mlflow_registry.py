@@ -29,7 +29,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.backfill import DEFAULT_CONCURRENCY as DEFAULT_BACKFILL_CONCURRENCY
-from airflow_mlflow_registry.exceptions import mask_secrets
 from airflow_mlflow_registry.hooks import (
     model_versions,
     runs,
@@ -52,6 +51,7 @@ from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REG
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from airflow_mlflow_registry.retention import delete_expired_versions
 from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH
+from airflow_mlflow_registry.utils.redaction import mask_secrets
 from airflow_mlflow_registry.version_compat import BaseHook
 from airflow_mlflow_registry.version_copy import copy_model_version
 

@@ -33,16 +33,13 @@ from typing import TYPE_CHECKING
 
 from mlflow.store.artifact.utils.models import _parse_model_uri, get_model_name_and_version
 
-from airflow_mlflow_registry.exceptions import (
-    AmbientSourceRefusedError,
-    MlflowRegistryError,
-    display_uri,
-)
+from airflow_mlflow_registry.exceptions import AmbientSourceRefusedError, MlflowRegistryError
 from airflow_mlflow_registry.hooks.artifact_binding import (
     BoundTrackingServiceClient,
     artifact_repository,
     proxied_artifact_root,
 )
+from airflow_mlflow_registry.utils.redaction import display_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -16,13 +16,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_mlflow_registry.exceptions import (
-    MlflowRequestError,
-    describe_mlflow_error,
-    mask_secrets,
-    redact,
-    uri_secrets,
-)
+from airflow_mlflow_registry.exceptions import MlflowRequestError
+from airflow_mlflow_registry.utils.redaction import mask_secrets, redact, uri_secrets
+from airflow_mlflow_registry.utils.request_errors import describe_mlflow_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

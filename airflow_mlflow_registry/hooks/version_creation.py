@@ -18,11 +18,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from airflow_mlflow_registry.exceptions import (
-    MlflowRequestError,
-    MlflowServerTooOldError,
-    display_uri,
-)
+from airflow_mlflow_registry.exceptions import MlflowRequestError, MlflowServerTooOldError
 from airflow_mlflow_registry.hooks import server_compat
 from airflow_mlflow_registry.hooks.model_versions import get_model_version_entity
 from airflow_mlflow_registry.hooks.registry_calls import (
@@ -40,6 +36,7 @@ from airflow_mlflow_registry.registration import (
     live_versions,
 )
 from airflow_mlflow_registry.search_filters import model_version_filter
+from airflow_mlflow_registry.utils.redaction import display_uri
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

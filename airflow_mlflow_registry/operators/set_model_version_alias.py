@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_mlflow_registry.exceptions import NoCandidateVersionError, display_uri
+from airflow_mlflow_registry.exceptions import NoCandidateVersionError
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.metric_guard import check_improvement, check_metric_direction
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
 from airflow_mlflow_registry.search_filters import check_search_tags, check_version_number
+from airflow_mlflow_registry.utils.redaction import display_uri
 from airflow_mlflow_registry.validation import (
     check_aliases,
     check_model_name,

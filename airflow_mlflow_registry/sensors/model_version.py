@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_mlflow_registry.exceptions import MlflowRegistryError, is_transient_error
+from airflow_mlflow_registry.exceptions import MlflowRegistryError
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.search_filters import check_search_tags, check_version_number
 from airflow_mlflow_registry.triggers.model_version import (
     MlflowModelVersionTrigger,
     describe_version_condition,
 )
+from airflow_mlflow_registry.utils.request_errors import is_transient_error
 from airflow_mlflow_registry.validation import check_aliases, check_model_name, is_templated
 from airflow_mlflow_registry.version_compat import AirflowSensorTimeout, conf
 
