@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 COPIED_FROM_PREFIX = "airflow.copied_from."
 COPY_KEY_TAG = "airflow.copy_key"
 DEFAULT_TARGET_EXPERIMENT = "airflow-model-copies"
+DEFAULT_COPY_AWAIT_SECONDS = 300.0
 
 
 def copy_model_version(
@@ -81,7 +82,7 @@ def copy_model_version(
     description: str | None = None,
     target_experiment_name: str = DEFAULT_TARGET_EXPERIMENT,
     lineage: TaskInstanceLineage | None = None,
-    await_registration_for: float = 300,
+    await_registration_for: float = DEFAULT_COPY_AWAIT_SECONDS,
     allow_ambient_credentials: bool = False,
 ) -> dict[str, Any]:
     """Copy ``model_name`` version ``version`` (or the one ``alias`` points at) from

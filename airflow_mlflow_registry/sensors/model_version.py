@@ -101,12 +101,13 @@ class ModelVersionSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
         try:
-            record = hook.find_matching_version(
+            found = hook.find_ready_versions(
                 self.model_name,
                 alias=self.alias or None,
                 tags=self.tags,
                 newer_than_version=self.newer_than_version,
             )
+            record = hook.model_version_record(found[0]) if found else None
         except MlflowRegistryError as exc:
             if not is_transient_error(exc):
                 raise
