@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_mlflow_registry.assets import ASSET_SCHEME, tracking_host
-from airflow_mlflow_registry.exceptions import display_uri
+from airflow_mlflow_registry.utils.redaction import display_uri
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -3,7 +3,7 @@
 Every version a task instance registers carries its registration key (one task instance, see
 :meth:`~airflow_mlflow_registry.lineage.TaskInstanceLineage.registration_key`), the source it
 was asked to register (``airflow.source_uri``, in its
-:func:`~airflow_mlflow_registry.exceptions.display_uri` form: a tag is no place for the
+:func:`~airflow_mlflow_registry.utils.redaction.display_uri` form: a tag is no place for the
 signature of a pre-signed URL) and, when it replaced an earlier version of the
 same task instance, that version's number (``airflow.supersedes_version``). Versions with the
 same key, source and superseded version are one *generation*: attempts that raced, or creates
@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from airflow_mlflow_registry.exceptions import display_uri
+from airflow_mlflow_registry.utils.redaction import display_uri
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from airflow_mlflow_registry.exceptions import display_uri
 from airflow_mlflow_registry.lineage import TAG_PREFIX
+from airflow_mlflow_registry.utils.redaction import display_uri
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -5,15 +5,13 @@ Importing Airflow costs seconds of CPU (its configuration, settings and ORM load
 ``AIRFLOW_CONN_<ID>`` variable, so it calls :func:`enter_standalone_mode` before it imports the
 rest of the package. In standalone mode:
 
-- the provider's errors (:mod:`airflow_mlflow_registry.exceptions`) derive from ``Exception``
-  instead of Airflow's ``AirflowException`` (decided once, when that module is imported);
 - secrets are not registered with Airflow's secrets masker (there is none; the command line
   redacts its own output);
 - a registration has no running task whose lineage it could record.
 
 Nothing else enters standalone mode, and it cannot be entered once Airflow is imported: in
-workers, triggerers, DAG processors, the API server, user scripts and test processes, the
-provider's errors are ``AirflowException`` subclasses and secrets are masked as before.
+workers, triggerers, DAG processors, the API server, user scripts and test processes, secrets
+are masked as before.
 This module imports nothing but the standard library.
 """
 

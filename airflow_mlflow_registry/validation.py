@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airflow_mlflow_registry.exceptions import display_uri
+from airflow_mlflow_registry.utils.redaction import display_uri
 
 TAG_KEY_MAX_LENGTH = 250
 TAG_VALUE_MAX_LENGTH = 5000

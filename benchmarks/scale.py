@@ -40,9 +40,9 @@ from _common import (
     postgres_database,
 )
 
-from airflow_mlflow_registry.exceptions import display_uri
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
 from airflow_mlflow_registry.registration import SOURCE_URI_TAG
+from airflow_mlflow_registry.utils.redaction import display_uri
 
 if TYPE_CHECKING:
     from collections.abc import Callable

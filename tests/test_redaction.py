@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_mlflow_registry.exceptions import display_uri, redact, uri_secrets
+from airflow_mlflow_registry.utils.redaction import display_uri, redact, uri_secrets
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ def connect(conn_id: str, workspace: str | None = None) -> RegistryCalls:
 
     from_environment = environment_connection(conn_id)
     if from_environment is not None:
-        enter_standalone_mode()  # before the modules below import the provider's errors
+        enter_standalone_mode()
     from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
 

@@ -1,12 +1,13 @@
 """Artifact repositories bound to one connection: uploads, listings and downloads of an MLflow
 server's proxied artifact store (``mlflow-artifacts:`` URIs, ``mlflow server
---serve-artifacts``) with the connection's credentials, TLS, timeout and retries.
+--serve-artifacts``) with the connection's credentials, TLS, timeout and retries, and the
+tracking client whose artifact operations use them (:class:`BoundTrackingServiceClient`).
 
 MLflow's own repositories for those URIs read credentials from ``MLFLOW_TRACKING_*``
 environment variables on each request and are cached process-wide by run id, so they cannot
 serve two identities in one process. :class:`ProxiedArtifactRepository` speaks the same
 server API (``/api/2.0/mlflow-artifacts/artifacts``) through a connection's
-:class:`~airflow_mlflow_registry.hooks.client_binding.RestTransport`. Uploads are sent once (a
+:class:`~airflow_mlflow_registry.hooks.rest_transport.RestTransport`. Uploads are sent once (a
 file body cannot be replayed by the HTTP layer); listings, downloads and deletes are retried
 like other idempotent requests. Files go up in one request each (no multipart upload) and come
 down in one streamed request each.
@@ -19,17 +20,18 @@ from __future__ import annotations
 import mimetypes
 import os
 import posixpath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mlflow.entities import FileInfo
 from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repo import ArtifactRepository, verify_artifact_path
+from mlflow.tracking._tracking_service.client import TrackingServiceClient
 
 from airflow_mlflow_registry.hooks import mlflow_compat
 
 if TYPE_CHECKING:
-    from airflow_mlflow_registry.hooks.client_binding import RestTransport
+    from airflow_mlflow_registry.hooks.rest_transport import RestTransport
 
 #: The artifact-proxy API of ``mlflow server``, relative to the tracking URI.
 PROXIED_ARTIFACTS_PATH = "/api/2.0/mlflow-artifacts/artifacts"
@@ -134,6 +136,56 @@ class ProxiedArtifactRepository(ArtifactRepository):
     def _file_endpoint(self, *relative_parts: str | None) -> str:
         parts = [self.root, *(part for part in relative_parts if part)]
         return posixpath.join(PROXIED_ARTIFACTS_PATH, *(part for part in parts if part))
+
+
+def artifact_repository(
+    artifact_uri: str, tracking_uri: str, transport: RestTransport
+) -> ArtifactRepository:
+    """The repository for ``artifact_uri``: bound to ``transport`` when the tracking server
+    proxies it, else MLflow's own (cloud stores and local paths, with their usual
+    credentials: the MLflow connection carries none for them)."""
+    root = proxied_artifact_root(artifact_uri, tracking_uri)
+    if root is None:
+        return mlflow_compat.mlflow_artifact_repository(artifact_uri, tracking_uri)
+    return ProxiedArtifactRepository(artifact_uri, root, transport, tracking_uri)
+
+
+class BoundTrackingServiceClient(TrackingServiceClient):
+    """``TrackingServiceClient`` that always uses the store it was given, and whose artifact
+    operations use repositories bound to the same connection (MLflow's own build them from
+    environment credentials and cache them process-wide by run id)."""
+
+    def __init__(self, tracking_uri: str, store: Any, transport: RestTransport) -> None:
+        self._bound_store = store
+        self._artifact_transport = transport
+        super().__init__(tracking_uri)
+
+    @property
+    def store(self) -> Any:
+        return self._bound_store
+
+    @property
+    def artifact_transport(self) -> RestTransport:
+        """The transport (credentials, TLS, HTTP policy) this client's artifact repositories
+        send their requests with."""
+        return self._artifact_transport
+
+    def _get_artifact_repo(self, resource_id: str, *, resource: str = "run") -> Any:
+        """The artifact repository of a run (``resource="run"``) or a logged model."""
+        if resource == "run":
+            location = self.get_run(resource_id).info.artifact_uri
+        else:
+            location = self.get_logged_model(resource_id).artifact_location
+        return artifact_repository(location, self.tracking_uri, self._artifact_transport)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> Any:
+        """The run's artifacts directly under ``path``, listed as this connection's user."""
+        return self._get_artifact_repo(run_id).list_artifacts(path)
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+        """Download the run's artifact file or directory ``path``; return its local path."""
+        local_path: str = self._get_artifact_repo(run_id).download_artifacts(path, dst_path)
+        return local_path
 
 
 def _safe_relative_path(path: str) -> str:

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from airflow_mlflow_registry.exceptions import (
+from airflow_mlflow_registry.exceptions import MlflowConnectionConfigError
+from airflow_mlflow_registry.utils.redaction import (
     DATABASE_SCHEMES,
-    MlflowConnectionConfigError,
     display_uri,
     split_userinfo,
     uri_secrets,
@@ -118,7 +118,7 @@ class MlflowConnectionConfig:
     @property
     def display_tracking_uri(self) -> str:
         """The tracking URI as it may be shown, logged or stored: user info and query values
-        replaced by ``***`` (:func:`~airflow_mlflow_registry.exceptions.display_uri`)."""
+        replaced by ``***`` (:func:`~airflow_mlflow_registry.utils.redaction.display_uri`)."""
         return display_uri(self.tracking_uri)
 
     @property

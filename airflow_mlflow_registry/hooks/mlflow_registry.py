@@ -14,11 +14,10 @@ their concepts, each taking the connection's
 - :mod:`~airflow_mlflow_registry.hooks.runs`: finding the run to register, run metrics;
 - :mod:`~airflow_mlflow_registry.hooks.backfill_registrations`: registering past runs;
 - :mod:`airflow_mlflow_registry.retention`: deleting the versions a retention rule lets go;
-- :mod:`airflow_mlflow_registry.promotion`: copying a version from another hook's registry.
+- :mod:`airflow_mlflow_registry.version_copy`: copying a version from another connection's
+  registry.
 
-mlflow is imported only inside functions: importing this module at DAG-parse time stays cheap.
-This module is over 300 lines because it carries each public method's contract, the
-provider's API reference.
+mlflow is imported only inside functions: importing this module at parse time stays cheap.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.backfill import DEFAULT_CONCURRENCY as DEFAULT_BACKFILL_CONCURRENCY
-from airflow_mlflow_registry.exceptions import mask_secrets
 from airflow_mlflow_registry.hooks import (
     model_versions,
     runs,
@@ -42,6 +40,7 @@ from airflow_mlflow_registry.hooks.connection_form import (
     connection_form_widgets,
     ui_field_behaviour,
 )
+from airflow_mlflow_registry.hooks.deprecated_hook_members import DeprecatedHookMembers
 from airflow_mlflow_registry.hooks.registry_calls import (
     SEARCH_PAGE_SIZE,
     RegistryCalls,
@@ -49,9 +48,15 @@ from airflow_mlflow_registry.hooks.registry_calls import (
 )
 from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REGISTRATION_SECONDS
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
-from airflow_mlflow_registry.promotion import copy_model_version
+from airflow_mlflow_registry.retention import delete_expired_versions
 from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH
+from airflow_mlflow_registry.utils.redaction import mask_secrets
 from airflow_mlflow_registry.version_compat import BaseHook
+from airflow_mlflow_registry.version_copy import (
+    DEFAULT_COPY_AWAIT_SECONDS,
+    DEFAULT_TARGET_EXPERIMENT,
+    copy_model_version,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -62,7 +67,6 @@ if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
 
-    from airflow_mlflow_registry.exceptions import MlflowRequestError
     from airflow_mlflow_registry.lineage import TaskInstanceLineage
     from airflow_mlflow_registry.retention import RetentionRule
     from airflow_mlflow_registry.sources import ResolvedSource, RunSearch
@@ -70,7 +74,7 @@ if TYPE_CHECKING:
 TEST_CONNECTION_TIMEOUT_SECONDS = 5.0
 
 
-class MlflowRegistryHook(BaseHook):
+class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
     """Interact with an MLflow tracking server and model registry through one connection.
 
     Each hook builds its own ``MlflowClient`` whose credentials, TLS settings, timeout and
@@ -120,12 +124,6 @@ class MlflowRegistryHook(BaseHook):
         query values replaced by ``***`` (the client alone connects with the real one)."""
         return self.config.display_tracking_uri
 
-    @property
-    def server_fields(self) -> dict[str, str]:
-        """``tracking_uri``, and ``workspace`` when the connection names an MLflow workspace:
-        where the connection's models live, as records and lineage name it."""
-        return self._registry.server_fields
-
     def get_conn(self) -> MlflowClient:
         """Return this hook's ``MlflowClient``, built once and bound to this connection alone."""
         return self._client
@@ -153,15 +151,6 @@ class MlflowRegistryHook(BaseHook):
             return False, f"MLflow at {config.display_tracking_uri}: {reason}"
         return True, f"Connected to the MLflow model registry at {config.display_tracking_uri}."
 
-    def redact_secrets(self, text: str) -> str:
-        """``text`` with the connection's password and token replaced by ``***``."""
-        return self._registry.redact(text)
-
-    def request_error(self, action: str, exc: BaseException) -> MlflowRequestError:
-        """The error to raise when ``action`` (a phrase naming the model, version, ...) failed
-        with ``exc`` on this connection: one line, the connection's secrets redacted."""
-        return self._registry.request_error(action, exc)
-
     def model_version_url(self, model_name: str, version: str | int) -> str | None:
         """The MLflow UI page of a model version, or None when the server is not http(s)."""
         return self._registry.model_version_url(model_name, version)
@@ -179,10 +168,11 @@ class MlflowRegistryHook(BaseHook):
         user: the per-connection counterpart of ``flavor.log_model`` (e.g. ``mlflow.sklearn``),
         which uses process-global state (active run, environment credentials).
 
-        ``kwargs`` (``pip_requirements``, ``signature``, ``input_example``, ``params``,
-        ``tags``, ``model_type``, ...) are those of :func:`.model_logging.log_model`. Returns
-        ``{"model_id", "model_uri", "run_id", "name", "artifact_location"}``; register
-        ``model_uri`` (``models:/<model_id>``).
+        :param kwargs: those of :func:`.model_logging.log_model` (``signature``, ...).
+        :return: ``{"model_id", "model_uri", "run_id", "name", "artifact_location"}``; register
+            ``model_uri`` (``models:/<model_id>``).
+
+        .. seealso:: :ref:`log-model`
         """
         from airflow_mlflow_registry.hooks.model_logging import log_model
 
@@ -205,61 +195,37 @@ class MlflowRegistryHook(BaseHook):
         source_identity: str | None = None,
     ) -> dict[str, Any]:
         """Register ``model_uri`` as a version of ``model_name``, exactly once per task instance
-        and source.
+        and source, and point ``aliases`` at it once it is READY.
 
-        The version carries ``tags``, the ``airflow.*`` lineage tags, the source it registers
-        (``airflow.source_uri``) and a registration key derived from (model, dag, run, task,
-        map index), all in the create request. A later attempt of the same task instance
-        (retry, clear, backfill re-run) finds the versions carrying that key (see
-        :mod:`airflow_mlflow_registry.registration`):
+        A later attempt of the same task instance returns the version it registered from the
+        same source (``created`` false), or supersedes it when the source changed. Outside a
+        task every call creates a version, unless ``idempotency_key`` (a string without single
+        quotes, e.g. a hex digest) names the registration: calls with the same key and source,
+        also concurrent ones, return one version.
 
-        - the task instance's current version registered the same source: it is returned
-          (``created`` false) and nothing is created;
-        - it registered another source (a cleared task that retrained, a reordered ``expand``):
-          a new version is created with ``airflow.supersedes_version`` naming the old one,
-          which is logged, and the aliases move to the new version.
-
-        A create whose response was lost is looked up again before it is re-sent; if a re-sent
-        create made a second version, the lowest live version is kept and the duplicate
-        deleted. A call that may overlap another registration with the same key (an attempt
-        with try number above 1, which may overlap an earlier attempt still running, and every
-        call given an ``idempotency_key``) checks after its create, with one search, that no
-        lower version of the same registration exists, and gives way to it (deleting its own
-        and returning the lower one with ``created`` false). Failed registrations are never
-        reused.
-
-        Give either ``model_uri`` or ``run_search``: the latter is resolved with
-        :meth:`find_run_source` on every attempt (so a cleared task registers what the search
-        chooses now), and the chosen run and filter are recorded as ``airflow.source_*`` tags.
-
-        ``lineage`` defaults to the running task's context; outside a task (no context) there is
-        no key and every call creates a version. ``idempotency_key`` (a string without single
-        quotes, e.g. a hex digest), when given, replaces the lineage's key: calls with the same
-        key and source register one version, inside or outside a task, also when they run at
-        the same time (threads, processes, hosts): each returns the lowest version of the
-        key and source, and only the call that created it gets ``created`` true. While two
-        such calls overlap, a higher duplicate exists from its create until its caller's
-        check deletes it (the same request burst); it is kept when the lowest version is not
-        READY yet (``PENDING_REGISTRATION``, which the open-source server never returns), so
-        that a version that then fails leaves the other. ``provenance_tags``
-        are further ``airflow.*`` tags written with the lineage (where a copied version came
-        from: :mod:`~airflow_mlflow_registry.promotion`). ``source_identity`` (default:
-        ``model_uri``) is what attempts compare to decide whether an earlier version
-        registered the same source, recorded as ``airflow.source_uri``: a caller whose
-        attempts each make their own ``model_uri`` for one source (a copy uploads the files
-        to a new logged model) passes what they have in common, so overlapping attempts
-        converge on one version instead of superseding each other.
-
-        Waits up to ``await_registration_for`` seconds for status READY, then points each alias
-        at the version (moving it from an older version; aliases already on it are not sent).
-
-        :return: a JSON-able record (see README: "The XCom record"); ``aliases`` lists every
+        :param model_name: the registered model (created when missing).
+        :param model_uri: the source to register; give either it or ``run_search``.
+        :param run_search: the run to register from, resolved on every attempt like
+            :meth:`find_run_source`; recorded as ``airflow.source_*`` tags.
+        :param run_id: the run to link the version to.
+        :param description: the version's description.
+        :param tags: user tags, written in the create request.
+        :param aliases: aliases to point at the version.
+        :param lineage: the task instance; defaults to the running task's context.
+        :param await_registration_for: seconds to wait for status READY.
+        :param idempotency_key: replaces the lineage's registration key.
+        :param provenance_tags: further ``airflow.*`` tags written with the lineage.
+        :param source_identity: what attempts compare to decide whether an earlier version
+            registered the same source (default: ``model_uri``).
+        :return: a JSON-able record (the operator's XCom record); ``aliases`` lists every
             alias of the version, not only those this call set.
         :raises ValueError: for invalid arguments, naming the argument.
         :raises MlflowRequestError: when MLflow rejects a request or cannot be reached.
         :raises ModelRegistrationError: when the version fails or is not READY in time.
         :raises NoMatchingRunError: when ``run_search`` finds no run.
         :raises ExperimentNotFoundError: when ``run_search``'s experiment does not exist.
+
+        .. seealso:: :doc:`/operators/register_model_version` (retries, clears and re-runs).
         """
         return version_registration.register_model_version(
             self._registry,
@@ -298,11 +264,8 @@ class MlflowRegistryHook(BaseHook):
         ``airflow.registration_key``) is ``registration_key`` (any status, tags readable),
         lowest version first.
 
-        One search request (``name = ... AND tags.<key> = ...``), except on a Unity Catalog
-        registry, whose version search accepts a single ``name =`` or ``run_id =`` condition and
-        returns versions without tags: there it searches by ``run_id`` (when given; the versions
-        registered from that run) or else by name, and reads each candidate with
-        ``get_model_version`` (one request per candidate) to match the key.
+        One search request; on Unity Catalog, a search by ``run_id`` (when given) or name and
+        one request per candidate.
 
         :raises MlflowRequestError: naming the model.
         """
@@ -340,60 +303,33 @@ class MlflowRegistryHook(BaseHook):
         on_stopped: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Register the model of every run of ``experiment_name`` that started in
-        ``[start, end)`` (naive datetimes mean UTC) and matches the MLflow ``run_filter``, as
-        a version of ``model_name``, oldest run first.
+        ``[start, end)`` and matches ``run_filter`` as a version of ``model_name``, oldest run
+        first, each exactly once; runs that already have a version of ``model_name`` are
+        skipped. A run that fails is reported and the backfill goes on.
 
-        A run that already has a version of ``model_name`` (any version whose ``run_id`` is
-        the run, whoever registered it) is skipped, so a second backfill registers nothing.
-        Each registration resolves the run's source like :meth:`find_run_source` (its logged
-        model, else ``runs:/<run_id>/<artifact_path>``), records it in ``airflow.source_*``
-        tags, and carries the key :func:`~airflow_mlflow_registry.backfill.run_registration_key`
-        so a create interrupted in flight is found, not repeated, by the next backfill. A run
-        that fails is reported and the backfill goes on. With ``dry_run`` nothing is
-        registered and the runs to register are reported as ``would_register``.
-
-        ``aliases`` are pointed once, after the runs, at the version of the newest run of the
-        window that has one (registered now or before; a failed run is passed over), so a
-        backfill of older runs never moves an alias from a newer run of the window to an older
-        one. The report's ``aliases`` says, per alias, that version and run and the version the
-        alias pointed at before (with ``dry_run``: where it would point; nothing is moved).
-
-        Up to ``concurrency`` runs (1 to 32) are registered at the same time, each exactly
-        once; the oldest run to register goes first and alone, so a model that does not exist
-        yet is created once. The report lists the runs oldest first whatever order they finish
-        in.
-
-        Overlapping backfills of the same runs (started while another is still running): for
-        each run, the lowest live version carrying the run's key (per source) is the one that
-        stays, and no backfill deletes it. Another backfill may create a version of a run too:
-        after its creates, each backfill searches its runs' versions again and deletes each of
-        its own versions that has a lower duplicate (``failed``, naming both, when the delete
-        fails); a backfill that starts deletes the higher duplicates it finds, also those of a
-        backfill still running. Every row of every backfill that finishes names the version
-        that stays (``already_registered`` when another backfill's version won, or deleted
-        this one's as a duplicate), and the aliases are pointed at such a version, never at a
-        deleted or failed one. Remaining windows: a higher duplicate exists for a run from its
-        create until a backfill deletes it, and duplicates of a version that is not READY yet
-        are kept.
-
-        When stopped after listing its runs, by an interrupt (``KeyboardInterrupt``) or a
-        failed request: runs not started are left for the next backfill, the registrations in
-        flight are waited for, the runs registered are checked against overlapping backfills
-        as above (best effort), the partial report (``stopped`` says why, runs not reached are
-        ``not_started``, aliases not yet pointed are missing) is passed to ``on_stopped``
-        (else logged as a warning), and the exception is raised.
-        Each thread keeps one HTTP connection: the connection's ``pool_size`` (default 32)
-        covers any ``concurrency``.
-
-        ``on_progress(done, total)`` is called, in the calling thread, once the runs are known
-        (``done`` counting the runs already registered) and after each run registered.
-
+        :param model_name: the registered model.
+        :param experiment_name: the experiment whose runs are registered.
+        :param start: start of the window (inclusive; naive means UTC).
+        :param end: end of the window (exclusive; naive means UTC).
+        :param run_filter: an MLflow run filter the runs must also match.
+        :param artifact_path: the model's artifact path in runs without a logged model.
+        :param aliases: pointed once, after the runs, at the version of the newest run of the
+            window that has one.
+        :param dry_run: register nothing; report the runs as ``would_register``.
+        :param on_progress: called as ``on_progress(done, total)`` in the calling thread once
+            the runs are known and after each run.
+        :param concurrency: runs registered at the same time (1 to 32).
+        :param on_stopped: given the partial report when an interrupt or a failed request
+            stops the backfill after listing its runs (default: logged); the exception is then
+            raised.
         :return: the report of :func:`~airflow_mlflow_registry.backfill.backfill_report`.
         :raises ValueError: for an invalid model name, alias or ``concurrency``, or an empty
             time window.
         :raises ExperimentNotFoundError: when the experiment does not exist or is deleted.
         :raises MlflowRequestError: when searching the runs, their logged models or the
             model's versions fails.
+
+        .. seealso:: :doc:`/howto/backfill` (overlapping backfills, interruptions).
         """
         return backfill_registrations(
             self._registry,
@@ -414,9 +350,7 @@ class MlflowRegistryHook(BaseHook):
 
     def get_version_by_alias(self, model_name: str, alias: str) -> ModelVersion | None:
         """The version ``alias`` of ``model_name`` points at, or None when the alias or the model
-        does not exist (MLflow answers INVALID_PARAMETER_VALUE, resp. RESOURCE_DOES_NOT_EXIST;
-        MLflow's basic-auth server answers PERMISSION_DENIED to a non-admin user for a model
-        that does not exist, which a second look-up of the model tells apart).
+        does not exist.
 
         :raises MlflowRequestError: for any other failure, naming the model and alias.
         """
@@ -445,18 +379,6 @@ class MlflowRegistryHook(BaseHook):
         """The JSON-able record of ``model_name``/``version`` (``created`` is False)."""
         return model_versions.get_model_version(self._registry, model_name, version)
 
-    def find_model_versions(
-        self, model_name: str, tags: Mapping[str, Any] | None = None
-    ) -> list[ModelVersion]:
-        """Versions of ``model_name`` (any status) carrying every tag in ``tags``, newest first.
-
-        One search request; the server matches the tags.
-
-        :raises ValueError: when the model name or a tag value contains a single quote.
-        :raises MlflowRequestError: naming the model and the filter.
-        """
-        return model_versions.find_model_versions(self._registry, model_name, tags)
-
     def find_ready_versions(
         self,
         model_name: str,
@@ -479,25 +401,6 @@ class MlflowRegistryHook(BaseHook):
             tags=tags,
             newer_than_version=newer_than_version,
         )
-
-    def find_matching_version(
-        self,
-        model_name: str,
-        *,
-        alias: str | None = None,
-        tags: Mapping[str, Any] | None = None,
-        newer_than_version: str | int | None = None,
-    ) -> dict[str, Any] | None:
-        """The record (as :meth:`get_model_version`) of the newest version matching
-        :meth:`find_ready_versions`, or None. The condition of ``ModelVersionSensor``, in
-        poke mode and in its trigger alike.
-        """
-        found = self.find_ready_versions(
-            model_name, alias=alias, tags=tags, newer_than_version=newer_than_version
-        )
-        if not found:
-            return None
-        return model_versions.version_record(self._registry, found[0], created=False)
 
     def find_versions_after(
         self,
@@ -618,18 +521,79 @@ class MlflowRegistryHook(BaseHook):
     # ------------------------------------------------------------------------- retention
 
     def delete_expired_versions(
-        self, model_name: str, rule: RetentionRule, **options: Any
+        self,
+        model_name: str,
+        rule: RetentionRule,
+        *,
+        now: datetime | None = None,
+        dry_run: bool = False,
+        max_deletions: int | None = None,
+        page_size: int = SEARCH_PAGE_SIZE,
     ) -> dict[str, Any]:
-        """Delete the versions ``rule`` lets go: :func:`.retention.delete_expired_versions`."""
-        # Imported here: retention builds on this package's modules, which import the hook.
-        from airflow_mlflow_registry.retention import delete_expired_versions
+        """Delete the versions of ``model_name`` that ``rule`` lets go as of ``now`` (default:
+        the current time), oldest first, at most ``max_deletions`` (None: all); with
+        ``dry_run`` delete nothing and report what would go.
 
-        return delete_expired_versions(self._registry, model_name, rule, **options)
+        :return: the record of :func:`.retention.delete_expired_versions`.
+        :raises ValueError: for an invalid model name, ``max_deletions`` below 1, or ``now``
+            without a time zone.
+        :raises MlflowRequestError: naming the model (and version) when a request fails.
 
-    # ------------------------------------------------------------------------- promotion
+        .. seealso:: :doc:`/howto/retention`
+        """
+        return delete_expired_versions(
+            self._registry,
+            model_name,
+            rule,
+            now=now,
+            dry_run=dry_run,
+            max_deletions=max_deletions,
+            page_size=page_size,
+        )
+
+    # ----------------------------------------------------------------------- version copy
 
     def copy_model_version_from(
-        self, source: MlflowRegistryHook, model_name: str, **options: Any
+        self,
+        source: MlflowRegistryHook,
+        model_name: str,
+        *,
+        version: str | int | None = None,
+        alias: str | None = None,
+        target_model_name: str | None = None,
+        aliases: Iterable[str] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        target_experiment_name: str = DEFAULT_TARGET_EXPERIMENT,
+        lineage: TaskInstanceLineage | None = None,
+        await_registration_for: float = DEFAULT_COPY_AWAIT_SECONDS,
+        allow_ambient_credentials: bool = False,
     ) -> dict[str, Any]:
-        """Copy a version of ``source``'s registry here: :func:`.promotion.copy_model_version`."""
-        return copy_model_version(source, self, model_name, **options)
+        """Copy ``model_name`` ``version`` (or the one ``alias`` points at) from ``source``'s
+        registry here as ``target_model_name``, files included, once per task instance.
+
+        :return: the record of :func:`.version_copy.copy_model_version`.
+        :raises ValueError: for invalid arguments, naming the argument.
+        :raises SourceVersionNotFoundError: when the source version or alias does not exist,
+            or the version is not READY.
+        :raises AmbientSourceRefusedError: when the files are not served by ``source``'s
+            tracking server and ``allow_ambient_credentials`` is false.
+        :raises MlflowRequestError: when a request to either registry or the download fails.
+
+        .. seealso:: :doc:`/howto/copy_between_registries`
+        """
+        return copy_model_version(
+            source._registry,
+            self._registry,
+            model_name,
+            version=version,
+            alias=alias,
+            target_model_name=target_model_name,
+            aliases=aliases,
+            tags=tags,
+            description=description,
+            target_experiment_name=target_experiment_name,
+            lineage=lineage,
+            await_registration_for=await_registration_for,
+            allow_ambient_credentials=allow_ambient_credentials,
+        )

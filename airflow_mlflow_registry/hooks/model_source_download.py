@@ -33,14 +33,17 @@ from typing import TYPE_CHECKING
 
 from mlflow.store.artifact.utils.models import _parse_model_uri, get_model_name_and_version
 
-from airflow_mlflow_registry.exceptions import AmbientSourceRefusedError, display_uri
-from airflow_mlflow_registry.hooks.artifact_binding import proxied_artifact_root
-from airflow_mlflow_registry.hooks.client_binding import artifact_repository
+from airflow_mlflow_registry.exceptions import AmbientSourceRefusedError, MlflowRegistryError
+from airflow_mlflow_registry.hooks.artifact_binding import (
+    BoundTrackingServiceClient,
+    artifact_repository,
+    proxied_artifact_root,
+)
+from airflow_mlflow_registry.utils.redaction import display_uri
 
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
     from mlflow.tracking._model_registry.client import ModelRegistryClient
-
-    from airflow_mlflow_registry.hooks.client_binding import BoundTrackingServiceClient
 
 #: How many ``models:/<name>/<version>`` sources pointing at further registered versions are
 #: followed before giving up (a cycle of versions would otherwise never end).
@@ -127,7 +130,35 @@ def download_model_source(
             "allow_ambient_credentials=True to read such sources with the worker's identity."
         )
     repository = artifact_repository(
-        location.artifact_uri, tracking_uri, tracking_client._artifact_transport
+        location.artifact_uri, tracking_uri, tracking_client.artifact_transport
     )
     local_dir: str = repository.download_artifacts(location.path, download_dir)
     return local_dir
+
+
+def download_through_client(
+    client: MlflowClient, source: str, download_dir: str, *, allow_ambient_credentials: bool
+) -> str:
+    """:func:`download_model_source` through the tracking and registry clients of ``client``,
+    a client built by :func:`~airflow_mlflow_registry.hooks.client_binding.build_client`.
+
+    :raises MlflowRegistryError: when ``client`` does not talk to an MLflow tracking server
+        (a local store has no bound artifact transport).
+    :raises AmbientSourceRefusedError: see :func:`download_model_source`.
+    """
+    from airflow_mlflow_registry.hooks.mlflow_compat import registry_client_of, tracking_client_of
+
+    tracking_client = tracking_client_of(client)
+    if not isinstance(tracking_client, BoundTrackingServiceClient):
+        raise MlflowRegistryError(
+            f"Reading model files through {tracking_client.tracking_uri} is not supported: "
+            "the connection must name an MLflow tracking server (http:// or https://), not a "
+            "local store."
+        )
+    return download_model_source(
+        tracking_client,
+        registry_client_of(client),
+        source,
+        download_dir,
+        allow_ambient_credentials=allow_ambient_credentials,
+    )

@@ -13,11 +13,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.exceptions import (
-    ModelRegistrationError,
-    UnsupportedByRegistryError,
-    display_uri,
-)
+from airflow_mlflow_registry.exceptions import ModelRegistrationError, UnsupportedByRegistryError
 from airflow_mlflow_registry.hooks.aliases import get_version_by_alias
 from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE, error_code
 from airflow_mlflow_registry.lineage import TAG_PREFIX
@@ -27,6 +23,7 @@ from airflow_mlflow_registry.search_filters import (
     model_version_filter,
 )
 from airflow_mlflow_registry.time_window import TimeWindow
+from airflow_mlflow_registry.utils.redaction import display_uri
 from airflow_mlflow_registry.validation import check_tags
 
 if TYPE_CHECKING:

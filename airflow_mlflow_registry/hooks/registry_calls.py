@@ -16,13 +16,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_mlflow_registry.exceptions import (
-    MlflowRequestError,
-    describe_mlflow_error,
-    mask_secrets,
-    redact,
-    uri_secrets,
-)
+from airflow_mlflow_registry.exceptions import MlflowRequestError
+from airflow_mlflow_registry.utils.redaction import mask_secrets, redact, uri_secrets
+from airflow_mlflow_registry.utils.request_errors import describe_mlflow_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -196,6 +192,25 @@ class RegistryCalls:
     def request_error(self, action: str, exc: BaseException) -> MlflowRequestError:
         """The error to raise when ``action`` (naming the model, version, ...) failed."""
         return MlflowRequestError(f"{action} failed: {self.describe(exc)}")
+
+    def download_model_source(
+        self, source: str, download_dir: str, *, allow_ambient_credentials: bool
+    ) -> str:
+        """Download the files of the model source ``source`` into ``download_dir`` through
+        this connection's tracking server and registry; return their local directory
+        (:func:`~airflow_mlflow_registry.hooks.model_source_download.download_through_client`).
+
+        :raises MlflowRegistryError: when the connection names a local store.
+        :raises AmbientSourceRefusedError: when the files are not served by the connection's
+            tracking server and ``allow_ambient_credentials`` is false (nothing is read).
+        :raises Exception: what MLflow raises when resolving or downloading fails.
+        """
+        client = self.client  # loads MLflow first (new_client)
+        from airflow_mlflow_registry.hooks.model_source_download import download_through_client
+
+        return download_through_client(
+            client, source, download_dir, allow_ambient_credentials=allow_ambient_credentials
+        )
 
     def all_pages(
         self, search_page: Callable[[str | None], PagedList[Any]], action: str

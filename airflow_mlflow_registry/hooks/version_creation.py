@@ -18,11 +18,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from airflow_mlflow_registry.exceptions import (
-    MlflowRequestError,
-    MlflowServerTooOldError,
-    display_uri,
-)
+from airflow_mlflow_registry.exceptions import MlflowRequestError, MlflowServerTooOldError
 from airflow_mlflow_registry.hooks import server_compat
 from airflow_mlflow_registry.hooks.model_versions import get_model_version_entity
 from airflow_mlflow_registry.hooks.registry_calls import (
@@ -40,6 +36,7 @@ from airflow_mlflow_registry.registration import (
     live_versions,
 )
 from airflow_mlflow_registry.search_filters import model_version_filter
+from airflow_mlflow_registry.utils.redaction import display_uri
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -309,7 +306,7 @@ def _logged_model_on_old_server_error(
     config = registry.config
     if _logged_model_id(source) is None or not config.uses_rest:
         return None
-    from airflow_mlflow_registry.hooks.client_binding import host_creds
+    from airflow_mlflow_registry.hooks.rest_transport import host_creds
 
     version = server_compat.reported_server_version(
         host_creds(config), config.timeout, config.workspace

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.exceptions import NoMatchingRunError, display_uri
+from airflow_mlflow_registry.exceptions import NoMatchingRunError
 from airflow_mlflow_registry.hooks.aliases import point_aliases
 from airflow_mlflow_registry.hooks.model_versions import (
     await_ready,
@@ -37,6 +37,7 @@ from airflow_mlflow_registry.registration import (
     registered_source,
 )
 from airflow_mlflow_registry.standalone import is_standalone
+from airflow_mlflow_registry.utils.redaction import display_uri
 from airflow_mlflow_registry.validation import (
     check_aliases,
     check_idempotency_key,

@@ -33,7 +33,6 @@ from airflow_mlflow_registry.exceptions import (
     NoCandidateVersionError,
     ReviewRequestChangedError,
     StaleApprovalError,
-    display_uri,
 )
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import dag_run_link
@@ -41,6 +40,7 @@ from airflow_mlflow_registry.metric_guard import check_improvement, check_metric
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
 from airflow_mlflow_registry.review_page import review_page, version_view
 from airflow_mlflow_registry.search_filters import check_version_number
+from airflow_mlflow_registry.utils.redaction import display_uri
 from airflow_mlflow_registry.utils.signing import task_signer
 from airflow_mlflow_registry.validation import (
     check_aliases,

@@ -10,7 +10,6 @@ from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import TaskInstanceLineage
 from airflow_mlflow_registry.openlineage_facets import copied_version_lineage
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
-from airflow_mlflow_registry.promotion import DEFAULT_TARGET_EXPERIMENT
 from airflow_mlflow_registry.search_filters import check_version_number
 from airflow_mlflow_registry.validation import (
     check_aliases,
@@ -19,6 +18,7 @@ from airflow_mlflow_registry.validation import (
     check_timeout,
     is_templated,
 )
+from airflow_mlflow_registry.version_copy import DEFAULT_TARGET_EXPERIMENT
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_mlflow_registry.exceptions import NoMatchingRunError, mask_secrets, uri_secrets
+from airflow_mlflow_registry.exceptions import NoMatchingRunError
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import TaskInstanceLineage
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
 from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH, RunSearch
+from airflow_mlflow_registry.utils.redaction import mask_secrets, uri_secrets
 from airflow_mlflow_registry.validation import (
     check_aliases,
     check_model_name,

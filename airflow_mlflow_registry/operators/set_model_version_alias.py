@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_mlflow_registry.exceptions import NoCandidateVersionError, display_uri
+from airflow_mlflow_registry.exceptions import NoCandidateVersionError
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.metric_guard import check_improvement, check_metric_direction
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
     from mlflow.entities.model_registry import ModelVersion
+
+
+#: The fields of a version's record (``hook.model_version_record``) that this operator's
+#: record carries too: where the version and its model live.
+_SHARED_FIELDS = frozenset(
+    {"model_uri", "model_version_url", "source", "run_id", "tracking_uri", "workspace"}
+)
 
 
 class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
@@ -132,17 +139,14 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
             )
         previous_version = hook.set_model_version_alias(model_name, alias, chosen.version)
         version = str(chosen.version)
+        version_record = hook.model_version_record(chosen)
         record = {
             "model_name": model_name,
             "alias": alias,
             "version": version,
             "previous_version": previous_version,
             "changed": previous_version != version,
-            "model_uri": f"models:/{model_name}/{version}",
-            "model_version_url": hook.model_version_url(model_name, version),
-            "source": display_uri(chosen.source) if chosen.source else chosen.source,
-            "run_id": chosen.run_id or None,
-            **hook.server_fields,
+            **{key: value for key, value in version_record.items() if key in _SHARED_FIELDS},
             **metrics,
         }
         return self._publish(context, record, alias, changed=record["changed"])

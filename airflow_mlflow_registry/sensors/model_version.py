@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_mlflow_registry.exceptions import MlflowRegistryError, is_transient_error
+from airflow_mlflow_registry.exceptions import MlflowRegistryError
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.search_filters import check_search_tags, check_version_number
 from airflow_mlflow_registry.triggers.model_version import (
     MlflowModelVersionTrigger,
     describe_version_condition,
 )
+from airflow_mlflow_registry.utils.request_errors import is_transient_error
 from airflow_mlflow_registry.validation import check_aliases, check_model_name, is_templated
 from airflow_mlflow_registry.version_compat import AirflowSensorTimeout, conf
 
@@ -100,12 +101,13 @@ class ModelVersionSensor(BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
         try:
-            record = hook.find_matching_version(
+            found = hook.find_ready_versions(
                 self.model_name,
                 alias=self.alias or None,
                 tags=self.tags,
                 newer_than_version=self.newer_than_version,
             )
+            record = hook.model_version_record(found[0]) if found else None
         except MlflowRegistryError as exc:
             if not is_transient_error(exc):
                 raise

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_mlflow_registry.exceptions import is_transient_error
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+from airflow_mlflow_registry.utils.request_errors import is_transient_error
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping

@@ -97,40 +97,54 @@ def test_alias_update_refused_with_bad_request_is_sent_once_more(
     assert fault_proxy.faults_injected == 3
 
 
-def test_find_model_versions_matches_tags_on_the_server_newest_first(
+def test_search_model_versions_matches_tags_on_the_server_newest_first(
     hook: MlflowRegistryHook, default_registry: MlflowClient
 ) -> None:
     model = unique("search")
     add_version(default_registry, model, tags={"team": "a", "data.set": "v1"})
     add_version(default_registry, model, tags={"team": "b"})
     add_version(default_registry, model, tags={"team": "a", "data.set": "v1"})
-    found = hook.find_model_versions(model, {"team": "a", "data.set": "v1"})
-    assert [mv.version for mv in found] == ["3", "1"]
-    assert [mv.version for mv in hook.find_model_versions(model)] == ["3", "2", "1"]
+    found = hook.search_model_versions(model, tags={"team": "a", "data.set": "v1"})
+    assert [record["version"] for record in found] == ["3", "1"]
+    assert [record["version"] for record in hook.search_model_versions(model)] == ["3", "2", "1"]
 
 
 def test_tag_value_with_a_single_quote_is_rejected_not_silently_unmatched(
     hook: MlflowRegistryHook,
 ) -> None:
     with pytest.raises(ValueError, match="single quote"):
-        hook.find_model_versions("m", {"owner": "o'brien"})
+        hook.search_model_versions("m", tags={"owner": "o'brien"})
 
 
-def test_find_matching_version_applies_alias_tags_and_newer_than(
+def test_find_ready_versions_applies_alias_tags_and_newer_than(
     hook: MlflowRegistryHook, default_registry: MlflowClient
 ) -> None:
     model = unique("match")
     add_version(default_registry, model, tags={"ok": "yes"}, aliases=["staging"])
-    assert hook.find_matching_version(model, alias="staging", newer_than_version=1) is None
+    assert hook.find_ready_versions(model, alias="staging", newer_than_version=1) == []
     add_version(default_registry, model, tags={"ok": "no"})
     add_version(default_registry, model, tags={"ok": "yes"})
-    record = hook.find_matching_version(model, tags={"ok": "yes"}, newer_than_version="1")
-    assert record is not None and record["version"] == "3" and record["status"] == "READY"
+    found = hook.find_ready_versions(model, tags={"ok": "yes"}, newer_than_version="1")
+    assert [version.version for version in found] == ["3"]
+    assert hook.model_version_record(found[0])["status"] == "READY"
     default_registry.set_registered_model_alias(model, "staging", "2")
-    moved = hook.find_matching_version(model, alias="staging", newer_than_version=1)
-    assert moved is not None and moved["version"] == "2" and moved["aliases"] == ["staging"]
-    assert hook.find_matching_version(model, alias="staging", tags={"ok": "yes"}) is None
-    assert hook.find_matching_version(unique("missing"), tags={"ok": "yes"}) is None
+    moved = hook.find_ready_versions(model, alias="staging", newer_than_version=1)
+    assert [version.version for version in moved] == ["2"]
+    assert hook.model_version_record(moved[0])["aliases"] == ["staging"]
+    assert hook.find_ready_versions(model, alias="staging", tags={"ok": "yes"}) == []
+    assert hook.find_ready_versions(unique("missing"), tags={"ok": "yes"}) == []
+
+
+def test_deprecated_finders_warn_naming_their_replacement_and_still_answer(
+    hook: MlflowRegistryHook, default_registry: MlflowClient
+) -> None:
+    model = unique("deprecated")
+    add_version(default_registry, model, tags={"ok": "yes"})
+    with pytest.warns(DeprecationWarning, match="use search_model_versions"):
+        assert [mv.version for mv in hook.find_model_versions(model, {"ok": "yes"})] == ["1"]
+    with pytest.warns(DeprecationWarning, match="find_ready_versions"):
+        record = hook.find_matching_version(model, tags={"ok": "yes"})
+    assert record is not None and record["version"] == "1"
 
 
 def test_source_run_metric_is_the_latest_value_or_none(
@@ -153,7 +167,7 @@ def test_best_version_by_metric_respects_direction_and_skips_versions_without_it
     for value in (0.2, 0.9, 0.5):
         add_version(default_registry, model, {"loss": value})
     add_version(default_registry, model, {"other": 1.0})
-    versions = hook.find_model_versions(model)
+    versions = hook.find_ready_versions(model)
     best_max = hook.best_version_by_metric(versions, "loss", "max")
     best_min = hook.best_version_by_metric(versions, "loss", "min")
     assert best_max is not None and (best_max[0].version, best_max[1]) == ("2", 0.9)

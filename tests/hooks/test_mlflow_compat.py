@@ -55,7 +55,7 @@ def test_request_is_sent_by_the_connection_transport(
     use_connection: UseConnection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from airflow_mlflow_registry.hooks.client_binding import RestTransport
+    from airflow_mlflow_registry.hooks.rest_transport import RestTransport
 
     seen: list[str] = []
 

@@ -15,11 +15,11 @@ import pendulum
 import pytest
 from airflow.sdk import DAG
 
-from airflow_mlflow_registry.exceptions import MlflowRequestError
+from airflow_mlflow_registry.exceptions import MlflowRequestError, SourceVersionNotFoundError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.openlineage_facets import copied_version_lineage
 from airflow_mlflow_registry.operators import CopyModelVersionOperator
-from airflow_mlflow_registry.promotion import COPY_KEY_TAG, SourceVersionNotFoundError
+from airflow_mlflow_registry.version_copy import COPY_KEY_TAG
 from tests.support.copies import SourceModel, copied_files, target_versions
 from tests.support.dag_runs import run_dag, task_states, xcom_value
 from tests.support.examples import load_example

@@ -18,7 +18,7 @@ import pytest
 from airflow_mlflow_registry.exceptions import MlflowRegistryError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
-from airflow_mlflow_registry.promotion import COPY_KEY_TAG
+from airflow_mlflow_registry.version_copy import COPY_KEY_TAG
 from tests.support.copies import copied_files, model_files
 from tests.support.model_versions import unique
 from tests.support.tallies import (
