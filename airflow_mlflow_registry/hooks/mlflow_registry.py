@@ -13,9 +13,9 @@ their concepts, each taking the connection's
 - :mod:`~airflow_mlflow_registry.hooks.aliases`: reading and moving aliases;
 - :mod:`~airflow_mlflow_registry.hooks.runs`: finding the run to register, run metrics;
 - :mod:`~airflow_mlflow_registry.hooks.backfill_registrations`: registering past runs;
-- :mod:`airflow_mlflow_registry.retention`: deleting the versions a retention rule lets go;
-- :mod:`airflow_mlflow_registry.version_copy`: copying a version from another connection's
-  registry.
+- :mod:`~airflow_mlflow_registry.hooks.version_deletion`: deleting the versions a retention
+  rule (:mod:`airflow_mlflow_registry.retention`) lets go;
+- :mod:`airflow_mlflow_registry.version_copy`: copying from another connection's registry.
 
 mlflow is imported only inside functions: importing this module at parse time stays cheap.
 """
@@ -46,9 +46,9 @@ from airflow_mlflow_registry.hooks.registry_calls import (
     RegistryCalls,
     new_client,
 )
+from airflow_mlflow_registry.hooks.version_deletion import delete_expired_versions
 from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REGISTRATION_SECONDS
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
-from airflow_mlflow_registry.retention import delete_expired_versions
 from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH
 from airflow_mlflow_registry.utils.redaction import mask_secrets
 from airflow_mlflow_registry.version_compat import BaseHook
@@ -534,7 +534,7 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
         the current time), oldest first, at most ``max_deletions`` (None: all); with
         ``dry_run`` delete nothing and report what would go.
 
-        :return: the record of :func:`.retention.delete_expired_versions`.
+        :return: the record of :func:`.version_deletion.delete_expired_versions`.
         :raises ValueError: for an invalid model name, ``max_deletions`` below 1, or ``now``
             without a time zone.
         :raises MlflowRequestError: naming the model (and version) when a request fails.

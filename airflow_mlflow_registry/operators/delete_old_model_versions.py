@@ -47,7 +47,7 @@ class DeleteOldModelVersionsOperator(BaseOperator):
     Returns (and pushes to XCom) a plain dict: ``model_name``, ``dry_run``, ``rule``,
     ``cutoff``, ``examined``, ``deleted``, ``would_delete``, ``failed_registrations_deleted``,
     ``already_gone``, ``protected``, ``remaining``, ``aliases_vanished``, ``tracking_uri`` (see
-    :func:`~airflow_mlflow_registry.retention.delete_expired_versions`).
+    :func:`~airflow_mlflow_registry.hooks.version_deletion.delete_expired_versions`).
 
     :param model_name: registered model name. Templated.
     :param keep_latest: keep this many newest READY versions (0 or more). Templated.

@@ -4,7 +4,7 @@ delete, the run is reported failed, naming both versions, and nothing else chang
 
 Two overlapping backfills cannot be made to collide on a chosen run from outside, so the two
 versions are created by hand, with the run's backfill key, and the settling step
-(``_settle_overlapping_registrations``, what ``backfill_registrations`` runs after its creates)
+(``settle_overlapping_registrations``, what ``backfill_registrations`` runs after its creates)
 is called with the row each backfill would hold. `tests/test_cli_concurrent_backfill.py` runs
 the real overlap.
 """
@@ -24,7 +24,7 @@ from airflow_mlflow_registry.backfill import (
     run_registration_key,
 )
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
-from airflow_mlflow_registry.hooks.backfill_registrations import _settle_overlapping_registrations
+from airflow_mlflow_registry.hooks.backfill_settling import settle_overlapping_registrations
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from airflow_mlflow_registry.registration import SOURCE_URI_TAG
 from tests.support.model_versions import seed_run, unique
@@ -72,11 +72,11 @@ def test_each_backfill_deletes_only_its_own_higher_duplicate_and_reports_a_faile
         return sorted(mv.version for mv in client.search_model_versions(f"name = '{model}'"))
 
     # The backfill holding the lower version keeps it and leaves the other's to its owner.
-    assert _settle_overlapping_registrations(alice._registry, model, [row("1")]) == [row("1")]
+    assert settle_overlapping_registrations(alice._registry, model, [row("1")]) == [row("1")]
     assert versions() == ["1", "2"]
 
     # Without MANAGE, the delete is refused: the run is failed, naming both versions.
-    (refused,) = _settle_overlapping_registrations(bob._registry, model, [row("2")])
+    (refused,) = settle_overlapping_registrations(bob._registry, model, [row("2")])
     assert (refused.outcome, refused.version) == (FAILED, "2")
     assert refused.error is not None
     assert refused.error.startswith("Version 2 duplicates version 1: ")
@@ -85,7 +85,7 @@ def test_each_backfill_deletes_only_its_own_higher_duplicate_and_reports_a_faile
     assert versions() == ["1", "2"]
 
     # With MANAGE, the higher version goes and the run is already registered as version 1.
-    (settled,) = _settle_overlapping_registrations(alice._registry, model, [row("2")])
+    (settled,) = settle_overlapping_registrations(alice._registry, model, [row("2")])
     assert (settled.outcome, settled.version, settled.error) == (ALREADY_REGISTERED, "1", None)
     assert versions() == ["1"]
 
@@ -103,11 +103,11 @@ def test_a_row_whose_version_another_backfill_deleted_names_the_lowest_live_vers
     client.delete_model_version(model, "2")
     row = BackfillRun(run_id, None, "2026-05-01T00:00:00+00:00", REGISTERED, "2", source)
 
-    (settled,) = _settle_overlapping_registrations(hook._registry, model, [row])
+    (settled,) = settle_overlapping_registrations(hook._registry, model, [row])
     assert (settled.outcome, settled.version, settled.error) == (ALREADY_REGISTERED, "1", None)
 
     client.delete_model_version(model, "1")
-    (gone,) = _settle_overlapping_registrations(hook._registry, model, [row])
+    (gone,) = settle_overlapping_registrations(hook._registry, model, [row])
     assert (gone.outcome, gone.version) == (FAILED, "2")
     assert gone.error is not None
     assert gone.error.startswith("Version 2 was deleted while the backfill ran"), gone.error
