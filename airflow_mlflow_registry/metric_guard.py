@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The improvement rule of a promotion: an alias moves to a candidate version only when the
 candidate's source run has a strictly better value of a metric than the version the alias
 points at now. Used by ``SetModelVersionAliasOperator`` (``require_improvement``) and
@@ -7,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_mlflow_registry.validation import is_templated
+from airflow_mlflow_registry.utils.validation import is_templated
 from airflow_mlflow_registry.version_compat import AirflowSkipException
 
 if TYPE_CHECKING:

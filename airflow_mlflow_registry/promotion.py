@@ -1,4 +1,18 @@
-"""Deprecated: renamed :mod:`airflow_mlflow_registry.version_copy` (it copies versions; a
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Deprecated: renamed :mod:`airflow_mlflow_registry.hooks.version_copy` (it copies versions; a
 promotion moves an alias). Importing a name from here warns and returns the one there."""
 
 from __future__ import annotations
@@ -6,14 +20,14 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from airflow_mlflow_registry import version_copy
+from airflow_mlflow_registry.hooks import version_copy
 
 
 def __getattr__(name: str) -> Any:
     value = getattr(version_copy, name)
     warnings.warn(
         f"airflow_mlflow_registry.promotion.{name} is deprecated: import it from "
-        "airflow_mlflow_registry.version_copy.",
+        "airflow_mlflow_registry.hooks.version_copy.",
         DeprecationWarning,
         stacklevel=2,
     )

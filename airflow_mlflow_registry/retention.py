@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Retention rules: which versions of a registered model a rule lets go. No requests here:
 :mod:`~airflow_mlflow_registry.hooks.version_deletion` deletes them.
 
@@ -26,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.search_filters import check_search_tags
+from airflow_mlflow_registry.utils.search_filters import check_search_tags
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Does registration stay flat as a model grows, on SQLite and on PostgreSQL? In one run, a
 local ``mlflow server`` on a SQLite store and one on a PostgreSQL database (started like the
 stack tier's), each with a model of 10 existing versions and one of 10,000 (and, on
@@ -40,8 +54,8 @@ from _common import (
     postgres_database,
 )
 
+from airflow_mlflow_registry.hooks.registration import SOURCE_URI_TAG
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
-from airflow_mlflow_registry.registration import SOURCE_URI_TAG
 from airflow_mlflow_registry.utils.redaction import display_uri
 
 if TYPE_CHECKING:

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The `airflow-mlflow-registry` command line against real `mlflow server` processes, with its
 connection in `AIRFLOW_CONN_*` environment variables.
 
@@ -23,8 +37,8 @@ import pendulum
 import pytest
 
 from airflow_mlflow_registry import __version__
-from airflow_mlflow_registry.backfill import run_registration_key
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.backfill import run_registration_key
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.cli import (

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """What the package declares follows the compatibility matrix.
 
 The matrix is ``.ci/matrix/entries.txt`` (run by ``.ci/matrix.sh``): pinned entries, and two
@@ -201,7 +215,7 @@ def test_each_pin_file_keeps_the_bounds_its_airflow_minor_needs() -> None:
 
 
 def test_unsupported_client_error_names_the_newest_client_the_matrix_pins() -> None:
-    from airflow_mlflow_registry.hooks.mlflow_compat import NEWEST_TESTED_CLIENT
+    from airflow_mlflow_registry.hooks.client.mlflow_compat import NEWEST_TESTED_CLIENT
 
     newest = max(Version(entry.mlflow_skinny) for entry in pinned_entries())
     assert Version(NEWEST_TESTED_CLIENT) == newest

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """What the operators show besides their XCom, in real DAG runs (`dag.test()`) against a real
 `mlflow server`: the "MLflow model version" extra link, the model's asset and its events,
 and OpenLineage datasets."""
@@ -12,11 +26,11 @@ import pytest
 from airflow.sdk import DAG, Asset
 
 from airflow_mlflow_registry.assets import model_asset
-from airflow_mlflow_registry.openlineage_facets import source_dataset_name
 from airflow_mlflow_registry.operators import (
     RegisterModelVersionOperator,
     SetModelVersionAliasOperator,
 )
+from airflow_mlflow_registry.utils.openlineage_facets import source_dataset_name
 from tests.support.dag_runs import run_dag, task_states, xcom_value
 from tests.support.model_versions import add_version, unique
 
@@ -383,7 +397,7 @@ def test_a_model_in_an_mlflow_workspace_is_its_own_asset_and_namespace(
 ) -> None:
     pytest.importorskip("airflow.providers.openlineage")
     from airflow_mlflow_registry.assets import model_asset_to_openlineage
-    from airflow_mlflow_registry.openlineage_facets import model_namespace
+    from airflow_mlflow_registry.utils.openlineage_facets import model_namespace
 
     team_a = model_asset("http://H:5000/p", "churn", workspace="team-a")
     team_b = model_asset("http://h:5000/p", "churn", workspace="team-b")
@@ -442,7 +456,7 @@ def test_asset_of_an_unreadable_connection_converts_to_its_connection_namespace(
 
 def test_openlineage_output_namespace_keeps_the_tracking_path_prefix() -> None:
     pytest.importorskip("airflow.providers.openlineage")
-    from airflow_mlflow_registry.openlineage_facets import model_version_lineage
+    from airflow_mlflow_registry.utils.openlineage_facets import model_version_lineage
 
     namespaces = {
         model_version_lineage(

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Secrets never leave through an output: exception text, logs, stdout/stderr, XCom, rendered
 template fields, OpenLineage datasets, the Test button's message, the command line.
 
@@ -21,11 +35,11 @@ from airflow.sdk import DAG
 from airflow_mlflow_registry.exceptions import MlflowRegistryError, MlflowRequestError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import TaskInstanceLineage
-from airflow_mlflow_registry.openlineage_facets import model_version_lineage
 from airflow_mlflow_registry.operators import (
     RegisterModelVersionOperator,
     SetModelVersionAliasOperator,
 )
+from airflow_mlflow_registry.utils.openlineage_facets import model_version_lineage
 from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.bearer_proxy import ForwardingProxy, error_reply
 from tests.support.cli import run_cli

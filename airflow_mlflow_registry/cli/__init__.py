@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``airflow-mlflow-registry``: register, list and backfill MLflow model versions from a shell.
 
 A thin layer over the functions behind
@@ -13,8 +27,8 @@ connection's password or token.
 
 Each command pays only for what it needs: ``--help`` and argument errors import neither
 Airflow nor MLflow; a connection read from its ``AIRFLOW_CONN_<ID>`` variable is parsed without
-Airflow (:mod:`~airflow_mlflow_registry.hooks.connection_env`; the process runs in
-:mod:`~airflow_mlflow_registry.standalone` mode), and only a connection found elsewhere (a
+Airflow (:mod:`~airflow_mlflow_registry.hooks.client.connection_env`; the process runs in
+:mod:`~airflow_mlflow_registry.utils.standalone` mode), and only a connection found elsewhere (a
 secrets backend, the metadata DB) is looked up through Airflow, like
 ``airflow connections get``.
 
@@ -74,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _describe_failure(exc: Exception, conn_id: str) -> tuple[int, str]:
     """The exit code and one-line message for ``exc``."""
     from airflow_mlflow_registry.exceptions import MlflowRegistryError
-    from airflow_mlflow_registry.standalone import is_standalone
+    from airflow_mlflow_registry.utils.standalone import is_standalone
 
     if not is_standalone() and _is_airflow_not_found(exc):
         return EXIT_USAGE, (

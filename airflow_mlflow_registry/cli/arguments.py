@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The command line's arguments: the parser of every command, and the argparse types of
 dates, tags and counts. Imports neither Airflow nor MLflow, so ``--help`` and usage errors
 answer at once."""
@@ -11,7 +25,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow_mlflow_registry import __version__
-from airflow_mlflow_registry.backfill import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, check_concurrency
 from airflow_mlflow_registry.cli.commands import (
     EXIT_USAGE,
     run_backfill,
@@ -22,6 +35,11 @@ from airflow_mlflow_registry.cli.commands import (
     run_webhooks_delete,
     run_webhooks_list,
     run_webhooks_test,
+)
+from airflow_mlflow_registry.hooks.backfill import (
+    DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
+    check_concurrency,
 )
 
 if TYPE_CHECKING:

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Backfilling registrations: the requests that register the model of every run of a time
 window (several runs at a time, each exactly once), skip the runs that already have a
 version, and point the aliases at the newest run.
@@ -10,7 +24,7 @@ Exactly once per (model, run): each create carries the run's registration key, a
 :mod:`~airflow_mlflow_registry.hooks.backfill_settling` settles the versions overlapping
 backfills made.
 
-The report and the keys live in :mod:`airflow_mlflow_registry.backfill`; functions of
+The report and the keys live in :mod:`airflow_mlflow_registry.hooks.backfill`; functions of
 :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`, whose contract
 :meth:`MlflowRegistryHook.backfill_registrations` states. mlflow is imported only inside
 functions.
@@ -23,7 +37,9 @@ import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.backfill import (
+from airflow_mlflow_registry.exceptions import MlflowRegistryError
+from airflow_mlflow_registry.hooks.aliases import get_version_by_alias, set_model_version_alias
+from airflow_mlflow_registry.hooks.backfill import (
     ALREADY_REGISTERED,
     DEFAULT_CONCURRENCY,
     FAILED,
@@ -36,8 +52,6 @@ from airflow_mlflow_registry.backfill import (
     run_registration_key,
     single_run_filter,
 )
-from airflow_mlflow_registry.exceptions import MlflowRegistryError
-from airflow_mlflow_registry.hooks.aliases import get_version_by_alias, set_model_version_alias
 from airflow_mlflow_registry.hooks.backfill_settling import (
     lowest_versions,
     settle_overlapping_registrations,
@@ -48,10 +62,10 @@ from airflow_mlflow_registry.hooks.runs import (
     runs_started_in,
     source_of_run,
 )
+from airflow_mlflow_registry.hooks.sources import ResolvedSource, RunSearch
 from airflow_mlflow_registry.hooks.version_registration import register_model_version
-from airflow_mlflow_registry.sources import ResolvedSource, RunSearch
-from airflow_mlflow_registry.time_window import TimeWindow
-from airflow_mlflow_registry.validation import check_aliases, check_model_name
+from airflow_mlflow_registry.utils.time_window import TimeWindow
+from airflow_mlflow_registry.utils.validation import check_aliases, check_model_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence

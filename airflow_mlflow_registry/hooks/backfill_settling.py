@@ -1,10 +1,24 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Settling a backfill's versions against overlapping backfills of the same runs.
 
 Exactly once per (model, run): the first version search finds the runs registered before, by
 anyone; each create carries the run's registration key; the second search finds versions that
 another registrar with the same keys (a second backfill of the same window, running at the same
 time) created for the same runs. The lowest live version of a run (per source) stays, the rule
-of :mod:`airflow_mlflow_registry.registration`, and no backfill ever deletes it: each deletes
+of :mod:`airflow_mlflow_registry.hooks.registration`, and no backfill ever deletes it: each deletes
 its own higher version after its creates, and a backfill that starts deletes the higher
 duplicates it finds (a stopped backfill's, or one still running). So each row names that
 lowest version at the end (a row whose own version another backfill deleted names it as
@@ -18,15 +32,21 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
-from airflow_mlflow_registry.backfill import (
+from airflow_mlflow_registry.exceptions import MlflowRequestError
+from airflow_mlflow_registry.hooks.backfill import (
     ALREADY_REGISTERED,
     FAILED,
     REGISTERED,
     BackfillRun,
     run_registration_key,
 )
-from airflow_mlflow_registry.exceptions import MlflowRequestError
 from airflow_mlflow_registry.hooks.model_versions import model_versions_newest_first
+from airflow_mlflow_registry.hooks.registration import (
+    Generation,
+    generation_of,
+    generation_winner,
+    live_versions,
+)
 from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE
 from airflow_mlflow_registry.hooks.runs import RUN_IDS_PER_SEARCH
 from airflow_mlflow_registry.hooks.version_creation import (
@@ -34,13 +54,7 @@ from airflow_mlflow_registry.hooks.version_creation import (
     settle_duplicates,
 )
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
-from airflow_mlflow_registry.registration import (
-    Generation,
-    generation_of,
-    generation_winner,
-    live_versions,
-)
-from airflow_mlflow_registry.search_filters import model_version_filter
+from airflow_mlflow_registry.utils.search_filters import model_version_filter
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -137,7 +151,7 @@ def _settled_row(
 
     Several backfills of the same runs at the same time may each create a version of a run;
     the lowest live version carrying the run's key (per source) stays, as everywhere in
-    :mod:`airflow_mlflow_registry.registration`. This backfill deletes its own version when a
+    :mod:`airflow_mlflow_registry.hooks.registration`. This backfill deletes its own version when a
     lower one of the same source exists (kept while that one is not READY yet), and the row
     becomes ``already_registered``, naming the lower one (``failed``, naming both, when the
     delete fails). When its own version no longer exists, a backfill that started later deleted

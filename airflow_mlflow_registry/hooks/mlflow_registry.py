@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``MlflowRegistryHook``: one ``mlflow`` connection, one isolated MLflow client, and one method
 per registry operation the operators, sensor, trigger and CLI are built on.
 
@@ -7,7 +21,7 @@ their concepts, each taking the connection's
 
 - :mod:`~airflow_mlflow_registry.hooks.version_registration` and
   :mod:`~airflow_mlflow_registry.hooks.version_creation`: registering a version exactly once
-  (the rules: :mod:`airflow_mlflow_registry.registration`);
+  (the rules: :mod:`airflow_mlflow_registry.hooks.registration`);
 - :mod:`~airflow_mlflow_registry.hooks.model_versions`: reading and searching versions, and
   their JSON-able record;
 - :mod:`~airflow_mlflow_registry.hooks.aliases`: reading and moving aliases;
@@ -15,7 +29,7 @@ their concepts, each taking the connection's
 - :mod:`~airflow_mlflow_registry.hooks.backfill_registrations`: registering past runs;
 - :mod:`~airflow_mlflow_registry.hooks.version_deletion`: deleting the versions a retention
   rule (:mod:`airflow_mlflow_registry.retention`) lets go;
-- :mod:`airflow_mlflow_registry.version_copy`: copying from another connection's registry.
+- :mod:`airflow_mlflow_registry.hooks.version_copy`: copying from another connection's registry.
 
 mlflow is imported only inside functions: importing this module at parse time stays cheap.
 """
@@ -26,7 +40,6 @@ import dataclasses
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.backfill import DEFAULT_CONCURRENCY as DEFAULT_BACKFILL_CONCURRENCY
 from airflow_mlflow_registry.hooks import (
     model_versions,
     runs,
@@ -34,9 +47,12 @@ from airflow_mlflow_registry.hooks import (
     version_registration,
 )
 from airflow_mlflow_registry.hooks.aliases import get_version_by_alias, set_model_version_alias
+from airflow_mlflow_registry.hooks.backfill import (
+    DEFAULT_CONCURRENCY as DEFAULT_BACKFILL_CONCURRENCY,
+)
 from airflow_mlflow_registry.hooks.backfill_registrations import backfill_registrations
-from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
-from airflow_mlflow_registry.hooks.connection_form import (
+from airflow_mlflow_registry.hooks.client.connection_config import MlflowConnectionConfig
+from airflow_mlflow_registry.hooks.client.connection_form import (
     connection_form_widgets,
     ui_field_behaviour,
 )
@@ -46,17 +62,17 @@ from airflow_mlflow_registry.hooks.registry_calls import (
     RegistryCalls,
     new_client,
 )
-from airflow_mlflow_registry.hooks.version_deletion import delete_expired_versions
-from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REGISTRATION_SECONDS
-from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
-from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH
-from airflow_mlflow_registry.utils.redaction import mask_secrets
-from airflow_mlflow_registry.version_compat import BaseHook
-from airflow_mlflow_registry.version_copy import (
+from airflow_mlflow_registry.hooks.sources import DEFAULT_ARTIFACT_PATH
+from airflow_mlflow_registry.hooks.version_copy import (
     DEFAULT_COPY_AWAIT_SECONDS,
     DEFAULT_TARGET_EXPERIMENT,
     copy_model_version,
 )
+from airflow_mlflow_registry.hooks.version_deletion import delete_expired_versions
+from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REGISTRATION_SECONDS
+from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
+from airflow_mlflow_registry.utils.redaction import mask_secrets
+from airflow_mlflow_registry.version_compat import BaseHook
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -67,9 +83,9 @@ if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
 
+    from airflow_mlflow_registry.hooks.sources import ResolvedSource, RunSearch
     from airflow_mlflow_registry.lineage import TaskInstanceLineage
     from airflow_mlflow_registry.retention import RetentionRule
-    from airflow_mlflow_registry.sources import ResolvedSource, RunSearch
 
 TEST_CONNECTION_TIMEOUT_SECONDS = 5.0
 
@@ -322,7 +338,7 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
         :param on_stopped: given the partial report when an interrupt or a failed request
             stops the backfill after listing its runs (default: logged); the exception is then
             raised.
-        :return: the report of :func:`~airflow_mlflow_registry.backfill.backfill_report`.
+        :return: the report of :func:`~airflow_mlflow_registry.hooks.backfill.backfill_report`.
         :raises ValueError: for an invalid model name, alias or ``concurrency``, or an empty
             time window.
         :raises ExperimentNotFoundError: when the experiment does not exist or is deleted.

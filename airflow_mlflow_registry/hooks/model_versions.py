@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Version queries: reading one model version, searching versions by tags, alias and creation
 time, waiting for READY, and the JSON-able record every operator, sensor and CLI command
 returns.
@@ -17,14 +31,14 @@ from airflow_mlflow_registry.exceptions import ModelRegistrationError, Unsupport
 from airflow_mlflow_registry.hooks.aliases import get_version_by_alias
 from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE, error_code
 from airflow_mlflow_registry.lineage import TAG_PREFIX
-from airflow_mlflow_registry.search_filters import (
+from airflow_mlflow_registry.utils.redaction import display_uri
+from airflow_mlflow_registry.utils.search_filters import (
     check_search_tags,
     check_version_number,
     model_version_filter,
 )
-from airflow_mlflow_registry.time_window import TimeWindow
-from airflow_mlflow_registry.utils.redaction import display_uri
-from airflow_mlflow_registry.validation import check_tags
+from airflow_mlflow_registry.utils.time_window import TimeWindow
+from airflow_mlflow_registry.utils.validation import check_tags
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """One connection's MLflow client as the hook's modules use it: the client, the secrets to keep
 out of every message, and how a failed request is reported.
 
@@ -26,7 +40,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.store.entities import PagedList
 
-    from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
+    from airflow_mlflow_registry.hooks.client.connection_config import MlflowConnectionConfig
 
 # Items per page of paginated searches.
 SEARCH_PAGE_SIZE = 500
@@ -45,7 +59,7 @@ def load_mlflow() -> None:
     process for good. Every first use of MLflow by the hook's modules comes through here.
 
     The MLflow internals the client binding uses are checked first, once per process
-    (:func:`~airflow_mlflow_registry.hooks.mlflow_compat.require_binding_internals`).
+    (:func:`~airflow_mlflow_registry.hooks.client.mlflow_compat.require_binding_internals`).
 
     :raises UnsupportedMlflowClientError: when the installed MLflow client lacks one of them.
     """
@@ -54,20 +68,20 @@ def load_mlflow() -> None:
         return
     with _MLFLOW_IMPORT_LOCK:
         if not _mlflow_loaded:
-            from airflow_mlflow_registry.hooks.mlflow_compat import require_binding_internals
+            from airflow_mlflow_registry.hooks.client.mlflow_compat import require_binding_internals
 
             require_binding_internals()
-            import airflow_mlflow_registry.hooks.client_binding  # noqa: F401  (imports mlflow)
+            import airflow_mlflow_registry.hooks.client.client_binding  # noqa: F401  (imports mlflow)
 
             _mlflow_loaded = True
 
 
 def new_client(config: MlflowConnectionConfig) -> MlflowClient:
     """A new ``MlflowClient`` bound to ``config`` alone
-    (:func:`~airflow_mlflow_registry.hooks.client_binding.build_client`), MLflow imported first
-    through :func:`load_mlflow`. Every client the provider builds comes from here."""
+    (:func:`~airflow_mlflow_registry.hooks.client.client_binding.build_client`), MLflow imported
+    first through :func:`load_mlflow`. Every client the provider builds comes from here."""
     load_mlflow()
-    from airflow_mlflow_registry.hooks.client_binding import build_client
+    from airflow_mlflow_registry.hooks.client.client_binding import build_client
 
     return build_client(config)
 
@@ -198,7 +212,7 @@ class RegistryCalls:
     ) -> str:
         """Download the files of the model source ``source`` into ``download_dir`` through
         this connection's tracking server and registry; return their local directory
-        (:func:`~airflow_mlflow_registry.hooks.model_source_download.download_through_client`).
+        (:func:`~airflow_mlflow_registry.hooks.client.model_source_download.download_through_client`).
 
         :raises MlflowRegistryError: when the connection names a local store.
         :raises AmbientSourceRefusedError: when the files are not served by the connection's
@@ -206,7 +220,9 @@ class RegistryCalls:
         :raises Exception: what MLflow raises when resolving or downloading fails.
         """
         client = self.client  # loads MLflow first (new_client)
-        from airflow_mlflow_registry.hooks.model_source_download import download_through_client
+        from airflow_mlflow_registry.hooks.client.model_source_download import (
+            download_through_client,
+        )
 
         return download_through_client(
             client, source, download_dir, allow_ambient_credentials=allow_ambient_credentials

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """MLflow registry webhooks of one connection: create, list, delete and test them.
 
 Records are plain dicts (``webhook_id``, ``name``, ``url``, ``events``, ``status``,
@@ -26,7 +40,7 @@ def webhook_client(registry: RegistryCalls) -> MlflowClient:
 
     :raises UnsupportedByRegistryError: for an mlflow-skinny older than 3.3.
     """
-    from airflow_mlflow_registry.hooks.mlflow_compat import supports_webhooks
+    from airflow_mlflow_registry.hooks.client.mlflow_compat import supports_webhooks
 
     client = registry.client
     if not supports_webhooks(client):

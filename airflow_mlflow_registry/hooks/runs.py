@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Runs: finding the run (and its model) to register, listing the runs of a time window, and
 reading a version's source run and the metrics it logged.
 
@@ -16,7 +30,7 @@ from airflow_mlflow_registry.exceptions import (
     MlflowServerTooOldError,
 )
 from airflow_mlflow_registry.hooks.registry_calls import SEARCH_PAGE_SIZE, error_code
-from airflow_mlflow_registry.sources import ResolvedSource
+from airflow_mlflow_registry.hooks.sources import ResolvedSource
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -26,8 +40,8 @@ if TYPE_CHECKING:
     from mlflow.store.entities import PagedList
 
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
-    from airflow_mlflow_registry.sources import RunSearch
-    from airflow_mlflow_registry.time_window import TimeWindow
+    from airflow_mlflow_registry.hooks.sources import RunSearch
+    from airflow_mlflow_registry.utils.time_window import TimeWindow
 
 log = logging.getLogger(__name__)
 

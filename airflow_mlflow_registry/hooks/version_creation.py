@@ -1,12 +1,26 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Creating a model version exactly once: the look-up of the versions carrying a registration
 key, and a create that survives lost responses and overlapping attempts.
 
 A create whose outcome is unknown (5xx, timeout, dropped connection) is never simply sent
 again: the versions carrying the key are looked up first. After a re-sent create, or when
 another attempt of the same task instance may be registering at the same time, the generation
-is settled by the rules of :mod:`airflow_mlflow_registry.registration`: its lowest live version
-wins and the others are deleted. The registered model is created only when the server answers
-that it is missing, which saves a request on every version but the first.
+is settled by the rules of :mod:`airflow_mlflow_registry.hooks.registration`: its lowest live
+version wins and the others are deleted. The registered model is created only when the server
+answers that it is missing, which saves a request on every version but the first.
 
 Functions of :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`. mlflow is
 imported only inside functions.
@@ -19,15 +33,9 @@ import time
 from typing import TYPE_CHECKING
 
 from airflow_mlflow_registry.exceptions import MlflowRequestError, MlflowServerTooOldError
-from airflow_mlflow_registry.hooks import server_compat
+from airflow_mlflow_registry.hooks.client import server_compat
 from airflow_mlflow_registry.hooks.model_versions import get_model_version_entity
-from airflow_mlflow_registry.hooks.registry_calls import (
-    SEARCH_PAGE_SIZE,
-    error_code,
-    is_definitive,
-)
-from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
-from airflow_mlflow_registry.registration import (
+from airflow_mlflow_registry.hooks.registration import (
     SOURCE_URI_TAG,
     SUPERSEDES_TAG,
     Generation,
@@ -35,8 +43,14 @@ from airflow_mlflow_registry.registration import (
     generation_winner,
     live_versions,
 )
-from airflow_mlflow_registry.search_filters import model_version_filter
+from airflow_mlflow_registry.hooks.registry_calls import (
+    SEARCH_PAGE_SIZE,
+    error_code,
+    is_definitive,
+)
+from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from airflow_mlflow_registry.utils.redaction import display_uri
+from airflow_mlflow_registry.utils.search_filters import model_version_filter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -306,7 +320,7 @@ def _logged_model_on_old_server_error(
     config = registry.config
     if _logged_model_id(source) is None or not config.uses_rest:
         return None
-    from airflow_mlflow_registry.hooks.rest_transport import host_creds
+    from airflow_mlflow_registry.hooks.client.rest_transport import host_creds
 
     version = server_compat.reported_server_version(
         host_creds(config), config.timeout, config.workspace

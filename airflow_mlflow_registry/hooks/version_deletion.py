@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Deleting the versions a :class:`~airflow_mlflow_registry.retention.RetentionRule` lets go,
 with one connection's :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`.
 
@@ -43,7 +57,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.exceptions import MlflowRequestError
-from airflow_mlflow_registry.hooks.mlflow_compat import registry_client_of
+from airflow_mlflow_registry.hooks.client.mlflow_compat import registry_client_of
 from airflow_mlflow_registry.hooks.model_versions import search_model_versions
 from airflow_mlflow_registry.hooks.registry_calls import error_code, is_definitive
 from airflow_mlflow_registry.retention import (
@@ -53,8 +67,8 @@ from airflow_mlflow_registry.retention import (
     keep_reason,
     plan_retention,
 )
-from airflow_mlflow_registry.search_filters import model_version_filter
-from airflow_mlflow_registry.validation import check_model_name
+from airflow_mlflow_registry.utils.search_filters import model_version_filter
+from airflow_mlflow_registry.utils.validation import check_model_name
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

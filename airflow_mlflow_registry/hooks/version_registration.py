@@ -1,5 +1,19 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Registering a model version exactly once per task instance and source: the steps of the
-protocol whose rules live in :mod:`airflow_mlflow_registry.registration`.
+protocol whose rules live in :mod:`airflow_mlflow_registry.hooks.registration`.
 
 A registration resolves its source (a model URI, or the run a search chooses), looks up the
 versions carrying its key, reuses what an earlier attempt of the task instance registered from
@@ -23,22 +37,22 @@ from airflow_mlflow_registry.hooks.model_versions import (
     get_model_version_entity,
     version_record,
 )
-from airflow_mlflow_registry.hooks.runs import find_run_source
-from airflow_mlflow_registry.hooks.version_creation import (
-    create_version_once,
-    find_model_versions_by_key,
-)
-from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
-from airflow_mlflow_registry.registration import (
+from airflow_mlflow_registry.hooks.registration import (
     SOURCE_URI_TAG,
     SUPERSEDES_TAG,
     EarlierRegistration,
     earlier_registration,
     registered_source,
 )
-from airflow_mlflow_registry.standalone import is_standalone
+from airflow_mlflow_registry.hooks.runs import find_run_source
+from airflow_mlflow_registry.hooks.version_creation import (
+    create_version_once,
+    find_model_versions_by_key,
+)
+from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
 from airflow_mlflow_registry.utils.redaction import display_uri
-from airflow_mlflow_registry.validation import (
+from airflow_mlflow_registry.utils.standalone import is_standalone
+from airflow_mlflow_registry.utils.validation import (
     check_aliases,
     check_idempotency_key,
     check_model_name,
@@ -51,7 +65,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
-    from airflow_mlflow_registry.sources import RunSearch
+    from airflow_mlflow_registry.hooks.sources import RunSearch
 
 log = logging.getLogger(__name__)
 

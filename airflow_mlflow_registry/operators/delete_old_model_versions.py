@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``DeleteOldModelVersionsOperator``: retention for one registered model."""
 
 from __future__ import annotations
@@ -7,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
-from airflow_mlflow_registry.openlineage_facets import deleted_versions_lineage
 from airflow_mlflow_registry.retention import (
     RetentionRule,
     check_max_deletions,
@@ -15,8 +28,9 @@ from airflow_mlflow_registry.retention import (
     parse_duration,
     parse_keep_latest,
 )
-from airflow_mlflow_registry.search_filters import check_search_tags
-from airflow_mlflow_registry.validation import check_model_name, is_templated
+from airflow_mlflow_registry.utils.openlineage_facets import deleted_versions_lineage
+from airflow_mlflow_registry.utils.search_filters import check_search_tags
+from airflow_mlflow_registry.utils.validation import check_model_name, is_templated
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """What an operator that produces a model version shows besides its XCom: the "MLflow model
 version" link, an optional asset event for the model, and OpenLineage datasets."""
 
@@ -7,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.assets import model_asset, record_model_asset_event
 from airflow_mlflow_registry.links.mlflow import MlflowModelVersionLink
-from airflow_mlflow_registry.openlineage_facets import model_version_lineage
-from airflow_mlflow_registry.validation import is_templated
+from airflow_mlflow_registry.utils.openlineage_facets import model_version_lineage
+from airflow_mlflow_registry.utils.validation import is_templated
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -72,6 +86,6 @@ class ModelVersionOutputsMixin:
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage datasets of the finished task (see
-        :func:`~airflow_mlflow_registry.openlineage_facets.model_version_lineage`); None when
+        :func:`~airflow_mlflow_registry.utils.openlineage_facets.model_version_lineage`); None when
         the openlineage provider is not installed."""
         return model_version_lineage(self.published_record)

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``RegisterModelVersionOperator``: register a model version once per task instance."""
 
 from __future__ import annotations
@@ -8,11 +22,11 @@ from airflow.sdk import BaseOperator
 
 from airflow_mlflow_registry.exceptions import NoMatchingRunError
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.sources import DEFAULT_ARTIFACT_PATH, RunSearch
 from airflow_mlflow_registry.lineage import TaskInstanceLineage
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
-from airflow_mlflow_registry.sources import DEFAULT_ARTIFACT_PATH, RunSearch
 from airflow_mlflow_registry.utils.redaction import mask_secrets, uri_secrets
-from airflow_mlflow_registry.validation import (
+from airflow_mlflow_registry.utils.validation import (
     check_aliases,
     check_model_name,
     check_model_uri,

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``SetModelVersionAliasOperator``: point an alias (``production``) at a chosen version."""
 
 from __future__ import annotations
@@ -10,8 +24,8 @@ from airflow_mlflow_registry.exceptions import NoCandidateVersionError
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.metric_guard import check_improvement, check_metric_direction
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
-from airflow_mlflow_registry.search_filters import check_search_tags, check_version_number
-from airflow_mlflow_registry.validation import (
+from airflow_mlflow_registry.utils.search_filters import check_search_tags, check_version_number
+from airflow_mlflow_registry.utils.validation import (
     check_aliases,
     check_model_name,
     check_optional_alias,

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``ModelVersionSensor``: wait until a model version matches (alias moved, tagged version)."""
 
 from __future__ import annotations
@@ -10,13 +24,13 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_mlflow_registry.exceptions import MlflowRegistryError
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
-from airflow_mlflow_registry.search_filters import check_search_tags, check_version_number
 from airflow_mlflow_registry.triggers.model_version import (
     MlflowModelVersionTrigger,
     describe_version_condition,
 )
 from airflow_mlflow_registry.utils.request_errors import is_transient_error
-from airflow_mlflow_registry.validation import check_aliases, check_model_name, is_templated
+from airflow_mlflow_registry.utils.search_filters import check_search_tags, check_version_number
+from airflow_mlflow_registry.utils.validation import check_aliases, check_model_name, is_templated
 from airflow_mlflow_registry.version_compat import AirflowSensorTimeout, conf
 
 if TYPE_CHECKING:

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """``MlflowRegistryEventTrigger``: event-driven scheduling on a model's registry changes.
 
 Put it in an ``AssetWatcher`` on the model's asset and schedule a DAG on that asset::
@@ -20,8 +34,8 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.registry_event_cursor import EventCursor, cursor_key
-from airflow_mlflow_registry.search_filters import check_search_tags
 from airflow_mlflow_registry.triggers.registry_event_polls import WatchOptions, poll_registry
+from airflow_mlflow_registry.utils.search_filters import check_search_tags
 from airflow_mlflow_registry.version_compat import BaseEventTrigger, trigger_asset_state_store
 
 if TYPE_CHECKING:

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Redaction: every text this provider shows or stores goes through it. Secrets known by
 value are replaced with :func:`redact`, and URIs are shown only in their :func:`display_uri`
 form; :func:`mask_secrets` registers secrets with Airflow's secrets masker.
@@ -9,7 +23,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from airflow_mlflow_registry.standalone import is_standalone
+from airflow_mlflow_registry.utils.standalone import is_standalone
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -73,7 +87,7 @@ def uri_secrets(uri: str | None) -> tuple[str, ...]:
 def mask_secrets(secrets: Iterable[str | None]) -> None:
     """Register each non-empty secret with Airflow's secrets masker, which removes it from task
     logs and rendered template fields (in the task process and its supervisor). Does nothing in
-    :mod:`standalone mode <airflow_mlflow_registry.standalone>`, which has no masker."""
+    :mod:`standalone mode <airflow_mlflow_registry.utils.standalone>`, which has no masker."""
     if is_standalone():
         return
     from airflow_mlflow_registry.version_compat import mask_secret

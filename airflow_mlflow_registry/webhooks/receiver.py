@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The HTTP endpoint MLflow delivers to: ``POST <url prefix>/<conn-id>``.
 
 For each delivery, in this order (each refusal is one warning line in the api-server's log,
@@ -57,7 +71,7 @@ from airflow_mlflow_registry.webhooks.signature import (
 )
 
 if TYPE_CHECKING:
-    from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
+    from airflow_mlflow_registry.hooks.client.connection_config import MlflowConnectionConfig
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +221,8 @@ def _connection_config(conn_id: str) -> MlflowConnectionConfig:
     :raises WebhookRejected: 503 when it cannot be read or is invalid (it may be fixed before
         MLflow's retry).
     """
-    from airflow_mlflow_registry.cli.connection import airflow_connection
-    from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
+    from airflow_mlflow_registry.hooks.client.connection_config import MlflowConnectionConfig
+    from airflow_mlflow_registry.hooks.client.connection_env import airflow_connection
 
     try:
         return MlflowConnectionConfig.from_connection(airflow_connection(conn_id))

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The documentation under docs/ cannot drift from the code: every included section exists,
 every operator, sensor and trigger guide's parameter table names exactly the class's
 ``__init__`` parameters (and marks exactly its templated fields), code that shows a DAG or an
@@ -163,7 +177,7 @@ def test_user_pages_speak_of_what_users_can_rely_on_not_of_our_checkout_or_versi
 
 
 def test_backfill_page_gives_the_cli_default_concurrency_and_both_date_bounds() -> None:
-    from airflow_mlflow_registry.backfill import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
+    from airflow_mlflow_registry.hooks.backfill import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
 
     text = " ".join((DOCS / "howto" / "backfill.rst").read_text().split())
     assert f"{DEFAULT_CONCURRENCY} registrations at a time" in text
@@ -197,7 +211,7 @@ def test_vault_example_stores_a_connection_the_hook_accepts() -> None:
 
     from airflow.models.connection import Connection
 
-    from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
+    from airflow_mlflow_registry.hooks.client.connection_config import MlflowConnectionConfig
 
     text = (DOCS / "connections" / "mlflow.rst").read_text()
     [command] = [line.strip() for line in text.splitlines() if "vault kv put" in line]

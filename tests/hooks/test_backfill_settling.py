@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """How a backfill settles a run that an overlapping backfill registered too, against a real
 basic-auth `mlflow server`: only its own, higher version is deleted; without permission to
 delete, the run is reported failed, naming both versions, and nothing else changes.
@@ -16,17 +30,17 @@ from typing import TYPE_CHECKING
 import pendulum
 import pytest
 
-from airflow_mlflow_registry.backfill import (
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.backfill import (
     ALREADY_REGISTERED,
     FAILED,
     REGISTERED,
     BackfillRun,
     run_registration_key,
 )
-from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.hooks.backfill_settling import settle_overlapping_registrations
+from airflow_mlflow_registry.hooks.registration import SOURCE_URI_TAG
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
-from airflow_mlflow_registry.registration import SOURCE_URI_TAG
 from tests.support.model_versions import seed_run, unique
 
 if TYPE_CHECKING:

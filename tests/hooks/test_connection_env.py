@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """`connection_env` reads `AIRFLOW_CONN_*` without Airflow and must give exactly the connection
 Airflow's own look-up gives (the hook's `BaseHook.get_connection`), or leave the value to Airflow.
 
@@ -11,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_mlflow_registry.hooks.connection_env import (
+from airflow_mlflow_registry.hooks.client.connection_env import (
     custom_secrets_backend_configured,
     environment_connection,
 )

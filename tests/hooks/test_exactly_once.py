@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Exactly-once registration when the network lies: lost replies, 503s after commit, read
 timeouts, searches that miss, and statuses the open-source server never produces (faked by
 the fault proxy in front of a real `mlflow server`)."""
@@ -279,7 +293,7 @@ def test_cleared_run_search_task_re_resolves_the_run(
     """A run search is resolved on every attempt: a retry with no better run reuses the
     version; after a better run is logged, a clear registers that run's model instead."""
 
-    from airflow_mlflow_registry.sources import RunSearch
+    from airflow_mlflow_registry.hooks.sources import RunSearch
 
     plain = mlflow_server.client()
     experiment_id = plain.create_experiment(unique("exp"))

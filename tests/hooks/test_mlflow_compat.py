@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The installed MLflow client is bound by feature detection, whatever its 3.x version: every
 registry and tracking request the hook sends goes through the connection's transport (its
 timeout, its retry rule), none is left to MLflow's process-wide HTTP policy.
@@ -55,7 +69,7 @@ def test_request_is_sent_by_the_connection_transport(
     use_connection: UseConnection,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from airflow_mlflow_registry.hooks.rest_transport import RestTransport
+    from airflow_mlflow_registry.hooks.client.rest_transport import RestTransport
 
     seen: list[str] = []
 
@@ -99,7 +113,7 @@ def test_client_lacking_an_internal_fails_on_first_client_naming_versions_and_pi
 
     from airflow_mlflow_registry.exceptions import UnsupportedMlflowClientError
     from airflow_mlflow_registry.hooks import registry_calls
-    from airflow_mlflow_registry.hooks.mlflow_compat import NEWEST_TESTED_CLIENT
+    from airflow_mlflow_registry.hooks.client.mlflow_compat import NEWEST_TESTED_CLIENT
 
     module_name, class_name, attribute = SIMULATED_MISSING_INTERNALS[internal]
     owner = importlib.import_module(module_name)
@@ -146,6 +160,6 @@ def test_client_whose_registry_client_attribute_moved_fails_on_first_client(
 
 @pytest.mark.compat
 def test_installed_client_has_every_internal_the_binding_uses() -> None:
-    from airflow_mlflow_registry.hooks.mlflow_compat import require_binding_internals
+    from airflow_mlflow_registry.hooks.client.mlflow_compat import require_binding_internals
 
     require_binding_internals()  # raises UnsupportedMlflowClientError naming what is missing

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The Unity Catalog registry store copies a new version's model files into UC storage: it
 downloads the source, validates its signature, then uploads. The download must use the
 connection's credentials, not MLflow's environment ones.
@@ -38,7 +52,7 @@ def test_uc_create_gets_the_source_downloaded_with_the_connection_credentials(
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
 
-    from airflow_mlflow_registry.hooks.mlflow_compat import uc_registry_store_class
+    from airflow_mlflow_registry.hooks.client.mlflow_compat import uc_registry_store_class
 
     use_connection(
         "dbx_uc_create", "databricks", databricks_host=bearer_proxy.url, token=bearer_proxy.token

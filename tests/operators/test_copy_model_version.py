@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Promotion across registries between two real basic-auth `mlflow server`s with different
 users: the source is ``private_auth_mlflow_server`` (default permission NO_PERMISSIONS) as
 alice, the target ``auth_mlflow_server`` as bob. The environment holds bob's credentials of
@@ -17,9 +31,9 @@ from airflow.sdk import DAG
 
 from airflow_mlflow_registry.exceptions import MlflowRequestError, SourceVersionNotFoundError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
-from airflow_mlflow_registry.openlineage_facets import copied_version_lineage
+from airflow_mlflow_registry.hooks.version_copy import COPY_KEY_TAG
 from airflow_mlflow_registry.operators import CopyModelVersionOperator
-from airflow_mlflow_registry.version_copy import COPY_KEY_TAG
+from airflow_mlflow_registry.utils.openlineage_facets import copied_version_lineage
 from tests.support.copies import SourceModel, copied_files, target_versions
 from tests.support.dag_runs import run_dag, task_states, xcom_value
 from tests.support.examples import load_example

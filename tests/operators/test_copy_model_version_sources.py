@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Where a copy reads the source version's files: only through the source connection.
 
 The source is ``private_auth_mlflow_server`` as alice, the target ``auth_mlflow_server`` as
@@ -18,7 +32,7 @@ import pytest
 
 from airflow_mlflow_registry.exceptions import AmbientSourceRefusedError, MlflowRequestError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
-from airflow_mlflow_registry.hooks.model_source_download import download_model_source
+from airflow_mlflow_registry.hooks.client.model_source_download import download_model_source
 from tests.support.copies import SourceModel, copied_files, model_files
 from tests.support.fault_proxy import FaultProxy
 from tests.support.model_versions import lineage, unique

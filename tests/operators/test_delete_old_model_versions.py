@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Retention against a real `mlflow server`: ``DeleteOldModelVersionsOperator`` and
 ``hook.delete_expired_versions`` delete by rule, spare aliased versions, dry-run, filter by
 tags, survive a partial run and lost replies, and stay within a bounded number of requests."""
@@ -16,9 +30,9 @@ from airflow.sdk import DAG
 
 from airflow_mlflow_registry.exceptions import MlflowRequestError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
-from airflow_mlflow_registry.openlineage_facets import deleted_versions_lineage
 from airflow_mlflow_registry.operators import DeleteOldModelVersionsOperator
 from airflow_mlflow_registry.retention import RetentionRule, parse_duration
+from airflow_mlflow_registry.utils.openlineage_facets import deleted_versions_lineage
 from tests.support.dag_runs import run_dag, task_states, xcom_value
 from tests.support.model_versions import add_version, set_version_status, unique
 

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Copies under lost replies and overlapping attempts, retried the way Airflow retries a task:
 each task instance copies its own source version through a fault proxy in front of the target
 (a real ``mlflow server``); a failed attempt is followed by the next try, and some task
@@ -17,8 +31,8 @@ import pytest
 
 from airflow_mlflow_registry.exceptions import MlflowRegistryError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.version_copy import COPY_KEY_TAG
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG, TaskInstanceLineage
-from airflow_mlflow_registry.version_copy import COPY_KEY_TAG
 from tests.support.copies import copied_files, model_files
 from tests.support.model_versions import unique
 from tests.support.tallies import (

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Retention under concurrent registry traffic: ``hook.delete_expired_versions`` runs round
 after round on one model of a real `mlflow server` while other threads, each with a plain
 ``MlflowClient``, register new versions, move the ``champion`` alias onto the newest version and
@@ -43,7 +57,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
-from airflow_mlflow_registry.hooks.mlflow_compat import registry_client_of
+from airflow_mlflow_registry.hooks.client.mlflow_compat import registry_client_of
 from airflow_mlflow_registry.retention import RetentionRule
 from tests.support.bearer_proxy import ForwardingProxy
 from tests.support.model_versions import add_version, set_version_status, unique

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Source models for the copy tests, made with the source connection's own client (the
 copy's user), and what the tests read back from the target."""
 
@@ -7,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.hooks.model_source_download import download_model_source
+from airflow_mlflow_registry.hooks.client.model_source_download import download_model_source
 from tests.support.model_versions import unique
 
 if TYPE_CHECKING:

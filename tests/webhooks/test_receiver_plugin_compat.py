@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The webhook receiver under each matrix entry's Airflow (``compat``): Airflow's plugins manager
 loads it from the package's ``airflow.plugins`` entry point and mounts its FastAPI app as the
 api-server does, and a signed ``model_version.created`` delivery, served by a real uvicorn in
@@ -14,7 +28,7 @@ import requests
 from airflow.sdk import DAG, task
 
 from airflow_mlflow_registry.assets import model_asset
-from airflow_mlflow_registry.webhooks.plugin import MlflowRegistryWebhookPlugin
+from airflow_mlflow_registry.plugins.webhooks import MlflowRegistryWebhookPlugin
 from airflow_mlflow_registry.webhooks.receiver import URL_PREFIX
 from airflow_mlflow_registry.webhooks.shared_secret import secret_variable_key
 from tests.support.airflow_env import connection_env_var, connection_json

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The receiver's checks before anything is recorded: header form, signature, replay window,
 body size, payload shape, and how the changes it records are de-duplicated. The receiver is
 served by a real uvicorn process (:class:`~tests.support.webhook_receiver.ReceiverServer`); the
@@ -250,7 +264,7 @@ def test_plugin_mounts_the_receiver_under_its_prefix_and_is_an_entry_point() -> 
     from importlib.metadata import entry_points
 
     from airflow_mlflow_registry.get_provider_info import get_provider_info
-    from airflow_mlflow_registry.webhooks.plugin import MlflowRegistryWebhookPlugin
+    from airflow_mlflow_registry.plugins.webhooks import MlflowRegistryWebhookPlugin
 
     [declared] = get_provider_info()["plugins"]
     assert declared["plugin-class"].endswith(MlflowRegistryWebhookPlugin.__name__)

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The ``webhooks`` commands on an ``mlflow-skinny`` without MLflow's webhook API (before 3.3):
 a refusal that says what to upgrade. Marked ``compat``: the matrix entries with an older client
 run it; with a 3.3+ client it is skipped."""
@@ -9,7 +23,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from airflow_mlflow_registry.cli import EXIT_FAILED
-from airflow_mlflow_registry.hooks.mlflow_compat import supports_webhooks
+from airflow_mlflow_registry.hooks.client.mlflow_compat import supports_webhooks
 from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.cli import run_cli_in_process
 

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """What differs between the MLflow 3.x clients this provider supports, detected by feature.
 
 Every difference between ``mlflow-skinny`` 3.x releases that the client binding depends on is
@@ -15,7 +29,7 @@ Differences handled (read in the sources of mlflow-skinny 3.0.0, 3.1.0, 3.4.0, 3
 - The stores' ``_call_endpoint`` gained an argument (``response_proto``) after 3.4 and, in late
   3.x, a check of the process's active workspace (``_validate_workspace_support_if_specified``)
   before each request. The bound stores skip it: each connection's transport names its own
-  workspace (:mod:`~airflow_mlflow_registry.hooks.server_compat`).
+  workspace (:mod:`~airflow_mlflow_registry.hooks.client.server_compat`).
 - ``ArtifactRepository.__init__`` and ``get_artifact_repository`` take the tracking URI from a
   release after 3.1 on (3.0 and 3.1 take only the artifact URI).
 - Registry webhooks (``MlflowClient.create_webhook``, ``list_webhooks``, ``delete_webhook``,

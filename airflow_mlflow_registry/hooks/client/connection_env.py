@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Read an Airflow connection from its ``AIRFLOW_CONN_<ID>`` environment variable without
 importing Airflow, with the field values Airflow's own parsing gives.
 
@@ -24,8 +38,11 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+if TYPE_CHECKING:
+    from airflow_mlflow_registry.hooks.client.connection_config import ConnectionFields
 
 log = logging.getLogger(__name__)
 
@@ -210,3 +227,14 @@ def _normalized_conn_type(conn_type: str) -> str:
     if conn_type == "postgresql":
         return "postgres"
     return conn_type.replace("-", "_")
+
+
+def airflow_connection(conn_id: str) -> ConnectionFields:
+    """Connection ``conn_id`` as ``airflow connections get`` finds it: in a custom secrets
+    backend, an ``AIRFLOW_CONN_*`` variable or the metadata DB. Imports Airflow.
+
+    :raises AirflowNotFoundException: when none of them defines it.
+    """
+    from airflow.models.connection import Connection
+
+    return Connection.get_connection_from_secrets(conn_id)

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Downloading the files of a model source through one connection: every form of source is
 resolved through that connection's own tracking server and registry (its credentials, TLS and
 host), never through MLflow's process-wide resolution (``MLFLOW_TRACKING_URI``, environment
@@ -34,7 +48,7 @@ from typing import TYPE_CHECKING
 from mlflow.store.artifact.utils.models import _parse_model_uri, get_model_name_and_version
 
 from airflow_mlflow_registry.exceptions import AmbientSourceRefusedError, MlflowRegistryError
-from airflow_mlflow_registry.hooks.artifact_binding import (
+from airflow_mlflow_registry.hooks.client.artifact_binding import (
     BoundTrackingServiceClient,
     artifact_repository,
     proxied_artifact_root,
@@ -140,13 +154,16 @@ def download_through_client(
     client: MlflowClient, source: str, download_dir: str, *, allow_ambient_credentials: bool
 ) -> str:
     """:func:`download_model_source` through the tracking and registry clients of ``client``,
-    a client built by :func:`~airflow_mlflow_registry.hooks.client_binding.build_client`.
+    a client built by :func:`~airflow_mlflow_registry.hooks.client.client_binding.build_client`.
 
     :raises MlflowRegistryError: when ``client`` does not talk to an MLflow tracking server
         (a local store has no bound artifact transport).
     :raises AmbientSourceRefusedError: see :func:`download_model_source`.
     """
-    from airflow_mlflow_registry.hooks.mlflow_compat import registry_client_of, tracking_client_of
+    from airflow_mlflow_registry.hooks.client.mlflow_compat import (
+        registry_client_of,
+        tracking_client_of,
+    )
 
     tracking_client = tracking_client_of(client)
     if not isinstance(tracking_client, BoundTrackingServiceClient):

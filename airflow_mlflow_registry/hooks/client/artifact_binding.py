@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Artifact repositories bound to one connection: uploads, listings and downloads of an MLflow
 server's proxied artifact store (``mlflow-artifacts:`` URIs, ``mlflow server
 --serve-artifacts``) with the connection's credentials, TLS, timeout and retries, and the
@@ -7,8 +21,8 @@ MLflow's own repositories for those URIs read credentials from ``MLFLOW_TRACKING
 environment variables on each request and are cached process-wide by run id, so they cannot
 serve two identities in one process. :class:`ProxiedArtifactRepository` speaks the same
 server API (``/api/2.0/mlflow-artifacts/artifacts``) through a connection's
-:class:`~airflow_mlflow_registry.hooks.rest_transport.RestTransport`. Uploads are sent once (a
-file body cannot be replayed by the HTTP layer); listings, downloads and deletes are retried
+:class:`~airflow_mlflow_registry.hooks.client.rest_transport.RestTransport`. Uploads are sent
+once (a file body cannot be replayed by the HTTP layer); listings, downloads and deletes are retried
 like other idempotent requests. Files go up in one request each (no multipart upload) and come
 down in one streamed request each.
 
@@ -28,10 +42,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repo import ArtifactRepository, verify_artifact_path
 from mlflow.tracking._tracking_service.client import TrackingServiceClient
 
-from airflow_mlflow_registry.hooks import mlflow_compat
+from airflow_mlflow_registry.hooks.client import mlflow_compat
 
 if TYPE_CHECKING:
-    from airflow_mlflow_registry.hooks.rest_transport import RestTransport
+    from airflow_mlflow_registry.hooks.client.rest_transport import RestTransport
 
 #: The artifact-proxy API of ``mlflow server``, relative to the tracking URI.
 PROXIED_ARTIFACTS_PATH = "/api/2.0/mlflow-artifacts/artifacts"

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Server-side filters for ``search_model_versions``: versions of one model carrying given tags.
 
 MLflow cannot escape a single quote inside a filter value (``''`` and ``\\'`` silently match
@@ -8,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.validation import check_tags, is_templated
+from airflow_mlflow_registry.utils.validation import check_tags, is_templated
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """One connection's HTTP policy for MLflow REST requests: its fixed host credentials
 (:func:`host_creds`) and the :class:`RestTransport` that sends every request of the connection's
 bound REST stores and artifact repositories with its timeout, retries (creates are never
@@ -20,12 +34,12 @@ from mlflow.utils.proto_json_utils import parse_dict
 from mlflow.utils.request_utils import augmented_raise_for_status
 from mlflow.utils.rest_utils import MlflowHostCreds, http_request, verify_rest_response
 
-from airflow_mlflow_registry.hooks import mlflow_compat, server_compat
-from airflow_mlflow_registry.hooks.connection_config import DEFAULT_POOL_SIZE
+from airflow_mlflow_registry.hooks.client import mlflow_compat, server_compat
+from airflow_mlflow_registry.hooks.client.connection_config import DEFAULT_POOL_SIZE
 
 if TYPE_CHECKING:
-    from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
-    from airflow_mlflow_registry.hooks.mlflow_compat import StoreRequest
+    from airflow_mlflow_registry.hooks.client.connection_config import MlflowConnectionConfig
+    from airflow_mlflow_registry.hooks.client.mlflow_compat import StoreRequest
 
 #: Request names that are safe to send twice. Everything else (Create*, Log*, ...) is sent once:
 #: MLflow's own transport re-sends POSTs on 5xx and read timeouts, which duplicates versions.

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Backfilling registrations: one model version per past run of an experiment.
 
 A backfill registers the model of every run of an experiment that started in a time window
@@ -18,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow_mlflow_registry.time_window import TimeWindow
+    from airflow_mlflow_registry.utils.time_window import TimeWindow
 
 REGISTERED = "registered"
 ALREADY_REGISTERED = "already_registered"

@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Build an ``MlflowClient`` whose credentials, TLS and HTTP policy belong to it alone.
 
 MLflow resolves credentials from process-wide ``MLFLOW_TRACKING_*`` environment variables on
@@ -8,12 +22,12 @@ apart inside one worker, the client built here gets its own REST stores:
   connection's fixed ``MlflowHostCreds`` (the stores' constructor argument, stable across
   MLflow 3.x);
 - HTTP policy and workspace: each request the store sends goes through the connection's
-  :class:`~airflow_mlflow_registry.hooks.rest_transport.RestTransport`. The store's request is
-  resolved with :mod:`~airflow_mlflow_registry.hooks.mlflow_compat`, which knows what differs
-  between client versions; a request it does not understand is left to MLflow's own
-  transport, still with this connection's credentials;
+  :class:`~airflow_mlflow_registry.hooks.client.rest_transport.RestTransport`. The store's
+  request is resolved with :mod:`~airflow_mlflow_registry.hooks.client.mlflow_compat`, which
+  knows what differs between client versions; a request it does not understand is left to
+  MLflow's own transport, still with this connection's credentials;
 - artifacts: the tracking client's artifact operations go through repositories bound to the
-  same transport (:mod:`~airflow_mlflow_registry.hooks.artifact_binding`).
+  same transport (:mod:`~airflow_mlflow_registry.hooks.client.artifact_binding`).
 
 These are MLflow internals: ``mlflow-skinny`` is pinned ``<4`` and the tests in
 ``tests/hooks`` (credential isolation, TLS, exactly-once) pin the behaviour on the oldest and
@@ -31,16 +45,16 @@ from mlflow import MlflowClient
 from mlflow.store.model_registry.rest_store import RestStore as RegistryRestStore
 from mlflow.tracking._model_registry.client import ModelRegistryClient
 
-from airflow_mlflow_registry.hooks import mlflow_compat
-from airflow_mlflow_registry.hooks.artifact_binding import BoundTrackingServiceClient
-from airflow_mlflow_registry.hooks.model_source_download import download_model_source
-from airflow_mlflow_registry.hooks.rest_transport import RestTransport, host_creds
+from airflow_mlflow_registry.hooks.client import mlflow_compat
+from airflow_mlflow_registry.hooks.client.artifact_binding import BoundTrackingServiceClient
+from airflow_mlflow_registry.hooks.client.model_source_download import download_model_source
+from airflow_mlflow_registry.hooks.client.rest_transport import RestTransport, host_creds
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow_mlflow_registry.hooks.connection_config import MlflowConnectionConfig
-    from airflow_mlflow_registry.hooks.mlflow_compat import StoreRequest
+    from airflow_mlflow_registry.hooks.client.connection_config import MlflowConnectionConfig
+    from airflow_mlflow_registry.hooks.client.mlflow_compat import StoreRequest
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +62,7 @@ log = logging.getLogger(__name__)
 class PolicyRoutingMixin:
     """Mixed in front of an MLflow REST store class: the store's requests (and the registry
     store's webhook requests) go through ``self.transport`` whenever
-    :mod:`~airflow_mlflow_registry.hooks.mlflow_compat` understands them.
+    :mod:`~airflow_mlflow_registry.hooks.client.mlflow_compat` understands them.
     """
 
     transport: RestTransport

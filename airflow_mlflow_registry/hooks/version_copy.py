@@ -1,13 +1,27 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Copying a model version from one connection's registry to another's, files included,
 exactly once per task instance.
 
 The source version (by number or alias) is read, and its files downloaded, through the source
 connection's client (its credentials; files outside the source server's proxied artifact store
-only on request: :mod:`~airflow_mlflow_registry.hooks.model_source_download`). They are
+only on request: :mod:`~airflow_mlflow_registry.hooks.client.model_source_download`). They are
 uploaded to an MLflow 3 logged model on the target, created through the target connection's
 client (its credentials), and registered there like
 :meth:`~airflow_mlflow_registry.hooks.MlflowRegistryHook.register_model_version`
-(the exactly-once protocol of :mod:`~airflow_mlflow_registry.registration`), with
+(the exactly-once protocol of :mod:`~airflow_mlflow_registry.hooks.registration`), with
 ``airflow.copied_from.*`` tags naming the source: tracking URI (without user info or query
 values), model, version and run.
 
@@ -48,9 +62,9 @@ from airflow_mlflow_registry.hooks.version_registration import (
     register_model_version,
 )
 from airflow_mlflow_registry.lineage import TAG_PREFIX
-from airflow_mlflow_registry.search_filters import check_version_number
 from airflow_mlflow_registry.utils.redaction import display_uri
-from airflow_mlflow_registry.validation import check_aliases, check_model_name, check_tags
+from airflow_mlflow_registry.utils.search_filters import check_version_number
+from airflow_mlflow_registry.utils.validation import check_aliases, check_model_name, check_tags
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

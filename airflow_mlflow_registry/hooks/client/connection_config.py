@@ -1,3 +1,17 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Parse and validate an ``mlflow`` Airflow connection into an immutable config.
 
 Where each setting lives in an Airflow ``Connection``:
@@ -26,7 +40,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from airflow_mlflow_registry.exceptions import MlflowConnectionConfigError
-from airflow_mlflow_registry.hooks.connection_fields import (
+from airflow_mlflow_registry.hooks.client.connection_fields import (
     DATABRICKS_SCHEMES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_POOL_SIZE,
@@ -56,7 +70,7 @@ from airflow_mlflow_registry.utils.redaction import (
 
 class ConnectionFields(Protocol):
     """The fields of an Airflow connection this module reads: Airflow's ``Connection``, or an
-    :class:`~airflow_mlflow_registry.hooks.connection_env.EnvironmentConnection` read from an
+    :class:`~airflow_mlflow_registry.hooks.client.connection_env.EnvironmentConnection` read from an
     ``AIRFLOW_CONN_*`` variable without Airflow."""
 
     @property
