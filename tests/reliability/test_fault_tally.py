@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from tests.conftest import UseConnection
     from tests.support.fault_proxy import FaultKind, FaultProxy
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.e2e]
 
 CREATE = "/model-versions/create"
 SEARCH = "/model-versions/search"

@@ -18,16 +18,14 @@ testing enabled."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-import signal
 import subprocess
-import time
 from typing import TYPE_CHECKING
 
 import requests
 
+from tests.support.processes import ServerProcess
 from tests.support.silent_server import find_unused_port
 
 if TYPE_CHECKING:
@@ -68,7 +66,7 @@ class ApiServer:
                 "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
             }
         )
-        self._process: subprocess.Popen[bytes] | None = None
+        self._server = ServerProcess("api-server", self.log_path)
 
     def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run ``airflow <args>`` with this server's settings; return the finished process."""
@@ -101,43 +99,22 @@ class ApiServer:
         migrated = self.cli("db", "migrate")
         if migrated.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{migrated.stderr[-3000:]}")
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                [self.python, "-m", "airflow", "api-server", "--port", str(self.port)],
-                env=self.env,
-                cwd=self.home,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while not self._answers():
-            if self._process.poll() is not None:
-                raise RuntimeError(f"api-server exited ({self._process.returncode}){self.tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"api-server did not answer within {timeout} s{self.tail()}")
-            time.sleep(1)
+        self._server.launch(
+            [self.python, "-m", "airflow", "api-server", "--port", str(self.port)],
+            self._answers,
+            env=self.env,
+            cwd=self.home,
+            timeout=timeout,
+            interval=1,
+        )
 
     def stop(self) -> None:
         """SIGTERM the server's process group, SIGKILL it after 10 s. Safe to call twice."""
-        if self._process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._process.pid, signal.SIGTERM)
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
+        self._server.stop()
 
-    def tail(self, lines: int = 30) -> str:
-        """The last lines of the server log, for failure messages."""
-        if not self.log_path.exists():
-            return ""
-        text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
-        return "\n--- api-server.log\n" + "\n".join(text)
+    def tail(self) -> str:
+        """The end of the server log, for failure messages."""
+        return self._server.tail()
 
     def _answers(self) -> bool:
         try:

@@ -31,13 +31,9 @@ import socket
 import threading
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from types import TracebackType
-
-    from typing_extensions import Self
+from tests.support.processes import StartedOnEnter
 
 _HOST = "127.0.0.1"
 
@@ -93,7 +89,7 @@ def error_reply(status: int, error_code: str, message: str) -> ProxyReply:
     return ProxyReply(status, [("Content-Type", "application/json")], body)
 
 
-class ForwardingProxy:
+class ForwardingProxy(StartedOnEnter):
     """Forward HTTP requests on a free 127.0.0.1 port to ``upstream_url`` (plain HTTP).
 
     Every request is forwarded with its end-to-end headers; ``Host`` is rewritten to the
@@ -162,18 +158,6 @@ class ForwardingProxy:
             self._thread.join()
             self._thread = None
         self._server.server_close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _bind(self, port: int) -> ThreadingHTTPServer:
         """A server listening on ``127.0.0.1:port`` (``0``: a free port), not yet serving."""

@@ -23,27 +23,22 @@ without the rest of the api-server (its UI, its REST API, its start-up cost). Ru
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import requests
 
+from tests.support.processes import ServerProcess, StartedOnEnter
 from tests.support.silent_server import find_unused_port
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from types import TracebackType
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class PluginAppServer:
+class PluginAppServer(StartedOnEnter):
     """The plugin apps of the Airflow beside ``python``, served on ``url`` while in a ``with``
     block. ``env`` is the whole environment of the server process (Airflow's settings, its
     connections and variables); its output goes to ``log_path``."""
@@ -54,7 +49,7 @@ class PluginAppServer:
         self.log_path = log_path
         self.port = find_unused_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._process: subprocess.Popen[bytes] | None = None
+        self._server = ServerProcess("plugin app server", self.log_path)
 
     def start(self, timeout: float = 180) -> None:
         """Launch the server and block until it answers HTTP.
@@ -62,53 +57,21 @@ class PluginAppServer:
         :raises RuntimeError: with the log's tail, if the process exits or does not answer
             within ``timeout`` seconds.
         """
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [self.python, "-m", "tests.support.plugin_app_server", str(self.port)],
-                cwd=REPO_ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while not self._answers():
-            if self._process.poll() is not None:
-                raise RuntimeError(f"exited ({self._process.returncode}){self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"did not answer within {timeout} s{self.log_tail()}")
-            time.sleep(0.5)
+        self._server.launch(
+            [self.python, "-m", "tests.support.plugin_app_server", str(self.port)],
+            self._answers,
+            env=self.env,
+            cwd=REPO_ROOT,
+            timeout=timeout,
+        )
 
     def stop(self) -> None:
         """SIGTERM the server's process group, SIGKILL it after 10 s. Safe to call twice."""
-        if self._process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._process.pid, signal.SIGTERM)
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
-        self._process = None
+        self._server.stop()
 
-    def log_tail(self, characters: int = 3000) -> str:
-        """The end of the server's output, prefixed with a newline."""
-        return "\n" + self.log_path.read_text(errors="replace")[-characters:]
-
-    def __enter__(self) -> PluginAppServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def log_tail(self) -> str:
+        """The end of the server's output, for failure messages."""
+        return self._server.tail()
 
     def _answers(self) -> bool:
         try:

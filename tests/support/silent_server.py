@@ -21,10 +21,8 @@ import random
 import socket
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from types import TracebackType
+from tests.support.processes import StartedOnEnter
 
 _HOST = "127.0.0.1"
 
@@ -62,7 +60,7 @@ def _lowest_ephemeral_port() -> int:
         return 32768
 
 
-class SilentServer:
+class SilentServer(StartedOnEnter):
     """A TCP listener on a free 127.0.0.1 port that accepts connections and never sends a byte.
 
     Accepted connections stay open until :meth:`stop`, so a client waits until its read
@@ -94,18 +92,6 @@ class SilentServer:
         self._listener.close()
         for connection in self._connections:
             connection.close()
-
-    def __enter__(self) -> SilentServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _accept_forever(self) -> None:
         while not self._stopping.is_set():

@@ -30,15 +30,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
 from airflow.secrets import BaseSecretsBackend
 
+from tests.support.processes import ServerProcess
 from tests.support.silent_server import find_unused_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +83,7 @@ class ReceiverServer:
             "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"log_path": str(self.lookups_path)}),
             **environment,
         }
-        self._process: subprocess.Popen[bytes] | None = None
+        self._server = ServerProcess("the receiver", self.log_path)
 
     def start(self, timeout: float = 120) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -101,35 +99,18 @@ class ReceiverServer:
             "--port",
             str(self.port),
         ]
-        with open(self.log_path, "wb") as log:
-            self._process = subprocess.Popen(
-                command,
-                env=self.env,
-                cwd=REPO_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the receiver exited:\n{self.log_path.read_text()}")
-            try:
-                requests.get(self.url, timeout=5)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        raise TimeoutError(f"the receiver did not answer in {timeout} s:\n{self.log()}")
+        self._server.launch(command, self._answers, env=self.env, cwd=REPO_ROOT, timeout=timeout)
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
+        """End the receiver's process group. Safe to call twice."""
+        self._server.stop(grace=30)
+
+    def _answers(self) -> bool:
+        try:
+            requests.get(self.url, timeout=5)
+        except requests.ConnectionError:
+            return False
+        return True
 
     def post(self, conn_id: str, body: bytes, headers: dict[str, str]) -> requests.Response:
         """POST one delivery to connection ``conn_id``'s receiver URL."""
