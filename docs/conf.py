@@ -80,6 +80,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"[a-z_]+\.[a-z_]+(\.\w+)*"),
     # Internal types in the hook's signatures.
     (r"py:class", r"(ResolvedSource|RunSearch|TaskInstanceLineage|RetentionPlan|BackfillReport)"),
+    (r"py:class", r"(RecordSigner|SignatureCheck)"),
     # Short names inside class docstrings of members the reference does not list.
     (r"py:meth", r"(run|get_link|execute|execute_complete|MlflowRegistryHook\..*)"),
     (r"py:class", r"(MlflowModelVersionTrigger|MlflowRegistryHook)"),
