@@ -34,12 +34,7 @@ from airflow_mlflow_registry.hooks.version_creation import (
     settle_duplicates,
 )
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
-from airflow_mlflow_registry.registration import (
-    Generation,
-    generation_of,
-    generation_winner,
-    live_versions,
-)
+from airflow_mlflow_registry.registration import generation_of, generation_winner, live_versions
 from airflow_mlflow_registry.search_filters import model_version_filter
 
 if TYPE_CHECKING:
@@ -48,6 +43,7 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+    from airflow_mlflow_registry.registration import Generation
 
 log = logging.getLogger(__name__)
 
