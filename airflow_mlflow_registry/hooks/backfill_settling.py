@@ -42,7 +42,6 @@ from airflow_mlflow_registry.hooks.backfill import (
 )
 from airflow_mlflow_registry.hooks.model_versions import model_versions_newest_first
 from airflow_mlflow_registry.hooks.registration import (
-    Generation,
     generation_of,
     generation_winner,
     live_versions,
@@ -61,6 +60,7 @@ if TYPE_CHECKING:
 
     from mlflow.entities.model_registry import ModelVersion
 
+    from airflow_mlflow_registry.hooks.registration import Generation
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
 
 log = logging.getLogger(__name__)

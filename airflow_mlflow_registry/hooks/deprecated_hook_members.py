@@ -53,11 +53,6 @@ class DeprecatedHookMembers:
         _deprecated("server_fields", "read tracking_uri/workspace from model_version_record()")
         return self._registry.server_fields
 
-    def redact_secrets(self, text: str) -> str:
-        """Deprecated: messages the hook raises are already redacted."""
-        _deprecated("redact_secrets", "the hook's errors are already redacted")
-        return self._registry.redact(text)
-
     def request_error(self, action: str, exc: BaseException) -> MlflowRequestError:
         """Deprecated: raise ``MlflowRequestError`` with your own message."""
         _deprecated("request_error", "raise MlflowRequestError with your own message")

@@ -63,11 +63,7 @@ from airflow_mlflow_registry.hooks.registry_calls import (
     new_client,
 )
 from airflow_mlflow_registry.hooks.sources import DEFAULT_ARTIFACT_PATH
-from airflow_mlflow_registry.hooks.version_copy import (
-    DEFAULT_COPY_AWAIT_SECONDS,
-    DEFAULT_TARGET_EXPERIMENT,
-    copy_model_version,
-)
+from airflow_mlflow_registry.hooks.version_copy import copy_model_version
 from airflow_mlflow_registry.hooks.version_deletion import delete_expired_versions
 from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REGISTRATION_SECONDS
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
@@ -82,8 +78,10 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
+    from typing_extensions import Unpack
 
     from airflow_mlflow_registry.hooks.sources import ResolvedSource, RunSearch
+    from airflow_mlflow_registry.hooks.version_copy import CopyOptions
     from airflow_mlflow_registry.lineage import TaskInstanceLineage
     from airflow_mlflow_registry.retention import RetentionRule
 
@@ -453,6 +451,11 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
         """
         return model_versions.registered_model_created_at(self._registry, model_name)
 
+    def redact_secrets(self, text: str) -> str:
+        """``text`` with this connection's secrets replaced by ``***``, for messages built from
+        errors the hook did not raise itself."""
+        return self._registry.redact(text)
+
     def model_version_record(self, version: ModelVersion) -> dict[str, Any]:
         """The JSON-able record (as :meth:`get_model_version`) of a ``ModelVersion`` already
         read, without a request. ``aliases`` is what ``version`` carries: versions from a
@@ -570,23 +573,12 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
     # ----------------------------------------------------------------------- version copy
 
     def copy_model_version_from(
-        self,
-        source: MlflowRegistryHook,
-        model_name: str,
-        *,
-        version: str | int | None = None,
-        alias: str | None = None,
-        target_model_name: str | None = None,
-        aliases: Iterable[str] | None = None,
-        tags: Mapping[str, Any] | None = None,
-        description: str | None = None,
-        target_experiment_name: str = DEFAULT_TARGET_EXPERIMENT,
-        lineage: TaskInstanceLineage | None = None,
-        await_registration_for: float = DEFAULT_COPY_AWAIT_SECONDS,
-        allow_ambient_credentials: bool = False,
+        self, source: MlflowRegistryHook, model_name: str, **options: Unpack[CopyOptions]
     ) -> dict[str, Any]:
         """Copy ``model_name`` ``version`` (or the one ``alias`` points at) from ``source``'s
         registry here as ``target_model_name``, files included, once per task instance.
+        ``options`` are the keyword arguments of :func:`.version_copy.copy_model_version`
+        (``version`` or ``alias``, ``target_model_name``, ``aliases``, ``tags``, ...).
 
         :return: the record of :func:`.version_copy.copy_model_version`.
         :raises ValueError: for invalid arguments, naming the argument.
@@ -598,18 +590,4 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
 
         .. seealso:: :doc:`/howto/copy_between_registries`
         """
-        return copy_model_version(
-            source._registry,
-            self._registry,
-            model_name,
-            version=version,
-            alias=alias,
-            target_model_name=target_model_name,
-            aliases=aliases,
-            tags=tags,
-            description=description,
-            target_experiment_name=target_experiment_name,
-            lineage=lineage,
-            await_registration_for=await_registration_for,
-            allow_ambient_credentials=allow_ambient_credentials,
-        )
+        return copy_model_version(source._registry, self._registry, model_name, **options)

@@ -47,7 +47,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from airflow_mlflow_registry.exceptions import (
     AmbientSourceRefusedError,
@@ -81,6 +81,21 @@ COPIED_FROM_PREFIX = "airflow.copied_from."
 COPY_KEY_TAG = "airflow.copy_key"
 DEFAULT_TARGET_EXPERIMENT = "airflow-model-copies"
 DEFAULT_COPY_AWAIT_SECONDS = 300.0
+
+
+class CopyOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`copy_model_version`, for callers that pass them on."""
+
+    version: str | int | None
+    alias: str | None
+    target_model_name: str | None
+    aliases: Iterable[str] | None
+    tags: Mapping[str, Any] | None
+    description: str | None
+    target_experiment_name: str
+    lineage: TaskInstanceLineage | None
+    await_registration_for: float
+    allow_ambient_credentials: bool
 
 
 def copy_model_version(

@@ -48,7 +48,7 @@ def describe_version_condition(
 
 class MlflowModelVersionTrigger(BaseTrigger):
     """Poll the registry every ``poke_interval`` seconds until a version matches
-    (:meth:`MlflowRegistryHook.find_matching_version`) or ``timeout`` seconds after
+    (:meth:`MlflowRegistryHook.find_ready_versions`) or ``timeout`` seconds after
     ``started_at`` (epoch seconds; default: when polling starts) have passed.
 
     A transient failure (server unreachable, no answer in time, HTTP 408/429/5xx: see
@@ -104,6 +104,16 @@ class MlflowModelVersionTrigger(BaseTrigger):
             },
         )
 
+    def _matching_record(self, hook: MlflowRegistryHook) -> dict[str, Any] | None:
+        """The record of the newest READY version meeting the condition, or None."""
+        found = hook.find_ready_versions(
+            self.model_name,
+            alias=self.alias,
+            tags=self.tags,
+            newer_than_version=self.newer_than_version,
+        )
+        return hook.model_version_record(found[0]) if found else None
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
         condition = describe_version_condition(
@@ -112,13 +122,7 @@ class MlflowModelVersionTrigger(BaseTrigger):
         deadline = (self.started_at or time.time()) + self.timeout
         while True:
             try:
-                record = await asyncio.to_thread(
-                    hook.find_matching_version,
-                    self.model_name,
-                    alias=self.alias,
-                    tags=self.tags,
-                    newer_than_version=self.newer_than_version,
-                )
+                record = await asyncio.to_thread(self._matching_record, hook)
             except Exception as exc:
                 message = f"Waiting for {condition}: {exc}"
                 if not (self.silent_fail or is_transient_error(exc)):
