@@ -190,8 +190,14 @@ class ApprovalRecord:
 def task_approval_key(signer: RecordSigner, model_name: str, alias: str, ti: Any) -> str:
     """:func:`approval_key` of task instance ``ti`` (its ``dag_id``, ``run_id``, ``task_id``
     and ``map_index``)."""
-    map_index = -1 if ti.map_index is None else int(ti.map_index)
-    return approval_key(signer, model_name, alias, ti.dag_id, ti.run_id, ti.task_id, map_index)
+    return approval_key(
+        signer, model_name, alias, ti.dag_id, ti.run_id, ti.task_id, map_index_of(ti)
+    )
+
+
+def map_index_of(ti: Any) -> int:
+    """Task instance ``ti``'s map index, ``-1`` when it is not mapped."""
+    return -1 if ti.map_index is None else int(ti.map_index)
 
 
 def review_request(

@@ -32,6 +32,7 @@ from airflow_mlflow_registry.approval import (
     REJECTED,
     REQUEST_XCOM_KEY,
     ApprovalRecord,
+    map_index_of,
     request_as_xcom,
     request_from_xcom,
     review_request,
@@ -365,7 +366,7 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         model_name = check_model_name(self.model_name)
         signer = task_signer()
         pushed = ti.xcom_pull(
-            task_ids=ti.task_id, key=REQUEST_XCOM_KEY, map_indexes=_map_index(ti.map_index)
+            task_ids=ti.task_id, key=REQUEST_XCOM_KEY, map_indexes=map_index_of(ti)
         )
         alias = check_aliases([self.alias], "alias")[0]
         request = request_from_xcom(pushed, signer, model_name, alias, ti)
@@ -540,10 +541,6 @@ def _replayed_event(decision: ApprovalRecord, operator: ApprovalOperator) -> dic
         "responded_at": datetime.fromisoformat(decision.decided_at),
         "responded_by_user": user,
     }
-
-
-def _map_index(map_index: Any) -> int:
-    return -1 if map_index is None else int(map_index)
 
 
 def _iso(moment: Any) -> str:
