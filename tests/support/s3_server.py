@@ -1,0 +1,108 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""S3 endpoints on 127.0.0.1 for the cloud-artifact tests: moto's server mode, a real S3 HTTP
+API in a process of its own. Two instances are two independent "accounts": nothing one stores
+is visible through the other. Each logs every request it serves (method and path) to its log
+file, the access log the tests read."""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING
+
+from tests.support.processes import ServerProcess, StartedOnEnter
+from tests.support.silent_server import find_unused_port
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# moto accepts any access key; the tests give each endpoint keys of its own all the same, so
+# that a request signed with the other endpoint's keys stands out in a log or a failure.
+REGION = "us-east-1"
+
+
+class S3Server(StartedOnEnter):
+    """One moto S3 server on 127.0.0.1 with its files under ``root``.
+
+    Attributes: ``url`` (``http://127.0.0.1:<port>``), ``port``, ``log_path`` (the access log),
+    ``access_key_id`` and ``secret_access_key`` (this endpoint's keys for the tests' clients).
+    """
+
+    def __init__(self, root: Path, *, name: str = "s3") -> None:
+        self.root = root
+        self.name = name
+        self.port = find_unused_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = root / f"{name}.log"
+        self.access_key_id = f"AKIA{name.upper()}TEST"
+        self.secret_access_key = f"secret-of-{name}"
+        self._process = ServerProcess(name, self.log_path)
+
+    def start(self) -> None:
+        """Start the server and block until it answers (30 s at most).
+
+        :raises RuntimeError: with the log's tail when it exits or does not answer.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._process.launch(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            self._answers,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(self.root)},
+            cwd=self.root,
+            timeout=30,
+        )
+
+    def stop(self) -> None:
+        """Stop the server; what it stored is gone with it."""
+        self._process.stop()
+
+    def client(self):  # type: ignore[no-untyped-def]
+        """A boto3 S3 client of this endpoint with its own keys (boto3 imported here)."""
+        import boto3
+
+        return boto3.session.Session(
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            region_name=REGION,
+        ).client("s3", endpoint_url=self.url)
+
+    def create_bucket(self, bucket: str) -> None:
+        """Create ``bucket`` on this endpoint."""
+        self.client().create_bucket(Bucket=bucket)
+
+    def object_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """Every object key in ``bucket`` under ``prefix``, sorted."""
+        paginator = self.client().get_paginator("list_objects_v2")
+        return sorted(
+            item["Key"]
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+        )
+
+    def access_log(self) -> str:
+        """Every request line this server logged so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            return False
