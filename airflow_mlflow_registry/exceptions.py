@@ -128,3 +128,12 @@ class SigningSecretError(MlflowRegistryError):
 class ApprovalPolicyError(MlflowRegistryError):
     """An approval that a promotion policy refuses (the same person twice, or the person who
     triggered the run); the message names the rule."""
+
+
+class AliasMovedError(MlflowRegistryError):
+    """An alias no longer points where a move expected it to (it moved meanwhile)."""
+
+
+class RollbackRefusedError(MlflowRegistryError):
+    """A rollback was refused: the message names the rule (no trusted history, target deleted
+    or not READY, alias not where the ledger says)."""

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from tests.support.airflow_env import connection_env_var, connection_json
+from tests.support.airflow_env import SIGNING_SECRET, connection_env_var, connection_json
 from tests.support.bearer_proxy import BearerProxy
 from tests.support.certs import TlsCerts, make_tls_certs
 from tests.support.fault_proxy import FaultProxy
@@ -71,6 +71,8 @@ def airflow_settings() -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(AIRFLOW_TEST_HOME / "dags"),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        # Airflow's signing secret (approvals, the alias ledger), as a deployment sets it.
+        "AIRFLOW_VAR_MLFLOW_REGISTRY_SIGNING_SECRET": SIGNING_SECRET,
     }
 
 

@@ -13,7 +13,8 @@
 # limitations under the License.
 
 """Aliases: reading which version an alias points at, and pointing it at another, sending no
-update when it already points there.
+update when it already points there; every move recorded in the model's alias ledger
+(:mod:`airflow_mlflow_registry.alias_ledger`).
 
 Functions of :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`; the hook's
 methods of the same names state their contracts. mlflow is imported only inside functions.
@@ -22,15 +23,30 @@ methods of the same names state their contracts. mlflow is imported only inside 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from airflow_mlflow_registry.alias_ledger import (
+    PROVIDER_MOVES,
+    AliasHistory,
+    LedgerEntry,
+    MoveKind,
+    ledger_signer,
+    new_entry,
+    observation,
+    read_entries,
+)
 from airflow_mlflow_registry.hooks.client.mlflow_compat import registry_client_of
 from airflow_mlflow_registry.hooks.registry_calls import error_code
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from mlflow.entities.model_registry import ModelVersion
 
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+    from airflow_mlflow_registry.utils.signing import RecordSigner
 
 log = logging.getLogger(__name__)
 
@@ -58,45 +74,198 @@ def get_version_by_alias(
         ) from exc
 
 
+@dataclass(frozen=True)
+class MoveReason:
+    """Why an alias moves, for its ledger entry: the kind of move and what justified it."""
+
+    kind: MoveKind
+    why: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AliasState:
+    """What one read of a registered model says about an alias: the version it points at
+    (None: the alias does not exist) and the alias's ledger."""
+
+    holder: str | None
+    history: AliasHistory
+
+
+def read_alias_state(
+    registry: RegistryCalls, model_name: str, alias: str, signer: RecordSigner | None
+) -> AliasState:
+    """The alias's holder and ledger, from one read of the registered model.
+
+    :raises MlflowRequestError: naming the model.
+    """
+    try:
+        model = registry.client.get_registered_model(model_name)
+    except Exception as exc:
+        raise registry.request_error(f"Reading model {model_name!r}", exc) from exc
+    holder = (model.aliases or {}).get(alias)
+    entries = read_entries(model_name, dict(model.tags or {}), signer)
+    return AliasState(
+        None if holder is None else str(holder), AliasHistory.of(model_name, alias, entries)
+    )
+
+
+def read_ledger(
+    registry: RegistryCalls, model_name: str, signer: RecordSigner | None
+) -> list[LedgerEntry]:
+    """Every entry of ``model_name``'s alias ledger, oldest first, each checked with
+    ``signer``.
+
+    :raises MlflowRequestError: naming the model.
+    """
+    try:
+        model = registry.client.get_registered_model(model_name)
+    except Exception as exc:
+        raise registry.request_error(f"Reading model {model_name!r}", exc) from exc
+    return read_entries(model_name, dict(model.tags or {}), signer)
+
+
 def set_model_version_alias(
-    registry: RegistryCalls, model_name: str, alias: str, version: str | int
+    registry: RegistryCalls,
+    model_name: str,
+    alias: str,
+    version: str | int,
+    reason: MoveReason,
 ) -> str | None:
-    """Point ``alias`` at ``version`` unless it already points there; return the version it
-    pointed at before (None when the alias did not exist)."""
-    previous = get_version_by_alias(registry, model_name, alias)
-    previous_version = None if previous is None else str(previous.version)
-    if previous_version == str(version):
+    """Point ``alias`` at ``version`` unless it already points there, recording the move in
+    the ledger (:func:`move_alias`); return the version it pointed at before (None when the
+    alias did not exist)."""
+    return move_alias(registry, model_name, alias, str(version), reason).previous
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """The outcome of :func:`move_alias`: the version the alias pointed at before, and the
+    ledger entry of the move (None when the alias already pointed at the version)."""
+
+    previous: str | None
+    entry: LedgerEntry | None
+
+
+def move_alias(
+    registry: RegistryCalls,
+    model_name: str,
+    alias: str,
+    version: str,
+    reason: MoveReason,
+    signer: RecordSigner | None = None,
+    *,
+    expected_holder: str | None = None,
+    check_holder: bool = False,
+) -> AliasMove:
+    """Point ``alias`` at ``version`` and record the move in the ledger, signed with
+    ``signer`` (default: :func:`~airflow_mlflow_registry.alias_ledger.ledger_signer`).
+
+    Before moving, a holder the ledger does not show is recorded as seen (a move made outside
+    the provider); after moving, a holder other than the ledger's last entry (moves that raced
+    landed in another order) is recorded as observed. With ``check_holder``, the alias must
+    still point at ``expected_holder``, else nothing moves (MLflow has no compare-and-set:
+    a move landing between this read and the update is not detected).
+
+    :raises AliasMovedError: with ``check_holder``, when the alias points elsewhere.
+    :raises MlflowRequestError: naming the model, alias and version.
+    """
+    signer = signer if signer is not None else ledger_signer()
+    state = read_alias_state(registry, model_name, alias, signer)
+    _record_unexplained(registry, state, signer)
+    if check_holder and state.holder != expected_holder:
+        from airflow_mlflow_registry.exceptions import AliasMovedError
+
+        raise AliasMovedError(
+            f"Alias {alias!r} of model {model_name!r} points at version "
+            f"{state.holder or '(none)'}, not {expected_holder or '(none)'} as expected: it "
+            "moved meanwhile; nothing was changed. Look at its history "
+            f"(`airflow-mlflow-registry aliases history {model_name} {alias}`) and try again."
+        )
+    if state.holder == version:
         log.info("Alias %r of model %r already points at version %s.", alias, model_name, version)
-        return previous_version
-    set_registered_model_alias(registry, model_name, alias, str(version))
+        return AliasMove(state.holder, None)
+    set_registered_model_alias(registry, model_name, alias, version)
+    entry = new_entry(model_name, alias, state.holder, version, reason.kind, reason.why)
+    write_entry(registry, entry, signer)
     log.info(
-        "Alias %r of model %r moved from version %s to %s.",
+        "Alias %r of model %r moved from version %s to %s (ledger entry %s).",
         alias,
         model_name,
-        previous_version or "(none)",
+        state.holder or "(none)",
         version,
+        entry.entry_id,
     )
-    return previous_version
+    _record_unexplained(registry, read_alias_state(registry, model_name, alias, signer), signer)
+    return AliasMove(state.holder, entry)
+
+
+def observe_alias(
+    registry: RegistryCalls, model_name: str, alias: str, signer: RecordSigner | None
+) -> LedgerEntry | None:
+    """The ledger entry that explains where ``alias`` points now: the last trusted entry when
+    it names the holder, else a seen (or observed) entry recorded now. None when the alias
+    does not exist and the ledger has nothing of it. What a registry-event watch and the
+    webhook receiver call when they see an alias move."""
+    state = read_alias_state(registry, model_name, alias, signer)
+    return _record_unexplained(registry, state, signer) or state.history.last
+
+
+def write_entry(registry: RegistryCalls, entry: LedgerEntry, signer: RecordSigner | None) -> None:
+    """Write ``entry`` as its registered-model tag (idempotent: one key per entry; an
+    observation written by two observers at once collides like an alias, see
+    :func:`set_registered_model_alias`, and is sent once more).
+
+    :raises MlflowRequestError: naming the model and entry; the alias has moved by then, and
+        the next move or observation records it as seen.
+    """
+    # The registry client itself: MlflowClient's method first reads the model (prompts).
+    registry_client = registry_client_of(registry.client)
+    _send_once_more_on_collision(
+        registry,
+        lambda: registry_client.set_registered_model_tag(
+            entry.model_name, entry.tag_key, entry.tag_value(signer)
+        ),
+        f"Recording ledger entry {entry.entry_id} of alias {entry.alias!r} of model "
+        f"{entry.model_name!r}",
+    )
+
+
+def _record_unexplained(
+    registry: RegistryCalls, state: AliasState, signer: RecordSigner | None
+) -> LedgerEntry | None:
+    """Record the holder in ``state`` when the ledger's last trusted entry does not name it;
+    return that entry (None when the ledger explains the holder, or without a signer: then no
+    entry can be trusted, so none can explain anything)."""
+    if signer is None:
+        return None
+    history = state.history
+    last = history.last
+    if (last.to_version if last else None) == state.holder:
+        return None
+    recent_targets = {e.to_version for e in history.trusted[-8:] if e.kind in PROVIDER_MOVES}
+    kind = MoveKind.OBSERVED if state.holder in recent_targets else MoveKind.SEEN
+    entry = observation(
+        history.model_name, history.alias, last, state.holder, kind, time.time_ns() // 1_000_000
+    )
+    write_entry(registry, entry, signer)
+    log.info(
+        "Alias %r of model %r points at version %s, which the ledger did not show: recorded as %s.",
+        history.alias,
+        history.model_name,
+        state.holder or "(none)",
+        kind.value,
+    )
+    return entry
 
 
 def point_aliases(
-    registry: RegistryCalls, version: ModelVersion, aliases: list[str]
+    registry: RegistryCalls, version: ModelVersion, aliases: list[str], reason: MoveReason
 ) -> ModelVersion:
-    """Point each alias at ``version``, except those already on it (the version read from the
-    server lists them). The returned version lists all its aliases."""
+    """Point each alias at ``version``, each move recorded in the ledger (:func:`move_alias`).
+    The returned version lists all its aliases."""
+    signer = ledger_signer() if aliases else None
     for alias in aliases:
-        if alias in (version.aliases or []):
-            log.info(
-                "Alias %r of model %r already points at version %s.",
-                alias,
-                version.name,
-                version.version,
-            )
-            continue
-        set_registered_model_alias(registry, version.name, alias, version.version)
-        log.info(
-            "Alias %r of model %r now points at version %s.", alias, version.name, version.version
-        )
+        move_alias(registry, version.name, alias, str(version.version), reason, signer)
     version.aliases = sorted({*(version.aliases or []), *aliases})
     return version
 
@@ -115,24 +284,31 @@ def set_registered_model_alias(
     :raises MlflowRequestError: naming the model, alias and version.
     """
     registry_client = registry_client_of(registry.client)
+    _send_once_more_on_collision(
+        registry,
+        lambda: registry_client.set_registered_model_alias(model_name, alias, version),
+        f"Pointing alias {alias!r} of model {model_name!r} at version {version}",
+    )
+
+
+def _send_once_more_on_collision(
+    registry: RegistryCalls, send: Callable[[], object], what: str
+) -> None:
+    """Call ``send``, once more when the server answers ``BAD_REQUEST`` (a concurrent insert
+    of the same row won: the update is idempotent).
+
+    :raises MlflowRequestError: starting with ``what``.
+    """
     try:
         try:
-            registry_client.set_registered_model_alias(model_name, alias, version)
+            send()
         except Exception as exc:
             if error_code(exc) != "BAD_REQUEST":
                 raise
-            log.warning(
-                "Pointing alias %r of model %r at version %s collided with a concurrent "
-                "update; sending it again.",
-                alias,
-                model_name,
-                version,
-            )
-            registry_client.set_registered_model_alias(model_name, alias, version)
+            log.warning("%s collided with a concurrent update; sending it again.", what)
+            send()
     except Exception as exc:
-        raise registry.request_error(
-            f"Pointing alias {alias!r} of model {model_name!r} at version {version}", exc
-        ) from exc
+        raise registry.request_error(what, exc) from exc
 
 
 def _registered_model_exists(registry: RegistryCalls, model_name: str) -> bool:

@@ -37,8 +37,13 @@ import logging
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlflow_registry.alias_ledger import MoveKind
 from airflow_mlflow_registry.exceptions import MlflowRegistryError
-from airflow_mlflow_registry.hooks.aliases import get_version_by_alias, set_model_version_alias
+from airflow_mlflow_registry.hooks.aliases import (
+    MoveReason,
+    get_version_by_alias,
+    set_model_version_alias,
+)
 from airflow_mlflow_registry.hooks.backfill import (
     ALREADY_REGISTERED,
     DEFAULT_CONCURRENCY,
@@ -304,7 +309,13 @@ def _point_aliases_at_newest_run(
             holder = get_version_by_alias(registry, model_name, alias)
             previous = None if holder is None else str(holder.version)
         else:
-            previous = set_model_version_alias(registry, model_name, alias, newest.version)
+            previous = set_model_version_alias(
+                registry,
+                model_name,
+                alias,
+                newest.version,
+                MoveReason(MoveKind.BACKFILL, {"run_id": newest.run_id}),
+            )
         yield {
             "alias": alias,
             "run_id": newest.run_id,

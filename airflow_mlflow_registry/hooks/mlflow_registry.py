@@ -40,13 +40,18 @@ import dataclasses
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlflow_registry.alias_ledger import MoveKind
 from airflow_mlflow_registry.hooks import (
     model_versions,
     runs,
     version_creation,
     version_registration,
 )
-from airflow_mlflow_registry.hooks.aliases import get_version_by_alias, set_model_version_alias
+from airflow_mlflow_registry.hooks.aliases import (
+    MoveReason,
+    get_version_by_alias,
+    set_model_version_alias,
+)
 from airflow_mlflow_registry.hooks.backfill import (
     DEFAULT_CONCURRENCY as DEFAULT_BACKFILL_CONCURRENCY,
 )
@@ -137,6 +142,12 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
         """The tracking URI of the connection as it may be shown and stored: user info and
         query values replaced by ``***`` (the client alone connects with the real one)."""
         return self.config.display_tracking_uri
+
+    @property
+    def registry_calls(self) -> RegistryCalls:
+        """This connection's :class:`~.registry_calls.RegistryCalls`, for the modules that
+        take them (the alias ledger's history and rollback)."""
+        return self._registry
 
     def get_conn(self) -> MlflowClient:
         """Return this hook's ``MlflowClient``, built once and bound to this connection alone."""
@@ -371,9 +382,14 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
         return get_version_by_alias(self._registry, model_name, alias)
 
     def set_model_version_alias(
-        self, model_name: str, alias: str, version: str | int
+        self,
+        model_name: str,
+        alias: str,
+        version: str | int,
+        reason: MoveReason | None = None,
     ) -> str | None:
-        """Point ``alias`` of ``model_name`` at ``version``.
+        """Point ``alias`` of ``model_name`` at ``version``, recording the move in the model's
+        alias ledger with ``reason`` (default: kind ``set_alias``).
 
         Sends no update when the alias already points at ``version``.
 
@@ -381,7 +397,9 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
             changed), or None when the alias did not exist.
         :raises MlflowRequestError: naming the model, alias and version.
         """
-        return set_model_version_alias(self._registry, model_name, alias, version)
+        return set_model_version_alias(
+            self._registry, model_name, alias, version, reason or MoveReason(MoveKind.SET_ALIAS)
+        )
 
     # ------------------------------------------------------------------ reading versions
 

@@ -49,13 +49,14 @@ import logging
 import tempfile
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from airflow_mlflow_registry.alias_ledger import MoveKind
 from airflow_mlflow_registry.exceptions import (
     AmbientSourceRefusedError,
     MlflowRegistryError,
     MlflowRequestError,
     SourceVersionNotFoundError,
 )
-from airflow_mlflow_registry.hooks.aliases import get_version_by_alias
+from airflow_mlflow_registry.hooks.aliases import MoveReason, get_version_by_alias
 from airflow_mlflow_registry.hooks.model_versions import get_model_version_entity
 from airflow_mlflow_registry.hooks.version_registration import (
     current_lineage,
@@ -179,6 +180,10 @@ def copy_model_version(
         # attempts that uploaded to different logged models are one registration (identity).
         idempotency_key=registration_key,
         source_identity=f"models:/{model_name}/{chosen.version} on {source.tracking_uri}",
+        alias_reason=MoveReason(
+            MoveKind.COPY,
+            {"copied_from": f"models:/{model_name}/{chosen.version} on {source.tracking_uri}"},
+        ),
         provenance_tags={
             COPIED_FROM_PREFIX + key: value for key, value in copied_from.items() if value
         },

@@ -30,8 +30,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlflow_registry.alias_ledger import MoveKind
 from airflow_mlflow_registry.exceptions import NoMatchingRunError
-from airflow_mlflow_registry.hooks.aliases import point_aliases
+from airflow_mlflow_registry.hooks.aliases import MoveReason, point_aliases
 from airflow_mlflow_registry.hooks.model_versions import (
     await_ready,
     get_model_version_entity,
@@ -88,6 +89,7 @@ def register_model_version(
     provenance_tags: Mapping[str, str] | None = None,
     source_identity: str | None = None,
     key_looked_up: bool = False,
+    alias_reason: MoveReason | None = None,
 ) -> dict[str, Any]:
     """Register ``model_uri`` (or the source ``run_search`` resolves to) as a version of
     ``model_name``, exactly once per task instance and source; return its record.
@@ -96,6 +98,7 @@ def register_model_version(
     ``key_looked_up``: the caller has already found that no version carries the key (a
     backfill searches its runs' versions in bulk) and settles overlapping registrations
     itself, so no look-up is sent before the create.
+    ``alias_reason``: the ledger's reason for the alias moves (default: kind ``register``).
     """
     model_name = check_model_name(model_name)
     if (model_uri is None) == (run_search is None):
@@ -170,7 +173,9 @@ def register_model_version(
                 version.version,
             )
     version = await_ready(registry, version, wait_seconds)
-    version = point_aliases(registry, version, alias_list)
+    version = point_aliases(
+        registry, version, alias_list, alias_reason or MoveReason(MoveKind.REGISTER)
+    )
     return version_record(registry, version, created=created)
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Param
 from airflow.sdk.definitions.param import ParamsDict
 
+from airflow_mlflow_registry.alias_ledger import MoveKind
 from airflow_mlflow_registry.approval import (
     APPROVED,
     EXPIRED,
@@ -49,6 +50,7 @@ from airflow_mlflow_registry.exceptions import (
     ReviewRequestChangedError,
     StaleApprovalError,
 )
+from airflow_mlflow_registry.hooks.aliases import MoveReason
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.lineage import dag_run_link
 from airflow_mlflow_registry.metric_guard import check_improvement, check_metric_direction
@@ -424,7 +426,11 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
             )
         approvers = self._approvers(context, decision, signer) if decision.approved else []
         enough = len(approvers) >= self.policy.required_approvals
-        changed = self._move_if_unmoved(hook, decision) if decision.approved and enough else False
+        changed = (
+            self._move_if_unmoved(hook, decision, approvers)
+            if decision.approved and enough
+            else False
+        )
         record = self._record(
             hook, candidate, decision.alias, decision.previous_version, changed=changed
         )
@@ -477,9 +483,12 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         triggering_user = getattr(context.get("dag_run"), "triggering_user_name", None)
         return self.policy.approvers(decision, earlier, triggering_user)
 
-    def _move_if_unmoved(self, hook: MlflowRegistryHook, decision: ApprovalRecord) -> bool:
+    def _move_if_unmoved(
+        self, hook: MlflowRegistryHook, decision: ApprovalRecord, approvers: list[str]
+    ) -> bool:
         """Point the alias at the approved version when it still points where the reviewer
-        saw it (``decision.previous_version``); return whether it moved.
+        saw it (``decision.previous_version``); return whether it moved. The ledger entry names
+        the ``approvers`` and the approval's key.
 
         MLflow has no compare-and-set: an alias moved by someone else between the read here
         and the update (two requests) is overwritten.
@@ -500,7 +509,9 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
                 f"Start a new DAG run to review version {version} against version "
                 f"{now or 'none'}."
             )
-        return hook.set_model_version_alias(model_name, alias, version) != version
+        why = {"approvers": ", ".join(approvers), "approval_key": decision.key}
+        reason = MoveReason(MoveKind.APPROVAL, why)
+        return hook.set_model_version_alias(model_name, alias, version, reason) != version
 
     def _record(
         self,

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_mlflow_registry.alias_ledger import MoveKind
 from airflow_mlflow_registry.exceptions import NoCandidateVersionError
+from airflow_mlflow_registry.hooks.aliases import MoveReason
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.metric_guard import check_improvement, check_metric_direction
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
@@ -151,7 +153,9 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
             metrics["previous_metric_value"] = check_improvement(
                 hook, alias, chosen, self.best_metric, self.metric_direction, metric_value, self.log
             )
-        previous_version = hook.set_model_version_alias(model_name, alias, chosen.version)
+        previous_version = hook.set_model_version_alias(
+            model_name, alias, chosen.version, MoveReason(MoveKind.SET_ALIAS, metrics)
+        )
         version = str(chosen.version)
         version_record = hook.model_version_record(chosen)
         record = {

@@ -123,8 +123,8 @@ def task_signer() -> RecordSigner:
     value = Variable.get(SIGNING_SECRET_VARIABLE, default=None)
     if not value:
         raise SigningSecretError(
-            f"The Airflow variable {SIGNING_SECRET_VARIABLE!r} is not set: approvals are "
-            "recorded with Airflow's signature, so set it once to at least "
+            f"The Airflow variable {SIGNING_SECRET_VARIABLE!r} is not set: approvals and "
+            "alias ledger entries carry Airflow's signature, so set it once to at least "
             f"{MIN_SECRET_CHARACTERS} random characters, e.g. `airflow variables set "
             f"{SIGNING_SECRET_VARIABLE} \"$(python -c 'import secrets; "
             "print(secrets.token_urlsafe(32))')\"`, or in your secrets backend."

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from tests.support.airflow_env import connection_json
+from tests.support.airflow_env import SIGNING_SECRET, connection_json
 from tests.support.airflow_services import AirflowServices
 from tests.support.silent_server import find_unused_port
 
@@ -60,9 +60,6 @@ if TYPE_CHECKING:
 #: Logins of the deployment's simple auth manager, and their roles.
 USERS = {"admin": "admin", "reviewer": "user"}
 PASSWORDS = {"admin": "admin-password", "reviewer": "reviewer-password"}
-#: The deployment's signing secret (Airflow variable ``mlflow_registry_signing_secret``, from
-#: the environment): tests that forge records use it to compute what a forger could copy.
-SIGNING_SECRET = "e2e-deployment-signing-secret-0123456789"
 FINISHED = ("success", "failed", "skipped", "upstream_failed", "removed")
 
 

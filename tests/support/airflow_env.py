@@ -19,6 +19,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+#: Airflow's signing secret in the tests (Airflow variable ``mlflow_registry_signing_secret``,
+#: set in the environment of the test process and of the e2e deployment): tests that forge
+#: records use it to compute what a forger could copy.
+SIGNING_SECRET = "e2e-deployment-signing-secret-0123456789"
+
 
 def connection_env_var(conn_id: str) -> str:
     """The environment variable Airflow reads connection ``conn_id`` from."""
