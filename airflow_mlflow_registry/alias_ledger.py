@@ -322,15 +322,14 @@ def current_actor() -> str:
 
 def ledger_signer() -> RecordSigner | None:
     """Airflow's signer (:func:`~.utils.signing.task_signer`) when the signing secret is
-    configured where this process can read it, else None: moves are then recorded unsigned,
-    and a warning says how to set the secret."""
-    from airflow_mlflow_registry.exceptions import SigningSecretError
+    configured where this process can read it, else None: moves are then recorded unsigned
+    (and nothing in the ledger is trusted), and a warning says how to set the secret."""
     from airflow_mlflow_registry.utils.signing import task_signer
 
     try:
         return task_signer()
-    except SigningSecretError as exc:
-        log.warning("Alias ledger entries are recorded unsigned: %s", exc)
+    except Exception as exc:  # a missing secret, or a secrets backend that failed
+        log.warning("Alias ledger entries are recorded unsigned and not checked: %s", exc)
         return None
 
 

@@ -22,14 +22,16 @@ methods of the same names state their contracts. mlflow is imported only inside 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.alias_ledger import (
     PROVIDER_MOVES,
     AliasHistory,
+    EntryStatus,
     LedgerEntry,
     MoveKind,
     ledger_signer,
@@ -49,6 +51,9 @@ if TYPE_CHECKING:
     from airflow_mlflow_registry.utils.signing import RecordSigner
 
 log = logging.getLogger(__name__)
+
+#: How long an observer waits before it reads an unexplained holder again (:func:`_settled`).
+SETTLE_SECONDS = 1.0
 
 
 def get_version_by_alias(
@@ -74,15 +79,15 @@ def get_version_by_alias(
         ) from exc
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class MoveReason:
     """Why an alias moves, for its ledger entry: the kind of move and what justified it."""
 
     kind: MoveKind
-    why: Mapping[str, Any] = field(default_factory=dict)
+    why: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class AliasState:
     """What one read of a registered model says about an alias: the version it points at
     (None: the alias does not exist) and the alias's ledger."""
@@ -137,7 +142,7 @@ def set_model_version_alias(
     return move_alias(registry, model_name, alias, str(version), reason).previous
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class AliasMove:
     """The outcome of :func:`move_alias`: the version the alias pointed at before, and the
     ledger entry of the move (None when the alias already pointed at the version)."""
@@ -170,8 +175,11 @@ def move_alias(
     :raises MlflowRequestError: naming the model, alias and version.
     """
     signer = signer if signer is not None else ledger_signer()
-    state = read_alias_state(registry, model_name, alias, signer)
-    _record_unexplained(registry, state, signer)
+    state = _settled(registry, read_alias_state(registry, model_name, alias, signer), signer)
+    seen = _record_unexplained(registry, state, signer)
+    if seen is not None:
+        entries = (*state.history.entries, seen)
+        state = AliasState(state.holder, dataclasses.replace(state.history, entries=entries))
     if check_holder and state.holder != expected_holder:
         from airflow_mlflow_registry.exceptions import AliasMovedError
 
@@ -185,8 +193,11 @@ def move_alias(
         log.info("Alias %r of model %r already points at version %s.", alias, model_name, version)
         return AliasMove(state.holder, None)
     set_registered_model_alias(registry, model_name, alias, version)
-    entry = new_entry(model_name, alias, state.holder, version, reason.kind, reason.why)
-    write_entry(registry, entry, signer)
+    entry = write_entry(
+        registry,
+        new_entry(model_name, alias, state.holder, version, reason.kind, reason.why),
+        signer,
+    )
     log.info(
         "Alias %r of model %r moved from version %s to %s (ledger entry %s).",
         alias,
@@ -195,7 +206,10 @@ def move_alias(
         version,
         entry.entry_id,
     )
-    _record_unexplained(registry, read_alias_state(registry, model_name, alias, signer), signer)
+    after = _without_observations_of_move(
+        registry, read_alias_state(registry, model_name, alias, signer), state, version
+    )
+    _record_unexplained(registry, _settled(registry, after, signer), signer)
     return AliasMove(state.holder, entry)
 
 
@@ -206,14 +220,17 @@ def observe_alias(
     it names the holder, else a seen (or observed) entry recorded now. None when the alias
     does not exist and the ledger has nothing of it. What a registry-event watch and the
     webhook receiver call when they see an alias move."""
-    state = read_alias_state(registry, model_name, alias, signer)
+    state = _settled(registry, read_alias_state(registry, model_name, alias, signer), signer)
     return _record_unexplained(registry, state, signer) or state.history.last
 
 
-def write_entry(registry: RegistryCalls, entry: LedgerEntry, signer: RecordSigner | None) -> None:
+def write_entry(
+    registry: RegistryCalls, entry: LedgerEntry, signer: RecordSigner | None
+) -> LedgerEntry:
     """Write ``entry`` as its registered-model tag (idempotent: one key per entry; an
     observation written by two observers at once collides like an alias, see
-    :func:`set_registered_model_alias`, and is sent once more).
+    :func:`set_registered_model_alias`, and is sent once more); return it with the status it
+    reads back with (verified when signed, else unsigned).
 
     :raises MlflowRequestError: naming the model and entry; the alias has moved by then, and
         the next move or observation records it as seen.
@@ -228,6 +245,57 @@ def write_entry(registry: RegistryCalls, entry: LedgerEntry, signer: RecordSigne
         f"Recording ledger entry {entry.entry_id} of alias {entry.alias!r} of model "
         f"{entry.model_name!r}",
     )
+    return dataclasses.replace(
+        entry, status=EntryStatus.UNSIGNED if signer is None else EntryStatus.VERIFIED
+    )
+
+
+def _explained(state: AliasState) -> bool:
+    """Whether the ledger's last trusted entry names the holder."""
+    last = state.history.last
+    return (last.to_version if last else None) == state.holder
+
+
+def _settled(registry: RegistryCalls, state: AliasState, signer: RecordSigner | None) -> AliasState:
+    """``state``, or when its holder is unexplained, a second read :data:`SETTLE_SECONDS`
+    later: a provider move writes its entry one request after moving the alias, and an
+    observer reading in between must not record that move as seen."""
+    if signer is None or _explained(state):
+        return state
+    time.sleep(SETTLE_SECONDS)
+    return read_alias_state(registry, state.history.model_name, state.history.alias, signer)
+
+
+def _without_observations_of_move(
+    registry: RegistryCalls, after: AliasState, before: AliasState, version: str
+) -> AliasState:
+    """``after`` without the observations that recorded this move (from ``before``'s holder
+    to ``version``) as seen: an observer that read between the move and its entry. They are
+    deleted from the registry; the move's own entry records it."""
+    own_ids = {
+        observation(
+            before.history.model_name, before.history.alias, before.history.last, version, kind, 0
+        ).entry_id
+        for kind in (MoveKind.SEEN, MoveKind.OBSERVED)
+    }
+    duplicates = [e for e in after.history.entries if e.entry_id in own_ids]
+    registry_client = registry_client_of(registry.client)
+    for duplicate in duplicates:
+        model_name, key = duplicate.model_name, duplicate.tag_key
+        _send_once_more_on_collision(
+            registry,
+            functools.partial(registry_client.delete_registered_model_tag, model_name, key),
+            f"Deleting ledger entry {duplicate.entry_id} of model {model_name!r}",
+        )
+        log.info(
+            "Deleted ledger entry %s: an observer recorded this move as seen before its entry "
+            "was written.",
+            duplicate.entry_id,
+        )
+    if not duplicates:
+        return after
+    kept = tuple(e for e in after.history.entries if e.entry_id not in own_ids)
+    return AliasState(after.holder, dataclasses.replace(after.history, entries=kept))
 
 
 def _record_unexplained(
@@ -236,18 +304,19 @@ def _record_unexplained(
     """Record the holder in ``state`` when the ledger's last trusted entry does not name it;
     return that entry (None when the ledger explains the holder, or without a signer: then no
     entry can be trusted, so none can explain anything)."""
-    if signer is None:
+    if signer is None or _explained(state):
         return None
     history = state.history
     last = history.last
-    if (last.to_version if last else None) == state.holder:
-        return None
     recent_targets = {e.to_version for e in history.trusted[-8:] if e.kind in PROVIDER_MOVES}
     kind = MoveKind.OBSERVED if state.holder in recent_targets else MoveKind.SEEN
-    entry = observation(
-        history.model_name, history.alias, last, state.holder, kind, time.time_ns() // 1_000_000
+    entry = write_entry(
+        registry,
+        observation(
+            history.model_name, history.alias, last, state.holder, kind, time.time_ns() // 1_000_000
+        ),
+        signer,
     )
-    write_entry(registry, entry, signer)
     log.info(
         "Alias %r of model %r points at version %s, which the ledger did not show: recorded as %s.",
         history.alias,

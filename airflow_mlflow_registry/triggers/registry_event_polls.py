@@ -26,7 +26,9 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
+from airflow_mlflow_registry.alias_ledger import ledger_signer
 from airflow_mlflow_registry.assets import tracking_host
+from airflow_mlflow_registry.hooks.aliases import observe_alias
 from airflow_mlflow_registry.registry_event_cursor import (
     RECHECK_WINDOW,
     EventCursor,
@@ -284,7 +286,8 @@ def _poll_alias(
     hook: MlflowRegistryHook, options: WatchOptions, cursor: EventCursor | None, server: str
 ) -> Poll:
     """One alias look-up: a payload when the alias points at another version than at the last
-    poll (or at a version of a re-created model), READY and tagged."""
+    poll (or at a version of a re-created model), READY and tagged; its ``ledger_entry`` is the
+    alias ledger's entry of the move (recorded as seen when the ledger did not show it)."""
     assert options.alias is not None
     holder = hook.get_version_by_alias(options.model_name, options.alias)
     current = None if holder is None else str(holder.version)
@@ -309,10 +312,12 @@ def _poll_alias(
         )
     if _state(holder, options.tags) != "ready":
         return [], seen
+    entry = observe_alias(hook.registry_calls, options.model_name, options.alias, ledger_signer())
     payload = {
         **hook.model_version_record(holder),
         "event": "alias_moved",
         "alias": options.alias,
         "previous_version": cursor.version,
+        "ledger_entry": None if entry is None else entry.as_dict(),
     }
     return [payload], seen

@@ -28,6 +28,7 @@ import enum
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,8 @@ from airflow_mlflow_registry.exceptions import SigningSecretError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+log = logging.getLogger(__name__)
 
 SIGNING_SECRET_VARIABLE = "mlflow_registry_signing_secret"
 #: A secret shorter than this is refused: it could be guessed.
@@ -118,9 +121,29 @@ def task_signer() -> RecordSigner:
     """
     from airflow.sdk import Variable
 
+    return _signer_from(Variable.get(SIGNING_SECRET_VARIABLE, default=None))
+
+
+def server_signer() -> RecordSigner | None:
+    """The signer of this Airflow in a server process (the api-server's plugins), read from
+    the metadata DB and secrets backends; None when the secret is not set or too short (a
+    warning says so): nothing read there can then be trusted."""
+    from airflow.models.variable import Variable
+
+    try:
+        return _signer_from(Variable.get(SIGNING_SECRET_VARIABLE, default_var=None))
+    except SigningSecretError as exc:
+        log.warning("Records are not checked: %s", exc)
+        return None
+
+
+def _signer_from(value: object) -> RecordSigner:
+    """A signer of the variable's ``value``, masked in logs from now on.
+
+    :raises SigningSecretError: when it is empty or too short, saying how to set it.
+    """
     from airflow_mlflow_registry.version_compat import mask_secret
 
-    value = Variable.get(SIGNING_SECRET_VARIABLE, default=None)
     if not value:
         raise SigningSecretError(
             f"The Airflow variable {SIGNING_SECRET_VARIABLE!r} is not set: approvals and "

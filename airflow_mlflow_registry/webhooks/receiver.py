@@ -232,20 +232,29 @@ def _connection_config(conn_id: str) -> MlflowConnectionConfig:
 
 def _read_version(config: MlflowConnectionConfig, change: RegistryChange) -> dict[str, Any] | None:
     """The hook's record of the version the change shows now: for an alias move, the version
-    the alias points at (which may differ from ``change.version``); otherwise the announced
-    version. None when the registry no longer has it (or the alias).
+    the alias points at (which may differ from ``change.version``), with ``ledger_entry``, the
+    alias ledger's entry of the move (recorded as seen when the ledger did not show it; the
+    signing secret read with :func:`~airflow_mlflow_registry.utils.signing.server_signer`);
+    otherwise the announced version. None when the registry no longer has it (or the alias).
 
     :raises WebhookRejected: 503 when the registry cannot be read (MLflow then retries).
     """
-    from airflow_mlflow_registry.hooks.aliases import get_version_by_alias
+    from airflow_mlflow_registry.hooks.aliases import get_version_by_alias, observe_alias
     from airflow_mlflow_registry.hooks.model_versions import get_model_version, version_record
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls, error_code
+    from airflow_mlflow_registry.utils.signing import server_signer
 
     registry = RegistryCalls.building(lambda: config)
     try:
         if change.event == ALIAS_MOVED and change.alias is not None:
             current = get_version_by_alias(registry, change.model_name, change.alias)
-            return None if current is None else version_record(registry, current, created=False)
+            if current is None:
+                return None
+            record = version_record(registry, current, created=False)
+            if record["version"] == change.version:
+                entry = observe_alias(registry, change.model_name, change.alias, server_signer())
+                record["ledger_entry"] = None if entry is None else entry.as_dict()
+            return record
         return get_model_version(registry, change.model_name, change.version)
     except Exception as exc:
         if error_code(exc.__cause__ or exc) == "RESOURCE_DOES_NOT_EXIST":

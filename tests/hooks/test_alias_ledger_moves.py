@@ -35,6 +35,9 @@ from tests.support.model_versions import add_version, unique
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+    from tests.conftest import UseConnection
+    from tests.support.fault_proxy import FaultProxy
+
 SIGNER = RecordSigner(SIGNING_SECRET)
 
 
@@ -166,3 +169,38 @@ def test_without_a_signing_secret_entries_are_unsigned_and_nothing_is_trusted(
     (entry,) = history(hook, model, "champion").history.entries
     assert entry.status is EntryStatus.UNSIGNED
     assert history(hook, model, "champion").history.last is None
+
+
+def test_an_observer_reading_between_a_move_and_its_entry_leaves_one_entry(
+    hook: MlflowRegistryHook,
+    default_registry: MlflowClient,
+    fault_proxy: FaultProxy,
+    use_connection: UseConnection,
+) -> None:
+    """The mover's reply to its alias update is held 8 s: the alias has moved, its entry is
+    not written yet. An observer reads then, waits, still finds no entry and records the move
+    as seen; the mover, once its entry is written, deletes that observation. The ledger holds
+    the move once, with its author."""
+    model = unique("between")
+    add_version(default_registry, model)
+    add_version(default_registry, model)
+    hook.set_model_version_alias(model, "champion", "1")
+    use_connection("mlflow_slow_mover", fault_proxy.url)
+    mover = MlflowRegistryHook(mlflow_conn_id="mlflow_slow_mover")
+    fault_proxy.add_fault("POST", "/registered-models/alias", "delay_reply", seconds=8)
+    moving = threading.Thread(target=mover.set_model_version_alias, args=(model, "champion", "2"))
+    moving.start()
+    deadline = time.monotonic() + 10
+    while default_registry.get_model_version_by_alias(model, "champion").version != "2":
+        assert time.monotonic() < deadline, "the alias never moved"
+        time.sleep(0.05)
+    seen = observe_alias(hook.registry_calls, model, "champion", SIGNER)
+    assert moving.is_alive()  # observed while the mover had not written its entry
+    assert seen is not None and (seen.kind, seen.by) == ("seen", "unknown")
+    moving.join()
+    entries = history(hook, model, "champion").history.entries
+    assert [(e.kind, e.from_version, e.to_version) for e in entries] == [
+        ("set_alias", None, "1"),
+        ("set_alias", "1", "2"),
+    ]
+    assert seen.tag_key not in default_registry.get_registered_model(model).tags

@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from airflow_mlflow_registry.alias_ledger import MoveKind
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.aliases import MoveReason
 from airflow_mlflow_registry.triggers import MlflowRegistryEventTrigger
 from tests.support.model_versions import add_version, unique
 from tests.support.trigger_runner import (
@@ -38,6 +41,9 @@ if TYPE_CHECKING:
 
     from tests.support.fault_proxy import FaultProxy
     from tests.support.mlflow_server import MlflowServer
+
+MODEL = "/api/2.0/mlflow/registered-models/get"
+SET_TAG = "/api/2.0/mlflow/registered-models/set-tag"
 
 pytestmark = pytest.mark.compat  # also on each Airflow and MLflow client of the matrix
 
@@ -126,7 +132,52 @@ def test_alias_moves_and_rollbacks_emit_with_the_previous_version(
         ("alias_moved", "production", first, second),
     ]
     assert payloads[1]["aliases"] == ["production"]
-    assert {path.split("?")[0] for _, path in proxy.requests_seen} == {BY_ALIAS}
+    # Each move made outside the provider costs two reads of the model (its ledger; the second
+    # after a settling wait) and one ledger entry (recorded as seen); polls that find no move
+    # read only the alias.
+    sent = [(method, path.split("?")[0]) for method, path in proxy.requests_seen]
+    assert {path for _, path in sent} == {BY_ALIAS, MODEL, SET_TAG}
+    assert sent.count(("GET", MODEL)) == 4 and sent.count(("POST", SET_TAG)) == 2
+    assert [p["ledger_entry"]["kind"] for p in payloads] == ["seen", "seen"]
+
+
+def test_alias_move_events_carry_the_ledger_entry_who_and_why(
+    proxy: FaultProxy, mlflow_server: MlflowServer
+) -> None:
+    """A move made by the provider reaches the event with its ledger entry (who, why, kind,
+    verified); a move made with a plain client reaches it as seen, author unknown."""
+    client: MlflowClient = mlflow_server.client()
+    model = unique("watched-ledger")
+    first = add_version(client, model, aliases=["champion"])
+    second = add_version(client, model)
+    hook = MlflowRegistryHook(mlflow_conn_id="watched")
+    trigger = MlflowRegistryEventTrigger(
+        model_name=model,
+        mlflow_conn_id="watched",
+        alias="champion",
+        poll_interval=WATCH_POLL_SECONDS,
+    )
+    with RunningTrigger(trigger) as running:
+        wait_until(lambda: polls(proxy, BY_ALIAS) >= 2, "two polls")
+        reason = MoveReason(MoveKind.APPROVAL, {"approvers": "ann, bob"})
+        hook.set_model_version_alias(model, "champion", second, reason)
+        wait_until(lambda: len(running.payloads) == 1, "the approved move")
+        client.set_registered_model_alias(model, "champion", first)
+        wait_until(lambda: len(running.payloads) == 2, "the outside move")
+        payloads = list(running.payloads)
+    approved, outside = (p["ledger_entry"] for p in payloads)
+    assert (approved["kind"], approved["to_version"], approved["status"]) == (
+        "approval",
+        second,
+        "verified",
+    )
+    assert approved["why"] == {"approvers": "ann, bob"} and approved["by"].startswith("cli:")
+    assert (outside["kind"], outside["by"], outside["from_version"], outside["to_version"]) == (
+        "seen",
+        "unknown",
+        second,
+        first,
+    )
 
 
 def test_without_a_state_store_a_restarted_trigger_starts_from_the_registry_as_it_is(

@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from airflow_mlflow_registry.alias_ledger import MoveKind
 from airflow_mlflow_registry.assets import model_asset
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.aliases import MoveReason
 from airflow_mlflow_registry.webhooks.shared_secret import secret_variable_key
 from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.dag_runs import write_dag_to_db
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 
     from mlflow import MlflowClient
 
+    from tests.conftest import UseConnection
     from tests.support.mlflow_server import MlflowServer
 
 SECRET = "test-webhook-secret-recording-0123"
@@ -105,6 +109,41 @@ def test_late_alias_delivery_is_ignored_once_the_alias_has_moved_on(
     assert [(p["event"], p["alias"], p["version"]) for p in recorded(uri)] == [
         ("alias_moved", "champion", "3")
     ]
+
+
+def test_alias_move_events_carry_the_ledger_entry(
+    receiver: ReceiverServer,
+    plain_client: MlflowClient,
+    mlflow_server: MlflowServer,
+    use_connection: UseConnection,
+) -> None:
+    """The receiver adds the alias ledger's entry of the move to the event: who and why for a
+    move the provider made (verified with the signing secret the api-server reads), seen and
+    author unknown for a move made with a plain client."""
+    model = unique("wh-ledger")
+    assert [add_version(plain_client, model) for _ in range(2)] == ["1", "2"]
+    uri = consumed_model(CONN_ID, model)
+    use_connection("wh_ledger_mover", mlflow_server.url)
+    hook = MlflowRegistryHook(mlflow_conn_id="wh_ledger_mover")
+    reason = MoveReason(MoveKind.SET_ALIAS, {"metric": "auc", "metric_value": "0.93"})
+    hook.set_model_version_alias(model, "champion", "1", reason)
+    answer = receiver.post(CONN_ID, *signed_delivery(SECRET, alias_created(model, "champion", "1")))
+    assert answer.json()["status"] == "recorded", answer.text
+    plain_client.set_registered_model_alias(model, "champion", "2")
+    answer = receiver.post(CONN_ID, *signed_delivery(SECRET, alias_created(model, "champion", "2")))
+    assert answer.json()["status"] == "recorded", answer.text
+    outside, moved = (p["ledger_entry"] for p in recorded(uri))
+    assert (moved["kind"], moved["status"], moved["why"]) == (
+        "set_alias",
+        "verified",
+        {"metric": "auc", "metric_value": "0.93"},
+    )
+    assert (outside["kind"], outside["by"], outside["status"], outside["from_version"]) == (
+        "seen",
+        "unknown",
+        "verified",
+        "1",
+    )
 
 
 def test_delivery_from_another_workspace_is_refused(
