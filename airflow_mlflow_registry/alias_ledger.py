@@ -28,7 +28,9 @@ notices (the alias holds another version than the ledger's last entry says) reco
 as an ``observed`` entry, so the ledger's last entry names the version the alias holds. A move
 made outside the provider is recorded as ``seen`` (author unknown) by the first observer that
 notices it: a provider move (before it moves), a registry-event watch or the webhook receiver;
-all observers give the same observation the same id, so it is recorded once.
+all observers give the same observation the same id, so it is recorded once. An observer waits
+a second and reads again before recording (a provider move writes its entry one request after
+the alias), and a mover deletes an observation of its own move written in between.
 
 .. seealso:: :doc:`/howto/govern_promotions`
 """
@@ -71,7 +73,9 @@ class MoveKind(str, enum.Enum):
     CLI = "cli"  # any other move made by the command line
     #: A move made outside the provider, noticed by an observer; author unknown.
     SEEN = "seen"
-    #: Moves that raced landed in another order than recorded; the alias was seen at ``to``.
+    #: The alias was seen at ``to``, which a provider move of the last few seconds set but the
+    #: ledger's last entry does not name: racing moves landed in another order than recorded
+    #: (or it was moved back from outside); author unknown.
     OBSERVED = "observed"
 
 

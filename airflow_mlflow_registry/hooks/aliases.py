@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 
 #: How long an observer waits before it reads an unexplained holder again (:func:`_settled`).
 SETTLE_SECONDS = 1.0
+#: A holder that a provider move of the last this many milliseconds set, but the ledger's last
+#: entry does not name, is recorded as ``observed`` (moves that raced landed out of order, or
+#: it was moved back from outside); any other unexplained holder as ``seen``.
+RACE_WINDOW_MS = 10_000
 
 
 def get_version_by_alias(
@@ -175,6 +179,7 @@ def move_alias(
     :raises MlflowRequestError: naming the model, alias and version.
     """
     signer = signer if signer is not None else ledger_signer()
+    started_ms = time.time_ns() // 1_000_000
     state = _settled(registry, read_alias_state(registry, model_name, alias, signer), signer)
     seen = _record_unexplained(registry, state, signer)
     if seen is not None:
@@ -207,7 +212,7 @@ def move_alias(
         entry.entry_id,
     )
     after = _without_observations_of_move(
-        registry, read_alias_state(registry, model_name, alias, signer), state, version
+        registry, read_alias_state(registry, model_name, alias, signer), version, started_ms
     )
     _record_unexplained(registry, _settled(registry, after, signer), signer)
     return AliasMove(state.holder, entry)
@@ -267,18 +272,18 @@ def _settled(registry: RegistryCalls, state: AliasState, signer: RecordSigner | 
 
 
 def _without_observations_of_move(
-    registry: RegistryCalls, after: AliasState, before: AliasState, version: str
+    registry: RegistryCalls, after: AliasState, version: str, since_ms: int
 ) -> AliasState:
-    """``after`` without the observations that recorded this move (from ``before``'s holder
-    to ``version``) as seen: an observer that read between the move and its entry. They are
-    deleted from the registry; the move's own entry records it."""
-    own_ids = {
-        observation(
-            before.history.model_name, before.history.alias, before.history.last, version, kind, 0
-        ).entry_id
-        for kind in (MoveKind.SEEN, MoveKind.OBSERVED)
-    }
-    duplicates = [e for e in after.history.entries if e.entry_id in own_ids]
+    """``after`` without the observations of this move: entries naming ``version`` recorded
+    as seen or observed since ``since_ms`` (the move's start), by an observer that read between
+    the move and its entry. They are deleted from the registry; the move's own entry records
+    it."""
+    own = (MoveKind.SEEN.value, MoveKind.OBSERVED.value)
+    duplicates = [
+        e
+        for e in after.history.entries
+        if e.kind in own and e.to_version == version and e.at >= since_ms
+    ]
     registry_client = registry_client_of(registry.client)
     for duplicate in duplicates:
         model_name, key = duplicate.model_name, duplicate.tag_key
@@ -294,7 +299,7 @@ def _without_observations_of_move(
         )
     if not duplicates:
         return after
-    kept = tuple(e for e in after.history.entries if e.entry_id not in own_ids)
+    kept = tuple(e for e in after.history.entries if e not in duplicates)
     return AliasState(after.holder, dataclasses.replace(after.history, entries=kept))
 
 
@@ -308,13 +313,16 @@ def _record_unexplained(
         return None
     history = state.history
     last = history.last
-    recent_targets = {e.to_version for e in history.trusted[-8:] if e.kind in PROVIDER_MOVES}
+    now = time.time_ns() // 1_000_000
+    recent_targets = {
+        e.to_version
+        for e in history.trusted
+        if e.kind in PROVIDER_MOVES and e.at >= now - RACE_WINDOW_MS
+    }
     kind = MoveKind.OBSERVED if state.holder in recent_targets else MoveKind.SEEN
     entry = write_entry(
         registry,
-        observation(
-            history.model_name, history.alias, last, state.holder, kind, time.time_ns() // 1_000_000
-        ),
+        observation(history.model_name, history.alias, last, state.holder, kind, now),
         signer,
     )
     log.info(
