@@ -267,18 +267,18 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
         self, read: EventCursor, payloads: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """With ``webhook``: the payloads still to emit. Those the webhook receiver already
-        recorded (its ledger, :data:`~airflow_mlflow_registry.webhooks.changes.LEDGER_KEY`) are
+        recorded (its record, :data:`~airflow_mlflow_registry.webhooks.changes.RECORDED_KEY`) are
         dropped; the rest are marked emitted in the stored cursor before they are emitted, so
         the receiver records none of them. Without a store, or when it fails (logged), every
         payload is emitted."""
-        from airflow_mlflow_registry.webhooks.changes import LEDGER_KEY, recorded_by_webhook
+        from airflow_mlflow_registry.webhooks.changes import RECORDED_KEY, recorded_by_webhook
 
         store = trigger_asset_state_store(self)
         if store is None or self._without_store:
             return payloads
         try:
-            ledger = await store.aget(LEDGER_KEY)
-            kept = [p for p in payloads if not recorded_by_webhook(ledger, p)]
+            recorded = await store.aget(RECORDED_KEY)
+            kept = [p for p in payloads if not recorded_by_webhook(recorded, p)]
             claimed = read
             for payload in kept:
                 version = str(payload["version"])

@@ -34,8 +34,8 @@ One change is one asset event, whichever path sees it first:
 - on Airflow 3.3+ the two paths share the model asset's state store, each writing only its
   own key: a watch (``webhook=True``) claims each change in its cursor before emitting it,
   and the receiver treats what a cursor marks emitted as a duplicate
-  (:func:`emitted_by_watch`); the receiver lists what it recorded in its ledger
-  (:data:`LEDGER_KEY`, :func:`ledger_with`), and the watch drops those changes
+  (:func:`emitted_by_watch`); the receiver lists what it recorded
+  (:data:`RECORDED_KEY`, :func:`recorded_with`), and the watch drops those changes
   (:func:`recorded_by_webhook`). A single writer per key: no update of one path can erase the
   other's.
 """
@@ -55,9 +55,9 @@ if TYPE_CHECKING:
 
 NEW_VERSION = "new_version"
 ALIAS_MOVED = "alias_moved"
-LEDGER_KEY = "mlflow_registry_webhook_recorded"
-# Versions the ledger remembers per asset: far more than a poll interval's worth of changes.
-LEDGER_MAX_VERSIONS = 500
+RECORDED_KEY = "mlflow_registry_webhook_recorded"
+# Versions the receiver's record keeps per asset: far more than a poll interval's worth of changes.
+RECORDED_MAX_VERSIONS = 500
 # MLflow's ``entity.action`` names of the events that become asset events.
 WEBHOOK_EVENTS = {
     "model_version.created": NEW_VERSION,
@@ -190,28 +190,28 @@ def emitted_by_watch(
     return None
 
 
-def ledger_with(ledger: Any, change: RegistryChange) -> dict[str, Any]:
-    """The receiver's ledger (state-store key :data:`LEDGER_KEY` of the model's asset) after it
-    recorded ``change``: ``{"versions": [...], "aliases": {alias: version}}``, the newest
-    :data:`LEDGER_MAX_VERSIONS` versions."""
-    current = ledger if isinstance(ledger, dict) else {}
+def recorded_with(recorded: Any, change: RegistryChange) -> dict[str, Any]:
+    """What the receiver has recorded (state-store key :data:`RECORDED_KEY` of the model's
+    asset) after it recorded ``change``: ``{"versions": [...], "aliases": {alias: version}}``,
+    the newest :data:`RECORDED_MAX_VERSIONS` versions."""
+    current = recorded if isinstance(recorded, dict) else {}
     versions = [str(v) for v in current.get("versions", [])]
     aliases = dict(current.get("aliases") or {})
     if change.event == NEW_VERSION and change.version not in versions:
         versions.append(change.version)
     elif change.alias is not None:
         aliases[change.alias] = change.version
-    return {"versions": versions[-LEDGER_MAX_VERSIONS:], "aliases": aliases}
+    return {"versions": versions[-RECORDED_MAX_VERSIONS:], "aliases": aliases}
 
 
-def recorded_by_webhook(ledger: Any, payload: Mapping[str, Any]) -> bool:
+def recorded_by_webhook(recorded: Any, payload: Mapping[str, Any]) -> bool:
     """True when a watch's event ``payload`` (``event``, ``version``, ``alias``) is a change the
-    receiver already recorded according to ``ledger`` (the value at :data:`LEDGER_KEY`)."""
-    if not isinstance(ledger, dict):
+    receiver already recorded according to ``recorded`` (the value at :data:`RECORDED_KEY`)."""
+    if not isinstance(recorded, dict):
         return False
     version = str(payload.get("version"))
     if payload.get("event") == NEW_VERSION:
-        return version in {str(v) for v in ledger.get("versions", [])}
+        return version in {str(v) for v in recorded.get("versions", [])}
     if payload.get("event") == ALIAS_MOVED:
-        return (ledger.get("aliases") or {}).get(payload.get("alias")) == version
+        return (recorded.get("aliases") or {}).get(payload.get("alias")) == version
     return False

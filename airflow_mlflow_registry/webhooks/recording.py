@@ -36,13 +36,13 @@ from airflow_mlflow_registry.version_compat import (
     set_asset_state_entry,
 )
 from airflow_mlflow_registry.webhooks.changes import (
-    LEDGER_KEY,
+    RECORDED_KEY,
     RegistryChange,
     emitted_by_watch,
     event_payload,
     find_duplicate,
-    ledger_with,
     previous_alias_version,
+    recorded_with,
 )
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def record_change(
 
     The event's ``extra`` is ``{"from_webhook": True, "payload": ...}`` (the trigger's events
     carry ``from_trigger``). On Airflow 3.3+, in the same transaction, a change a polling
-    watch's cursor marks emitted is a duplicate, and the receiver's ledger in the asset's
+    watch's cursor marks emitted is a duplicate, and the receiver's record in the asset's
     state store gains the change.
     """
     from airflow.models.asset import AssetModel
@@ -126,8 +126,8 @@ def record_change(
     asset = session.get(AssetModel, asset_id)
     if register_asset_event(asset, {"from_webhook": True, "payload": payload}, session) is None:
         return "Airflow refused the asset event (asset inactive)"
-    ledgers = asset_state_entries(session, asset_id, LEDGER_KEY)
-    if ledgers is not None:  # Airflow 3.3+
-        ledger = ledger_with(ledgers.get(LEDGER_KEY), change)
-        set_asset_state_entry(session, asset_id, LEDGER_KEY, ledger)
+    entries = asset_state_entries(session, asset_id, RECORDED_KEY)
+    if entries is not None:  # Airflow 3.3+
+        now_recorded = recorded_with(entries.get(RECORDED_KEY), change)
+        set_asset_state_entry(session, asset_id, RECORDED_KEY, now_recorded)
     return None

@@ -22,7 +22,7 @@ import asyncio
 
 from airflow_mlflow_registry.registry_event_cursor import EventCursor
 from airflow_mlflow_registry.triggers import MlflowRegistryEventTrigger
-from airflow_mlflow_registry.webhooks.changes import LEDGER_KEY
+from airflow_mlflow_registry.webhooks.changes import RECORDED_KEY
 from tests.support.trigger_runner import MemoryStateStore
 
 
@@ -33,13 +33,13 @@ def test_webhook_watch_drops_what_the_receiver_recorded_and_claims_the_rest() ->
     read_by_poll = EventCursor(server="mlflow:5000", version=5)
     store.values[trigger.cursor_key] = read_by_poll.to_stored()
     # While the poll ran, the receiver recorded version 7.
-    store.values[LEDGER_KEY] = {"versions": ["7"], "aliases": {}}
+    store.values[RECORDED_KEY] = {"versions": ["7"], "aliases": {}}
     found = [{"event": "new_version", "version": str(v)} for v in (6, 7)]
     kept = asyncio.run(trigger._claim(read_by_poll, found))
     assert [p["version"] for p in kept] == ["6"]
     stored = EventCursor.from_stored(store.values[trigger.cursor_key])
     assert stored is not None and stored.was_emitted(6) and not stored.was_emitted(8)
-    assert store.values[LEDGER_KEY] == {"versions": ["7"], "aliases": {}}  # not the watch's
+    assert store.values[RECORDED_KEY] == {"versions": ["7"], "aliases": {}}  # not the watch's
 
 
 def test_webhook_alias_watch_drops_a_move_the_receiver_recorded() -> None:
@@ -49,7 +49,7 @@ def test_webhook_alias_watch_drops_a_move_the_receiver_recorded() -> None:
     )
     trigger.asset_state_store = store
     read_by_poll = EventCursor(server="mlflow:5000", version="3")
-    store.values[LEDGER_KEY] = {"versions": [], "aliases": {"prod": "4"}}
+    store.values[RECORDED_KEY] = {"versions": [], "aliases": {"prod": "4"}}
     moved = [{"event": "alias_moved", "version": "4", "alias": "prod"}]
     assert asyncio.run(trigger._claim(read_by_poll, moved)) == []
     moved_on = [{"event": "alias_moved", "version": "5", "alias": "prod"}]

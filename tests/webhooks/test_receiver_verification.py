@@ -30,15 +30,15 @@ import pytest
 from airflow_mlflow_registry.registry_event_cursor import EventCursor, cursor_key
 from airflow_mlflow_registry.webhooks.changes import (
     ALIAS_MOVED,
-    LEDGER_MAX_VERSIONS,
     NEW_VERSION,
+    RECORDED_MAX_VERSIONS,
     RegistryChange,
     emitted_by_watch,
     find_duplicate,
-    ledger_with,
     parse_delivery,
     previous_alias_version,
     recorded_by_webhook,
+    recorded_with,
 )
 from airflow_mlflow_registry.webhooks.receiver import MAX_BODY_BYTES, UNAUTHENTICATED, URL_PREFIX
 from airflow_mlflow_registry.webhooks.shared_secret import secret_variable_key
@@ -332,17 +332,17 @@ def test_receiver_treats_what_a_polling_watch_emitted_or_claimed_as_duplicate() 
     assert check(RegistryChange(NEW_VERSION, "m", "5"), on="elsewhere:5000") is None
 
 
-def test_ledger_tells_the_watch_what_the_receiver_recorded() -> None:
-    ledger = None
-    for version in range(1, LEDGER_MAX_VERSIONS + 3):
-        ledger = ledger_with(ledger, RegistryChange(NEW_VERSION, "m", str(version)))
-    ledger = ledger_with(ledger, RegistryChange(ALIAS_MOVED, "m", "7", "production"))
-    assert len(ledger["versions"]) == LEDGER_MAX_VERSIONS
-    assert recorded_by_webhook(ledger, {"event": NEW_VERSION, "version": "9"})
-    assert not recorded_by_webhook(ledger, {"event": NEW_VERSION, "version": "1"})  # evicted
+def test_the_receivers_record_tells_the_watch_what_it_recorded() -> None:
+    recorded = None
+    for version in range(1, RECORDED_MAX_VERSIONS + 3):
+        recorded = recorded_with(recorded, RegistryChange(NEW_VERSION, "m", str(version)))
+    recorded = recorded_with(recorded, RegistryChange(ALIAS_MOVED, "m", "7", "production"))
+    assert len(recorded["versions"]) == RECORDED_MAX_VERSIONS
+    assert recorded_by_webhook(recorded, {"event": NEW_VERSION, "version": "9"})
+    assert not recorded_by_webhook(recorded, {"event": NEW_VERSION, "version": "1"})  # evicted
     moved = {"event": ALIAS_MOVED, "alias": "production", "version": "7"}
-    assert recorded_by_webhook(ledger, moved)
-    assert not recorded_by_webhook(ledger, {**moved, "version": "8"})
+    assert recorded_by_webhook(recorded, moved)
+    assert not recorded_by_webhook(recorded, {**moved, "version": "8"})
     assert not recorded_by_webhook(None, {"event": NEW_VERSION, "version": "9"})
 
 
