@@ -41,7 +41,12 @@ from tests.support.certs import TlsCerts, make_tls_certs
 from tests.support.fault_proxy import FaultProxy
 from tests.support.mlflow_server import MlflowServer
 from tests.support.s3_server import S3Server
-from tests.support.s3_stores import STORE_NAMES, DirectStore, store_bucket
+from tests.support.s3_stores import (
+    STORE_NAMES,
+    DirectStore,
+    hostile_environment,
+    store_bucket,
+)
 from tests.support.silent_server import SilentServer, find_unused_port
 
 if TYPE_CHECKING:
@@ -292,6 +297,18 @@ def direct_stores(
         for variable, value in store.connection_variables().items():
             monkeypatch.setenv(variable, value)
     return stores
+
+
+@pytest.fixture
+def hostile_aws_environment(
+    s3_endpoints: dict[str, S3Server], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> S3Server:
+    """This process's environment set up for the ``hostile`` endpoint's account (keys,
+    profile, endpoint variables) for the test's duration; returns that endpoint."""
+    hostile = s3_endpoints["hostile"]
+    for variable, value in hostile_environment(hostile, tmp_path / "hostile-aws").items():
+        monkeypatch.setenv(variable, value)
+    return hostile
 
 
 @pytest.fixture(scope="session")

@@ -38,24 +38,12 @@ from airflow_mlflow_registry.hooks.client.mlflow_compat import tracking_client_o
 from airflow_mlflow_registry.hooks.client.model_source_download import download_through_client
 from airflow_mlflow_registry.hooks.client.s3_artifact_store import aws_connection_s3_client
 from tests.support.model_versions import unique
-from tests.support.s3_stores import hostile_environment
 
 if TYPE_CHECKING:
     from tests.support.s3_server import S3Server
     from tests.support.s3_stores import DirectStore
 
 THREADS = 20
-
-
-@pytest.fixture
-def hostile_worker(
-    s3_endpoints: dict[str, S3Server], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> S3Server:
-    """This process's environment set up for the hostile endpoint's account; returns it."""
-    hostile = s3_endpoints["hostile"]
-    for variable, value in hostile_environment(hostile, tmp_path / "aws").items():
-        monkeypatch.setenv(variable, value)
-    return hostile
 
 
 def files_under(directory: Path) -> dict[str, bytes]:
@@ -115,12 +103,12 @@ def log_register_download_delete(
 
 @pytest.mark.e2e
 def test_twenty_threads_on_two_connections_use_only_their_own_s3_endpoint_in_a_hostile_env(
-    direct_stores: dict[str, DirectStore], hostile_worker: S3Server, tmp_path: Path
+    direct_stores: dict[str, DirectStore], hostile_aws_environment: S3Server, tmp_path: Path
 ) -> None:
     """Each store gets every object of its own threads and none of the other's; every read came
     back from its own store; the other store's endpoint and the
     hostile one saw no request for the store's bucket; all threads ran at once."""
-    hostile_log_before = hostile_worker.access_log()
+    hostile_log_before = hostile_aws_environment.access_log()
     logged_before = {name: len(store.s3.access_log()) for name, store in direct_stores.items()}
     names = {name: unique(f"s3-identity-{name}") for name in direct_stores}
     experiments = {
@@ -146,7 +134,7 @@ def test_twenty_threads_on_two_connections_use_only_their_own_s3_endpoint_in_a_h
     served = {
         name: store.s3.access_log()[logged_before[name] :] for name, store in direct_stores.items()
     }
-    assert hostile_worker.access_log() == hostile_log_before
+    assert hostile_aws_environment.access_log() == hostile_log_before
 
     assert max(result["started"] for result in results) < min(
         result["ended"] for result in results
