@@ -32,7 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_mlflow_registry.exceptions import MlflowConnectionConfigError
+from airflow_mlflow_registry.exceptions import (
+    AmbientSourceRefusedError,
+    MlflowConnectionConfigError,
+)
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.hooks.client.mlflow_compat import tracking_client_of
 from airflow_mlflow_registry.hooks.client.model_source_download import download_through_client
@@ -158,6 +161,29 @@ def test_twenty_threads_on_two_connections_use_only_their_own_s3_endpoint_in_a_h
         # Nothing of this store reached the other store's endpoint (nor the hostile one).
         assert f"/{other.bucket}/root/" in served[other.name]
         assert f"/{store.bucket}" not in served[other.name]
+
+
+def test_connection_with_an_aws_identity_refuses_to_log_outside_its_buckets(
+    direct_stores: dict[str, DirectStore], hostile_aws_environment: S3Server, tmp_path: Path
+) -> None:
+    """A run whose experiment stores artifacts in a bucket outside ``artifact_buckets``: the
+    upload is refused naming the field, and the worker's (hostile) endpoint, which holds that
+    bucket, receives nothing."""
+    store = direct_stores["a"]
+    hostile_aws_environment.create_bucket("elsewhere")
+    hostile_before = hostile_aws_environment.access_log()
+    client = MlflowRegistryHook(mlflow_conn_id=store.mlflow_conn_id).get_conn()
+    experiment_id = client.create_experiment(
+        unique("s3-elsewhere"), artifact_location="s3://elsewhere/root"
+    )
+    run_id = client.create_run(experiment_id).info.run_id
+    (tmp_path / "file.txt").write_text("stays here")
+    with pytest.raises(AmbientSourceRefusedError) as raised:
+        client.log_artifact(run_id, str(tmp_path / "file.txt"))
+    message = str(raised.value)
+    for expected in (store.mlflow_conn_id, "s3://elsewhere/root", "'artifact_buckets'"):
+        assert expected in message
+    assert hostile_aws_environment.access_log() == hostile_before
 
 
 def test_missing_linked_aws_connection_fails_naming_the_field(
