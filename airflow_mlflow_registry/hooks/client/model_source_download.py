@@ -32,9 +32,9 @@ A location in the artifact store the connection's tracking server proxies
 connection's credentials; one in a bucket of its direct-access S3 store (extras
 ``aws_conn_id`` and ``artifact_buckets``) with its AWS connection's identity. Any other
 location (``s3://`` elsewhere, ``gs://``, ``wasbs://``, ``dbfs:/``, ``file://``, a local path,
-another host's ``mlflow-artifacts://`` or ``http(s)://`` URL) would
-be read with the worker's own identity: its cloud credentials, file system and network
-position, which whoever registered the version may not have. Such a location is refused with
+another host's ``mlflow-artifacts://`` or ``http(s)://`` URL) would be read with the worker's
+own identity: its cloud credentials, file system and network position, which whoever
+registered the version may not have. Such a location is refused with
 :class:`~airflow_mlflow_registry.exceptions.AmbientSourceRefusedError` unless the caller allows
 ambient credentials.
 
@@ -121,8 +121,9 @@ def download_model_source(
     given (bound) clients; return their local directory (with ``allow_ambient_credentials``,
     a local directory ``source`` is returned itself).
 
-    :raises AmbientSourceRefusedError: when ``source`` is not served by the clients' tracking
-        server and ``allow_ambient_credentials`` is false; nothing was read then.
+    :raises AmbientSourceRefusedError: when ``source`` is neither served by the clients'
+        tracking server nor in the connection's ``artifact_buckets`` and
+        ``allow_ambient_credentials`` is false; nothing was read then.
     :raises MlflowException: when resolving ``source`` fails (see
         :func:`resolve_model_source`).
     :raises Exception: what the artifact repository raises when a download fails.
