@@ -15,9 +15,10 @@
 """Direct-access S3 artifact stores with each connection's own AWS identity: two MLflow
 servers whose clients read and write their S3 buckets themselves
 (``--default-artifact-root s3://... --no-serve-artifacts``), each store on an S3 endpoint of
-its own (two moto server processes: two "accounts"), used from threads of one process whose
-environment holds a third account's keys, profile and endpoints (where every store's bucket
-also exists, so a misdirected request would succeed there, not fail).
+its own (two moto server processes: two "accounts", each accepting only its own keys), used
+from threads of one process whose environment holds a third account's keys, profile and
+endpoints (where every store's bucket also exists, so a misdirected request would succeed
+there, not fail).
 """
 
 from __future__ import annotations
@@ -108,8 +109,8 @@ def log_register_download_delete(
 def test_twenty_threads_on_two_connections_use_only_their_own_s3_endpoint_in_a_hostile_env(
     direct_stores: dict[str, DirectStore], hostile_aws_environment: S3Server, tmp_path: Path
 ) -> None:
-    """Each store gets every object of its own threads and none of the other's; every read came
-    back from its own store; the other store's endpoint and the
+    """Each store gets every object of its own threads and none of the other's, signed with its
+    own keys (an endpoint refuses others'); every read came back from its own store; the other store's endpoint and the
     hostile one saw no request for the store's bucket; all threads ran at once."""
     hostile_log_before = hostile_aws_environment.access_log()
     logged_before = {name: len(store.s3.access_log()) for name, store in direct_stores.items()}
