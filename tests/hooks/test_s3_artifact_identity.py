@@ -110,8 +110,9 @@ def test_twenty_threads_on_two_connections_use_only_their_own_s3_endpoint_in_a_h
     direct_stores: dict[str, DirectStore], hostile_aws_environment: S3Server, tmp_path: Path
 ) -> None:
     """Each store gets every object of its own threads and none of the other's, signed with its
-    own keys (an endpoint refuses others'); every read came back from its own store; the other store's endpoint and the
-    hostile one saw no request for the store's bucket; all threads ran at once."""
+    own keys (an endpoint refuses others'); every read came back from its own store; the other
+    store's endpoint and the hostile one saw no request for the store's bucket; all threads ran
+    at once."""
     hostile_log_before = hostile_aws_environment.access_log()
     logged_before = {name: len(store.s3.access_log()) for name, store in direct_stores.items()}
     names = {name: unique(f"s3-identity-{name}") for name in direct_stores}
