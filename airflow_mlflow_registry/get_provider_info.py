@@ -117,6 +117,22 @@ def get_provider_info() -> dict[str, Any]:
                         "--concurrency).",
                         "schema": {"type": ["integer", "null"], "default": 32},
                     },
+                    "aws_conn_id": {
+                        "label": "AWS connection for the artifact store",
+                        "description": "For a server whose clients reach its S3 artifact "
+                        "store directly (--default-artifact-root s3://... --no-serve-artifacts):"
+                        " the Airflow AWS connection (keys or role, region, endpoint_url for "
+                        "S3-compatible stores) that reads and writes the buckets below, "
+                        "instead of the worker's own AWS identity. Needs the [amazon] extra.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "artifact_buckets": {
+                        "label": "Artifact store buckets",
+                        "description": "The S3 bucket(s) of the server's artifact store, "
+                        "comma-separated (e.g. mlflow-artifacts). Required with the AWS "
+                        "connection; files in other buckets are never read with it.",
+                        "schema": {"type": ["string", "null"]},
+                    },
                 },
             }
         ],

@@ -40,6 +40,13 @@ from tests.support.bearer_proxy import BearerProxy
 from tests.support.certs import TlsCerts, make_tls_certs
 from tests.support.fault_proxy import FaultProxy
 from tests.support.mlflow_server import MlflowServer
+from tests.support.s3_server import S3Server
+from tests.support.s3_stores import (
+    STORE_NAMES,
+    DirectStore,
+    hostile_environment,
+    store_bucket,
+)
 from tests.support.silent_server import SilentServer, find_unused_port
 
 if TYPE_CHECKING:
@@ -130,6 +137,15 @@ _SERVER_FACTORIES: dict[str, Callable[[Path, TlsCerts], MlflowServer]] = {
     "https_sources_mlflow_server": lambda root, certs: MlflowServer(
         root, environment={"MLFLOW_ALLOWED_HOST_ADDRESSED_ARTIFACT_SCHEMES": "https"}
     ),
+    # Direct-access S3 artifact stores (clients read and write s3://store-<x>/root).
+    **{
+        f"s3_store_{name}_mlflow_server": (
+            lambda root, certs, name=name: MlflowServer(
+                root, default_artifact_root=f"s3://{store_bucket(name)}/root"
+            )
+        )
+        for name in STORE_NAMES
+    },
 }
 
 
@@ -249,6 +265,64 @@ def https_sources_mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
     """A running plain-HTTP MLflow server that accepts ``https://`` model sources, such as
     pre-signed URLs."""
     return _mlflow_servers.ready("https_sources_mlflow_server")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, S3Server]]:
+    """S3 endpoints ``a``, ``b`` (the stores' own) and ``hostile`` (the worker environment's),
+    each holding every store's bucket."""
+    root = tmp_path_factory.mktemp("s3")
+    endpoints = {name: S3Server(root / name, name=name) for name in (*STORE_NAMES, "hostile")}
+    try:
+        for endpoint in endpoints.values():
+            endpoint.start()
+            for name in STORE_NAMES:
+                endpoint.create_bucket(store_bucket(name))
+        yield endpoints
+    finally:
+        for endpoint in endpoints.values():
+            endpoint.stop()
+
+
+@pytest.fixture
+def direct_stores(
+    s3_endpoints: dict[str, S3Server],
+    s3_store_a_mlflow_server: MlflowServer,
+    s3_store_b_mlflow_server: MlflowServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, DirectStore]:
+    """Stores ``a`` and ``b``: each an MLflow server with direct S3 access to its own endpoint,
+    with its AWS and MLflow connections defined for the test."""
+    servers = {"a": s3_store_a_mlflow_server, "b": s3_store_b_mlflow_server}
+    stores = {name: DirectStore(name, s3_endpoints[name], servers[name]) for name in STORE_NAMES}
+    for store in stores.values():
+        for variable, value in store.connection_variables().items():
+            monkeypatch.setenv(variable, value)
+    return stores
+
+
+@pytest.fixture
+def hostile_aws_environment(
+    s3_endpoints: dict[str, S3Server], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> S3Server:
+    """This process's environment set up for the ``hostile`` endpoint's account (keys,
+    profile, endpoint variables) for the test's duration; returns that endpoint."""
+    hostile = s3_endpoints["hostile"]
+    for variable, value in hostile_environment(hostile, tmp_path / "hostile-aws").items():
+        monkeypatch.setenv(variable, value)
+    return hostile
+
+
+@pytest.fixture(scope="session")
+def s3_store_a_mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
+    """An MLflow server whose clients read and write ``s3://store-a/root`` themselves."""
+    return _mlflow_servers.ready("s3_store_a_mlflow_server")
+
+
+@pytest.fixture(scope="session")
+def s3_store_b_mlflow_server(_mlflow_servers: _ServerPool) -> MlflowServer:
+    """An MLflow server whose clients read and write ``s3://store-b/root`` themselves."""
+    return _mlflow_servers.ready("s3_store_b_mlflow_server")
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ from tests.support.silent_server import find_unused_port
 if TYPE_CHECKING:
     from tests.support.certs import TlsCerts
     from tests.support.mlflow_server import MlflowServer
+    from tests.support.s3_server import S3Server
     from tests.support.silent_server import SilentServer
 
 CREATE_MODEL = "/api/2.0/mlflow/registered-models/create"
@@ -218,3 +219,21 @@ def test_unused_ports_lie_below_the_ephemeral_range_so_no_outgoing_connection_ta
     ports = [find_unused_port() for _ in range(50)]
     assert all(10000 <= port < lowest_ephemeral for port in ports), ports
     assert len(set(ports)) > 1  # chosen at random, not a fixed port
+
+
+def test_each_s3_endpoint_accepts_only_its_own_keys(s3_endpoints: dict[str, S3Server]) -> None:
+    """An S3 request signed with another endpoint's keys is refused, so an object found on an
+    endpoint was written with that endpoint's keys."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    own, other = s3_endpoints["a"], s3_endpoints["b"]
+    own.client().put_object(Bucket="store-a", Key="harness/own-keys", Body=b"x")
+    foreign = boto3.session.Session(
+        aws_access_key_id=other.access_key_id,
+        aws_secret_access_key=other.secret_access_key,
+        region_name="us-east-1",
+    ).client("s3", endpoint_url=own.url)
+    with pytest.raises(ClientError, match="InvalidAccessKeyId"):
+        foreign.put_object(Bucket="store-a", Key="harness/foreign-keys", Body=b"x")
+    assert own.object_keys("store-a", "harness/") == ["harness/own-keys"]

@@ -602,8 +602,9 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
         :raises ValueError: for invalid arguments, naming the argument.
         :raises SourceVersionNotFoundError: when the source version or alias does not exist,
             or the version is not READY.
-        :raises AmbientSourceRefusedError: when the files are not served by ``source``'s
-            tracking server and ``allow_ambient_credentials`` is false.
+        :raises AmbientSourceRefusedError: when the files are neither served by ``source``'s
+            tracking server nor in its ``artifact_buckets`` and ``allow_ambient_credentials``
+            is false.
         :raises MlflowRequestError: when a request to either registry or the download fails.
 
         .. seealso:: :doc:`/howto/copy_between_registries`

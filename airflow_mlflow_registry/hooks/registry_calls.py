@@ -215,8 +215,9 @@ class RegistryCalls:
         (:func:`~airflow_mlflow_registry.hooks.client.model_source_download.download_through_client`).
 
         :raises MlflowRegistryError: when the connection names a local store.
-        :raises AmbientSourceRefusedError: when the files are not served by the connection's
-            tracking server and ``allow_ambient_credentials`` is false (nothing is read).
+        :raises AmbientSourceRefusedError: when the files are neither served by the
+            connection's tracking server nor in its ``artifact_buckets`` and
+            ``allow_ambient_credentials`` is false (nothing is read).
         :raises Exception: what MLflow raises when resolving or downloading fails.
         """
         client = self.client  # loads MLflow first (new_client)

@@ -123,8 +123,9 @@ def copy_model_version(
     (``models:/<name>/<version>`` or ``models:/<name>@<alias>``, ``runs:/``, a logged model
     ``models:/<model_id>``, an ``mlflow-artifacts:`` URI) is resolved through ``source``'s
     registry and tracking server, and downloaded from the artifact store that server proxies,
-    with the connection's credentials. Files stored anywhere else (``s3://``, ``gs://``,
-    ``file://``, a local path, another server) would be read with the worker's own identity,
+    with the connection's credentials, or from its ``artifact_buckets`` with its AWS
+    connection. Files stored anywhere else (other ``s3://`` buckets, ``gs://``, ``file://``, a
+    local path, another server) would be read with the worker's own identity,
     which whoever registered the source version may lack: they are refused unless
     ``allow_ambient_credentials`` is true. Nothing is created on the target until the download
     has succeeded.
@@ -140,9 +141,9 @@ def copy_model_version(
     :raises ValueError: for invalid arguments, naming the argument.
     :raises SourceVersionNotFoundError: when the source version or alias does not exist, or
         the version is not READY.
-    :raises AmbientSourceRefusedError: when the files are not served by ``source``'s
-        tracking server and ``allow_ambient_credentials`` is false (nothing is read or
-        created).
+    :raises AmbientSourceRefusedError: when the files are neither served by ``source``'s
+        tracking server nor in its ``artifact_buckets`` and ``allow_ambient_credentials`` is
+        false (nothing is read or created).
     :raises MlflowRequestError: when a request to either registry fails, or the download
         (naming the source connection and version; nothing is created on the target).
     """

@@ -45,8 +45,9 @@ class CopyModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
     registry of ``target_conn_id``, exactly once per task instance.
 
     The source version is chosen by ``source_version`` or ``source_alias``, read and
-    downloaded as the source connection's user (only files the source tracking server serves,
-    unless ``allow_ambient_credentials``), uploaded and registered as the target
+    downloaded as the source connection's user (only files the source tracking server serves
+    or in the source connection's ``artifact_buckets``, read with its AWS connection, unless
+    ``allow_ambient_credentials``), uploaded and registered as the target
     connection's user (nothing goes through ``os.environ``). The copy carries the source's
     user tags and description, ``tags``, the task's ``airflow.*`` lineage tags and
     ``airflow.copied_from.*`` tags naming the source (tracking URI without credentials, model,
@@ -71,9 +72,10 @@ class CopyModelVersionOperator(ModelVersionOutputsMixin, BaseOperator):
     :param target_experiment_name: target experiment holding the copied files as logged
         models (created when missing). Templated.
     :param await_registration_for: seconds to wait for the copy to be READY (default 300).
-    :param allow_ambient_credentials: also copy source versions whose files are not served by
-        the source tracking server's proxied artifact store (``s3://``, ``gs://``,
-        ``file://``, a local path, another server), reading them with the worker's own
+    :param allow_ambient_credentials: also copy source versions whose files are neither served
+        by the source tracking server's proxied artifact store nor in the source connection's
+        ``artifact_buckets`` (other ``s3://`` buckets, ``gs://``, ``file://``, a local path,
+        another server), reading them with the worker's own
         credentials, file system and network access. Default False: such a source fails the
         task with ``AmbientSourceRefusedError`` and nothing is read or created. Turn it on
         only when everyone who can register versions on the source registry may read what

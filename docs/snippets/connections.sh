@@ -52,6 +52,12 @@ AIRFLOW_CONN_MLFLOW_TEAM_A='{"conn_type": "mlflow", "host": "https://mlflow.exam
 AIRFLOW_CONN_MLFLOW_TEAM_A='mlflow://svc-team-a:s3cret@mlflow.example.com?workspace=team-a'
 # [END conn_workspace]
 
+# [START conn_s3_artifacts]
+AIRFLOW_CONN_AWS_MLFLOW_ARTIFACTS='{"conn_type": "aws", "extra": {"role_arn": "arn:aws:iam::123456789012:role/mlflow-artifacts", "region_name": "eu-west-1"}}'
+AIRFLOW_CONN_MLFLOW_DEFAULT='{"conn_type": "mlflow", "host": "https://mlflow.example.com", "login": "airflow", "password": "s3cret", "extra": {"aws_conn_id": "aws_mlflow_artifacts", "artifact_buckets": "mlflow-artifacts"}}'
+AIRFLOW_CONN_MLFLOW_DEFAULT='mlflow://airflow:s3cret@mlflow.example.com?aws_conn_id=aws_mlflow_artifacts&artifact_buckets=mlflow-artifacts'
+# [END conn_s3_artifacts]
+
 # [START conn_databricks]
 AIRFLOW_CONN_MLFLOW_DBX='{"conn_type": "mlflow", "host": "databricks", "extra": {"databricks_host": "https://adb-1234.5.azuredatabricks.net", "token": "dapi..."}}'
 AIRFLOW_CONN_MLFLOW_DBX='mlflow://@databricks?databricks_host=https%3A%2F%2Fadb-1234.5.azuredatabricks.net&token=dapi...'

@@ -103,6 +103,29 @@ def test_workspace_in_json_and_uri_forms_and_empty_means_none() -> None:
     assert config_of(host="https://h", extra={"workspace": "default"}).workspace == "default"
 
 
+def test_artifact_store_identity_in_json_and_uri_forms() -> None:
+    extra = {"aws_conn_id": " aws_prod ", "artifact_buckets": "models-eu, mlflow.artifacts,"}
+    json_form = config_of(host="https://h", extra=extra)
+    uri_form = MlflowConnectionConfig.from_connection(
+        Connection.from_uri(
+            "mlflow://h?aws_conn_id=aws_prod&artifact_buckets=models-eu%2Cmlflow.artifacts",
+            conn_id="s3",
+        )
+    )
+    for config in (json_form, uri_form):
+        assert config.aws_conn_id == "aws_prod"
+        assert config.artifact_buckets == ("models-eu", "mlflow.artifacts")
+    listed = config_of(host="https://h", extra={"aws_conn_id": "a", "artifact_buckets": ["bk1"]})
+    assert listed.artifact_buckets == ("bk1",)
+    assert (
+        config_of(host="https://h").aws_conn_id,
+        config_of(host="https://h").artifact_buckets,
+    ) == (
+        None,
+        (),
+    )
+
+
 def test_port_field_is_merged_into_http_uri_without_port() -> None:
     assert config_of(host="http://127.0.0.1", port=5001).tracking_uri == "http://127.0.0.1:5001"
 
@@ -193,6 +216,20 @@ def test_secrets_are_not_in_repr() -> None:
             {"host": "sqlite:////tmp/m.db", "extra": {"workspace": "team-a"}},
             ["workspace", "tracking server"],
         ),
+        ({"host": "https://h", "extra": {"aws_conn_id": "aws"}}, ["artifact_buckets", "empty"]),
+        ({"host": "https://h", "extra": {"artifact_buckets": "bk1"}}, ["aws_conn_id", "empty"]),
+        (
+            {"host": "https://h", "extra": {"aws_conn_id": "aws", "artifact_buckets": "s3://bk1"}},
+            ["artifact_buckets", "without s3://"],
+        ),
+        (
+            {"host": "https://h", "extra": {"aws_conn_id": "aws", "artifact_buckets": "Bucket"}},
+            ["artifact_buckets", "'Bucket'"],
+        ),
+        (
+            {"host": "file:///m", "extra": {"aws_conn_id": "aws", "artifact_buckets": "bk1"}},
+            ["aws_conn_id", "tracking server"],
+        ),
     ],
 )
 def test_invalid_connection_names_field_and_fix_without_secret(
@@ -208,8 +245,9 @@ def test_invalid_connection_names_field_and_fix_without_secret(
 
 
 def documented_connection_examples() -> list[list[str]]:
-    """The ``export AIRFLOW_CONN_*='...'`` values of each ``[START]``/``[END]`` block of the snippet
-    file that docs/connections/mlflow.rst includes, in order."""
+    """The ``export AIRFLOW_CONN_*='...'`` values of ``mlflow`` connections (not the AWS
+    connection an example links) of each ``[START]``/``[END]`` block of the snippet file that
+    docs/connections/mlflow.rst includes, in order."""
     from tests.conftest import REPO_ROOT
 
     text = (REPO_ROOT / "docs" / "snippets" / "connections.sh").read_text()
@@ -221,6 +259,7 @@ def documented_connection_examples() -> list[list[str]]:
             for line in body.splitlines()
             if line.removeprefix("export ").startswith("AIRFLOW_CONN_")
         ]
+        values = [value for value in values if '"conn_type": "aws"' not in value]
         if values:
             blocks.append(values)
     return blocks

@@ -29,4 +29,6 @@ EXPECTED_FIELDS = {
     "max_retries": "HTTP retries",
     "pool_size": "HTTP connection pool size",
     "workspace": "MLflow workspace",
+    "aws_conn_id": "AWS connection for the artifact store",
+    "artifact_buckets": "Artifact store buckets",
 }

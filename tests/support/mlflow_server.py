@@ -69,6 +69,10 @@ class MlflowServer:
       schema must exist before they start).
     - ``workspaces``: ``--enable-workspaces`` (MLflow 3.10+; the SQL store holds them):
       :meth:`create_workspace`, and with basic auth :meth:`grant_workspace`.
+    - ``default_artifact_root``: a direct-access artifact store (``--default-artifact-root
+      <it> --no-serve-artifacts``, e.g. ``s3://bucket/root``): clients read and write it
+      themselves. The server itself never touches it for runs, logged models and versions
+      (measured with bogus AWS variables: it needs no S3 endpoint or keys).
 
     Attributes: ``url`` (``http(s)://127.0.0.1:<port>``), ``port``, ``root``,
     ``backend_store_uri``, ``log_path``,
@@ -92,6 +96,7 @@ class MlflowServer:
         backend_store_uri: str | None = None,
         workers: int = 1,
         workspaces: bool = False,
+        default_artifact_root: str | None = None,
     ) -> None:
         if mutual_tls and certs is None:
             raise ValueError("mutual_tls=True needs certs")
@@ -106,6 +111,7 @@ class MlflowServer:
         self.backend_store_uri = backend_store_uri or f"sqlite:///{root}/mlflow.db"
         self.workers = workers
         self.workspaces = workspaces
+        self.default_artifact_root = default_artifact_root
         self.url = f"{'https' if certs else 'http'}://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
         self.passwords: dict[str, str] = {}
@@ -124,7 +130,7 @@ class MlflowServer:
         command = [
             self.python, "-m", "mlflow", "server",
             "--backend-store-uri", self.backend_store_uri,
-            "--artifacts-destination", f"{self.root}/artifacts",
+            *self._artifact_options(),
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--workers", str(self.workers),
@@ -151,6 +157,11 @@ class MlflowServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+    def _artifact_options(self) -> list[str]:
+        if self.default_artifact_root is None:
+            return ["--artifacts-destination", f"{self.root}/artifacts"]
+        return ["--default-artifact-root", self.default_artifact_root, "--no-serve-artifacts"]
 
     def wait_until_ready(self, timeout: float = 300.0) -> None:
         """Block until ``/health`` answers, then send one registry request to warm it up.

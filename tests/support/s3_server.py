@@ -15,8 +15,10 @@
 
 """S3 endpoints on 127.0.0.1 for the cloud-artifact tests: moto's server mode, a real S3 HTTP
 API in a process of its own. Two instances are two independent "accounts": nothing one stores
-is visible through the other. Each logs every request it serves (method and path) to its log
-file, the access log the tests read."""
+is visible through the other, and each accepts only its own keys (moto's IAM authentication
+is on: a request signed with another endpoint's keys is refused with InvalidAccessKeyId).
+Each logs every request it serves (method and path) to its log file, the access log the tests
+read."""
 
 from __future__ import annotations
 
@@ -31,16 +33,21 @@ from tests.support.silent_server import find_unused_port
 if TYPE_CHECKING:
     from pathlib import Path
 
-# moto accepts any access key; the tests give each endpoint keys of its own all the same, so
-# that a request signed with the other endpoint's keys stands out in a log or a failure.
 REGION = "us-east-1"
+#: The requests moto serves before it checks keys: creating the user, its key and its policy.
+UNAUTHENTICATED_SETUP_REQUESTS = 3
+ALLOW_ALL_S3 = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", '
+    '"Resource": "*"}]}'
+)
 
 
 class S3Server(StartedOnEnter):
     """One moto S3 server on 127.0.0.1 with its files under ``root``.
 
     Attributes: ``url`` (``http://127.0.0.1:<port>``), ``port``, ``log_path`` (the access log),
-    ``access_key_id`` and ``secret_access_key`` (this endpoint's keys for the tests' clients).
+    ``access_key_id`` and ``secret_access_key`` (this endpoint's only keys, made by ``start()``
+    for an IAM user allowed every S3 action).
     """
 
     def __init__(self, root: Path, *, name: str = "s3") -> None:
@@ -49,8 +56,8 @@ class S3Server(StartedOnEnter):
         self.port = find_unused_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = root / f"{name}.log"
-        self.access_key_id = f"AKIA{name.upper()}TEST"
-        self.secret_access_key = f"secret-of-{name}"
+        self.access_key_id = ""
+        self.secret_access_key = ""
         self._process = ServerProcess(name, self.log_path)
 
     def start(self) -> None:
@@ -62,10 +69,28 @@ class S3Server(StartedOnEnter):
         self._process.launch(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             self._answers,
-            env={"PATH": "/usr/bin:/bin", "HOME": str(self.root)},
+            env={
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(self.root),
+                "INITIAL_NO_AUTH_ACTION_COUNT": str(UNAUTHENTICATED_SETUP_REQUESTS),
+            },
             cwd=self.root,
             timeout=30,
         )
+        self._make_keys()
+
+    def _make_keys(self) -> None:
+        """Create this endpoint's IAM user, its access key and an allow-all-S3 policy (the
+        requests served before moto checks keys)."""
+        import boto3
+
+        iam = boto3.session.Session(
+            aws_access_key_id="setup", aws_secret_access_key="setup", region_name=REGION
+        ).client("iam", endpoint_url=self.url)
+        iam.create_user(UserName=self.name)
+        key = iam.create_access_key(UserName=self.name)["AccessKey"]
+        iam.put_user_policy(UserName=self.name, PolicyName="s3", PolicyDocument=ALLOW_ALL_S3)
+        self.access_key_id, self.secret_access_key = key["AccessKeyId"], key["SecretAccessKey"]
 
     def stop(self) -> None:
         """Stop the server; what it stored is gone with it."""

@@ -14,8 +14,11 @@
 
 """Artifact repositories bound to one connection: uploads, listings and downloads of an MLflow
 server's proxied artifact store (``mlflow-artifacts:`` URIs, ``mlflow server
---serve-artifacts``) with the connection's credentials, TLS, timeout and retries, and the
-tracking client whose artifact operations use them (:class:`BoundTrackingServiceClient`).
+--serve-artifacts``) with the connection's credentials, TLS, timeout and retries, of its
+direct-access S3 store with the AWS connection it names
+(:mod:`~airflow_mlflow_registry.hooks.client.s3_artifact_store`), chosen per location by
+:class:`ArtifactAccess`, and the tracking client whose artifact operations use them
+(:class:`BoundTrackingServiceClient`).
 
 MLflow's own repositories for those URIs read credentials from ``MLFLOW_TRACKING_*``
 environment variables on each request and are cached process-wide by run id, so they cannot
@@ -42,10 +45,14 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repo import ArtifactRepository, verify_artifact_path
 from mlflow.tracking._tracking_service.client import TrackingServiceClient
 
+from airflow_mlflow_registry.exceptions import AmbientSourceRefusedError
 from airflow_mlflow_registry.hooks.client import mlflow_compat
+from airflow_mlflow_registry.hooks.client.s3_artifact_store import BoundS3ArtifactRepository
+from airflow_mlflow_registry.utils.redaction import display_uri
 
 if TYPE_CHECKING:
     from airflow_mlflow_registry.hooks.client.rest_transport import RestTransport
+    from airflow_mlflow_registry.hooks.client.s3_artifact_store import ConnectionS3Store
 
 #: The artifact-proxy API of ``mlflow server``, relative to the tracking URI.
 PROXIED_ARTIFACTS_PATH = "/api/2.0/mlflow-artifacts/artifacts"
@@ -152,16 +159,56 @@ class ProxiedArtifactRepository(ArtifactRepository):
         return posixpath.join(PROXIED_ARTIFACTS_PATH, *(part for part in parts if part))
 
 
-def artifact_repository(
-    artifact_uri: str, tracking_uri: str, transport: RestTransport
-) -> ArtifactRepository:
-    """The repository for ``artifact_uri``: bound to ``transport`` when the tracking server
-    proxies it, else MLflow's own (cloud stores and local paths, with their usual
-    credentials: the MLflow connection carries none for them)."""
-    root = proxied_artifact_root(artifact_uri, tracking_uri)
-    if root is None:
-        return mlflow_compat.mlflow_artifact_repository(artifact_uri, tracking_uri)
-    return ProxiedArtifactRepository(artifact_uri, root, transport, tracking_uri)
+class ArtifactAccess:
+    """How one connection's client reaches artifact stores: the store its tracking server
+    proxies (``mlflow-artifacts:``) with the connection's ``transport``, and the S3 buckets of
+    its direct-access store (``s3_store``, when the connection names an AWS connection) with
+    that AWS identity. Any other location would be reached with the worker's own identity.
+    """
+
+    def __init__(
+        self, tracking_uri: str, transport: RestTransport, s3_store: ConnectionS3Store | None = None
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.transport = transport
+        self.s3_store = s3_store
+
+    def serves(self, artifact_uri: str) -> bool:
+        """Whether ``artifact_uri`` is reached with this connection's own identity."""
+        if proxied_artifact_root(artifact_uri, self.tracking_uri) is not None:
+            return True
+        return self.s3_store is not None and self.s3_store.holds(artifact_uri)
+
+    def repository(
+        self, artifact_uri: str, *, allow_ambient_credentials: bool
+    ) -> ArtifactRepository:
+        """The repository for ``artifact_uri``: bound to this connection when it
+        :meth:`serves` it, else (with ``allow_ambient_credentials``) MLflow's own, which uses
+        the worker's identity (cloud credentials, file system).
+
+        :raises AmbientSourceRefusedError: when the location is not served and
+            ``allow_ambient_credentials`` is false.
+        """
+        root = proxied_artifact_root(artifact_uri, self.tracking_uri)
+        if root is not None:
+            return ProxiedArtifactRepository(artifact_uri, root, self.transport, self.tracking_uri)
+        if self.s3_store is not None and self.s3_store.holds(artifact_uri):
+            return BoundS3ArtifactRepository(artifact_uri, self.s3_store, self.tracking_uri)
+        if not allow_ambient_credentials:
+            raise AmbientSourceRefusedError(self._refusal(artifact_uri))
+        return mlflow_compat.mlflow_artifact_repository(artifact_uri, self.tracking_uri)
+
+    def _refusal(self, artifact_uri: str) -> str:
+        store = self.s3_store
+        buckets = ", ".join(sorted(store.buckets)) if store else ""
+        conn_id = repr(store.mlflow_conn_id) if store else "this connection"
+        return (
+            f"Connection {conn_id}: the artifact location {display_uri(artifact_uri)} is "
+            "neither served by the tracking server nor in one of the buckets of extra "
+            f"'artifact_buckets' ({buckets}); reaching it would use this worker's own "
+            "credentials. Nothing was read or written. Add its bucket to 'artifact_buckets' "
+            "if the connection's AWS identity should reach it."
+        )
 
 
 class BoundTrackingServiceClient(TrackingServiceClient):
@@ -169,9 +216,9 @@ class BoundTrackingServiceClient(TrackingServiceClient):
     operations use repositories bound to the same connection (MLflow's own build them from
     environment credentials and cache them process-wide by run id)."""
 
-    def __init__(self, tracking_uri: str, store: Any, transport: RestTransport) -> None:
+    def __init__(self, tracking_uri: str, store: Any, access: ArtifactAccess) -> None:
         self._bound_store = store
-        self._artifact_transport = transport
+        self._artifact_access = access
         super().__init__(tracking_uri)
 
     @property
@@ -179,10 +226,10 @@ class BoundTrackingServiceClient(TrackingServiceClient):
         return self._bound_store
 
     @property
-    def artifact_transport(self) -> RestTransport:
-        """The transport (credentials, TLS, HTTP policy) this client's artifact repositories
-        send their requests with."""
-        return self._artifact_transport
+    def artifact_access(self) -> ArtifactAccess:
+        """How this client's artifact repositories reach artifact stores (the connection's
+        credentials and AWS identity)."""
+        return self._artifact_access
 
     def _get_artifact_repo(self, resource_id: str, *, resource: str = "run") -> Any:
         """The artifact repository of a run (``resource="run"``) or a logged model."""
@@ -190,7 +237,10 @@ class BoundTrackingServiceClient(TrackingServiceClient):
             location = self.get_run(resource_id).info.artifact_uri
         else:
             location = self.get_logged_model(resource_id).artifact_location
-        return artifact_repository(location, self.tracking_uri, self._artifact_transport)
+        # Without an S3 store of its own, a connection keeps MLflow's behaviour for locations
+        # its server does not proxy; with one, it never falls back to the worker's identity.
+        access = self._artifact_access
+        return access.repository(location, allow_ambient_credentials=access.s3_store is None)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> Any:
         """The run's artifacts directly under ``path``, listed as this connection's user."""

@@ -27,7 +27,8 @@ apart inside one worker, the client built here gets its own REST stores:
   knows what differs between client versions; a request it does not understand is left to
   MLflow's own transport, still with this connection's credentials;
 - artifacts: the tracking client's artifact operations go through repositories bound to the
-  same transport (:mod:`~airflow_mlflow_registry.hooks.client.artifact_binding`).
+  same transport, or to the AWS connection the connection names for its S3 artifact store
+  (:mod:`~airflow_mlflow_registry.hooks.client.artifact_binding`).
 
 These are MLflow internals: ``mlflow-skinny`` is pinned ``<4`` and the tests in
 ``tests/hooks`` (credential isolation, TLS, exactly-once) pin the behaviour on the oldest and
@@ -46,9 +47,13 @@ from mlflow.store.model_registry.rest_store import RestStore as RegistryRestStor
 from mlflow.tracking._model_registry.client import ModelRegistryClient
 
 from airflow_mlflow_registry.hooks.client import mlflow_compat
-from airflow_mlflow_registry.hooks.client.artifact_binding import BoundTrackingServiceClient
+from airflow_mlflow_registry.hooks.client.artifact_binding import (
+    ArtifactAccess,
+    BoundTrackingServiceClient,
+)
 from airflow_mlflow_registry.hooks.client.model_source_download import download_model_source
 from airflow_mlflow_registry.hooks.client.rest_transport import RestTransport, host_creds
+from airflow_mlflow_registry.hooks.client.s3_artifact_store import ConnectionS3Store
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -174,7 +179,9 @@ def build_client(config: MlflowConnectionConfig) -> MlflowClient:
     tracking_store = bound_rest_store(
         mlflow_compat.tracking_store_class(config.is_databricks), transport
     )
-    tracking_client = BoundTrackingServiceClient(config.tracking_uri, tracking_store, transport)
+    tracking_client = BoundTrackingServiceClient(
+        config.tracking_uri, tracking_store, _artifact_access(config, transport)
+    )
     client._tracking_client = tracking_client
     registry_store = _registry_store(config, registry_uri, transport)
     if registry_store is not None:
@@ -186,6 +193,15 @@ def build_client(config: MlflowConnectionConfig) -> MlflowClient:
             tracking_client if copies_source else None,
         )
     return client
+
+
+def _artifact_access(config: MlflowConnectionConfig, transport: RestTransport) -> ArtifactAccess:
+    """The artifact stores ``config``'s client reaches as itself: the tracking server's proxied
+    store through ``transport``, and its S3 buckets when it names an AWS connection."""
+    s3_store = None
+    if config.aws_conn_id:
+        s3_store = ConnectionS3Store(config.conn_id, config.aws_conn_id, config.artifact_buckets)
+    return ArtifactAccess(config.tracking_uri, transport, s3_store)
 
 
 def _default_registry_uri(config: MlflowConnectionConfig) -> str:

@@ -25,7 +25,7 @@ Where each setting lives in an Airflow ``Connection``:
   password, put into the URI only to connect.
 * ``extra``: ``token``, ``insecure_tls``, ``ca_bundle_path``, ``client_cert_path``,
   ``databricks_host``, ``registry_uri``, ``timeout``, ``max_retries``, ``pool_size``,
-  ``workspace``.
+  ``workspace``, ``aws_conn_id``, ``artifact_buckets``.
 
 Each field is checked by its validator in :mod:`~.connection_fields`.
 """
@@ -52,6 +52,7 @@ from airflow_mlflow_registry.hooks.client.connection_fields import (
     check_store_uri,
     optional_path,
     optional_str,
+    parse_artifact_buckets,
     parse_bool,
     parse_bounded_int,
     parse_timeout,
@@ -114,6 +115,11 @@ class MlflowConnectionConfig:
     #: The MLflow workspace (``mlflow server --enable-workspaces``) every request of this
     #: connection is sent to; None: the server's default workspace.
     workspace: str | None = None
+    #: The Airflow AWS connection whose identity reads and writes the server's S3 artifact
+    #: store (``artifact_buckets``) for this connection; None: no S3 identity of its own.
+    aws_conn_id: str | None = None
+    #: The S3 buckets of the server's artifact store, reached with ``aws_conn_id``'s identity.
+    artifact_buckets: tuple[str, ...] = ()
 
     @property
     def display_tracking_uri(self) -> str:
@@ -248,6 +254,9 @@ class MlflowConnectionConfig:
         if registry_uri:
             check_store_uri(conn_id, "registry_uri", registry_uri)
         workspace = parse_workspace(conn_id, extra.get("workspace"), tracking_uri)
+        aws_conn_id = optional_str(extra.get("aws_conn_id"))
+        artifact_buckets = parse_artifact_buckets(conn_id, extra.get("artifact_buckets"))
+        _check_artifact_store(conn_id, tracking_uri, aws_conn_id, artifact_buckets)
 
         return cls(
             conn_id=conn_id,
@@ -279,4 +288,35 @@ class MlflowConnectionConfig:
                 " (at least the number of threads sharing one hook)",
             ),
             workspace=workspace,
+            aws_conn_id=aws_conn_id,
+            artifact_buckets=artifact_buckets,
+        )
+
+
+def _check_artifact_store(
+    conn_id: str, tracking_uri: str, aws_conn_id: str | None, artifact_buckets: tuple[str, ...]
+) -> None:
+    """Extras ``aws_conn_id`` and ``artifact_buckets`` go together, with an MLflow server.
+
+    :raises MlflowConnectionConfigError: naming the missing or misplaced extra.
+    """
+    if not aws_conn_id and not artifact_buckets:
+        return
+    if uri_scheme(tracking_uri) not in REST_SCHEMES:
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: extras 'aws_conn_id' and 'artifact_buckets' are for an "
+            "MLflow tracking server whose artifact store is in S3 (an http or https Tracking "
+            "URI); remove them, or point Tracking URI at the server."
+        )
+    if not artifact_buckets:
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: extra 'aws_conn_id' is set but 'artifact_buckets' is "
+            "empty; set it to the S3 bucket(s) of the server's artifact store (the bucket of "
+            "its --default-artifact-root), e.g. mlflow-artifacts."
+        )
+    if not aws_conn_id:
+        raise MlflowConnectionConfigError(
+            f"Connection {conn_id!r}: extra 'artifact_buckets' is set but 'aws_conn_id' is "
+            "empty; set it to the Airflow AWS connection whose identity reads and writes "
+            "those buckets, or clear 'artifact_buckets'."
         )

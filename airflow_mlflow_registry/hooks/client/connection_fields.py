@@ -60,7 +60,12 @@ EXTRA_FIELDS = (
     "max_retries",
     "pool_size",
     "workspace",
+    "aws_conn_id",
+    "artifact_buckets",
 )
+#: S3's rule for bucket names: 3 to 63 lower-case letters, digits, dots and hyphens, starting
+#: and ending with a letter or digit.
+S3_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 def uri_scheme(uri: str) -> str:
@@ -194,6 +199,27 @@ def parse_workspace(conn_id: str, value: Any, tracking_uri: str) -> str | None:
             f"{workspace!r}."
         )
     return workspace
+
+
+def parse_artifact_buckets(conn_id: str, value: Any) -> tuple[str, ...]:
+    """Extra ``artifact_buckets``: the S3 buckets of the server's artifact store, as a list or
+    a comma-separated string; empty when unset.
+
+    :raises MlflowConnectionConfigError: for a name S3 would refuse (``s3://`` or a path
+        included, upper-case letters, ...).
+    """
+    if value is None or value == "":
+        return ()
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    buckets = tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+    for bucket in buckets:
+        if not S3_BUCKET_NAME.fullmatch(bucket):
+            raise MlflowConnectionConfigError(
+                f"Connection {conn_id!r}: extra 'artifact_buckets' must name S3 buckets, "
+                "comma-separated, without s3:// or a path (e.g. mlflow-artifacts,models-eu); "
+                f"got {bucket!r}."
+            )
+    return buckets
 
 
 def parse_bool(conn_id: str, field_name: str, value: Any) -> bool:

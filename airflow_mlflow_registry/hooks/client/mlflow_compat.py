@@ -31,7 +31,9 @@ Differences handled (read in the sources of mlflow-skinny 3.0.0, 3.1.0, 3.4.0, 3
   before each request. The bound stores skip it: each connection's transport names its own
   workspace (:mod:`~airflow_mlflow_registry.hooks.client.server_compat`).
 - ``ArtifactRepository.__init__`` and ``get_artifact_repository`` take the tracking URI from a
-  release after 3.1 on (3.0 and 3.1 take only the artifact URI).
+  release after 3.1 on (3.0 and 3.1 take only the artifact URI); so does
+  ``S3ArtifactRepository.__init__``, whose every request goes through its ``_get_s3_client``
+  method in all of them (the binding to a connection's AWS identity overrides it).
 - Registry webhooks (``MlflowClient.create_webhook``, ``list_webhooks``, ``delete_webhook``,
   ``test_webhook``) exist in clients from 3.3 on; :func:`supports_webhooks` tells.
 - Not a difference but an internal relied on: ``http_request`` sends through a
@@ -88,6 +90,7 @@ BINDING_INTERNALS: tuple[tuple[str, str], ...] = (
     ("mlflow.store.model_registry.rest_store", "RestStore._get_all_endpoints_from_method"),
     ("mlflow.store.artifact.artifact_repo", "ArtifactRepository"),
     ("mlflow.store.artifact.artifact_repository_registry", "get_artifact_repository"),
+    ("mlflow.store.artifact.s3_artifact_repo", "S3ArtifactRepository._get_s3_client"),
     ("mlflow.store.artifact.utils.models", "_parse_model_uri"),
     ("mlflow.store.artifact.utils.models", "get_model_name_and_version"),
     ("mlflow.utils.rest_utils", "http_request"),
@@ -313,11 +316,16 @@ def _endpoints(
     return [(endpoint or default_endpoint, method)]
 
 
-def artifact_repository_init_kwargs(tracking_uri: str | None) -> dict[str, Any]:
-    """Keyword arguments for ``ArtifactRepository.__init__`` beyond the artifact URI."""
-    from mlflow.store.artifact.artifact_repo import ArtifactRepository
+def artifact_repository_init_kwargs(
+    tracking_uri: str | None, repository_class: type | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for ``repository_class.__init__`` (default ``ArtifactRepository``)
+    beyond the artifact URI."""
+    if repository_class is None:
+        from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
-    if "tracking_uri" in inspect.signature(ArtifactRepository.__init__).parameters:
+        repository_class = ArtifactRepository
+    if "tracking_uri" in inspect.signature(repository_class).parameters:
         return {"tracking_uri": tracking_uri}
     return {}
 

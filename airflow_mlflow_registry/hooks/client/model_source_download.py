@@ -29,10 +29,12 @@ A source resolves to an artifact location:
 
 A location in the artifact store the connection's tracking server proxies
 (``mlflow-artifacts:/...``, ``mlflow server --serve-artifacts``) is downloaded with the
-connection's credentials. Any other location (``s3://``, ``gs://``, ``wasbs://``, ``dbfs:/``,
-``file://``, a local path, another host's ``mlflow-artifacts://`` or ``http(s)://`` URL) would
-be read with the worker's own identity: its cloud credentials, file system and network
-position, which whoever registered the version may not have. Such a location is refused with
+connection's credentials; one in a bucket of its direct-access S3 store (extras
+``aws_conn_id`` and ``artifact_buckets``) with its AWS connection's identity. Any other
+location (``s3://`` elsewhere, ``gs://``, ``wasbs://``, ``dbfs:/``, ``file://``, a local path,
+another host's ``mlflow-artifacts://`` or ``http(s)://`` URL) would be read with the worker's
+own identity: its cloud credentials, file system and network position, which whoever
+registered the version may not have. Such a location is refused with
 :class:`~airflow_mlflow_registry.exceptions.AmbientSourceRefusedError` unless the caller allows
 ambient credentials.
 
@@ -48,11 +50,7 @@ from typing import TYPE_CHECKING
 from mlflow.store.artifact.utils.models import _parse_model_uri, get_model_name_and_version
 
 from airflow_mlflow_registry.exceptions import AmbientSourceRefusedError, MlflowRegistryError
-from airflow_mlflow_registry.hooks.client.artifact_binding import (
-    BoundTrackingServiceClient,
-    artifact_repository,
-    proxied_artifact_root,
-)
+from airflow_mlflow_registry.hooks.client.artifact_binding import BoundTrackingServiceClient
 from airflow_mlflow_registry.utils.redaction import display_uri
 
 if TYPE_CHECKING:
@@ -123,29 +121,27 @@ def download_model_source(
     given (bound) clients; return their local directory (with ``allow_ambient_credentials``,
     a local directory ``source`` is returned itself).
 
-    :raises AmbientSourceRefusedError: when ``source`` is not served by the clients' tracking
-        server and ``allow_ambient_credentials`` is false; nothing was read then.
+    :raises AmbientSourceRefusedError: when ``source`` is neither served by the clients'
+        tracking server nor in the connection's ``artifact_buckets`` and
+        ``allow_ambient_credentials`` is false; nothing was read then.
     :raises MlflowException: when resolving ``source`` fails (see
         :func:`resolve_model_source`).
     :raises Exception: what the artifact repository raises when a download fails.
     """
-    tracking_uri = tracking_client.tracking_uri
     if os.path.isdir(source) and allow_ambient_credentials:
         return source
     location = resolve_model_source(tracking_client, registry_client, source)
-    if proxied_artifact_root(location.artifact_uri, tracking_uri) is None and not (
-        allow_ambient_credentials
-    ):
+    access = tracking_client.artifact_access
+    if not access.serves(location.artifact_uri) and not allow_ambient_credentials:
         raise AmbientSourceRefusedError(
             f"The model files of {display_uri(source)} are at "
-            f"{display_uri(location.artifact_uri)}, which the tracking server does not serve "
-            "through its proxied artifact store: reading them would use this worker's own "
-            "credentials and file system, not the connection's. No file was read. Set "
-            "allow_ambient_credentials=True to read such sources with the worker's identity."
+            f"{display_uri(location.artifact_uri)}, which is neither the tracking server's "
+            "proxied artifact store nor a bucket of the connection's 'artifact_buckets': "
+            "reading them would use this worker's own credentials and file system, not the "
+            "connection's. No file was read. Set allow_ambient_credentials=True to read such "
+            "sources with the worker's identity."
         )
-    repository = artifact_repository(
-        location.artifact_uri, tracking_uri, tracking_client.artifact_transport
-    )
+    repository = access.repository(location.artifact_uri, allow_ambient_credentials=True)
     local_dir: str = repository.download_artifacts(location.path, download_dir)
     return local_dir
 
