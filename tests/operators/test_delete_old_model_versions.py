@@ -311,7 +311,8 @@ def test_alias_moved_onto_an_expired_version_while_retention_runs_keeps_version_
 def on_the_second_call(action: Callable[[], None]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """A ``rewrite_json`` callback that runs ``action`` when the second matching reply passes
     (the first read of the model's aliases is the search's; the second, the check before the
-    first delete) and leaves every reply unchanged."""
+    first delete, with ``keep_alias_holders=0``: no read of the ledger) and leaves every reply
+    unchanged."""
     calls = itertools.count(1)
 
     def rewrite(body: dict[str, Any]) -> dict[str, Any]:
@@ -335,7 +336,9 @@ def test_refused_delete_is_sent_again_only_after_a_fresh_check_of_the_aliases(
     )
     fault_proxy.add_fault("GET", ALIASES, "rewrite_json", times=2, rewrite=move)
     fault_proxy.add_fault("DELETE", DELETE, "503_before_forward", body_contains='"version": "1"')
-    record = proxied_hook.delete_expired_versions(model, RetentionRule.of(keep_latest=1))
+    record = proxied_hook.delete_expired_versions(
+        model, RetentionRule.of(keep_latest=1, keep_alias_holders=0)
+    )
     assert fault_proxy.faults_injected == 3
     assert deleted(record) == [2]
     assert record["protected"] == [{"version": "1", "reason": "alias 'champion'"}]
@@ -360,7 +363,9 @@ def test_alias_moved_between_the_check_and_the_delete_is_lost_and_reported(
     )
     fault_proxy.add_fault("GET", ALIASES, "rewrite_json", times=2, rewrite=move)
     with caplog.at_level("ERROR", logger="airflow_mlflow_registry.retention"):
-        record = proxied_hook.delete_expired_versions(model, RetentionRule.of(keep_latest=1))
+        record = proxied_hook.delete_expired_versions(
+            model, RetentionRule.of(keep_latest=1, keep_alias_holders=0)
+        )
     assert deleted(record) == [1, 2]
     assert record["aliases_vanished"] == [
         {"alias": "production", "pointed_at": "3", "while_deleting": "1"}
