@@ -71,7 +71,7 @@ class RollbackOutcome:
     move."""
 
     target: ModelVersion
-    previous_version: str
+    previous_version: str | None
     steps: int | None
     entry: LedgerEntry
 
@@ -164,13 +164,13 @@ def rollback_alias(
         version = _ready_version(registry, model_name, alias, str(last.to_version))
         steps_back = last.why.get("steps", "")
         back_done = int(steps_back) if steps_back.isdigit() else None
-        return RollbackOutcome(version, str(last.from_version), back_done, last)
-    current = str(state.holder)
+        return RollbackOutcome(version, last.from_version, back_done, last)
+    current = state.holder
     target, back = _target(history, current, to_version, steps)
     version = _ready_version(registry, model_name, alias, target)
     why = {
         "reason": reason,
-        "rolled_back_from": current,
+        "rolled_back_from": current or "(none)",
         "steps": "none" if back is None else str(back),
     }
     try:
@@ -253,7 +253,7 @@ def _last_trusted(history: AliasHistory) -> LedgerEntry:
 
 
 def _target(
-    history: AliasHistory, current: str, to_version: str | None, steps: int | None
+    history: AliasHistory, current: str | None, to_version: str | None, steps: int | None
 ) -> tuple[str, int | None]:
     """The version to roll back to and how many holders back it is (None: never held)."""
     holders = history.holders()
@@ -302,9 +302,10 @@ def _ready_version(
         if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
             raise _refused(
                 "the target must exist",
-                f"version {version} of model {model_name!r} was deleted; alias {alias!r} "
-                "stays where it is. Choose another version with --to / to_version (retention "
-                "keeps the last keep_alias_holders holders of each alias).",
+                f"version {version} of model {model_name!r} does not exist (deleted, or never "
+                f"registered); alias {alias!r} stays where it is. Choose another version with "
+                "--to / to_version (retention keeps the last keep_alias_holders holders of "
+                "each alias).",
             ) from None
         raise registry.request_error(
             f"Reading model {model_name!r} version {version}", exc

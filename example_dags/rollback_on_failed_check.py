@@ -16,14 +16,17 @@
 """Promote ``challenger`` to ``champion``, check the new champion, and roll back when the check
 fails.
 
-``promote`` points ``champion`` at the version ``challenger`` points at; the move is recorded
-in the model's alias ledger. ``post_promotion_check`` then checks the new champion: here, the
-``smoke_accuracy`` metric of its source run must reach the ``min_smoke_accuracy`` param (put
-your own canary, shadow-traffic or data check in its place). When the check fails,
+``promote`` points ``champion`` at the version ``challenger`` points at (set by
+``champion_if_better``); the move is recorded in the model's alias ledger.
+``post_promotion_check`` then checks the new champion: here, the ``accuracy`` its source run
+logged must reach the ``min_accuracy`` param (put your own canary, shadow-traffic or data check
+in its place); trigger it with ``{"min_accuracy": 0.999}`` to see a rollback. When the check fails,
 ``rollback`` (trigger rule ``one_failed``) points ``champion`` back at the version this run's
 promotion replaced, after checking that ``champion`` is still where the ledger's last verified
 entry says, and records the rollback with its reason. When the check passes, ``rollback`` is
-skipped. ``airflow-mlflow-registry aliases history <model> champion`` shows both moves.
+skipped. ``airflow-mlflow-registry aliases history <model> champion`` shows both moves. When
+the promotion moved nothing (``challenger`` was already ``champion``), there is nothing to roll
+back, and ``rollback`` fails naming that rule.
 
 Set the Airflow variable ``mlflow_registry_signing_secret`` (32+ random characters) once
 before the first run: a rollback trusts only ledger entries signed with it.
@@ -49,7 +52,7 @@ MODEL_NAME = "iris-classifier"
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    params={"model_name": MODEL_NAME, "min_smoke_accuracy": 0.9},
+    params={"model_name": MODEL_NAME, "min_accuracy": 0.9},
     tags=["mlflow", "example"],
     doc_md=__doc__,
 )
@@ -65,12 +68,12 @@ def rollback_on_failed_check() -> None:
     def post_promotion_check(promotion: dict[str, str], params: dict[str, object]) -> None:
         hook = MlflowRegistryHook()
         version = hook.get_model_version_entity(promotion["model_name"], promotion["version"])
-        accuracy = hook.source_run_metric(version, "smoke_accuracy")
-        wanted = float(params["min_smoke_accuracy"])  # type: ignore[arg-type]
+        accuracy = hook.source_run_metric(version, "accuracy")
+        wanted = float(params["min_accuracy"])  # type: ignore[arg-type]
         if accuracy is None or accuracy < wanted:
             raise RuntimeError(
                 f"Version {promotion['version']} of {promotion['model_name']!r} failed its "
-                f"post-promotion check: smoke_accuracy {accuracy} < {wanted}."
+                f"post-promotion check: accuracy {accuracy} < {wanted}."
             )
 
     rollback = RollbackModelVersionAliasOperator(

@@ -42,13 +42,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 DAG_ID = "rollback_on_failed_check"
 
 
-def seeded(client: MlflowClient, challenger_smoke_accuracy: float) -> tuple[str, str, str]:
+def seeded(client: MlflowClient, challenger_accuracy: float) -> tuple[str, str, str]:
     """A model whose ``champion`` (version 1) passes the check and whose ``challenger``
-    (version 2) has ``challenger_smoke_accuracy``; both aliases set with a plain client."""
+    (version 2) has ``challenger_accuracy``; both aliases set with a plain client."""
     model = unique("rollback-example")
-    champion = add_version(client, model, {"smoke_accuracy": 0.97}, aliases=["champion"])
+    champion = add_version(client, model, {"accuracy": 0.97}, aliases=["champion"])
     challenger = add_version(
-        client, model, {"smoke_accuracy": challenger_smoke_accuracy}, aliases=["challenger"]
+        client, model, {"accuracy": challenger_accuracy}, aliases=["challenger"]
     )
     return model, champion, challenger
 
@@ -58,8 +58,8 @@ def test_a_failed_check_rolls_champion_back_and_the_ledger_shows_both_moves(
 ) -> None:
     client = mlflow_server.client()
     airflow_deployment.add_dag(REPO_ROOT / "example_dags" / f"{DAG_ID}.py", DAG_ID)
-    failing, previous, promoted = seeded(client, challenger_smoke_accuracy=0.5)
-    passing, _, good = seeded(client, challenger_smoke_accuracy=0.95)
+    failing, previous, promoted = seeded(client, challenger_accuracy=0.5)
+    passing, _, good = seeded(client, challenger_accuracy=0.95)
     failing_run = airflow_deployment.trigger(DAG_ID, unique("fails"), {"model_name": failing})
     passing_run = airflow_deployment.trigger(DAG_ID, unique("passes"), {"model_name": passing})
     for run_id in (failing_run, passing_run):
