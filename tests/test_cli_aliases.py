@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from tests.support.airflow_env import SIGNING_SECRET
-from tests.support.cli import run_cli_in_process
+from tests.support.cli import run_cli, run_cli_in_process
 from tests.support.ledger import forge_entry
 from tests.support.model_versions import add_version, unique
 
@@ -129,3 +129,37 @@ def test_rollback_moves_back_and_records_the_cli_user_or_is_refused_without_the_
     assert entry["by"].startswith("cli:")
     assert default_registry.get_model_version_by_alias(model, "champion").version == "1"
     assert again_refused.code == 1 and "rule: the target must be a holder" in again_refused.stderr
+
+
+def test_the_console_script_reads_the_secret_from_its_environment_and_rolls_back(
+    cli_env: dict[str, str], default_registry: MlflowClient
+) -> None:
+    """A real process of the command line, its connection from ``AIRFLOW_CONN_*`` (standalone
+    mode): the signing secret comes from ``AIRFLOW_VAR_MLFLOW_REGISTRY_SIGNING_SECRET``, the
+    history verifies and the rollback lands, and the secret is printed nowhere."""
+    model = unique("cli-process")
+    for _ in range(2):
+        add_version(default_registry, model)
+    hook = MlflowRegistryHook()
+    hook.set_model_version_alias(model, "champion", "1")
+    hook.set_model_version_alias(model, "champion", "2")
+    source = default_registry.get_model_version(model, "1").source
+    (rolled,) = run_cli(cli_env, ["aliases", "rollback", model, "champion", "--json"])
+    history, registered = run_cli(
+        cli_env,
+        ["aliases", "history", model, "champion", "--json"],
+        ["register-version", model, "--model-uri", source, "--alias", "staging", "--json"],
+    )  # fmt: skip
+    for result in (rolled, history, registered):
+        assert result.code == 0, result
+        assert SIGNING_SECRET not in result.stdout + result.stderr
+    assert rolled.json()["version"] == "1"
+    # A registration that moves an alias signs its entry too; stdout stays JSON.
+    assert registered.json()["aliases"] == ["staging"]
+    report = history.json()
+    assert report["verifiable"] is True
+    assert [(e["kind"], e["status"]) for e in report["entries"]] == [
+        ("set_alias", "verified"),
+        ("set_alias", "verified"),
+        ("rollback", "verified"),
+    ]

@@ -44,6 +44,15 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def reads_airflow_variables(args: argparse.Namespace) -> bool:
+    """Whether the command reads the signing secret (an Airflow variable, so it imports
+    Airflow): the alias commands, and a registration or backfill that moves aliases (their
+    ledger entries are signed)."""
+    if args.command == "aliases":
+        return True
+    return args.command in ("register-version", "backfill") and bool(args.alias)
+
+
 def run_register_version(registry: RegistryCalls, args: argparse.Namespace) -> int:
     """``register-version``: one new version, or with ``--idempotency-key`` the one version of
     that key and source (``lineage=None``: outside a task there is no other key)."""
