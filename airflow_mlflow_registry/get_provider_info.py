@@ -150,6 +150,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_mlflow_registry.operators.copy_model_version",
                     "airflow_mlflow_registry.operators.delete_old_model_versions",
                     "airflow_mlflow_registry.operators.register_model_version",
+                    "airflow_mlflow_registry.operators.rollback_model_version_alias",
                     "airflow_mlflow_registry.operators.set_model_version_alias",
                 ],
             }

@@ -27,7 +27,10 @@ and leaves the others alone. Registration states:
 - a ``FAILED_REGISTRATION`` version is not counted and is deleted when the rule lets it go
   (``older_than`` still keeps a young one).
 
-A version the rule lets go is also kept when an alias points at it.
+A version the rule lets go is also kept when an alias points at it, and when it is one of
+the last ``keep_alias_holders`` (default 3) versions an alias held by the verified alias ledger
+(:func:`~airflow_mlflow_registry.alias_rollback.recent_holders`), so that a rollback target
+survives; entries that do not verify protect nothing.
 
 .. seealso:: :doc:`/howto/retention`
 """
@@ -46,6 +49,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
 READY = "READY"
+#: How many of the last holders of each alias retention keeps by default.
+DEFAULT_KEEP_ALIAS_HOLDERS = 3
 FAILED = "FAILED_REGISTRATION"
 _ISO_DURATION = re.compile(
     r"P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
@@ -101,6 +106,15 @@ def parse_duration(value: Any, argument: str = "older_than") -> timedelta | None
     return duration
 
 
+def _keep_alias_holders(value: Any) -> int:
+    """``value`` as a count of holders to keep (None: the default).
+
+    :raises ValueError: naming ``keep_alias_holders`` and the fix.
+    """
+    count = parse_keep_latest(value, "keep_alias_holders")
+    return DEFAULT_KEEP_ALIAS_HOLDERS if count is None else count
+
+
 def _timedelta(**amounts: float) -> timedelta | None:
     """``timedelta(**amounts)``, or None when it exceeds what a ``timedelta`` holds (about
     2.7 million years)."""
@@ -141,12 +155,18 @@ class RetentionRule:
     keep_latest: int | None = None
     older_than: timedelta | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    keep_alias_holders: int = DEFAULT_KEEP_ALIAS_HOLDERS
 
     @classmethod
     def of(
-        cls, *, keep_latest: Any = None, older_than: Any = None, tags: Any = None
+        cls,
+        *,
+        keep_latest: Any = None,
+        older_than: Any = None,
+        tags: Any = None,
+        keep_alias_holders: Any = DEFAULT_KEEP_ALIAS_HOLDERS,
     ) -> RetentionRule:
-        """A checked rule.
+        """A checked rule (``keep_alias_holders``: see the module docstring; 0 keeps none).
 
         :raises ValueError: naming the argument: a negative or non-numeric ``keep_latest``, a
             ``older_than`` that is not a positive duration, neither of them given, or ``tags``
@@ -157,6 +177,7 @@ class RetentionRule:
             keep_latest=parse_keep_latest(keep_latest),
             older_than=parse_duration(older_than),
             tags=check_search_tags(tags, "tags"),
+            keep_alias_holders=_keep_alias_holders(keep_alias_holders),
         )
         check_rule_given(rule.keep_latest, rule.older_than)
         return rule
@@ -173,6 +194,7 @@ class RetentionRule:
                 None if self.older_than is None else self.older_than.total_seconds()
             ),
             "tags": dict(self.tags),
+            "keep_alias_holders": self.keep_alias_holders,
         }
 
 
@@ -187,11 +209,15 @@ class RetentionPlan:
 
 
 def plan_retention(
-    versions_newest_first: Iterable[Mapping[str, Any]], rule: RetentionRule, now: datetime
+    versions_newest_first: Iterable[Mapping[str, Any]],
+    rule: RetentionRule,
+    now: datetime,
+    recent_holders: Mapping[str, Iterable[str]] | None = None,
 ) -> RetentionPlan:
     """Apply ``rule`` to version records (the hook's record dicts: ``version``,
     ``registered_at``, ``aliases``, ``status``, ...), given highest version first, as of
-    ``now``: only READY versions count toward ``keep_latest``. No requests.
+    ``now``: only READY versions count toward ``keep_latest``; a version in
+    ``recent_holders`` (version to the aliases it recently held) is kept. No requests.
     """
     cutoff = rule.cutoff(now)
     expired: list[dict[str, Any]] = []
@@ -207,6 +233,9 @@ def plan_retention(
         if cutoff is not None and datetime.fromisoformat(record["registered_at"]) >= cutoff:
             continue
         reason = keep_reason(record["status"], record.get("aliases") or [])
+        held = sorted((recent_holders or {}).get(record["version"], []))
+        if reason is None and held:
+            reason = "recent holder of alias " + ", ".join(repr(name) for name in held)
         if reason is not None:
             protected.append({"version": record["version"], "reason": reason})
         else:

@@ -50,6 +50,7 @@ from airflow_mlflow_registry.cli.commands import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    reads_airflow_variables,
 )
 from airflow_mlflow_registry.cli.connection import connect
 from airflow_mlflow_registry.cli.output import print_error
@@ -68,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     registry: RegistryCalls | None = None
     try:
         registry = connect(args.conn_id, args.workspace)
+        if reads_airflow_variables(args):
+            # Airflow sends logs to stdout from its import on: import it before ours replace
+            # them, so that --json output stays JSON.
+            import airflow.sdk  # noqa: F401
         _configure_logging(args.debug, registry.redact)
         # Resolve and validate the connection first: its errors are usage errors (exit 2),
         # which the commands would report as failed requests.

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from airflow_mlflow_registry import __version__
 from airflow_mlflow_registry.cli.commands import (
     EXIT_USAGE,
+    run_aliases_history,
+    run_aliases_rollback,
     run_backfill,
     run_get_version,
     run_list_versions,
@@ -259,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"registrations sent at the same time, 1 to {MAX_CONCURRENCY} (default: "
         f"{DEFAULT_CONCURRENCY}); each run is still registered once",
     )
+    _add_alias_commands(commands, command)
     webhooks = commands.add_parser(
         "webhooks",
         help="Manage the MLflow webhooks that push registry changes to Airflow's api-server.",
@@ -293,6 +296,50 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("webhook_id", metavar="WEBHOOK_ID")
     test.add_argument("--event", metavar="EVENT", help="event to send (default: its first)")
     return parser
+
+
+def _add_alias_commands(
+    commands: argparse._SubParsersAction[Any], command: Callable[..., argparse.ArgumentParser]
+) -> None:
+    """``aliases history`` and ``aliases rollback``."""
+    aliases = commands.add_parser(
+        "aliases",
+        help="Show an alias ledger, or roll an alias back by it.",
+        description="The alias ledger: every move of a model's aliases, signed with Airflow's "
+        "key (the Airflow variable mlflow_registry_signing_secret).",
+    )
+    actions = aliases.add_subparsers(dest="aliases_command", required=True, metavar="ACTION")
+    history = command(
+        "history",
+        "Every move of the model's aliases (or of ALIAS), oldest first, each with its signature "
+        "status; entries that do not verify are flagged.",
+        run_aliases_history,
+        actions,
+    )
+    history.add_argument("name", metavar="MODEL", help="registered model name")
+    history.add_argument("alias", metavar="ALIAS", nargs="?", help="only this alias")
+    rollback = command(
+        "rollback",
+        "Point ALIAS back at the version it held before, by the verified ledger (needs the "
+        "signing secret); the move is recorded.",
+        run_aliases_rollback,
+        actions,
+    )
+    rollback.add_argument("name", metavar="MODEL", help="registered model name")
+    rollback.add_argument("alias", metavar="ALIAS", help="alias to roll back")
+    target = rollback.add_mutually_exclusive_group()
+    target.add_argument(
+        "--to", metavar="VERSION", help="this version (any READY one; recorded as such)"
+    )
+    target.add_argument(
+        "--steps",
+        type=positive_int,
+        metavar="N",
+        help="N holders back on the verified ledger (default: 1, the previous holder)",
+    )
+    rollback.add_argument(
+        "--reason", default="", help="why, recorded in the ledger entry (e.g. a ticket)"
+    )
 
 
 def _add_connection_options(parser: argparse.ArgumentParser, *, suppress_defaults: bool) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.cli.output import (
+    print_alias_history,
     print_backfill_summary,
     print_error,
     print_json,
@@ -41,6 +42,15 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+def reads_airflow_variables(args: argparse.Namespace) -> bool:
+    """Whether the command reads the signing secret (an Airflow variable, so it imports
+    Airflow): the alias commands, and a registration or backfill that moves aliases (their
+    ledger entries are signed)."""
+    if args.command == "aliases":
+        return True
+    return args.command in ("register-version", "backfill") and bool(args.alias)
 
 
 def run_register_version(registry: RegistryCalls, args: argparse.Namespace) -> int:
@@ -214,4 +224,48 @@ def run_webhooks_test(registry: RegistryCalls, args: argparse.Namespace) -> int:
             f"{result['error_message'] or 'HTTP ' + str(result['response_status'])}"
         )
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def run_aliases_history(registry: RegistryCalls, args: argparse.Namespace) -> int:
+    """``aliases history``: every ledger entry of the model (or of one alias), oldest first,
+    with its signature status. Without the signing secret nothing can be verified: every entry
+    is shown unsigned, and the output says so."""
+    from airflow_mlflow_registry.alias_ledger import ledger_signer
+    from airflow_mlflow_registry.hooks.aliases import read_ledger
+
+    signer = ledger_signer()
+    entries = [
+        entry
+        for entry in read_ledger(registry, args.name, signer)
+        if args.alias is None or entry.alias == args.alias
+    ]
+    if args.json:
+        print_json(
+            {
+                "model_name": args.name,
+                "alias": args.alias,
+                "verifiable": signer is not None,
+                "entries": [entry.as_dict() for entry in entries],
+            }
+        )
+    else:
+        print_alias_history(args.name, args.alias, entries, verifiable=signer is not None)
+    return EXIT_OK
+
+
+def run_aliases_rollback(registry: RegistryCalls, args: argparse.Namespace) -> int:
+    """``aliases rollback``: point the alias back at an earlier holder by the trusted ledger
+    (refused, exit 1, when a rule forbids it; the message names the rule)."""
+    from airflow_mlflow_registry.alias_rollback import rollback_alias
+
+    outcome = rollback_alias(
+        registry,
+        args.name,
+        args.alias,
+        to_version=args.to,
+        steps=args.steps,
+        reason=args.reason,
+    )
+    print_record(outcome.as_dict(), args.json)
     return EXIT_OK

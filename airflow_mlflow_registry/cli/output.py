@@ -25,6 +25,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
+    from airflow_mlflow_registry.alias_ledger import LedgerEntry
+
+#: The Airflow variable of the signing secret, as the command line's environment sets it.
+SIGNING_SECRET_ENV = "AIRFLOW_VAR_MLFLOW_REGISTRY_SIGNING_SECRET"
+
 
 def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2))
@@ -101,6 +106,48 @@ def _describe_alias_move(move: dict[str, Any], dry_run: bool) -> str:
     if before == move["version"]:
         return f"Alias {move['alias']!r} already pointed at {where}."
     return f"Alias {move['alias']!r} now points at {where} (before: {was})."
+
+
+def print_alias_history(
+    model_name: str, alias: str | None, entries: Sequence[LedgerEntry], *, verifiable: bool
+) -> None:
+    """The ledger as a table, oldest first; an entry that does not verify is flagged
+    (``!! tampered``) and a closing line counts them: they decide nothing."""
+    from datetime import datetime, timezone
+
+    of = f"alias {alias!r} of model {model_name!r}" if alias else f"model {model_name!r}"
+    if not verifiable:
+        print(
+            f"The signing secret is not set here ({SIGNING_SECRET_ENV}, the Airflow variable "
+            "mlflow_registry_signing_secret): no entry can be verified, every one is shown "
+            "unsigned."
+        )
+    if not entries:
+        print(f"The ledger of {of} has no entries.")
+        return
+    print_table(
+        ("WHEN (UTC)", "ALIAS", "FROM", "TO", "KIND", "BY", "STATUS", "WHY"),
+        [
+            (
+                datetime.fromtimestamp(e.at / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+                e.alias,
+                e.from_version,
+                e.to_version,
+                e.kind,
+                e.by,
+                e.status.value if e.trusted else f"!! {e.status.value}",
+                "; ".join(f"{k}={v}" for k, v in e.why.items()),
+            )
+            for e in entries
+        ],
+    )
+    untrusted = [e for e in entries if not e.trusted]
+    if untrusted:
+        print()
+        print(
+            f"{len(untrusted)} of {len(entries)} entries of {of} do not verify (marked !!): "
+            "they decide nothing (rollback and retention use only verified entries)."
+        )
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -145,8 +145,8 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
 
     @property
     def registry_calls(self) -> RegistryCalls:
-        """This connection's :class:`~.registry_calls.RegistryCalls`, for the modules that
-        take them (the alias ledger's history and rollback)."""
+        """This connection's :class:`~airflow_mlflow_registry.hooks.registry_calls.RegistryCalls`,
+        for the modules that take them (the alias ledger's history and rollback)."""
         return self._registry
 
     def get_conn(self) -> MlflowClient:

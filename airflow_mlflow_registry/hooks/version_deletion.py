@@ -119,7 +119,7 @@ def delete_expired_versions(
     if now.tzinfo is None:
         raise ValueError(f"now must be timezone-aware, got {now!r}.")
     versions = search_model_versions(registry, model_name, tags=rule.tags, page_size=page_size)
-    plan = plan_retention(versions, rule, now)
+    plan = plan_retention(versions, rule, now, _recent_holders(registry, model_name, rule))
     chosen = plan.expired if max_deletions is None else plan.expired[:max_deletions]
     cutoff = rule.cutoff(now)
     record: dict[str, Any] = {
@@ -152,6 +152,20 @@ def delete_expired_versions(
         record["remaining"],
     )
     return record
+
+
+def _recent_holders(
+    registry: RegistryCalls, model_name: str, rule: RetentionRule
+) -> dict[str, list[str]]:
+    """The versions among the last ``rule.keep_alias_holders`` holders of each alias, by the
+    verified ledger (one read of the model; none without the signing secret: then no entry
+    verifies, and a warning says so)."""
+    from airflow_mlflow_registry.alias_ledger import ledger_signer
+    from airflow_mlflow_registry.alias_rollback import protected_holders
+
+    if rule.keep_alias_holders < 1:
+        return {}
+    return protected_holders(registry, model_name, rule.keep_alias_holders, ledger_signer())
 
 
 def _delete(

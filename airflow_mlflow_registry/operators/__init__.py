@@ -26,6 +26,9 @@ from airflow_mlflow_registry.operators.delete_old_model_versions import (
 from airflow_mlflow_registry.operators.register_model_version import (
     RegisterModelVersionOperator,
 )
+from airflow_mlflow_registry.operators.rollback_model_version_alias import (
+    RollbackModelVersionAliasOperator,
+)
 from airflow_mlflow_registry.operators.set_model_version_alias import (
     SetModelVersionAliasOperator,
 )
@@ -35,5 +38,6 @@ __all__ = [
     "CopyModelVersionOperator",
     "DeleteOldModelVersionsOperator",
     "RegisterModelVersionOperator",
+    "RollbackModelVersionAliasOperator",
     "SetModelVersionAliasOperator",
 ]

@@ -22,6 +22,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.retention import (
+    DEFAULT_KEEP_ALIAS_HOLDERS,
     RetentionRule,
     check_max_deletions,
     check_rule_given,
@@ -70,6 +71,8 @@ class DeleteOldModelVersionsOperator(BaseOperator):
     :param tags: only versions carrying every one of these tags (str to str). Templated.
     :param dry_run: delete nothing; report what would be deleted in ``would_delete``.
     :param max_deletions: delete at most this many (the oldest) per run; None for no limit.
+    :param keep_alias_holders: also keep the last this many versions each alias held, by the
+        verified alias ledger (default 3; 0 keeps none), so that a rollback target survives.
     :param mlflow_conn_id: Airflow connection of type ``mlflow`` (default ``mlflow_default``).
     """
 
@@ -85,6 +88,7 @@ class DeleteOldModelVersionsOperator(BaseOperator):
         tags: Mapping[str, Any] | None = None,
         dry_run: bool = False,
         max_deletions: int | None = None,
+        keep_alias_holders: int = DEFAULT_KEEP_ALIAS_HOLDERS,
         mlflow_conn_id: str = MlflowRegistryHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -98,12 +102,16 @@ class DeleteOldModelVersionsOperator(BaseOperator):
         self.tags = check_search_tags(tags, "tags", at_parse=True)
         self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
         self.max_deletions = check_max_deletions(max_deletions)
+        self.keep_alias_holders = parse_keep_latest(keep_alias_holders, "keep_alias_holders")
         self.mlflow_conn_id = mlflow_conn_id
         self.published_record: dict[str, Any] | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         rule = RetentionRule.of(
-            keep_latest=self.keep_latest, older_than=self.older_than, tags=self.tags
+            keep_latest=self.keep_latest,
+            older_than=self.older_than,
+            tags=self.tags,
+            keep_alias_holders=self.keep_alias_holders,
         )
         hook = MlflowRegistryHook(mlflow_conn_id=self.mlflow_conn_id)
         self.published_record = hook.delete_expired_versions(

@@ -92,6 +92,7 @@ def test_shipped_dags_cannot_trigger_each_other_in_a_loop(monkeypatch: pytest.Mo
         "promote_across_registries",
         "on_model_registry_events",
         "approve_and_promote",
+        "rollback_on_failed_check",
     }
     emits = {
         dag_id: {o.uri for task in dag.tasks for o in task.outlets if isinstance(o, Asset)}

@@ -34,6 +34,7 @@ from airflow_mlflow_registry.operators import DeleteOldModelVersionsOperator
 from airflow_mlflow_registry.retention import RetentionRule, parse_duration
 from airflow_mlflow_registry.utils.openlineage_facets import deleted_versions_lineage
 from tests.support.dag_runs import run_dag, task_states, xcom_value
+from tests.support.ledger import forge_entry
 from tests.support.model_versions import add_version, set_version_status, unique
 
 if TYPE_CHECKING:
@@ -101,6 +102,34 @@ def test_keep_latest_deletes_the_oldest_but_never_a_version_an_alias_points_at(
     assert (record["examined"], record["remaining"], record["dry_run"]) == (6, 0, False)
     assert versions_left(default_registry, model) == [2, 5, 6]
     assert default_registry.get_model_version_by_alias(model, "production").version == "2"
+
+
+def test_the_last_holders_of_each_alias_by_the_verified_ledger_are_kept(
+    default_registry: MlflowClient, hook: MlflowRegistryHook
+) -> None:
+    """``champion`` moved 1 -> 2 -> 3 -> 4 through the provider: with the default
+    ``keep_alias_holders`` (3) versions 4 (the holder), 3 and 2 stay, so a rollback two steps
+    back still finds its target. A forged entry naming version 5 as a holder protects nothing,
+    and ``keep_alias_holders=0`` keeps only what an alias points at."""
+    model = model_with_versions(default_registry, 7)
+    for version in ("1", "2", "3", "4"):
+        hook.set_model_version_alias(model, "champion", version)
+    forge_entry(default_registry, model, "champion", "4", "5", at=time.time_ns() // 1_000_000)
+    rule = RetentionRule.of(keep_latest=1)
+    assert rule.keep_alias_holders == 3
+    record = hook.delete_expired_versions(model, rule, dry_run=True)
+    assert deleted(record, "would_delete") == [1, 5, 6]
+    assert record["protected"] == [
+        {"version": "4", "reason": "alias 'champion'"},
+        {"version": "3", "reason": "recent holder of alias 'champion'"},
+        {"version": "2", "reason": "recent holder of alias 'champion'"},
+    ]
+    assert record["rule"]["keep_alias_holders"] == 3
+    none_kept = hook.delete_expired_versions(
+        model, RetentionRule.of(keep_latest=1, keep_alias_holders=0)
+    )
+    assert deleted(none_kept) == [1, 2, 3, 5, 6]
+    assert versions_left(default_registry, model) == [4, 7]
 
 
 def test_dry_run_deletes_nothing_and_lists_what_would_go(
@@ -282,7 +311,8 @@ def test_alias_moved_onto_an_expired_version_while_retention_runs_keeps_version_
 def on_the_second_call(action: Callable[[], None]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """A ``rewrite_json`` callback that runs ``action`` when the second matching reply passes
     (the first read of the model's aliases is the search's; the second, the check before the
-    first delete) and leaves every reply unchanged."""
+    first delete, with ``keep_alias_holders=0``: no read of the ledger) and leaves every reply
+    unchanged."""
     calls = itertools.count(1)
 
     def rewrite(body: dict[str, Any]) -> dict[str, Any]:
@@ -306,7 +336,9 @@ def test_refused_delete_is_sent_again_only_after_a_fresh_check_of_the_aliases(
     )
     fault_proxy.add_fault("GET", ALIASES, "rewrite_json", times=2, rewrite=move)
     fault_proxy.add_fault("DELETE", DELETE, "503_before_forward", body_contains='"version": "1"')
-    record = proxied_hook.delete_expired_versions(model, RetentionRule.of(keep_latest=1))
+    record = proxied_hook.delete_expired_versions(
+        model, RetentionRule.of(keep_latest=1, keep_alias_holders=0)
+    )
     assert fault_proxy.faults_injected == 3
     assert deleted(record) == [2]
     assert record["protected"] == [{"version": "1", "reason": "alias 'champion'"}]
@@ -331,7 +363,9 @@ def test_alias_moved_between_the_check_and_the_delete_is_lost_and_reported(
     )
     fault_proxy.add_fault("GET", ALIASES, "rewrite_json", times=2, rewrite=move)
     with caplog.at_level("ERROR", logger="airflow_mlflow_registry.retention"):
-        record = proxied_hook.delete_expired_versions(model, RetentionRule.of(keep_latest=1))
+        record = proxied_hook.delete_expired_versions(
+            model, RetentionRule.of(keep_latest=1, keep_alias_holders=0)
+        )
     assert deleted(record) == [1, 2]
     assert record["aliases_vanished"] == [
         {"alias": "production", "pointed_at": "3", "while_deleting": "1"}
@@ -351,10 +385,11 @@ def test_requests_are_paged_searches_and_two_per_deletion_never_one_per_version(
     assert deleted(record) == [1, 2]
     paths = [path.split("?")[0] for _, path in fault_proxy.requests_seen]
     assert paths.count("/api/2.0/mlflow/model-versions/search") == math.ceil(7 / 3)
-    # The aliases are read with the search, before each deletion and once after the last.
-    assert paths.count("/api/2.0/mlflow/registered-models/get") == 1 + 2 + 1
+    # The aliases are read with the search, the ledger once (for the recent holders of each
+    # alias), the aliases again before each deletion and once after the last.
+    assert paths.count("/api/2.0/mlflow/registered-models/get") == 1 + 1 + 2 + 1
     assert paths.count("/api/2.0/mlflow/model-versions/delete") == 2
-    assert len(paths) == 3 + 1 + 2 * 2 + 1
+    assert len(paths) == 3 + 1 + 1 + 2 * 2 + 1
 
 
 # ------------------------------------------------------------------------- bad input
