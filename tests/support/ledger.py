@@ -34,16 +34,21 @@ def forge_entry(
     to_version: str,
     at: int,
     by: str = "alice",
+    suffix: str = "forged00",
 ) -> str:
-    """Write a ledger tag for a move of ``alias`` that never happened, carrying the signature
-    of the model's first signed entry (copied over, as a forger would); return its tag key."""
+    """Write a ledger tag ``<at>.<suffix>`` for a move of ``alias`` that never happened,
+    carrying the signature of the model's first signed entry (copied over, as a forger would;
+    a made-up one when there is none); return its tag key."""
     tags = client.get_registered_model(model_name).tags
     signature = next(
-        json.loads(value)["sig"]
-        for key, value in sorted(tags.items())
-        if key.startswith(LEDGER_TAG_PREFIX) and "sig" in json.loads(value)
+        (
+            json.loads(value)["sig"]
+            for key, value in sorted(tags.items())
+            if key.startswith(LEDGER_TAG_PREFIX) and "sig" in json.loads(value)
+        ),
+        "v1:000000000000:" + "0" * 64,
     )
-    key = f"{LEDGER_TAG_PREFIX}{at:013d}.forged00"
+    key = f"{LEDGER_TAG_PREFIX}{at:013d}.{suffix}"
     record = {
         "alias": alias, "from": from_version, "to": to_version, "at": at, "by": by,
         "kind": "set_alias", "why": {}, "sig": signature,

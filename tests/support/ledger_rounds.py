@@ -42,16 +42,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.alias_ledger import LEDGER_TAG_PREFIX, MoveKind
+from airflow_mlflow_registry.alias_ledger import MoveKind
+from airflow_mlflow_registry.alias_rollback import rollback_alias
 from airflow_mlflow_registry.exceptions import MlflowRegistryError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
-from airflow_mlflow_registry.hooks.aliases import (
-    MoveReason,
-    move_alias,
-    observe_alias,
-    read_alias_state,
-)
+from airflow_mlflow_registry.hooks.aliases import MoveReason, move_alias, observe_alias
 from airflow_mlflow_registry.utils.signing import RecordSigner
+from tests.support.ledger import forge_entry
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -139,7 +136,7 @@ def run_rounds(plan: RoundPlan, worker: str) -> RoundLog:
                 elif action == "outside":
                     outside_move(plain, registry, plan.model, alias, version, signer, log)
                 elif action == "forge":
-                    log.forged_keys.append(forge_entry(plain, plan.model, rng))
+                    log.forged_keys.append(forge_random_entry(plain, plan.model, rng))
                 else:
                     delete_unheld_version(plain, plan.model, rng, log)
             except MlflowRegistryError as exc:
@@ -151,29 +148,12 @@ def run_rounds(plan: RoundPlan, worker: str) -> RoundLog:
 
 
 def roll_back(registry: Any, model: str, alias: str, signer: RecordSigner) -> str:
-    """Roll ``alias`` back one holder by the trusted ledger; return the entry id.
+    """Roll ``alias`` back one holder with the provider's rollback; return the entry id.
 
     :raises MlflowRegistryError: when the rollback is refused.
     """
-    from airflow_mlflow_registry.exceptions import RollbackRefusedError
-
-    history = read_alias_state(registry, model, alias, signer).history
-    holders = history.holders()
-    if len(holders) < 2 or holders[-2] is None or history.last is None:
-        raise RollbackRefusedError("no previous holder")
-    moved = move_alias(
-        registry,
-        model,
-        alias,
-        str(holders[-2]),
-        MoveReason(MoveKind.ROLLBACK, {"reason": "tally"}),
-        signer,
-        expected_holder=history.last.to_version,
-        check_holder=True,
-    )
-    if moved.entry is None:
-        raise RollbackRefusedError("already there")
-    return moved.entry.entry_id
+    outcome = rollback_alias(registry, model, alias, steps=1, reason="tally", signer=signer)
+    return outcome.entry.entry_id
 
 
 def outside_move(
@@ -204,16 +184,15 @@ def outside_move(
     log.outside_observations.append(seen.entry_id)
 
 
-def forge_entry(plain: MlflowClient, model: str, rng: random.Random) -> str:
-    """Write a ledger tag a registry user could write: a real entry's value (signature
-    included) with another target, under a new key. Return the key."""
-    tags = plain.get_registered_model(model).tags
-    real = [value for key, value in tags.items() if key.startswith(LEDGER_TAG_PREFIX)]
-    record = json.loads(rng.choice(real)) if real else {"alias": "champion", "at": 1}
-    record.update(to=str(rng.randint(1, 99)), by="mallory")
-    key = f"{LEDGER_TAG_PREFIX}{int(record['at']) + 1:013d}.{rng.getrandbits(32):08x}"
-    plain.set_registered_model_tag(model, key, json.dumps(record))
-    return key
+def forge_random_entry(plain: MlflowClient, model: str, rng: random.Random) -> str:
+    """Write a ledger tag a registry user could write (:func:`tests.support.ledger.forge_entry`:
+    a real entry's signature copied over) for a random move at a random moment. Return the
+    key."""
+    at = int(time.time() * 1000) - rng.randint(0, 60_000)
+    alias = rng.choice(ALIASES)
+    to_version = str(rng.randint(1, 99))
+    suffix = f"{rng.getrandbits(32):08x}"
+    return forge_entry(plain, model, alias, None, to_version, at, by="mallory", suffix=suffix)
 
 
 def delete_unheld_version(
