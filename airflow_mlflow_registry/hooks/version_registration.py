@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.exceptions import NoMatchingRunError
 from airflow_mlflow_registry.hooks.aliases import point_aliases
+from airflow_mlflow_registry.hooks.artifact_reclaim import refuse_reclaimed_source
 from airflow_mlflow_registry.hooks.model_versions import (
     await_ready,
     get_model_version_entity,
@@ -96,6 +97,10 @@ def register_model_version(
     ``key_looked_up``: the caller has already found that no version carries the key (a
     backfill searches its runs' versions in bulk) and settles overlapping registrations
     itself, so no look-up is sent before the create.
+
+    :raises LoggedModelReclaimedError: when ``model_uri`` is a logged model whose files
+        retention is deleting or has deleted (the new version is deleted again; see
+        :mod:`~airflow_mlflow_registry.hooks.artifact_reclaim`).
     """
     model_name = check_model_name(model_name)
     if (model_uri is None) == (run_search is None):
@@ -157,6 +162,8 @@ def register_model_version(
             key,
             may_overlap=_may_overlap(idempotency_key, lineage, key_looked_up),
         )
+        if created:
+            refuse_reclaimed_source(registry, model_name, str(version.version), model_uri)
         if earlier.superseded is not None:
             log.warning(
                 "Model %r version %s (from %s) supersedes version %s (from %s), which an "

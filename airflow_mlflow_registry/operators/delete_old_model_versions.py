@@ -70,6 +70,11 @@ class DeleteOldModelVersionsOperator(BaseOperator):
     :param tags: only versions carrying every one of these tags (str to str). Templated.
     :param dry_run: delete nothing; report what would be deleted in ``would_delete``.
     :param max_deletions: delete at most this many (the oldest) per run; None for no limit.
+    :param delete_artifacts: also delete the files of the logged models (``models:/m-...``
+        sources) that no remaining version of any registered model on the server uses; never
+        a run's own artifacts. Adds ``bytes_reclaimed`` to each deleted entry and
+        ``artifacts_reclaimed``/``artifacts_kept``/``artifacts_failed`` to the record (in a dry
+        run ``artifacts_would_reclaim``). Off by default; see :doc:`/howto/reclaim_storage`.
     :param mlflow_conn_id: Airflow connection of type ``mlflow`` (default ``mlflow_default``).
     """
 
@@ -85,6 +90,7 @@ class DeleteOldModelVersionsOperator(BaseOperator):
         tags: Mapping[str, Any] | None = None,
         dry_run: bool = False,
         max_deletions: int | None = None,
+        delete_artifacts: bool = False,
         mlflow_conn_id: str = MlflowRegistryHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -98,6 +104,7 @@ class DeleteOldModelVersionsOperator(BaseOperator):
         self.tags = check_search_tags(tags, "tags", at_parse=True)
         self.is_dry_run = dry_run  # BaseOperator.dry_run is a method
         self.max_deletions = check_max_deletions(max_deletions)
+        self.delete_artifacts = delete_artifacts
         self.mlflow_conn_id = mlflow_conn_id
         self.published_record: dict[str, Any] | None = None
 
@@ -112,6 +119,7 @@ class DeleteOldModelVersionsOperator(BaseOperator):
             now=_run_after(context),
             dry_run=self.is_dry_run,
             max_deletions=self.max_deletions,
+            delete_artifacts=self.delete_artifacts,
         )
         return self.published_record
 

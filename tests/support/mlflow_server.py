@@ -67,6 +67,9 @@ class MlflowServer:
       database (default ``sqlite:///<root>/mlflow.db``).
     - ``workers``: uvicorn worker processes (default 1; several need a database store, whose
       schema must exist before they start).
+    - ``artifacts_destination``: where the proxied artifact store lives (default
+      ``<root>/artifacts``), e.g. ``s3://bucket/path`` with the endpoint and keys in
+      ``environment`` (``S3Server.server_environment()``).
     - ``workspaces``: ``--enable-workspaces`` (MLflow 3.10+; the SQL store holds them):
       :meth:`create_workspace`, and with basic auth :meth:`grant_workspace`.
 
@@ -92,6 +95,7 @@ class MlflowServer:
         backend_store_uri: str | None = None,
         workers: int = 1,
         workspaces: bool = False,
+        artifacts_destination: str | None = None,
     ) -> None:
         if mutual_tls and certs is None:
             raise ValueError("mutual_tls=True needs certs")
@@ -106,6 +110,7 @@ class MlflowServer:
         self.backend_store_uri = backend_store_uri or f"sqlite:///{root}/mlflow.db"
         self.workers = workers
         self.workspaces = workspaces
+        self.artifacts_destination = artifacts_destination or f"{root}/artifacts"
         self.url = f"{'https' if certs else 'http'}://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
         self.passwords: dict[str, str] = {}
@@ -124,7 +129,7 @@ class MlflowServer:
         command = [
             self.python, "-m", "mlflow", "server",
             "--backend-store-uri", self.backend_store_uri,
-            "--artifacts-destination", f"{self.root}/artifacts",
+            "--artifacts-destination", self.artifacts_destination,
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--workers", str(self.workers),

@@ -81,6 +81,16 @@ class S3Server(StartedOnEnter):
             region_name=REGION,
         ).client("s3", endpoint_url=self.url)
 
+    def server_environment(self) -> dict[str, str]:
+        """What an ``mlflow server`` process needs to keep its artifacts on this endpoint
+        (``--artifacts-destination s3://...``): the endpoint and this endpoint's keys."""
+        return {
+            "MLFLOW_S3_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_DEFAULT_REGION": REGION,
+        }
+
     def create_bucket(self, bucket: str) -> None:
         """Create ``bucket`` on this endpoint."""
         self.client().create_bucket(Bucket=bucket)

@@ -1,0 +1,393 @@
+# Copyright 2026 The airflow-mlflow-registry authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Freeing the storage of deleted model versions (retention's ``delete_artifacts``): the files
+of an MLflow 3 logged model that no remaining version uses.
+
+What goes: the artifacts of a logged model (``models:/m-<id>`` sources, what MLflow 3's
+``log_model`` and ``register_model`` produce) once no version of any registered model on the
+server uses it any more (its ``model_id``, or a ``models:/m-<id>`` source). What never goes: a
+run's own artifacts (a ``runs:/`` source belongs to the run, and other sources to whoever put
+them there), and files outside the artifact store the connection's server proxies.
+
+Pending work is remembered on the registered model: before a version is deleted, the tag
+``airflow.reclaim_pending.<logged model id>`` (value: the version numbers) is set on its
+model, and it is removed only once the files are gone or the logged model is found in use. A
+run that fails part-way (a failed listing or delete, a crash) leaves the tag, and the next
+retention run of that model with ``delete_artifacts`` picks it up first.
+
+Registrations made while files are reclaimed: the server cannot delete files on condition that
+no version uses them, so a lease is taken on the logged model (its tag ``airflow.reclaiming``)
+before the versions are searched, and only a logged model still unused by that search (made
+after the lease) is deleted. A registration through this provider that reuses a logged model
+checks, after its create, that the logged model carries no lease and is not deleted, and
+otherwise deletes its new version and raises :class:`~airflow_mlflow_registry.exceptions.
+LoggedModelReclaimedError`: of the two, one always sees the other. A registration by another
+client that skips that check can still race a reclaim (see :doc:`/howto/reclaim_storage`).
+
+Costs: one read of the model's tags, two searches over every version on the server (paged),
+and for each logged model that goes: two tag writes, one read, one listing request per
+directory before and after the delete, the delete, and a delete of the logged model itself
+(marked deleted, so that it is not reused).
+
+mlflow is not imported here except through the connection's client.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_mlflow_registry.exceptions import LoggedModelReclaimedError
+from airflow_mlflow_registry.hooks.registry_calls import error_code
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+
+log = logging.getLogger(__name__)
+
+#: Registered-model tag prefix naming a logged model whose files are still to be reclaimed.
+PENDING_TAG_PREFIX = "airflow.reclaim_pending."
+#: Logged-model tag: a reclaim of its files is under way (the lease).
+RECLAIMING_TAG = "airflow.reclaiming"
+
+
+def logged_model_id(model_uri: str | None) -> str | None:
+    """The MLflow 3 logged-model id of a ``models:/m-<id>`` URI, else None (``runs:/`` and
+    every other source)."""
+    if model_uri and model_uri.startswith("models:/m-"):
+        return model_uri[len("models:/") :].strip("/").split("/")[0]
+    return None
+
+
+@dataclass
+class ReclaimReport:
+    """What a reclaim pass did (or, in a dry run, would do), by logged model."""
+
+    reclaimed: list[dict[str, Any]] = field(default_factory=list)
+    kept: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_fields(self, dry_run: bool) -> dict[str, Any]:
+        """The record's fields: ``artifacts_reclaimed`` (or ``artifacts_would_reclaim``),
+        ``artifacts_kept`` and ``artifacts_failed``."""
+        return {
+            "artifacts_would_reclaim" if dry_run else "artifacts_reclaimed": self.reclaimed,
+            "artifacts_kept": self.kept,
+            "artifacts_failed": self.failed,
+        }
+
+    def bytes_by_version(self) -> dict[str, int]:
+        """Bytes reclaimed per deleted version (a logged model shared by several deleted
+        versions counts for the lowest)."""
+        result: dict[str, int] = {}
+        for entry in self.reclaimed:
+            first = min(entry["versions"], key=int)
+            result[first] = result.get(first, 0) + entry["bytes"]
+        return result
+
+
+def remember_pending(
+    registry: RegistryCalls, model_name: str, entries: Iterable[Mapping[str, Any]]
+) -> None:
+    """Tag ``model_name`` with the logged models of ``entries`` (versions about to be
+    deleted), before they are deleted: the files are reclaimed later, by this run or the next.
+
+    :raises MlflowRequestError: naming the model.
+    """
+    for model_id, versions in _logged_models_of(entries).items():
+        try:
+            registry.client.set_registered_model_tag(
+                model_name, PENDING_TAG_PREFIX + model_id, ",".join(versions)
+            )
+        except Exception as exc:
+            raise registry.request_error(
+                f"Remembering the files of logged model {model_id} on model {model_name!r}", exc
+            ) from exc
+
+
+def reclaim_pending(registry: RegistryCalls, model_name: str, *, page_size: int) -> ReclaimReport:
+    """Delete the files of every logged model ``model_name``'s pending tags name that no
+    version on the server uses; forget the ones in use. A logged model whose files could not
+    all be deleted stays pending and is listed under ``failed``.
+
+    :raises MlflowRequestError: when reading the model's tags or searching the versions fails
+        (nothing pending is forgotten then).
+    """
+    report = ReclaimReport()
+    pending = _pending(registry, model_name)
+    if not pending:
+        return report
+    users = _version_users(registry, page_size)
+    leased: dict[str, list[str]] = {}
+    token = uuid.uuid4().hex
+    for model_id, versions in pending.items():
+        if model_id in users:
+            _keep(registry, model_name, model_id, versions, users[model_id], report)
+        elif _take_lease(registry, model_name, model_id, versions, token, report):
+            leased[model_id] = versions
+    if not leased:
+        return report
+    users = _version_users(registry, page_size)  # after the leases: see the module docstring
+    for model_id, versions in leased.items():
+        if model_id in users:
+            _release_lease(registry, model_id)
+            _keep(registry, model_name, model_id, versions, users[model_id], report)
+            continue
+        try:
+            files = _files_of(registry, model_id)
+            sizes = files.sizes()
+            files.delete()
+            left = files.sizes()
+            if left:
+                raise RuntimeError(f"{len(left)} files were still listed after the delete")
+            registry.client.delete_logged_model(model_id)
+        except Exception as exc:
+            message = registry.describe(exc)
+            log.error(
+                "Model %r: the files of logged model %s (of deleted versions %s) were not all "
+                "deleted (%s); they stay pending and the next run with delete_artifacts tries "
+                "again.",
+                model_name,
+                model_id,
+                ", ".join(versions),
+                message,
+            )
+            report.failed.append(
+                {"logged_model_id": model_id, "versions": versions, "error": message}
+            )
+            continue
+        _forget(registry, model_name, model_id)
+        log.info(
+            "Model %r: deleted the %d files (%d bytes) of logged model %s (versions %s).",
+            model_name,
+            len(sizes),
+            sum(sizes.values()),
+            model_id,
+            ", ".join(versions),
+        )
+        report.reclaimed.append(_reclaimed_entry(model_id, versions, sizes))
+    return report
+
+
+def preview(
+    registry: RegistryCalls,
+    model_name: str,
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    page_size: int,
+) -> ReclaimReport:
+    """What :func:`reclaim_pending` would delete if ``entries`` (versions of ``model_name``)
+    were deleted too: the pending logged models and those of ``entries`` that no other version
+    uses, with their files and bytes. Sends no write.
+
+    :raises MlflowRequestError: when a read fails.
+    """
+    report = ReclaimReport()
+    entries = list(entries)
+    candidates = _pending(registry, model_name)
+    for model_id, versions in _logged_models_of(entries).items():
+        candidates.setdefault(model_id, []).extend(versions)
+    if not candidates:
+        return report
+    going = {f"{model_name}/{entry['version']}" for entry in entries}
+    users = {
+        model_id: [user for user in names if user not in going]
+        for model_id, names in _version_users(registry, page_size).items()
+    }
+    for model_id, versions in candidates.items():
+        if users.get(model_id):
+            report.kept.append(_kept_entry(model_id, versions, users[model_id]))
+            continue
+        try:
+            sizes = _files_of(registry, model_id).sizes()
+        except Exception as exc:
+            report.failed.append(
+                {"logged_model_id": model_id, "versions": versions, "error": registry.describe(exc)}
+            )
+            continue
+        report.reclaimed.append(_reclaimed_entry(model_id, versions, sizes, listed=True))
+    return report
+
+
+def refuse_reclaimed_source(
+    registry: RegistryCalls, model_name: str, version: str, model_uri: str
+) -> None:
+    """After version ``version`` of ``model_name`` was created from ``model_uri``: when that is
+    a logged model being reclaimed (leased) or already deleted, delete the new version and
+    raise. Sends nothing for other sources.
+
+    :raises LoggedModelReclaimedError: naming the logged model.
+    :raises MlflowRequestError: when the check or the delete fails.
+    """
+    from airflow_mlflow_registry.hooks.version_creation import delete_duplicate_version
+
+    model_id = logged_model_id(model_uri)
+    if model_id is None:
+        return
+    try:
+        reclaiming = RECLAIMING_TAG in (registry.client.get_logged_model(model_id).tags or {})
+    except Exception as exc:
+        if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+            raise registry.request_error(
+                f"Checking logged model {model_id} after registering it as model "
+                f"{model_name!r} version {version}",
+                exc,
+            ) from exc
+        reclaiming = True
+    if not reclaiming:
+        return
+    delete_duplicate_version(registry, model_name, version)
+    raise LoggedModelReclaimedError(
+        f"Logged model {model_id} is deleted or its files are being deleted by retention "
+        f"(delete_artifacts): version {version} of model {model_name!r} made from it was "
+        "deleted again. Register a model that is still logged (log it again), or retry once "
+        "the reclaim has finished if a version still uses it."
+    )
+
+
+def _logged_models_of(entries: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Logged model id to the versions of ``entries`` registered from it."""
+    found: dict[str, list[str]] = {}
+    for entry in entries:
+        model_id = logged_model_id(entry.get("source"))
+        if model_id is not None:
+            found.setdefault(model_id, []).append(str(entry["version"]))
+    return found
+
+
+def _pending(registry: RegistryCalls, model_name: str) -> dict[str, list[str]]:
+    try:
+        tags = registry.client.get_registered_model(model_name).tags or {}
+    except Exception as exc:
+        raise registry.request_error(
+            f"Reading the pending file deletions of model {model_name!r}", exc
+        ) from exc
+    return {
+        key[len(PENDING_TAG_PREFIX) :]: [v for v in value.split(",") if v]
+        for key, value in tags.items()
+        if key.startswith(PENDING_TAG_PREFIX)
+    }
+
+
+def _version_users(registry: RegistryCalls, page_size: int) -> dict[str, list[str]]:
+    """Logged model id to the versions (``name/version``) of every registered model on the
+    server that use it: by ``model_id``, or by a ``models:/m-<id>`` source."""
+    client = registry.client
+    users: dict[str, list[str]] = {}
+    for mv in registry.all_pages(
+        lambda token: client.search_model_versions(max_results=page_size, page_token=token),
+        "Searching every model version for the logged models in use",
+    ):
+        ids = {getattr(mv, "model_id", None), logged_model_id(mv.source)}
+        for model_id in ids:
+            if model_id:
+                users.setdefault(model_id, []).append(f"{mv.name}/{mv.version}")
+    return users
+
+
+def _take_lease(
+    registry: RegistryCalls,
+    model_name: str,
+    model_id: str,
+    versions: list[str],
+    token: str,
+    report: ReclaimReport,
+) -> bool:
+    """Tag the logged model as being reclaimed; False (and forgotten) when it no longer exists,
+    False (and reported as failed, still pending) when the tag cannot be set."""
+    try:
+        registry.client.set_logged_model_tags(model_id, {RECLAIMING_TAG: token})
+    except Exception as exc:
+        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            log.info("Model %r: logged model %s is already deleted.", model_name, model_id)
+            _forget(registry, model_name, model_id)
+            report.kept.append(_kept_entry(model_id, versions, [], reason="already deleted"))
+            return False
+        report.failed.append(
+            {"logged_model_id": model_id, "versions": versions, "error": registry.describe(exc)}
+        )
+        return False
+    return True
+
+
+def _release_lease(registry: RegistryCalls, model_id: str) -> None:
+    try:
+        registry.client.delete_logged_model_tag(model_id, RECLAIMING_TAG)
+    except Exception as exc:
+        raise registry.request_error(
+            f"Removing the tag {RECLAIMING_TAG} of logged model {model_id}", exc
+        ) from exc
+
+
+def _keep(
+    registry: RegistryCalls,
+    model_name: str,
+    model_id: str,
+    versions: list[str],
+    users: list[str],
+    report: ReclaimReport,
+) -> None:
+    log.info(
+        "Model %r: logged model %s is still used by %s; its files stay.",
+        model_name,
+        model_id,
+        ", ".join(users[:5]),
+    )
+    _forget(registry, model_name, model_id)
+    report.kept.append(_kept_entry(model_id, versions, users))
+
+
+def _forget(registry: RegistryCalls, model_name: str, model_id: str) -> None:
+    try:
+        registry.client.delete_registered_model_tag(model_name, PENDING_TAG_PREFIX + model_id)
+    except Exception as exc:
+        if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+            raise registry.request_error(
+                f"Removing the pending tag of logged model {model_id} from model {model_name!r}",
+                exc,
+            ) from exc
+
+
+def _files_of(registry: RegistryCalls, model_id: str) -> Any:
+    """The :class:`~airflow_mlflow_registry.hooks.client.logged_model_files.LoggedModelFiles`
+    of ``model_id``, through the connection's client."""
+    client = registry.client  # loads MLflow first
+    from airflow_mlflow_registry.hooks.client.logged_model_files import LoggedModelFiles
+
+    return LoggedModelFiles(client, client.get_logged_model(model_id).artifact_location)
+
+
+def _kept_entry(
+    model_id: str, versions: list[str], users: list[str], *, reason: str = "in use"
+) -> dict[str, Any]:
+    return {"logged_model_id": model_id, "versions": versions, "reason": reason, "used_by": users}
+
+
+def _reclaimed_entry(
+    model_id: str, versions: list[str], sizes: Mapping[str, int], *, listed: bool = False
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "logged_model_id": model_id,
+        "versions": versions,
+        "files": len(sizes),
+        "bytes": sum(sizes.values()),
+    }
+    if listed:
+        entry["paths"] = sorted(sizes)
+    return entry
