@@ -22,40 +22,45 @@ run's own artifacts (a ``runs:/`` source belongs to the run, and other sources t
 them there), and files outside the artifact store the connection's server proxies.
 
 Pending work is remembered on the registered model: before a version is deleted, the tag
-``airflow.reclaim_pending.<logged model id>`` (value: the version numbers) is set on its
-model, and it is removed only once the files are gone or the logged model is found in use. A
-run that fails part-way (a failed listing or delete, a crash) leaves the tag, and the next
-retention run of that model with ``delete_artifacts`` picks it up first.
+``airflow.reclaim_pending.<logged model id>`` (JSON: the version numbers and the logged
+model's artifact location) is set on its model, and it is removed only once the files are gone
+or the logged model is found in use. A run that fails part-way (a failed listing or delete, a
+crash) leaves the tag, and the next retention run of that model with ``delete_artifacts`` picks
+it up first.
 
-Registrations made while files are reclaimed: the server cannot delete files on condition that
-no version uses them, so a lease is taken on the logged model (its tag ``airflow.reclaiming``)
-before the versions are searched, and only a logged model still unused by that search (made
-after the lease) is deleted. A registration through this provider that reuses a logged model
-checks, after its create, that the logged model carries no lease and is not deleted, and
-otherwise deletes its new version and raises :class:`~airflow_mlflow_registry.exceptions.
-LoggedModelReclaimedError`: of the two, one always sees the other. A registration by another
-client that skips that check can still race a reclaim (see :doc:`/howto/reclaim_storage`).
+Registrations made meanwhile: the server has no "delete these files unless a version uses
+them". So the logged model is first tagged ``airflow.reclaiming`` (the lease) and then deleted
+(MLflow marks it deleted; the server refuses new versions of a deleted logged model, whatever
+client asks), and only then are the versions searched again: a logged model a version uses by
+then keeps its files (it stays deleted: its versions still download, new versions of it are
+refused). What remains is a registration the server had already accepted, and checked the
+logged model for, when the logged model was deleted, and commits after the search: one
+request's processing time. A registration through this provider closes it: after its create it
+reads the logged model and, when it is leased or deleted, deletes its new version and raises
+:class:`~airflow_mlflow_registry.exceptions.LoggedModelReclaimedError`.
 
-Costs: one read of the model's tags, two searches over every version on the server (paged),
-and for each logged model that goes: two tag writes, one read, one listing request per
-directory before and after the delete, the delete, and a delete of the logged model itself
-(marked deleted, so that it is not reused).
+Costs: one read of the model's tags; two reads per logged model before the deletes (location,
+pending tag); for each pass with pending work one search over every version on the server
+(paged), one more after the fences; per logged model that goes: the lease tag, its delete, one
+listing request per directory before and after, and the files' delete.
 
 mlflow is not imported here except through the connection's client.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.exceptions import LoggedModelReclaimedError
+from airflow_mlflow_registry.exceptions import LoggedModelReclaimedError, MlflowRequestError
 from airflow_mlflow_registry.hooks.registry_calls import error_code
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
 
@@ -106,19 +111,25 @@ def remember_pending(
     registry: RegistryCalls, model_name: str, entries: Iterable[Mapping[str, Any]]
 ) -> None:
     """Tag ``model_name`` with the logged models of ``entries`` (versions about to be
-    deleted), before they are deleted: the files are reclaimed later, by this run or the next.
+    deleted) and where their files are, before the versions are deleted: the files are
+    reclaimed later, by this run or the next. Two requests per logged model.
 
     :raises MlflowRequestError: naming the model.
     """
+    client = registry.client
     for model_id, versions in _logged_models_of(entries).items():
+        action = f"Remembering the files of logged model {model_id} on model {model_name!r}"
         try:
-            registry.client.set_registered_model_tag(
-                model_name, PENDING_TAG_PREFIX + model_id, ",".join(versions)
-            )
+            location = client.get_logged_model(model_id).artifact_location
         except Exception as exc:
-            raise registry.request_error(
-                f"Remembering the files of logged model {model_id} on model {model_name!r}", exc
-            ) from exc
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+                continue  # deleted already: not this run's files to reclaim
+            raise registry.request_error(action, exc) from exc
+        value = json.dumps({"versions": versions, "location": location})
+        try:
+            client.set_registered_model_tag(model_name, PENDING_TAG_PREFIX + model_id, value)
+        except Exception as exc:
+            raise registry.request_error(action, exc) from exc
 
 
 def reclaim_pending(registry: RegistryCalls, model_name: str, *, page_size: int) -> ReclaimReport:
@@ -134,43 +145,30 @@ def reclaim_pending(registry: RegistryCalls, model_name: str, *, page_size: int)
     if not pending:
         return report
     users = _version_users(registry, page_size)
-    leased: dict[str, list[str]] = {}
+    fenced: dict[str, Pending] = {}
     token = uuid.uuid4().hex
-    for model_id, versions in pending.items():
+    for model_id, entry in pending.items():
         if model_id in users:
-            _keep(registry, model_name, model_id, versions, users[model_id], report)
-        elif _take_lease(registry, model_name, model_id, versions, token, report):
-            leased[model_id] = versions
-    if not leased:
+            _keep(registry, model_name, model_id, entry.versions, users[model_id], report)
+        elif _fence(registry, model_id, entry, token, report):
+            fenced[model_id] = entry
+    if not fenced:
         return report
-    users = _version_users(registry, page_size)  # after the leases: see the module docstring
-    for model_id, versions in leased.items():
+    users = _version_users(registry, page_size)  # after the fences: see the module docstring
+    for model_id, entry in fenced.items():
         if model_id in users:
-            _release_lease(registry, model_id)
-            _keep(registry, model_name, model_id, versions, users[model_id], report)
+            _release(registry, model_id)
+            _keep(registry, model_name, model_id, entry.versions, users[model_id], report)
             continue
         try:
-            files = _files_of(registry, model_id)
+            files = _files_at(registry, entry.location)
             sizes = files.sizes()
             files.delete()
             left = files.sizes()
             if left:
                 raise RuntimeError(f"{len(left)} files were still listed after the delete")
-            registry.client.delete_logged_model(model_id)
         except Exception as exc:
-            message = registry.describe(exc)
-            log.error(
-                "Model %r: the files of logged model %s (of deleted versions %s) were not all "
-                "deleted (%s); they stay pending and the next run with delete_artifacts tries "
-                "again.",
-                model_name,
-                model_id,
-                ", ".join(versions),
-                message,
-            )
-            report.failed.append(
-                {"logged_model_id": model_id, "versions": versions, "error": message}
-            )
+            _failed(registry, model_name, model_id, entry.versions, exc, report)
             continue
         _forget(registry, model_name, model_id)
         log.info(
@@ -179,9 +177,9 @@ def reclaim_pending(registry: RegistryCalls, model_name: str, *, page_size: int)
             len(sizes),
             sum(sizes.values()),
             model_id,
-            ", ".join(versions),
+            ", ".join(entry.versions),
         )
-        report.reclaimed.append(_reclaimed_entry(model_id, versions, sizes))
+        report.reclaimed.append(_reclaimed_entry(model_id, entry.versions, sizes))
     return report
 
 
@@ -200,7 +198,9 @@ def preview(
     """
     report = ReclaimReport()
     entries = list(entries)
-    candidates = _pending(registry, model_name)
+    candidates = {
+        model_id: entry.versions for model_id, entry in _pending(registry, model_name).items()
+    }
     for model_id, versions in _logged_models_of(entries).items():
         candidates.setdefault(model_id, []).extend(versions)
     if not candidates:
@@ -215,7 +215,8 @@ def preview(
             report.kept.append(_kept_entry(model_id, versions, users[model_id]))
             continue
         try:
-            sizes = _files_of(registry, model_id).sizes()
+            location = registry.client.get_logged_model(model_id).artifact_location
+            sizes = _files_at(registry, location).sizes()
         except Exception as exc:
             report.failed.append(
                 {"logged_model_id": model_id, "versions": versions, "error": registry.describe(exc)}
@@ -271,18 +272,30 @@ def _logged_models_of(entries: Iterable[Mapping[str, Any]]) -> dict[str, list[st
     return found
 
 
-def _pending(registry: RegistryCalls, model_name: str) -> dict[str, list[str]]:
+@dataclass(frozen=True)
+class Pending:
+    """A logged model whose files are to be reclaimed: the deleted versions that used it and
+    its artifact location (kept in the tag: a deleted logged model can no longer be read)."""
+
+    versions: list[str]
+    location: str
+
+
+def _pending(registry: RegistryCalls, model_name: str) -> dict[str, Pending]:
     try:
         tags = registry.client.get_registered_model(model_name).tags or {}
     except Exception as exc:
         raise registry.request_error(
             f"Reading the pending file deletions of model {model_name!r}", exc
         ) from exc
-    return {
-        key[len(PENDING_TAG_PREFIX) :]: [v for v in value.split(",") if v]
-        for key, value in tags.items()
-        if key.startswith(PENDING_TAG_PREFIX)
-    }
+    pending = {}
+    for key, value in tags.items():
+        if key.startswith(PENDING_TAG_PREFIX):
+            fields = json.loads(value)
+            pending[key[len(PENDING_TAG_PREFIX) :]] = Pending(
+                [str(v) for v in fields["versions"]], str(fields["location"])
+            )
+    return pending
 
 
 def _version_users(registry: RegistryCalls, page_size: int) -> dict[str, list[str]]:
@@ -301,38 +314,78 @@ def _version_users(registry: RegistryCalls, page_size: int) -> dict[str, list[st
     return users
 
 
-def _take_lease(
-    registry: RegistryCalls,
-    model_name: str,
-    model_id: str,
-    versions: list[str],
-    token: str,
-    report: ReclaimReport,
+def _fence(
+    registry: RegistryCalls, model_id: str, entry: Pending, token: str, report: ReclaimReport
 ) -> bool:
-    """Tag the logged model as being reclaimed; False (and forgotten) when it no longer exists,
-    False (and reported as failed, still pending) when the tag cannot be set."""
+    """Take the lease on the logged model, then delete it (the server refuses new versions of
+    a deleted logged model); a logged model already deleted (a read answers 404: a run that
+    stopped after its delete, or someone else) counts as fenced. False (reported as failed,
+    still pending) when a request fails otherwise."""
+    client = registry.client
     try:
-        registry.client.set_logged_model_tags(model_id, {RECLAIMING_TAG: token})
-    except Exception as exc:
-        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-            log.info("Model %r: logged model %s is already deleted.", model_name, model_id)
-            _forget(registry, model_name, model_id)
-            report.kept.append(_kept_entry(model_id, versions, [], reason="already deleted"))
-            return False
+        try:
+            client.get_logged_model(model_id)
+        except Exception as exc:
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+                return True
+            raise registry.request_error(f"Reading logged model {model_id}", exc) from exc
+        _ignore_missing(
+            registry,
+            functools.partial(client.set_logged_model_tags, model_id, {RECLAIMING_TAG: token}),
+            f"Tagging logged model {model_id} as being reclaimed",
+        )
+        _ignore_missing(
+            registry,
+            functools.partial(client.delete_logged_model, model_id),
+            f"Deleting logged model {model_id}",
+        )
+    except MlflowRequestError as exc:
         report.failed.append(
-            {"logged_model_id": model_id, "versions": versions, "error": registry.describe(exc)}
+            {"logged_model_id": model_id, "versions": entry.versions, "error": str(exc)}
         )
         return False
     return True
 
 
-def _release_lease(registry: RegistryCalls, model_id: str) -> None:
+def _ignore_missing(registry: RegistryCalls, call: Callable[[], object], action: str) -> None:
+    """``call()``; a RESOURCE_DOES_NOT_EXIST answer counts as done.
+
+    :raises MlflowRequestError: naming ``action`` for any other failure.
+    """
     try:
-        registry.client.delete_logged_model_tag(model_id, RECLAIMING_TAG)
+        call()
     except Exception as exc:
-        raise registry.request_error(
-            f"Removing the tag {RECLAIMING_TAG} of logged model {model_id}", exc
-        ) from exc
+        if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+            raise registry.request_error(action, exc) from exc
+
+
+def _release(registry: RegistryCalls, model_id: str) -> None:
+    """Remove the lease from a logged model found in use (a deleted one answers 404: done)."""
+    _ignore_missing(
+        registry,
+        functools.partial(registry.client.delete_logged_model_tag, model_id, RECLAIMING_TAG),
+        f"Removing the tag {RECLAIMING_TAG} of logged model {model_id}",
+    )
+
+
+def _failed(
+    registry: RegistryCalls,
+    model_name: str,
+    model_id: str,
+    versions: list[str],
+    exc: BaseException,
+    report: ReclaimReport,
+) -> None:
+    message = registry.describe(exc)
+    log.error(
+        "Model %r: the files of logged model %s (of deleted versions %s) were not all deleted "
+        "(%s); they stay pending and the next run with delete_artifacts tries again.",
+        model_name,
+        model_id,
+        ", ".join(versions),
+        message,
+    )
+    report.failed.append({"logged_model_id": model_id, "versions": versions, "error": message})
 
 
 def _keep(
@@ -364,13 +417,13 @@ def _forget(registry: RegistryCalls, model_name: str, model_id: str) -> None:
             ) from exc
 
 
-def _files_of(registry: RegistryCalls, model_id: str) -> Any:
+def _files_at(registry: RegistryCalls, location: str) -> Any:
     """The :class:`~airflow_mlflow_registry.hooks.client.logged_model_files.LoggedModelFiles`
-    of ``model_id``, through the connection's client."""
+    at ``location``, through the connection's client."""
     client = registry.client  # loads MLflow first
     from airflow_mlflow_registry.hooks.client.logged_model_files import LoggedModelFiles
 
-    return LoggedModelFiles(client, client.get_logged_model(model_id).artifact_location)
+    return LoggedModelFiles(client, location)
 
 
 def _kept_entry(

@@ -20,6 +20,7 @@ file, the access log the tests read."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import urllib.error
 import urllib.request
@@ -29,7 +30,10 @@ from tests.support.processes import ServerProcess, StartedOnEnter
 from tests.support.silent_server import find_unused_port
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
+
+    from tests.support.mlflow_server import MlflowServer
 
 # moto accepts any access key; the tests give each endpoint keys of its own all the same, so
 # that a request signed with the other endpoint's keys stands out in a log or a failure.
@@ -52,6 +56,8 @@ class S3Server(StartedOnEnter):
         self.access_key_id = f"AKIA{name.upper()}TEST"
         self.secret_access_key = f"secret-of-{name}"
         self._process = ServerProcess(name, self.log_path)
+        #: The MLflow server proxying its artifacts here (:func:`proxied_s3_mlflow_server`).
+        self.mlflow: MlflowServer | None = None
 
     def start(self) -> None:
         """Start the server and block until it answers (30 s at most).
@@ -116,3 +122,26 @@ class S3Server(StartedOnEnter):
             return True
         except OSError:
             return False
+
+
+@contextlib.contextmanager
+def proxied_s3_mlflow_server(root: Path, bucket: str = "artifacts") -> Iterator[S3Server]:
+    """An S3 endpoint with ``bucket``, and an ``mlflow server`` proxying its artifacts there
+    (``--artifacts-destination s3://<bucket>/mlflow``), both under ``root``: yields the
+    endpoint, whose ``mlflow`` attribute is the ready server. Both stop on exit."""
+    from tests.support.mlflow_server import MlflowServer
+
+    with S3Server(root / "s3") as s3:
+        s3.create_bucket(bucket)
+        server = MlflowServer(
+            root / "mlflow",
+            artifacts_destination=f"s3://{bucket}/mlflow",
+            environment=s3.server_environment(),
+        )
+        server.start()
+        try:
+            server.wait_until_ready()
+            s3.mlflow = server
+            yield s3
+        finally:
+            server.stop()
