@@ -58,6 +58,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.exceptions import LoggedModelReclaimedError, MlflowRequestError
 from airflow_mlflow_registry.hooks.registry_calls import error_code
+from airflow_mlflow_registry.hooks.sources import logged_model_id
+from airflow_mlflow_registry.hooks.version_creation import delete_duplicate_version
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -70,14 +72,6 @@ log = logging.getLogger(__name__)
 PENDING_TAG_PREFIX = "airflow.reclaim_pending."
 #: Logged-model tag: a reclaim of its files is under way (the lease).
 RECLAIMING_TAG = "airflow.reclaiming"
-
-
-def logged_model_id(model_uri: str | None) -> str | None:
-    """The MLflow 3 logged-model id of a ``models:/m-<id>`` URI, else None (``runs:/`` and
-    every other source)."""
-    if model_uri and model_uri.startswith("models:/m-"):
-        return model_uri[len("models:/") :].strip("/").split("/")[0]
-    return None
 
 
 @dataclass
@@ -236,8 +230,6 @@ def refuse_reclaimed_source(
     :raises LoggedModelReclaimedError: naming the logged model.
     :raises MlflowRequestError: when the check or the delete fails.
     """
-    from airflow_mlflow_registry.hooks.version_creation import delete_duplicate_version
-
     model_id = logged_model_id(model_uri)
     if model_id is None:
         return

@@ -33,7 +33,6 @@ import time
 from typing import TYPE_CHECKING
 
 from airflow_mlflow_registry.exceptions import MlflowRequestError, MlflowServerTooOldError
-from airflow_mlflow_registry.hooks.artifact_reclaim import logged_model_id
 from airflow_mlflow_registry.hooks.client import server_compat
 from airflow_mlflow_registry.hooks.model_versions import get_model_version_entity
 from airflow_mlflow_registry.hooks.registration import (
@@ -49,6 +48,7 @@ from airflow_mlflow_registry.hooks.registry_calls import (
     error_code,
     is_definitive,
 )
+from airflow_mlflow_registry.hooks.sources import logged_model_id
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from airflow_mlflow_registry.utils.redaction import display_uri
 from airflow_mlflow_registry.utils.search_filters import model_version_filter
