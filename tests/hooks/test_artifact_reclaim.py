@@ -26,7 +26,7 @@ import pytest
 
 from airflow_mlflow_registry.exceptions import LoggedModelReclaimedError, MlflowRequestError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
-from airflow_mlflow_registry.hooks.artifact_reclaim import PENDING_TAG_PREFIX
+from airflow_mlflow_registry.hooks.artifact_reclaim import PENDING_TAG_PREFIX, RECLAIMING_TAG
 from airflow_mlflow_registry.retention import RetentionRule
 from tests.support.fault_proxy import FaultProxy
 from tests.support.model_versions import unique
@@ -78,6 +78,19 @@ def keys_of(s3: S3Server, model_id: str) -> list[str]:
 def register(hook: MlflowRegistryHook, model: str, model_id: str) -> str:
     client = hook.get_conn()
     return str(client.create_model_version(model, f"models:/{model_id}", model_id=model_id).version)
+
+
+def orphan_and_newer(hook: MlflowRegistryHook, tmp_path: Path, label: str) -> tuple[str, str]:
+    """A new model with version 1 from a logged model of its own (the one ``keep_latest=1``
+    lets go) and version 2 from another; the model's name and version 1's logged model."""
+    client = hook.get_conn()
+    experiment = client.create_experiment(unique(label))
+    model = unique(label)
+    client.create_registered_model(model)
+    orphan = log_model(hook, experiment, tmp_path, 1024)
+    register(hook, model, orphan)
+    register(hook, model, log_model(hook, experiment, tmp_path, 1024))
+    return model, orphan
 
 
 def test_delete_artifacts_frees_orphans_only(
@@ -144,12 +157,7 @@ def test_failed_delete_stays_pending_and_the_next_run_retries(
         use_connection("reclaim_faulty", proxy.url, max_retries=0)
         hook = MlflowRegistryHook(mlflow_conn_id="reclaim_faulty")
         client = hook.get_conn()
-        experiment = client.create_experiment(unique("reclaim"))
-        model = unique("reclaim-retry")
-        client.create_registered_model(model)
-        orphan = log_model(hook, experiment, tmp_path, 1024)
-        register(hook, model, orphan)
-        register(hook, model, log_model(hook, experiment, tmp_path, 1024))
+        model, orphan = orphan_and_newer(hook, tmp_path, "reclaim-retry")
         rule = RetentionRule.of(keep_latest=1)
         proxy.add_fault("DELETE", DELETE_ARTIFACTS_PATH, "503_before_forward", times=1)
 
@@ -173,21 +181,32 @@ def test_failed_delete_stays_pending_and_the_next_run_retries(
 
 
 def test_registering_a_reclaimed_logged_model_is_refused(
-    hook: MlflowRegistryHook, s3_store: S3Server, tmp_path: Path
+    hook: MlflowRegistryHook, tmp_path: Path
 ) -> None:
-    """After its files were reclaimed, registering ``models:/<id>`` through the hook fails (the
-    server refuses a deleted logged model; a registration it accepted while the reclaim ran is
-    refused by the hook's own check) and leaves no version behind."""
-    client = hook.get_conn()
-    experiment = client.create_experiment(unique("reclaim"))
-    model = unique("reclaim-reuse")
-    client.create_registered_model(model)
-    orphan = log_model(hook, experiment, tmp_path, 1024)
-    register(hook, model, orphan)
-    register(hook, model, log_model(hook, experiment, tmp_path, 1024))
+    """After its files were reclaimed (the logged model is deleted), the server refuses a new
+    version of it, and none is left behind."""
+    model, orphan = orphan_and_newer(hook, tmp_path, "reclaim-reuse")
     hook.delete_expired_versions(model, RetentionRule.of(keep_latest=1), delete_artifacts=True)
 
-    with pytest.raises((LoggedModelReclaimedError, MlflowRequestError), match=orphan):
+    with pytest.raises(MlflowRequestError, match=orphan):
         hook.register_model_version(model, f"models:/{orphan}")
 
-    assert sorted(mv.version for mv in client.search_model_versions(f"name='{model}'")) == ["2"]
+    versions = hook.get_conn().search_model_versions(f"name='{model}'")
+    assert sorted(mv.version for mv in versions) == ["2"]
+
+
+def test_registering_a_logged_model_under_reclaim_deletes_the_new_version(
+    hook: MlflowRegistryHook, tmp_path: Path
+) -> None:
+    """A logged model carrying retention's lease (a reclaim between its fence and its search):
+    the server accepts the version, the hook's check after the create deletes it again and
+    raises."""
+    model, orphan = orphan_and_newer(hook, tmp_path, "reclaim-lease")
+    client = hook.get_conn()
+    client.set_logged_model_tags(orphan, {RECLAIMING_TAG: "held-by-test"})
+
+    with pytest.raises(LoggedModelReclaimedError, match=orphan):
+        hook.register_model_version(model, f"models:/{orphan}")
+
+    versions = client.search_model_versions(f"name='{model}'")
+    assert sorted((mv.version for mv in versions), key=int) == ["1", "2"]
