@@ -13,9 +13,11 @@
 # limitations under the License.
 
 """Reclaim tally: retention with ``delete_artifacts`` runs round after round on one model while
-two threads register versions of it, each either from a fresh logged model or reusing the
-current shared one (when retention reclaimed the shared one, the refused thread logs a new
-shared model and goes on). At the end one more retention run finishes any pending work, and:
+two threads register versions of it, each from a fresh logged model, or reusing the current
+shared one, or reusing any logged model made so far (often one whose versions retention has
+deleted, so one it is reclaiming or has reclaimed: such a registration is refused, by the
+server or by the hook's check; a refused shared model is replaced by a new one). At the end
+one more retention run finishes any pending work, and:
 
 - every live version's files are downloaded through the connection and compared with what was
   logged (``live_files_missing``: none may be missing or different);
@@ -50,7 +52,9 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(900)]
 
-REGISTRATIONS_PER_THREAD = 12
+REGISTRATIONS_PER_THREAD = 20
+REUSE_SHARED = 0.3
+REUSE_ANY = 0.3
 KEEP_LATEST = 2
 
 
@@ -59,7 +63,7 @@ def test_reclaim_never_deletes_live_files_and_leaves_no_orphan(
 ) -> None:
     with proxied_s3_mlflow_server(tmp_path / "servers", BUCKET) as s3:
         assert s3.mlflow is not None
-        use_connection("reclaim_tally", s3.mlflow.url, max_retries=2)
+        use_connection("reclaim_tally", s3.mlflow.url, max_retries=0)
         setup = MlflowRegistryHook(mlflow_conn_id="reclaim_tally")
         client = setup.get_conn()
         experiment = client.create_experiment(unique("reclaim-tally"))
@@ -82,9 +86,17 @@ def test_reclaim_never_deletes_live_files_and_leaves_no_orphan(
             hook = MlflowRegistryHook(mlflow_conn_id="reclaim_tally")
             rng = random.Random(seed)
             for _ in range(REGISTRATIONS_PER_THREAD):
-                reuse = rng.random() < 0.6
+                draw = rng.random()
                 with lock:
-                    model_id = shared[-1] if reuse else None
+                    # Reuse the current shared logged model, or any logged model made so far
+                    # (likely one whose versions retention deleted: an orphan being reclaimed).
+                    if draw < REUSE_SHARED:
+                        model_id = shared[-1]
+                    elif draw < REUSE_SHARED + REUSE_ANY:
+                        model_id = rng.choice(sorted(contents))
+                    else:
+                        model_id = None
+                reuse = model_id is not None
                 if model_id is None:
                     model_id = log_model(hook, experiment, tmp_path, 2048)
                     with lock:
@@ -94,11 +106,13 @@ def test_reclaim_never_deletes_live_files_and_leaves_no_orphan(
                     hook.register_model_version(model, f"models:/{model_id}")
                 except (LoggedModelReclaimedError, MlflowRequestError):
                     assert reuse, f"a fresh logged model {model_id} was refused"
-                    fresh = log_model(hook, experiment, tmp_path, 2048)
                     with lock:
                         counts["refused"] += 1
-                        remember(fresh)
-                        shared.append(fresh)
+                    if model_id == shared[-1]:
+                        fresh = log_model(hook, experiment, tmp_path, 2048)
+                        with lock:
+                            remember(fresh)
+                            shared.append(fresh)
                     continue
                 finally:
                     with lock:
