@@ -33,7 +33,7 @@ them". So the logged model is first tagged ``airflow.reclaiming`` (the lease) an
 (MLflow marks it deleted; the server refuses new versions of a deleted logged model, whatever
 client asks), and only then are the versions searched again: a logged model a version uses by
 then keeps its files (it stays deleted: its versions still download, new versions of it are
-refused). What remains is a registration the server had already accepted, and checked the
+refused; its pending tag stays, marked ``fenced``, until a run finds no version using it). What remains is a registration the server had already accepted, and checked the
 logged model for, when the logged model was deleted, and commits after the search: one
 request's processing time. A registration through this provider closes it: after its create it
 reads the logged model and, when it is leased or deleted, deletes its new version and raises
@@ -119,7 +119,7 @@ def remember_pending(
             if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
                 continue  # deleted already: not this run's files to reclaim
             raise registry.request_error(action, exc) from exc
-        value = json.dumps({"versions": versions, "location": location})
+        value = Pending(versions, location).as_tag_value()
         try:
             client.set_registered_model_tag(model_name, PENDING_TAG_PREFIX + model_id, value)
         except Exception as exc:
@@ -143,7 +143,7 @@ def reclaim_pending(registry: RegistryCalls, model_name: str, *, page_size: int)
     token = uuid.uuid4().hex
     for model_id, entry in pending.items():
         if model_id in users:
-            _keep(registry, model_name, model_id, entry.versions, users[model_id], report)
+            _keep(registry, model_name, model_id, entry, users[model_id], report)
         elif _fence(registry, model_id, entry, token, report):
             fenced[model_id] = entry
     if not fenced:
@@ -151,8 +151,8 @@ def reclaim_pending(registry: RegistryCalls, model_name: str, *, page_size: int)
     users = _version_users(registry, page_size)  # after the fences: see the module docstring
     for model_id, entry in fenced.items():
         if model_id in users:
-            _release(registry, model_id)
-            _keep(registry, model_name, model_id, entry.versions, users[model_id], report)
+            fenced_entry = Pending(entry.versions, entry.location, fenced=True)
+            _keep(registry, model_name, model_id, fenced_entry, users[model_id], report)
             continue
         try:
             files = _files_at(registry, entry.location)
@@ -266,11 +266,19 @@ def _logged_models_of(entries: Iterable[Mapping[str, Any]]) -> dict[str, list[st
 
 @dataclass(frozen=True)
 class Pending:
-    """A logged model whose files are to be reclaimed: the deleted versions that used it and
-    its artifact location (kept in the tag: a deleted logged model can no longer be read)."""
+    """A logged model whose files are to be reclaimed: the deleted versions that used it, its
+    artifact location (kept in the tag: a deleted logged model can no longer be read), and
+    whether retention already deleted the logged model (``fenced``: a version registered
+    from it meanwhile still uses it, so it stays pending until no version does)."""
 
     versions: list[str]
     location: str
+    fenced: bool = False
+
+    def as_tag_value(self) -> str:
+        return json.dumps(
+            {"versions": self.versions, "location": self.location, "fenced": self.fenced}
+        )
 
 
 def _pending(registry: RegistryCalls, model_name: str) -> dict[str, Pending]:
@@ -285,7 +293,9 @@ def _pending(registry: RegistryCalls, model_name: str) -> dict[str, Pending]:
         if key.startswith(PENDING_TAG_PREFIX):
             fields = json.loads(value)
             pending[key[len(PENDING_TAG_PREFIX) :]] = Pending(
-                [str(v) for v in fields["versions"]], str(fields["location"])
+                [str(v) for v in fields["versions"]],
+                str(fields["location"]),
+                bool(fields.get("fenced", False)),
             )
     return pending
 
@@ -351,15 +361,6 @@ def _ignore_missing(registry: RegistryCalls, call: Callable[[], object], action:
             raise registry.request_error(action, exc) from exc
 
 
-def _release(registry: RegistryCalls, model_id: str) -> None:
-    """Remove the lease from a logged model found in use (a deleted one answers 404: done)."""
-    _ignore_missing(
-        registry,
-        functools.partial(registry.client.delete_logged_model_tag, model_id, RECLAIMING_TAG),
-        f"Removing the tag {RECLAIMING_TAG} of logged model {model_id}",
-    )
-
-
 def _failed(
     registry: RegistryCalls,
     model_name: str,
@@ -384,18 +385,33 @@ def _keep(
     registry: RegistryCalls,
     model_name: str,
     model_id: str,
-    versions: list[str],
+    entry: Pending,
     users: list[str],
     report: ReclaimReport,
 ) -> None:
+    """Keep the files of a logged model in use. It is forgotten unless retention has deleted
+    the logged model (``entry.fenced``): then no later deletion of its users could remember
+    it again, so it stays pending (marked fenced) until no version uses it."""
     log.info(
-        "Model %r: logged model %s is still used by %s; its files stay.",
+        "Model %r: logged model %s is still used by %s; its files stay%s.",
         model_name,
         model_id,
         ", ".join(users[:5]),
+        " (pending until no version uses it)" if entry.fenced else "",
     )
-    _forget(registry, model_name, model_id)
-    report.kept.append(_kept_entry(model_id, versions, users))
+    if not entry.fenced:
+        _forget(registry, model_name, model_id)
+    else:
+        try:
+            registry.client.set_registered_model_tag(
+                model_name, PENDING_TAG_PREFIX + model_id, entry.as_tag_value()
+            )
+        except Exception as exc:
+            raise registry.request_error(
+                f"Marking logged model {model_id} as still pending on model {model_name!r}", exc
+            ) from exc
+    reason = "in use; the logged model is deleted, pending" if entry.fenced else "in use"
+    report.kept.append(_kept_entry(model_id, entry.versions, users, reason=reason))
 
 
 def _forget(registry: RegistryCalls, model_name: str, model_id: str) -> None:

@@ -26,7 +26,11 @@ import pytest
 
 from airflow_mlflow_registry.exceptions import LoggedModelReclaimedError, MlflowRequestError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
-from airflow_mlflow_registry.hooks.artifact_reclaim import PENDING_TAG_PREFIX, RECLAIMING_TAG
+from airflow_mlflow_registry.hooks.artifact_reclaim import (
+    PENDING_TAG_PREFIX,
+    RECLAIMING_TAG,
+    Pending,
+)
 from airflow_mlflow_registry.retention import RetentionRule
 from tests.support.fault_proxy import FaultProxy
 from tests.support.model_versions import unique
@@ -210,3 +214,38 @@ def test_registering_a_logged_model_under_reclaim_deletes_the_new_version(
 
     versions = client.search_model_versions(f"name='{model}'")
     assert sorted((mv.version for mv in versions), key=int) == ["1", "2"]
+
+
+def test_a_fenced_logged_model_in_use_stays_pending_until_unused(
+    hook: MlflowRegistryHook, s3_store: S3Server, tmp_path: Path
+) -> None:
+    """A pending entry marked fenced (retention deleted the logged model, then found a version
+    registered from it meanwhile): while that version lives, runs keep the files and the
+    entry; once it is deleted (by anyone), the next run deletes the files and the entry."""
+    client = hook.get_conn()
+    model, _ = orphan_and_newer(hook, tmp_path, "reclaim-fenced")
+    other = unique("reclaim-user")
+    client.create_registered_model(other)
+    experiment = client.create_experiment(unique("reclaim-fenced"))
+    shared = log_model(hook, experiment, tmp_path, 1024)
+    register(hook, other, shared)
+    location = client.get_logged_model(shared).artifact_location
+    key = PENDING_TAG_PREFIX + shared
+    pending = Pending(["7"], location, fenced=True)
+    client.set_registered_model_tag(model, key, pending.as_tag_value())
+    rule = RetentionRule.of(keep_latest=5)  # deletes nothing
+
+    kept = hook.delete_expired_versions(model, rule, delete_artifacts=True)
+
+    assert [(e["logged_model_id"], e["used_by"]) for e in kept["artifacts_kept"]] == [
+        (shared, [f"{other}/1"])
+    ]
+    assert keys_of(s3_store, shared) != []
+    assert key in client.get_registered_model(model).tags
+    client.delete_model_version(other, "1")
+
+    reclaimed = hook.delete_expired_versions(model, rule, delete_artifacts=True)
+
+    assert [e["logged_model_id"] for e in reclaimed["artifacts_reclaimed"]] == [shared]
+    assert keys_of(s3_store, shared) == []
+    assert key not in client.get_registered_model(model).tags
