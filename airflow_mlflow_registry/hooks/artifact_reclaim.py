@@ -23,26 +23,28 @@ them there), and files outside the artifact store the connection's server proxie
 
 Pending work is remembered on the registered model: before a version is deleted, the tag
 ``airflow.reclaim_pending.<logged model id>`` (JSON: the version numbers and the logged
-model's artifact location) is set on its model, and it is removed only once the files are gone
-or the logged model is found in use. A run that fails part-way (a failed listing or delete, a
-crash) leaves the tag, and the next retention run of that model with ``delete_artifacts`` picks
-it up first.
+model's artifact location) is set on its model. It is removed once the files are gone, or when
+the logged model is found in use before retention deleted it. A run that fails part-way (a
+failed listing or delete, a crash) leaves the tag, and the next retention run of that model
+with ``delete_artifacts`` picks it up first.
 
 Registrations made meanwhile: the server has no "delete these files unless a version uses
 them". So the logged model is first tagged ``airflow.reclaiming`` (the lease) and then deleted
 (MLflow marks it deleted; the server refuses new versions of a deleted logged model, whatever
-client asks), and only then are the versions searched again: a logged model a version uses by
-then keeps its files (it stays deleted: its versions still download, new versions of it are
-refused; its pending tag stays, marked ``fenced``, until a run finds no version using it). What remains is a registration the server had already accepted, and checked the
-logged model for, when the logged model was deleted, and commits after the search: one
+client asks), and only then are the versions searched again. A logged model a version uses by
+then keeps its files: it stays deleted (its versions still download, new versions of it are
+refused) and its pending tag stays, marked ``fenced``, until a run finds no version using it.
+What remains is a registration that the server had already accepted, and checked the logged
+model for, when the logged model was deleted, and that commits after the search: one
 request's processing time. A registration through this provider closes it: after its create it
 reads the logged model and, when it is leased or deleted, deletes its new version and raises
 :class:`~airflow_mlflow_registry.exceptions.LoggedModelReclaimedError`.
 
-Costs: one read of the model's tags; two reads per logged model before the deletes (location,
-pending tag); for each pass with pending work one search over every version on the server
-(paged), one more after the fences; per logged model that goes: the lease tag, its delete, one
-listing request per directory before and after, and the files' delete.
+Costs: per logged model of a version about to be deleted, a read of the logged model and a tag
+write; per run with pending work, one read of the model's tags and one search over every
+version on the server (paged), and one more search after the fences; per logged model that
+goes, a read, the lease tag, its delete, one listing request per directory before and after
+the files' delete, the delete itself, and the removal of its pending tag.
 
 mlflow is not imported here except through the connection's client.
 """
