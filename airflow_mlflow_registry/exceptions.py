@@ -72,6 +72,11 @@ class AmbientSourceRefusedError(MlflowRegistryError):
     system or network position; the message names the source and the opt-in parameter."""
 
 
+class LoggedModelReclaimedError(MlflowRegistryError):
+    """A version was registered from a logged model whose files retention is deleting (or has
+    deleted): the new version was deleted again; the message names the logged model."""
+
+
 class SourceVersionNotFoundError(MlflowRegistryError):
     """The version to copy does not exist or is not READY; the message names it."""
 

@@ -566,10 +566,12 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
         dry_run: bool = False,
         max_deletions: int | None = None,
         page_size: int = SEARCH_PAGE_SIZE,
+        delete_artifacts: bool = False,
     ) -> dict[str, Any]:
         """Delete the versions of ``model_name`` that ``rule`` lets go as of ``now`` (default:
         the current time), oldest first, at most ``max_deletions`` (None: all); with
-        ``dry_run`` delete nothing and report what would go.
+        ``dry_run`` delete nothing and report what would go; with ``delete_artifacts`` also
+        the logged-model files no remaining version uses.
 
         :return: the record of :func:`.version_deletion.delete_expired_versions`.
         :raises ValueError: for an invalid model name, ``max_deletions`` below 1, or ``now``
@@ -586,6 +588,7 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
             dry_run=dry_run,
             max_deletions=max_deletions,
             page_size=page_size,
+            delete_artifacts=delete_artifacts,
         )
 
     # ----------------------------------------------------------------------- version copy

@@ -75,3 +75,11 @@ class ResolvedSource:
         if self.search.order_by:
             tags["airflow.source_order_by"] = ", ".join(self.search.order_by)
         return tags
+
+
+def logged_model_id(model_uri: str | None) -> str | None:
+    """The MLflow 3 logged-model id of a ``models:/m-<id>`` URI, else None (``runs:/`` and
+    every other source)."""
+    if model_uri and model_uri.startswith("models:/m-"):
+        return model_uri[len("models:/") :].strip("/").split("/")[0]
+    return None

@@ -48,6 +48,7 @@ from airflow_mlflow_registry.hooks.registry_calls import (
     error_code,
     is_definitive,
 )
+from airflow_mlflow_registry.hooks.sources import logged_model_id
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from airflow_mlflow_registry.utils.redaction import display_uri
 from airflow_mlflow_registry.utils.search_filters import model_version_filter
@@ -156,7 +157,7 @@ def create_version_once(
             tags=tags,
             description=description,
             await_creation_for=0,
-            model_id=_logged_model_id(source),
+            model_id=logged_model_id(source),
         )
 
     generation = (tags.get(SOURCE_URI_TAG) or display_uri(source), tags.get(SUPERSEDES_TAG))
@@ -318,7 +319,7 @@ def _logged_model_on_old_server_error(
     version, on this failure path only.
     """
     config = registry.config
-    if _logged_model_id(source) is None or not config.uses_rest:
+    if logged_model_id(source) is None or not config.uses_rest:
         return None
     from airflow_mlflow_registry.hooks.client.rest_transport import host_creds
 
@@ -328,11 +329,3 @@ def _logged_model_on_old_server_error(
     return server_compat.too_old_server_error(
         f"registering the logged model {display_uri(source)}", version
     )
-
-
-def _logged_model_id(model_uri: str) -> str | None:
-    """The MLflow 3 logged-model id of a ``models:/m-<id>`` URI, else None."""
-    if model_uri.startswith("models:/m-"):
-        rest = model_uri[len("models:/") :].strip("/")
-        return rest.split("/")[0]
-    return None

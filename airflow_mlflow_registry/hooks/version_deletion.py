@@ -43,6 +43,9 @@ while retention runs is reported the same way. ``keep_latest`` is counted at the
 versions registered later only add to the newest, so a version ranked out stays out, unless
 someone else deletes newer versions meanwhile.
 
+With ``delete_artifacts``, the files only the deleted versions used go too
+(:mod:`~airflow_mlflow_registry.hooks.artifact_reclaim`).
+
 Deleting is idempotent: a version already gone is not an error, and a retry after a partial
 run searches again and deletes what is left.
 
@@ -57,6 +60,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlflow_registry.exceptions import MlflowRequestError
+from airflow_mlflow_registry.hooks import artifact_reclaim
 from airflow_mlflow_registry.hooks.client.mlflow_compat import registry_client_of
 from airflow_mlflow_registry.hooks.model_versions import search_model_versions
 from airflow_mlflow_registry.hooks.registry_calls import error_code, is_definitive
@@ -92,6 +96,7 @@ def delete_expired_versions(
     dry_run: bool = False,
     max_deletions: int | None = None,
     page_size: int = 500,
+    delete_artifacts: bool = False,
 ) -> dict[str, Any]:
     """Delete the versions of ``model_name`` that ``rule`` lets go as of ``now`` (default: the
     current time), oldest first, at most ``max_deletions`` (None: all); with ``dry_run``
@@ -106,7 +111,11 @@ def delete_expired_versions(
         it, or its registration state), ``remaining`` (versions left for a later run by
         ``max_deletions``), ``aliases_vanished`` (aliases found missing after a deletion:
         ``alias``, ``pointed_at``, ``while_deleting``; see the module docstring),
-        ``tracking_uri``.
+        ``tracking_uri``. With ``delete_artifacts``, also each deleted (or would-be deleted)
+        entry's ``bytes_reclaimed``, and ``artifacts_reclaimed`` (``artifacts_would_reclaim``
+        in a dry run, with the ``paths``), ``artifacts_kept`` and ``artifacts_failed`` (still
+        pending, retried by the next run), each by logged model: ``logged_model_id``,
+        ``versions``, ``files``, ``bytes`` / ``reason``, ``used_by`` / ``error``.
     :raises ValueError: for an invalid model name, ``max_deletions`` below 1, or ``now``
         without a time zone.
     :raises MlflowRequestError: naming the model (and version) when a request fails; the
@@ -137,7 +146,9 @@ def delete_expired_versions(
         "remaining": len(plan.expired) - len(chosen),
         **registry.server_fields,
     }
-    if not dry_run:
+    if delete_artifacts:
+        _delete_with_artifacts(registry, model_name, chosen, record, page_size)
+    elif not dry_run:
         _delete(registry, model_name, chosen, record)
     log.info(
         "Model %r (%s): examined %d versions; %s %d, protected %d, already gone %d, "
@@ -166,6 +177,29 @@ def _recent_holders(
     if rule.keep_alias_holders < 1:
         return {}
     return protected_holders(registry, model_name, rule.keep_alias_holders, ledger_signer())
+
+
+def _delete_with_artifacts(
+    registry: RegistryCalls,
+    model_name: str,
+    chosen: list[dict[str, Any]],
+    record: dict[str, Any],
+    page_size: int,
+) -> None:
+    """:func:`_delete` (unless ``record`` is a dry run), remembering the logged models of
+    ``chosen`` first and reclaiming what no version uses after; fill ``record``'s artifact
+    fields."""
+    dry_run = record["dry_run"]
+    if dry_run:
+        report = artifact_reclaim.preview(registry, model_name, chosen, page_size=page_size)
+    else:
+        artifact_reclaim.remember_pending(registry, model_name, chosen)
+        _delete(registry, model_name, chosen, record)
+        report = artifact_reclaim.reclaim_pending(registry, model_name, page_size=page_size)
+    record.update(report.as_fields(dry_run))
+    reclaimed = report.bytes_by_version()
+    for entry in record["would_delete" if dry_run else "deleted"]:
+        entry["bytes_reclaimed"] = reclaimed.get(str(entry["version"]), 0)
 
 
 def _delete(

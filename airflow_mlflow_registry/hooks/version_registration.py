@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_mlflow_registry.alias_ledger import MoveKind
 from airflow_mlflow_registry.exceptions import NoMatchingRunError
 from airflow_mlflow_registry.hooks.aliases import MoveReason, point_aliases
+from airflow_mlflow_registry.hooks.artifact_reclaim import refuse_reclaimed_source
 from airflow_mlflow_registry.hooks.model_versions import (
     await_ready,
     get_model_version_entity,
@@ -99,6 +100,10 @@ def register_model_version(
     backfill searches its runs' versions in bulk) and settles overlapping registrations
     itself, so no look-up is sent before the create.
     ``alias_reason``: the ledger's reason for the alias moves (default: kind ``register``).
+
+    :raises LoggedModelReclaimedError: when ``model_uri`` is a logged model whose files
+        retention is deleting or has deleted (the new version is deleted again; see
+        :mod:`~airflow_mlflow_registry.hooks.artifact_reclaim`).
     """
     model_name = check_model_name(model_name)
     if (model_uri is None) == (run_search is None):
@@ -160,6 +165,8 @@ def register_model_version(
             key,
             may_overlap=_may_overlap(idempotency_key, lineage, key_looked_up),
         )
+        if created:
+            refuse_reclaimed_source(registry, model_name, str(version.version), model_uri)
         if earlier.superseded is not None:
             log.warning(
                 "Model %r version %s (from %s) supersedes version %s (from %s), which an "

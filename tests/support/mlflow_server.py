@@ -67,6 +67,9 @@ class MlflowServer:
       database (default ``sqlite:///<root>/mlflow.db``).
     - ``workers``: uvicorn worker processes (default 1; several need a database store, whose
       schema must exist before they start).
+    - ``artifacts_destination``: where the proxied artifact store lives (default
+      ``<root>/artifacts``), e.g. ``s3://bucket/path`` with the endpoint and keys in
+      ``environment`` (``S3Server.server_environment()``).
     - ``workspaces``: ``--enable-workspaces`` (MLflow 3.10+; the SQL store holds them):
       :meth:`create_workspace`, and with basic auth :meth:`grant_workspace`.
     - ``default_artifact_root``: a direct-access artifact store (``--default-artifact-root
@@ -97,6 +100,7 @@ class MlflowServer:
         workers: int = 1,
         workspaces: bool = False,
         default_artifact_root: str | None = None,
+        artifacts_destination: str | None = None,
     ) -> None:
         if mutual_tls and certs is None:
             raise ValueError("mutual_tls=True needs certs")
@@ -112,6 +116,7 @@ class MlflowServer:
         self.workers = workers
         self.workspaces = workspaces
         self.default_artifact_root = default_artifact_root
+        self.artifacts_destination = artifacts_destination or f"{root}/artifacts"
         self.url = f"{'https' if certs else 'http'}://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
         self.passwords: dict[str, str] = {}
@@ -160,7 +165,7 @@ class MlflowServer:
 
     def _artifact_options(self) -> list[str]:
         if self.default_artifact_root is None:
-            return ["--artifacts-destination", f"{self.root}/artifacts"]
+            return ["--artifacts-destination", self.artifacts_destination]
         return ["--default-artifact-root", self.default_artifact_root, "--no-serve-artifacts"]
 
     def wait_until_ready(self, timeout: float = 300.0) -> None:

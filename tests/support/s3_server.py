@@ -22,6 +22,7 @@ read."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import urllib.error
 import urllib.request
@@ -31,7 +32,10 @@ from tests.support.processes import ServerProcess, StartedOnEnter
 from tests.support.silent_server import find_unused_port
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
+
+    from tests.support.mlflow_server import MlflowServer
 
 REGION = "us-east-1"
 #: The requests moto serves before it checks keys: creating the user, its key and its policy.
@@ -59,6 +63,8 @@ class S3Server(StartedOnEnter):
         self.access_key_id = ""
         self.secret_access_key = ""
         self._process = ServerProcess(name, self.log_path)
+        #: The MLflow server proxying its artifacts here (:func:`proxied_s3_mlflow_server`).
+        self.mlflow: MlflowServer | None = None
 
     def start(self) -> None:
         """Start the server and block until it answers (30 s at most).
@@ -106,6 +112,16 @@ class S3Server(StartedOnEnter):
             region_name=REGION,
         ).client("s3", endpoint_url=self.url)
 
+    def server_environment(self) -> dict[str, str]:
+        """What an ``mlflow server`` process needs to keep its artifacts on this endpoint
+        (``--artifacts-destination s3://...``): the endpoint and this endpoint's keys."""
+        return {
+            "MLFLOW_S3_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_DEFAULT_REGION": REGION,
+        }
+
     def create_bucket(self, bucket: str) -> None:
         """Create ``bucket`` on this endpoint."""
         self.client().create_bucket(Bucket=bucket)
@@ -131,3 +147,26 @@ class S3Server(StartedOnEnter):
             return True
         except OSError:
             return False
+
+
+@contextlib.contextmanager
+def proxied_s3_mlflow_server(root: Path, bucket: str = "artifacts") -> Iterator[S3Server]:
+    """An S3 endpoint with ``bucket``, and an ``mlflow server`` proxying its artifacts there
+    (``--artifacts-destination s3://<bucket>/mlflow``), both under ``root``: yields the
+    endpoint, whose ``mlflow`` attribute is the ready server. Both stop on exit."""
+    from tests.support.mlflow_server import MlflowServer
+
+    with S3Server(root / "s3") as s3:
+        s3.create_bucket(bucket)
+        server = MlflowServer(
+            root / "mlflow",
+            artifacts_destination=f"s3://{bucket}/mlflow",
+            environment=s3.server_environment(),
+        )
+        server.start()
+        try:
+            server.wait_until_ready()
+            s3.mlflow = server
+            yield s3
+        finally:
+            server.stop()
