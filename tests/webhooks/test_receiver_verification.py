@@ -266,7 +266,8 @@ def test_plugin_mounts_the_receiver_under_its_prefix_and_is_an_entry_point() -> 
     from airflow_mlflow_registry.get_provider_info import get_provider_info
     from airflow_mlflow_registry.plugins.webhooks import MlflowRegistryWebhookPlugin
 
-    [declared] = [p for p in get_provider_info()["plugins"] if p["name"] == "mlflow_registry_webhooks"]
+    plugins = get_provider_info()["plugins"]
+    [declared] = [p for p in plugins if p["name"] == MlflowRegistryWebhookPlugin.name]
     assert declared["plugin-class"].endswith(MlflowRegistryWebhookPlugin.__name__)
     [mounted] = MlflowRegistryWebhookPlugin.fastapi_apps
     assert mounted["url_prefix"] == URL_PREFIX
