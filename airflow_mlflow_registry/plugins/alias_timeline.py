@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow.plugins_manager import AirflowPlugin
 
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from starlette.types import Receive, Scope, Send
 
+    from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
     from airflow_mlflow_registry.plugins.alias_timeline_page import TimelinePage
     from airflow_mlflow_registry.utils.signing import RecordSigner
 
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 URL_PREFIX = "/mlflow-registry/alias-timeline"
 #: The UI route of the framed page (``<base url>/plugin/<UI_ROUTE>``).
 UI_ROUTE = "mlflow-alias-timeline"
+#: The only connection type the page reads through (the hook's ``conn_type``).
+MLFLOW_CONN_TYPE = "mlflow"
 _CONN_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 _MAX_MODEL_NAME = 500
 
@@ -156,12 +159,21 @@ def server_signer() -> RecordSigner | None:
         return None
 
 
-def _registry(conn_id: str) -> Any:
+def _registry(conn_id: str) -> RegistryCalls:
+    """The registry calls of connection ``conn_id``.
+
+    :raises ValueError: when it is not an ``mlflow`` connection (the page never sends another
+        connection's credentials anywhere).
+    :raises Exception: when it is not defined or invalid (Airflow's or the config's message).
+    """
     from airflow_mlflow_registry.hooks.client.connection_config import MlflowConnectionConfig
     from airflow_mlflow_registry.hooks.client.connection_env import airflow_connection
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
 
-    config = MlflowConnectionConfig.from_connection(airflow_connection(conn_id))
+    connection = airflow_connection(conn_id)
+    if getattr(connection, "conn_type", None) != MLFLOW_CONN_TYPE:
+        raise ValueError(f"it is not an {MLFLOW_CONN_TYPE!r} connection")
+    config = MlflowConnectionConfig.from_connection(connection)
     return RegistryCalls.building(lambda: config)
 
 

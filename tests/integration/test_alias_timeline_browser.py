@@ -41,8 +41,6 @@ from tests.support.browser import chromium_page
 from tests.support.model_versions import add_version, unique
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from mlflow import MlflowClient
 
     from tests.support.airflow_deployment import AirflowDeployment
@@ -114,30 +112,32 @@ def test_requests_without_a_valid_airflow_login_are_refused(
     assert "default-src 'none'" in answer.headers["Content-Security-Policy"]
 
 
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
-    with chromium_page(tmp_path / "chromium-profile", height=1300) as page:
-        yield page
-
-
 @pytest.mark.browser
 def test_reviewer_sees_who_moved_champion_and_why_with_the_forged_entry_flagged(
     airflow_deployment: AirflowDeployment,
     mlflow_server: MlflowServer,
     model: str,
-    page: Any,
     tmp_path: Path,
 ) -> None:
-    deployment = airflow_deployment
+    with chromium_page(tmp_path / "chromium-profile", height=1000) as page:
+        check_timeline_page(airflow_deployment, mlflow_server.url, model, page, tmp_path)
+
+
+def check_timeline_page(
+    deployment: AirflowDeployment, mlflow_url: str, model: str, page: Any, tmp_path: Path
+) -> None:
+    """As the reviewer in ``page``: open the timeline from the UI's Browse menu, ask for
+    ``model`` and check what the page shows, runs and loads; keep a screenshot."""
     requested: list[str] = []
     dialogs: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     deployment.log_in(page, "reviewer")
-    # The page is in the UI's menu, framed at /plugin/<route>.
-    page.goto(f"{deployment.url}/plugin/{UI_ROUTE}", wait_until="networkidle")
+    page.get_by_role("button", name="Browse").click()
+    page.get_by_role("menuitem", name="MLflow alias timeline").click()
     frame = page.frame_locator("iframe")
     frame.locator("input[name=model]").fill(model)
+    assert f"/plugin/{UI_ROUTE}" in page.url, page.url  # framed in the UI
     frame.get_by_role("button", name="Show timeline").click()
     champion = frame.locator("section[data-alias=champion]")
     champion.wait_for()
@@ -167,7 +167,7 @@ def test_reviewer_sees_who_moved_champion_and_why_with_the_forged_entry_flagged(
     assert inner.evaluate("() => window.__pwned") is None
     assert not dialogs and not [url for url in requested if ATTACKER in url], requested
     links = inner.eval_on_selector_all("a[href]", "nodes => nodes.map(n => n.href)")
-    assert links and all(link.startswith(f"{mlflow_server.url}/#/models/") for link in links), links
+    assert links and all(link.startswith(f"{mlflow_url}/#/models/") for link in links), links
     assert frame.locator("section[data-alias=staging] tbody tr").count() == 1
 
     screenshot = tmp_path / "alias-timeline.png"
