@@ -113,6 +113,7 @@ def _page_app() -> FastAPI:
 def timeline_page(conn_id: str, model_name: str) -> tuple[int, TimelinePage]:
     """The page for ``model_name`` through connection ``conn_id`` and its HTTP status: the
     form alone without a model; 400, 404 or 502 with an error message naming what failed."""
+    from airflow_mlflow_registry.hooks.aliases import read_ledger
     from airflow_mlflow_registry.plugins.alias_timeline_page import TimelinePage
 
     if not model_name:
@@ -126,8 +127,6 @@ def timeline_page(conn_id: str, model_name: str) -> tuple[int, TimelinePage]:
     except Exception as exc:
         return 404, _with_error(asked, f"Connection {conn_id!r} cannot be used: {exc}")
     signer = server_signer()
-    from airflow_mlflow_registry.hooks.aliases import read_ledger
-
     try:
         entries = read_ledger(registry, model_name, signer)
     except Exception as exc:
