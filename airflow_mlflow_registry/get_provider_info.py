@@ -176,7 +176,13 @@ def get_provider_info() -> dict[str, Any]:
                 "plugin-class": (
                     "airflow_mlflow_registry.plugins.webhooks.MlflowRegistryWebhookPlugin"
                 ),
-            }
+            },
+            {
+                "name": "mlflow_registry_alias_timeline",
+                "plugin-class": (
+                    "airflow_mlflow_registry.plugins.alias_timeline.MlflowAliasTimelinePlugin"
+                ),
+            },
         ],
         "extra-links": ["airflow_mlflow_registry.links.mlflow.MlflowModelVersionLink"],
         "asset-uris": [

@@ -52,6 +52,11 @@ What moved (measured on released Airflow):
   The wait's bound is ``ApprovalOperator``'s ``response_timeout`` in newer standard providers
   and its ``execution_timeout`` in older ones (1.12, installed with Airflow 3.1);
   :data:`HITL_TIMEOUT_ARGUMENT` names the one this installation takes.
+- Plugin ``external_views`` (a plugin page in the UI's menu, framed at ``/plugin/<route>``): from
+  3.1; 3.0 ignores the attribute, so the alias timeline page
+  (``airflow_mlflow_registry.plugins.alias_timeline``) is reached there at its URL only. The
+  page's authorisation (``requires_access_asset`` of ``airflow.api_fastapi.core_api.security``)
+  is one name in every minor from 3.0 to 3.3 (read from the sources, run on 3.3 only).
 
 Importing this module imports Airflow, never mlflow.
 """

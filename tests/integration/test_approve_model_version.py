@@ -14,8 +14,9 @@
 
 """``ApproveModelVersionOperator`` end to end (issue 23): real Airflow services (the shared
 ``airflow_deployment``: api-server, scheduler, dag-processor, triggerer) and a real
-``mlflow server``. A reviewer answers through the REST API and, once, in the Airflow UI in
-headless Chromium; the version's tags and the alias are read back from MLflow after each.
+``mlflow server``. A reviewer answers through the REST API or, in the UI scenario and the
+four-eyes ones (two gates, answered by two users or by one twice), in the Airflow UI in
+headless Chromium; the version's tags, the alias and its ledger are read back from MLflow.
 
 One run of ``tests/integration/dags/approval_scenarios.py`` holds a task per scenario (reject,
 expire, retry after approval, guard, UI), all waiting at once; the shipped example
@@ -34,7 +35,10 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 import pytest
 
+from airflow_mlflow_registry.alias_ledger import EntryStatus, LedgerEntry, MoveKind
 from airflow_mlflow_registry.approval import approval_key
+from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.aliases import read_ledger
 from airflow_mlflow_registry.utils.signing import RecordSigner
 from tests.conftest import REPO_ROOT
 from tests.support.airflow_deployment import SIGNING_SECRET
@@ -400,41 +404,97 @@ def test_a_review_request_changed_in_xcom_moves_nothing(
     assert "TamperedRecordError" in log, log[-3000:]
 
 
-def test_four_eyes_moves_the_alias_only_after_two_different_people_approved(
-    deployment: AirflowDeployment, client: MlflowClient, scenarios: dict[str, Any]
+def required_actions_url(deployment: AirflowDeployment, run_id: str, task: str) -> str:
+    """The task's human-in-the-loop page in the Airflow UI."""
+    return f"{deployment.url}/dags/{SCENARIOS_DAG}/runs/{run_id}/tasks/{task}/required_actions"
+
+
+def approve_in_ui(
+    deployment: AirflowDeployment, profile_dir: Path, user: str, run_id: str, task: str
 ) -> None:
-    """Issue 26, item 6: `required_approvals=2` across two chained gates of one run."""
+    """Sign in as ``user`` in a fresh headless Chromium and click Approve on the task's page,
+    once Airflow has parked its try; return when Airflow has the answer."""
+    waiting = deployment.wait_for_task(SCENARIOS_DAG, run_id, task, WAITING)
+    deployment.wait_until_parked(SCENARIOS_DAG, run_id, task, waiting["try_number"])
+    with chromium_page(profile_dir / f"{user}-{task}") as page:
+        deployment.log_in(page, user)
+        page.goto(required_actions_url(deployment, run_id, task), wait_until="networkidle")
+        page.get_by_role("button", name="Approve").click()
+
+        def answered() -> dict[str, Any] | None:
+            detail = deployment.rest("GET", hitl_path(SCENARIOS_DAG, run_id, task))
+            return detail if detail["response_received"] else None
+
+        detail = deployment.wait_for(answered, f"{user}'s answer to {task}")
+    assert detail["chosen_options"] == ["Approve"]
+    assert detail["responded_by_user"]["name"] == user
+
+
+def approvals_in_ledger(model: str) -> list[LedgerEntry]:
+    """The approval entries of ``model``'s alias ledger, read through ``mlflow_default`` and
+    checked with the deployment's signing secret."""
+    registry = MlflowRegistryHook().registry_calls
+    entries = read_ledger(registry, model, RecordSigner(SIGNING_SECRET))
+    return [entry for entry in entries if entry.kind == MoveKind.APPROVAL.value]
+
+
+@pytest.mark.browser
+def test_four_eyes_two_people_approve_in_the_ui_before_the_alias_moves(
+    deployment: AirflowDeployment,
+    client: MlflowClient,
+    default_registry: MlflowClient,
+    scenarios: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """Issue 26, item 6 end to end: `required_approvals=2` across two chained gates of one
+    run, each answered in the Airflow UI (Chromium) by another deployment user; the alias
+    moves only after the second, and the ledger has one approval entry naming both."""
     run_id, model = scenarios["run_id"], scenarios["four_eyes_model"]
     candidate, previous = scenarios["four_eyes_candidate"], scenarios["four_eyes_holder"]
-    deployment.wait_for_task(SCENARIOS_DAG, run_id, "four_eyes_1", WAITING)
-    answer(deployment, SCENARIOS_DAG, run_id, "four_eyes_1", "Approve", "first look", "admin")
+    approve_in_ui(deployment, tmp_path, "admin", run_id, "four_eyes_1")
     deployment.wait_for_task(SCENARIOS_DAG, run_id, "four_eyes_1", ("success",))
     first = deployment.xcom(SCENARIOS_DAG, run_id, "four_eyes_1")
     assert (first["approvals"], first["changed"]) == (["admin"], False)
     assert holder(client, model, "champion") == previous  # one approval is not enough
-    deployment.wait_for_task(SCENARIOS_DAG, run_id, "four_eyes_2", WAITING)
-    answer(deployment, SCENARIOS_DAG, run_id, "four_eyes_2", "Approve", "second look")
+    assert approvals_in_ledger(model) == []
+    approve_in_ui(deployment, tmp_path, "reviewer", run_id, "four_eyes_2")
     deployment.wait_for_task(SCENARIOS_DAG, run_id, "four_eyes_2", ("success",))
     second = deployment.xcom(SCENARIOS_DAG, run_id, "four_eyes_2")
     assert (second["approvals"], second["changed"]) == (["admin", "reviewer"], True)
     assert holder(client, model, "champion") == candidate
+    [entry] = approvals_in_ledger(model)
+    assert entry.status is EntryStatus.VERIFIED
+    assert (entry.alias, entry.from_version, entry.to_version) == ("champion", previous, candidate)
+    assert entry.why["approvers"] == "admin, reviewer"
+    assert entry.by.startswith(f"{SCENARIOS_DAG}/{run_id}/four_eyes_2/try ")
 
 
-def test_the_same_person_twice_or_the_run_s_trigger_person_is_refused_by_rule(
-    deployment: AirflowDeployment, client: MlflowClient, scenarios: dict[str, Any]
+@pytest.mark.browser
+def test_the_same_person_approving_both_gates_in_the_ui_is_refused_by_rule(
+    deployment: AirflowDeployment,
+    client: MlflowClient,
+    default_registry: MlflowClient,
+    scenarios: dict[str, Any],
+    tmp_path: Path,
 ) -> None:
-    """Issue 26, item 6: refusals name the rule; nothing moves."""
-    run_id = scenarios["run_id"]
+    """Issue 26, item 6: one person answering both gates in the UI; the second gate fails
+    naming the rule, nothing moves and the ledger has no approval."""
+    run_id, model = scenarios["run_id"], scenarios["same_person_model"]
     for task in ("same_person_1", "same_person_2"):
-        deployment.wait_for_task(SCENARIOS_DAG, run_id, task, WAITING)
-        answer(deployment, SCENARIOS_DAG, run_id, task, "Approve", "me again")
+        approve_in_ui(deployment, tmp_path, "reviewer", run_id, task)
     deployment.wait_for_task(SCENARIOS_DAG, run_id, "same_person_2", ("failed",))
     log = task_log(deployment, SCENARIOS_DAG, run_id, "same_person_2", 1)
     assert "required_approvals=2 refused" in log and "reviewer already approved" in log
-    model = scenarios["same_person_model"]
     assert holder(client, model, "champion") == scenarios["same_person_holder"]
+    assert approvals_in_ledger(model) == []
 
-    # The scenarios run was triggered through the REST API as admin.
+
+def test_the_person_who_triggered_the_run_is_refused_by_rule(
+    deployment: AirflowDeployment, client: MlflowClient, scenarios: dict[str, Any]
+) -> None:
+    """Issue 26, item 6: `exclude_triggering_user`; the refusal names the rule, nothing
+    moves. The scenarios run was triggered through the REST API as admin."""
+    run_id = scenarios["run_id"]
     deployment.wait_for_task(SCENARIOS_DAG, run_id, "self_approval", WAITING)
     answer(deployment, SCENARIOS_DAG, run_id, "self_approval", "Approve", "mine", "admin")
     deployment.wait_for_task(SCENARIOS_DAG, run_id, "self_approval", ("failed",))
@@ -461,27 +521,14 @@ def test_reviewer_approves_in_the_airflow_ui_on_the_page_with_the_metrics(
     page: Any,
     tmp_path: Path,
 ) -> None:
-    from tests.support.airflow_deployment import PASSWORDS
-
     run_id, model = scenarios["run_id"], scenarios["ui_model"]
     candidate, previous = scenarios["ui_candidate"], scenarios["ui_holder"]
     task = "approve_in_ui"
     waiting = deployment.wait_for_task(SCENARIOS_DAG, run_id, task, WAITING)
     deployment.wait_until_parked(SCENARIOS_DAG, run_id, task, waiting["try_number"])
 
-    page.goto(f"{deployment.url}/", wait_until="networkidle")
-    page.locator("input[name=username]").fill("reviewer")
-    page.locator("input[name=password]").fill(PASSWORDS["reviewer"])
-    page.get_by_role("button", name="Sign in").click()
-    # The login page is under the same origin: wait until the sign-in has navigated away from
-    # it and the app has settled, else the next goto aborts that navigation (ERR_ABORTED, seen
-    # once in a fresh-clone run).
-    page.wait_for_url(lambda url: "/auth/login" not in url)
-    page.wait_for_load_state("networkidle")
-    page.goto(
-        f"{deployment.url}/dags/{SCENARIOS_DAG}/runs/{run_id}/tasks/{task}/required_actions",
-        wait_until="networkidle",
-    )
+    deployment.log_in(page, "reviewer")
+    page.goto(required_actions_url(deployment, run_id, task), wait_until="networkidle")
     metrics = page.get_by_role("row").filter(has_text="accuracy")
     metrics.first.wait_for()
     # The metric row, cell by cell: candidate, current holder, difference.

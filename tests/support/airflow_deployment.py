@@ -24,7 +24,8 @@ dag-processor and triggerer -- with LocalExecutor and a SQLite metadata DB in a 
   other connections can be added through the REST API (:meth:`AirflowDeployment.api`).
 - Logins of the simple auth manager: ``admin`` (role admin) and ``reviewer`` (role user),
   passwords in :data:`PASSWORDS`; :meth:`AirflowDeployment.api` returns a REST session
-  logged in as one of them, ``url`` is the UI (``[api] base_url``).
+  logged in as one of them, :meth:`AirflowDeployment.log_in` signs a browser page in to the
+  UI, ``url`` is the UI (``[api] base_url``).
 - DAG files are added while it runs: :meth:`AirflowDeployment.add_dag` copies a file into the
   dags folder and waits until the dag-processor has parsed it. DAGs are unpaused at creation,
   so a test triggers runs right away (:meth:`AirflowDeployment.trigger`). Use DAG ids (and
@@ -54,6 +55,8 @@ from tests.support.silent_server import find_unused_port
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator
     from pathlib import Path
+
+    from playwright.sync_api import Page
 
     from tests.support.mlflow_server import MlflowServer
 
@@ -130,6 +133,19 @@ class AirflowDeployment:
         response = self.api(user).request(method, f"{self.url}/api/v2/{path}", timeout=60, **kwargs)
         assert response.ok, f"{method} {path}: {response.status_code} {response.text}"
         return response.json() if response.content else None
+
+    def log_in(self, page: Page, user: str) -> None:
+        """Sign ``page`` (a browser page, :func:`~tests.support.browser.chromium_page`) in to
+        the UI as ``user`` (one of :data:`USERS`); return once the app has settled."""
+        page.goto(f"{self.url}/", wait_until="networkidle")
+        page.locator("input[name=username]").fill(user)
+        page.locator("input[name=password]").fill(PASSWORDS[user])
+        page.get_by_role("button", name="Sign in").click()
+        # The login page is under the same origin: wait until the sign-in has navigated away
+        # from it and the app has settled, else the next goto aborts that navigation
+        # (ERR_ABORTED, seen once in a fresh-clone run).
+        page.wait_for_url(lambda url: "/auth/login" not in url)
+        page.wait_for_load_state("networkidle")
 
     def add_dag(self, source: Path, dag_id: str, timeout: float = 240) -> None:
         """Copy the DAG file ``source`` into the dags folder; wait until ``dag_id`` is parsed."""

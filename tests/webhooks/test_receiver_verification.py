@@ -266,12 +266,13 @@ def test_plugin_mounts_the_receiver_under_its_prefix_and_is_an_entry_point() -> 
     from airflow_mlflow_registry.get_provider_info import get_provider_info
     from airflow_mlflow_registry.plugins.webhooks import MlflowRegistryWebhookPlugin
 
-    [declared] = get_provider_info()["plugins"]
+    plugins = get_provider_info()["plugins"]
+    [declared] = [p for p in plugins if p["name"] == MlflowRegistryWebhookPlugin.name]
     assert declared["plugin-class"].endswith(MlflowRegistryWebhookPlugin.__name__)
     [mounted] = MlflowRegistryWebhookPlugin.fastapi_apps
     assert mounted["url_prefix"] == URL_PREFIX
     # Airflow loads provider-info plugins only when providers are not discovered lazily.
-    [entry_point] = [e for e in entry_points(group="airflow.plugins") if "mlflow" in e.name]
+    [entry_point] = [e for e in entry_points(group="airflow.plugins") if "webhooks" in e.name]
     assert entry_point.load() is MlflowRegistryWebhookPlugin
 
 
