@@ -90,7 +90,9 @@ def version_view(hook: MlflowRegistryHook, version: ModelVersion) -> VersionView
         registered_at=registered.isoformat(timespec="seconds"),
         version_url=hook.model_version_url(version.name, version.version),
         run_url=(
-            hook.run_url(run.info.experiment_id, run.info.run_id) if run is not None else None
+            hook.registry_calls.run_url(run.info.experiment_id, run.info.run_id)
+            if run is not None
+            else None
         ),
         metrics={k: float(v) for k, v in run.data.metrics.items()} if run is not None else {},
         params=dict(run.data.params) if run is not None else {},

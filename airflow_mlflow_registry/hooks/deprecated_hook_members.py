@@ -22,7 +22,8 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from airflow_mlflow_registry.hooks import model_versions
+from airflow_mlflow_registry.hooks import model_versions, runs, version_creation
+from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
     from airflow_mlflow_registry.exceptions import MlflowRequestError
     from airflow_mlflow_registry.hooks.registry_calls import RegistryCalls
+    from airflow_mlflow_registry.hooks.sources import ResolvedSource, RunSearch
 
 
 def _deprecated(member: str, replacement: str) -> None:
@@ -89,3 +91,42 @@ class DeprecatedHookMembers:
         if not found:
             return None
         return model_versions.version_record(self._registry, found[0], created=False)
+
+    def run_url(self, experiment_id: str, run_id: str) -> str | None:
+        """Deprecated: ``registry_calls.run_url``."""
+        _deprecated("run_url", "use registry_calls.run_url")
+        return self._registry.run_url(experiment_id, run_id)
+
+    def redact_secrets(self, text: str) -> str:
+        """Deprecated: ``registry_calls.redact``."""
+        _deprecated("redact_secrets", "use registry_calls.redact")
+        return self._registry.redact(text)
+
+    def ensure_registered_model(self, model_name: str) -> bool:
+        """Deprecated: register_model_version creates the model when needed."""
+        _deprecated("ensure_registered_model", "register_model_version creates the model")
+        return version_creation.ensure_registered_model(self._registry, model_name)
+
+    def find_model_versions_by_key(
+        self,
+        model_name: str,
+        registration_key: str,
+        *,
+        run_id: str | None = None,
+        key_tag: str = REGISTRATION_KEY_TAG,
+    ) -> list[ModelVersion]:
+        """Deprecated: :meth:`search_model_versions` with ``tags={key_tag: registration_key}``."""
+        _deprecated("find_model_versions_by_key", "use search_model_versions(tags=...)")
+        return version_creation.find_model_versions_by_key(
+            self._registry, model_name, registration_key, run_id=run_id, key_tag=key_tag
+        )
+
+    def find_run_source(self, search: RunSearch) -> ResolvedSource | None:
+        """Deprecated: ``register_model_version(run_search=...)`` resolves the run."""
+        _deprecated("find_run_source", "use register_model_version(run_search=...)")
+        return runs.find_run_source(self._registry, search)
+
+    def registered_model_created_at(self, model_name: str) -> int | None:
+        """Deprecated: ``get_conn().get_registered_model(name).creation_timestamp``."""
+        _deprecated("registered_model_created_at", "read the registered model's creation_timestamp")
+        return model_versions.registered_model_created_at(self._registry, model_name)

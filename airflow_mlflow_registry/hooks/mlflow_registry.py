@@ -44,7 +44,6 @@ from airflow_mlflow_registry.alias_ledger import MoveKind
 from airflow_mlflow_registry.hooks import (
     model_versions,
     runs,
-    version_creation,
     version_registration,
 )
 from airflow_mlflow_registry.hooks.aliases import (
@@ -71,7 +70,6 @@ from airflow_mlflow_registry.hooks.sources import DEFAULT_ARTIFACT_PATH
 from airflow_mlflow_registry.hooks.version_copy import copy_model_version
 from airflow_mlflow_registry.hooks.version_deletion import delete_expired_versions
 from airflow_mlflow_registry.hooks.version_registration import DEFAULT_AWAIT_REGISTRATION_SECONDS
-from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 from airflow_mlflow_registry.utils.redaction import mask_secrets
 from airflow_mlflow_registry.version_compat import BaseHook
 
@@ -85,7 +83,7 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
     from typing_extensions import Unpack
 
-    from airflow_mlflow_registry.hooks.sources import ResolvedSource, RunSearch
+    from airflow_mlflow_registry.hooks.sources import RunSearch
     from airflow_mlflow_registry.hooks.version_copy import CopyOptions
     from airflow_mlflow_registry.lineage import TaskInstanceLineage
     from airflow_mlflow_registry.retention import RetentionRule
@@ -180,10 +178,6 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
         """The MLflow UI page of a model version, or None when the server is not http(s)."""
         return self._registry.model_version_url(model_name, version)
 
-    def run_url(self, experiment_id: str, run_id: str) -> str | None:
-        """The MLflow UI page of a run, or None when the server is not http(s)."""
-        return self._registry.run_url(experiment_id, run_id)
-
     # ------------------------------------------------------------------------ registering
 
     def log_model(
@@ -231,7 +225,7 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
         :param model_name: the registered model (created when missing).
         :param model_uri: the source to register; give either it or ``run_search``.
         :param run_search: the run to register from, resolved on every attempt like
-            :meth:`find_run_source`; recorded as ``airflow.source_*`` tags.
+            :func:`.runs.find_run_source`; recorded as ``airflow.source_*`` tags.
         :param run_id: the run to link the version to.
         :param description: the version's description.
         :param tags: user tags, written in the create request.
@@ -267,50 +261,6 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
             provenance_tags=provenance_tags,
             source_identity=source_identity,
         )
-
-    def ensure_registered_model(self, model_name: str) -> bool:
-        """Create the registered model unless it exists. Returns True when this call created it.
-
-        "Already exists" (for example from a concurrent task) is not an error. A create whose
-        outcome is unknown (transport failure) returns False: callers must not assume the model
-        is new.
-        """
-        return version_creation.ensure_registered_model(self._registry, model_name)
-
-    def find_model_versions_by_key(
-        self,
-        model_name: str,
-        registration_key: str,
-        *,
-        run_id: str | None = None,
-        key_tag: str = REGISTRATION_KEY_TAG,
-    ) -> list[ModelVersion]:
-        """Versions of ``model_name`` whose tag ``key_tag`` (default
-        ``airflow.registration_key``) is ``registration_key`` (any status, tags readable),
-        lowest version first.
-
-        One search request; on Unity Catalog, a search by ``run_id`` (when given) or name and
-        one request per candidate.
-
-        :raises MlflowRequestError: naming the model.
-        """
-        return version_creation.find_model_versions_by_key(
-            self._registry, model_name, registration_key, run_id=run_id, key_tag=key_tag
-        )
-
-    def find_run_source(self, search: RunSearch) -> ResolvedSource | None:
-        """The first run matching ``search`` and the model URI to register from it, or None
-        when no run matches.
-
-        Prefers the run's MLflow 3 logged model (named ``search.artifact_path`` when it has
-        several) as ``models:/<model_id>``; falls back to ``runs:/<run_id>/<artifact_path>``,
-        also on an MLflow 2 server (which has no logged models).
-
-        :raises ExperimentNotFoundError: when the experiment does not exist or is deleted (a
-            misspelled name is a configuration error, not "no run matched").
-        :raises MlflowRequestError: when a search fails.
-        """
-        return runs.find_run_source(self._registry, search)
 
     def backfill_registrations(
         self,
@@ -460,19 +410,6 @@ class MlflowRegistryHook(DeprecatedHookMembers, BaseHook):
             limit=limit,
             newest_first=newest_first,
         )
-
-    def registered_model_created_at(self, model_name: str) -> int | None:
-        """``creation_timestamp`` (milliseconds) of registered model ``model_name``, or None
-        when it does not exist. One request.
-
-        :raises MlflowRequestError: for any other failure, naming the model.
-        """
-        return model_versions.registered_model_created_at(self._registry, model_name)
-
-    def redact_secrets(self, text: str) -> str:
-        """``text`` with this connection's secrets replaced by ``***``, for messages built from
-        errors the hook did not raise itself."""
-        return self._registry.redact(text)
 
     def model_version_record(self, version: ModelVersion) -> dict[str, Any]:
         """The JSON-able record (as :meth:`get_model_version`) of a ``ModelVersion`` already

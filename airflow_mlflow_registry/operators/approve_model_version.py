@@ -52,6 +52,7 @@ from airflow_mlflow_registry.exceptions import (
 )
 from airflow_mlflow_registry.hooks.aliases import MoveReason
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.version_creation import find_model_versions_by_key
 from airflow_mlflow_registry.lineage import dag_run_link
 from airflow_mlflow_registry.metric_guard import check_improvement, check_metric_direction
 from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
@@ -322,7 +323,9 @@ class ApproveModelVersionOperator(ModelVersionOutputsMixin, ApprovalOperator):
         """Refuse to ask when an earlier try of this task instance asked about another
         comparison (by its signed request): Airflow would show the reviewer that earlier
         page."""
-        for earlier in hook.find_model_versions_by_key(candidate.name, key, key_tag=KEY_TAG):
+        for earlier in find_model_versions_by_key(
+            hook.registry_calls, candidate.name, key, run_id=None, key_tag=KEY_TAG
+        ):
             record = ApprovalRecord.from_tags(
                 candidate.name, earlier.version, earlier.tags or {}, key, signer
             )

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow_mlflow_registry.alias_ledger import ledger_signer
 from airflow_mlflow_registry.assets import tracking_host
 from airflow_mlflow_registry.hooks.aliases import observe_alias
+from airflow_mlflow_registry.hooks.model_versions import registered_model_created_at
 from airflow_mlflow_registry.registry_event_cursor import (
     RECHECK_WINDOW,
     EventCursor,
@@ -153,7 +154,7 @@ def _restart_if_recreated(
             return None
         reason = f"version {cursor.watermark} has another creation time"
     else:
-        created = hook.registered_model_created_at(options.model_name)
+        created = registered_model_created_at(hook.registry_calls, options.model_name)
         if created is not None and created <= cursor.version_created:
             return None
         reason = "it was deleted" if created is None else "it was deleted and re-created"

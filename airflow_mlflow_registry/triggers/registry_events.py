@@ -216,7 +216,7 @@ class MlflowRegistryEventTrigger(BaseEventTrigger):
                 self.log.warning(
                     "Watching model %r: %s; polling again in %g s.",
                     self.model_name,
-                    hook.redact_secrets(str(exc)),
+                    hook.registry_calls.redact(str(exc)),
                     self.poll_interval,
                 )
             waited = 0.0

@@ -20,6 +20,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.version_creation import find_model_versions_by_key
 from airflow_mlflow_registry.lineage import TaskInstanceLineage
 from tests.support.bearer_proxy import BearerProxy
 
@@ -91,8 +92,8 @@ def test_open_source_key_lookup_is_one_request(
         hook.register_model_version(model, "s3://bucket/m", lineage=lineage)
         hook.register_model_version(model, "s3://bucket/other", idempotency_key="c" * 64)
         proxy.reset_counts()
-        found = hook.find_model_versions_by_key(
-            model, lineage.registration_key(model), run_id="0" * 32
+        found = find_model_versions_by_key(
+            hook.registry_calls, model, lineage.registration_key(model), run_id="0" * 32
         )
         lookup = proxy.requests_seen
     assert [mv.version for mv in found] == ["1"]

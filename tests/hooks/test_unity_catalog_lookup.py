@@ -36,6 +36,7 @@ import requests
 
 from airflow_mlflow_registry.exceptions import UnsupportedByRegistryError
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
+from airflow_mlflow_registry.hooks.version_creation import find_model_versions_by_key
 from airflow_mlflow_registry.lineage import REGISTRATION_KEY_TAG
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def test_unity_catalog_lookup_searches_by_run_id_and_reads_each_candidate(
     unity_catalog: tuple[MlflowRegistryHook, FakeUnityCatalog],
 ) -> None:
     hook, service = unity_catalog
-    found = hook.find_model_versions_by_key(MODEL, KEY, run_id="r1")
+    found = find_model_versions_by_key(hook.registry_calls, MODEL, KEY, run_id="r1")
     assert [(mv.name, mv.version) for mv in found] == [(MODEL, "1")]
     assert found[0].tags[REGISTRATION_KEY_TAG] == KEY
     assert service.requests[0] == (SEARCH_PATH, {"filter": "run_id = 'r1'", "max_results": 500})
@@ -152,7 +153,7 @@ def test_unity_catalog_lookup_without_a_run_id_searches_by_name(
     unity_catalog: tuple[MlflowRegistryHook, FakeUnityCatalog],
 ) -> None:
     hook, service = unity_catalog
-    found = hook.find_model_versions_by_key(MODEL, KEY)
+    found = find_model_versions_by_key(hook.registry_calls, MODEL, KEY, run_id=None)
     assert [mv.version for mv in found] == ["1", "3"]
     assert service.requests[0] == (SEARCH_PATH, {"filter": f"name = '{MODEL}'", "max_results": 500})
     assert len(service.requests) == 1 + 3  # the search, then one read per version of MODEL
