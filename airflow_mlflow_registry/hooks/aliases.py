@@ -224,9 +224,28 @@ def observe_alias(
     """The ledger entry that explains where ``alias`` points now: the last trusted entry when
     it names the holder, else a seen (or observed) entry recorded now. None when the alias
     does not exist and the ledger has nothing of it. What a registry-event watch and the
-    webhook receiver call when they see an alias move."""
+    webhook receiver call when they see an alias move: an observation the connection may not
+    write (no EDIT on the model) is logged as a warning and None is returned, so the event
+    still goes out.
+
+    :raises MlflowRequestError: when the model cannot be read.
+    """
+    from airflow_mlflow_registry.exceptions import MlflowRequestError
+
     state = _settled(registry, read_alias_state(registry, model_name, alias, signer), signer)
-    return _record_unexplained(registry, state, signer) or state.history.last
+    try:
+        return _record_unexplained(registry, state, signer) or state.history.last
+    except MlflowRequestError as exc:
+        log.warning(
+            "Alias %r of model %r points at version %s, which its ledger does not show, and "
+            "recording that failed (the connection needs EDIT on the model to write ledger "
+            "tags): %s",
+            alias,
+            model_name,
+            state.holder,
+            exc,
+        )
+        return None
 
 
 def write_entry(

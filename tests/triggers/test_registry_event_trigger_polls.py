@@ -213,3 +213,32 @@ def test_without_a_state_store_a_restarted_trigger_starts_from_the_registry_as_i
         wait_until(lambda: len(second.payloads) == 1, "the event after the restart")
     assert int(while_down) < int(after)
     assert second.payloads[0]["version"] == after
+
+
+def test_a_watch_that_may_not_write_ledger_tags_still_emits_the_move(
+    proxy: FaultProxy, mlflow_server: MlflowServer
+) -> None:
+    """The watch's connection is refused the ledger tag (403, as without EDIT on the model):
+    the move is emitted all the same, without a ledger entry."""
+    client: MlflowClient = mlflow_server.client()
+    model = unique("watched-readonly")
+    first = add_version(client, model, aliases=["champion"])
+    second = add_version(client, model)
+    proxy.add_fault("POST", "/registered-models/set-tag", "403_before_forward", times=5)
+    trigger = MlflowRegistryEventTrigger(
+        model_name=model,
+        mlflow_conn_id="watched",
+        alias="champion",
+        poll_interval=WATCH_POLL_SECONDS,
+    )
+    with RunningTrigger(trigger) as running:
+        wait_until(lambda: polls(proxy, BY_ALIAS) >= 2, "two polls")
+        client.set_registered_model_alias(model, "champion", second)
+        wait_until(lambda: len(running.payloads) == 1, "the move")
+        (payload,) = running.payloads
+    assert (payload["version"], payload["previous_version"]) == (second, first)
+    assert payload["ledger_entry"] is None
+    assert proxy.faults_injected >= 1
+    assert not [
+        k for k in client.get_registered_model(model).tags if k.startswith("airflow.ledger.")
+    ]
