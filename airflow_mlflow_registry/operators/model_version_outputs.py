@@ -25,9 +25,21 @@ from airflow_mlflow_registry.utils.openlineage_facets import model_version_linea
 from airflow_mlflow_registry.utils.validation import is_templated
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Mapping
 
     from airflow.sdk import Asset, BaseOperatorLink, Context
+
+#: The fields of a version's record (``hook.model_version_record``) that says where the version
+#: and its model live.
+VERSION_LOCATION_FIELDS = frozenset(
+    {"model_uri", "model_version_url", "source", "run_id", "tracking_uri", "workspace"}
+)
+
+
+def version_location(version_record: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`VERSION_LOCATION_FIELDS` of ``version_record``, for an operator's record about
+    that version (an alias move, a rollback)."""
+    return {key: value for key, value in version_record.items() if key in VERSION_LOCATION_FIELDS}
 
 
 class ModelVersionOutputsMixin:

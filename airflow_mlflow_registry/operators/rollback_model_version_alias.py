@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
-from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
+from airflow_mlflow_registry.operators.model_version_outputs import (
+    ModelVersionOutputsMixin,
+    version_location,
+)
 from airflow_mlflow_registry.utils.search_filters import check_version_number
 from airflow_mlflow_registry.utils.validation import (
     check_aliases,
@@ -35,11 +38,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
-
-#: The fields of the target version's record that this operator's record carries too.
-_SHARED_FIELDS = frozenset(
-    {"model_uri", "model_version_url", "source", "run_id", "tracking_uri", "workspace"}
-)
 
 
 class RollbackModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
@@ -124,7 +122,7 @@ class RollbackModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
         record = {
             **outcome.as_dict(),
             "changed": True,
-            **{key: value for key, value in version_record.items() if key in _SHARED_FIELDS},
+            **version_location(version_record),
         }
         return self._publish(context, record, record["alias"], changed=True)
 

@@ -25,7 +25,10 @@ from airflow_mlflow_registry.exceptions import NoCandidateVersionError
 from airflow_mlflow_registry.hooks.aliases import MoveReason
 from airflow_mlflow_registry.hooks.mlflow_registry import MlflowRegistryHook
 from airflow_mlflow_registry.metric_guard import check_improvement, check_metric_direction
-from airflow_mlflow_registry.operators.model_version_outputs import ModelVersionOutputsMixin
+from airflow_mlflow_registry.operators.model_version_outputs import (
+    ModelVersionOutputsMixin,
+    version_location,
+)
 from airflow_mlflow_registry.utils.search_filters import check_search_tags, check_version_number
 from airflow_mlflow_registry.utils.validation import (
     check_aliases,
@@ -39,13 +42,6 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
     from mlflow.entities.model_registry import ModelVersion
-
-
-#: The fields of a version's record (``hook.model_version_record``) that this operator's
-#: record carries too: where the version and its model live.
-_SHARED_FIELDS = frozenset(
-    {"model_uri", "model_version_url", "source", "run_id", "tracking_uri", "workspace"}
-)
 
 
 class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
@@ -164,7 +160,7 @@ class SetModelVersionAliasOperator(ModelVersionOutputsMixin, BaseOperator):
             "version": version,
             "previous_version": previous_version,
             "changed": previous_version != version,
-            **{key: value for key, value in version_record.items() if key in _SHARED_FIELDS},
+            **version_location(version_record),
             **metrics,
         }
         return self._publish(context, record, alias, changed=record["changed"])
