@@ -62,12 +62,7 @@ def test_get_conn_returns_one_cached_client_that_reaches_the_server(
 def test_building_and_using_a_client_leaves_os_environ_untouched(
     auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> None:
-    use_connection(
-        "alice_env",
-        auth_mlflow_server.url,
-        login="alice",
-        password=auth_mlflow_server.passwords["alice"],
-    )
+    use_connection("alice_env", auth_mlflow_server.url, **auth_mlflow_server.sign_in_as("alice"))
     before = dict(os.environ)
     client = MlflowRegistryHook(mlflow_conn_id="alice_env").get_conn()
     client.search_registered_models(max_results=1)
@@ -78,15 +73,8 @@ def test_building_and_using_a_client_leaves_os_environ_untouched(
 def test_basic_auth_acts_as_the_connection_user(
     auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> None:
-    use_connection(
-        "alice",
-        auth_mlflow_server.url,
-        login="alice",
-        password=auth_mlflow_server.passwords["alice"],
-    )
-    use_connection(
-        "bob", auth_mlflow_server.url, login="bob", password=auth_mlflow_server.passwords["bob"]
-    )
+    use_connection("alice", auth_mlflow_server.url, **auth_mlflow_server.sign_in_as("alice"))
+    use_connection("bob", auth_mlflow_server.url, **auth_mlflow_server.sign_in_as("bob"))
     alice = MlflowRegistryHook(mlflow_conn_id="alice").get_conn()
     bob = MlflowRegistryHook(mlflow_conn_id="bob").get_conn()
     alice.create_registered_model("owned-by-alice")
@@ -99,12 +87,7 @@ def test_basic_auth_acts_as_the_connection_user(
 def test_test_connection_succeeds_with_good_credentials(
     auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> None:
-    use_connection(
-        "good",
-        auth_mlflow_server.url,
-        login="alice",
-        password=auth_mlflow_server.passwords["alice"],
-    )
+    use_connection("good", auth_mlflow_server.url, **auth_mlflow_server.sign_in_as("alice"))
     ok, message = MlflowRegistryHook(mlflow_conn_id="good").test_connection()
     assert ok, message
     assert auth_mlflow_server.url in message

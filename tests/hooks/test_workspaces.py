@@ -56,13 +56,7 @@ def use_team_connection(
 ) -> str:
     """Connection ``ws_<user>``: ``user`` in the user's workspace, at ``url`` (the server)."""
     conn_id = f"ws_{user}"
-    use_connection(
-        conn_id,
-        url or server.url,
-        login=user,
-        password=server.passwords[user],
-        workspace=TEAMS[user],
-    )
+    use_connection(conn_id, url or server.url, **server.sign_in_as(user), workspace=TEAMS[user])
     return conn_id
 
 
@@ -239,8 +233,7 @@ def test_workspace_on_a_server_without_workspaces_or_missing_fails_clearly(
     use_connection(
         "ws_missing",
         workspaces_mlflow_server.url,
-        login="alice",
-        password=workspaces_mlflow_server.passwords["alice"],
+        **workspaces_mlflow_server.sign_in_as("alice"),
         workspace="team-x",
     )
 

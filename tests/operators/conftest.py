@@ -45,7 +45,7 @@ def source_hook(
     private_auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> MlflowRegistryHook:
     server = private_auth_mlflow_server
-    use_connection("copy_source", server.url, login="alice", password=server.passwords["alice"])
+    use_connection("copy_source", server.url, **server.sign_in_as("alice"))
     return MlflowRegistryHook(mlflow_conn_id="copy_source")
 
 
@@ -59,7 +59,7 @@ def target_hook(
     auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> MlflowRegistryHook:
     server = auth_mlflow_server
-    use_connection("copy_target", server.url, login="bob", password=server.passwords["bob"])
+    use_connection("copy_target", server.url, **server.sign_in_as("bob"))
     return MlflowRegistryHook(mlflow_conn_id="copy_target")
 
 
@@ -77,8 +77,7 @@ def proxied_target_hook(
     use_connection(
         "copy_target_proxy",
         target_proxy.url,
-        login="bob",
-        password=auth_mlflow_server.passwords["bob"],
+        **auth_mlflow_server.sign_in_as("bob"),
         timeout=10,
         max_retries=2,
     )

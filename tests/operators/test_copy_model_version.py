@@ -271,8 +271,8 @@ def test_example_dag_promote_across_registries_runs_as_shipped(
     """On its own model name: the source model made by alice, under the example's connection
     ids (``mlflow_default`` as alice on the source, ``mlflow_production`` as bob)."""
     source, target = private_auth_mlflow_server, auth_mlflow_server
-    use_connection("mlflow_default", source.url, login="alice", password=source.passwords["alice"])
-    use_connection("mlflow_production", target.url, login="bob", password=target.passwords["bob"])
+    use_connection("mlflow_default", source.url, **source.sign_in_as("alice"))
+    use_connection("mlflow_production", target.url, **target.sign_in_as("bob"))
     dag = load_example("promote_across_registries").promote_across_registries()
     dag.get_task("promote").source_model_name = source_model.name
     dag_run = run_dag(dag)
