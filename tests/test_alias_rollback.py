@@ -34,7 +34,7 @@ from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.hooks.aliases import read_alias_state
 from airflow_mlflow_registry.utils.signing import RecordSigner
 from tests.support.airflow_env import SIGNING_SECRET
-from tests.support.ledger import forge_entry
+from tests.support.ledger import forge_entry, promoted
 from tests.support.model_versions import add_version, set_version_status, unique
 
 if TYPE_CHECKING:
@@ -48,17 +48,6 @@ SIGNER = RecordSigner(SIGNING_SECRET)
 @pytest.fixture
 def hook(default_registry: MlflowClient) -> MlflowRegistryHook:
     return MlflowRegistryHook()
-
-
-def promoted(client: MlflowClient, hook: MlflowRegistryHook, holders: int, extra: int = 0) -> str:
-    """A new model with ``holders + extra`` versions whose ``champion`` the hook moved through
-    versions 1..``holders`` (each move signed)."""
-    model = unique("rollback")
-    for _ in range(holders + extra):
-        add_version(client, model)
-    for version in range(1, holders + 1):
-        hook.set_model_version_alias(model, "champion", str(version))
-    return model
 
 
 def champion(client: MlflowClient, model: str) -> str:

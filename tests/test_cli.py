@@ -45,6 +45,7 @@ from tests.support.cli import (
     CLI,
     CLI_TIMEOUT_SECONDS,
     CliResult,
+    backfill_counts,
     kill_all,
     run_cli,
     run_cli_in_process,
@@ -399,13 +400,7 @@ def test_backfill_dry_run_registers_nothing_backfill_registers_each_run_once_and
     assert dry.code == 0, dry
     report = dry.json()
     assert report["dry_run"] is True
-    assert report["counts"] == {
-        "registered": 0,
-        "already_registered": 1,
-        "would_register": 3,
-        "failed": 0,
-        "not_started": 0,
-    }
+    assert report["counts"] == backfill_counts(already_registered=1, would_register=3)
     assert [(r["run_id"], r["outcome"]) for r in report["runs"]] == [
         (at_from, "would_register"),
         (artifact_only, "would_register"),
@@ -433,13 +428,7 @@ def test_backfill_dry_run_registers_nothing_backfill_registers_each_run_once_and
     )
     assert done.code == 0, done
     report = done.json()
-    assert report["counts"] == {
-        "registered": 3,
-        "already_registered": 1,
-        "would_register": 0,
-        "failed": 0,
-        "not_started": 0,
-    }
+    assert report["counts"] == backfill_counts(registered=3, already_registered=1)
     versions = versions_by_run(plain_client, model)
     assert sorted(versions) == sorted([at_from, artifact_only, by_dag, newest])
     assert filtered_out not in versions

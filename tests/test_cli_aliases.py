@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from tests.support.airflow_env import SIGNING_SECRET
 from tests.support.cli import run_cli, run_cli_in_process
-from tests.support.ledger import forge_entry
+from tests.support.ledger import forge_entry, promoted
 from tests.support.model_versions import add_version, unique
 
 if TYPE_CHECKING:
@@ -38,12 +38,8 @@ SECRET_VARIABLE = "AIRFLOW_VAR_MLFLOW_REGISTRY_SIGNING_SECRET"
 def test_history_prints_every_entry_with_its_status_and_flags_the_forged_one(
     cli_env: dict[str, str], default_registry: MlflowClient
 ) -> None:
-    model = unique("cli-history")
-    for _ in range(3):
-        add_version(default_registry, model)
     hook = MlflowRegistryHook()
-    hook.set_model_version_alias(model, "champion", "1")
-    hook.set_model_version_alias(model, "champion", "2")
+    model = promoted(default_registry, hook, 2, extra=1, prefix="cli-history")
     hook.set_model_version_alias(model, "staging", "3")
     forge_entry(default_registry, model, "champion", "2", "3", at=time.time_ns() // 1_000_000)
 
@@ -97,12 +93,7 @@ def test_history_without_the_secret_says_nothing_can_be_verified(
 def test_rollback_moves_back_and_records_the_cli_user_or_is_refused_without_the_secret(
     cli_env: dict[str, str], default_registry: MlflowClient
 ) -> None:
-    model = unique("cli-rollback")
-    for _ in range(2):
-        add_version(default_registry, model)
-    hook = MlflowRegistryHook()
-    hook.set_model_version_alias(model, "champion", "1")
-    hook.set_model_version_alias(model, "champion", "2")
+    model = promoted(default_registry, MlflowRegistryHook(), 2, prefix="cli-rollback")
     no_secret = {k: v for k, v in cli_env.items() if k != SECRET_VARIABLE}
 
     (refused,) = run_cli_in_process(no_secret, ["aliases", "rollback", model, "champion"])
@@ -137,12 +128,7 @@ def test_the_console_script_reads_the_secret_from_its_environment_and_rolls_back
     """A real process of the command line, its connection from ``AIRFLOW_CONN_*`` (standalone
     mode): the signing secret comes from ``AIRFLOW_VAR_MLFLOW_REGISTRY_SIGNING_SECRET``, the
     history verifies and the rollback lands, and the secret is printed nowhere."""
-    model = unique("cli-process")
-    for _ in range(2):
-        add_version(default_registry, model)
-    hook = MlflowRegistryHook()
-    hook.set_model_version_alias(model, "champion", "1")
-    hook.set_model_version_alias(model, "champion", "2")
+    model = promoted(default_registry, MlflowRegistryHook(), 2, prefix="cli-process")
     source = default_registry.get_model_version(model, "1").source
     (rolled,) = run_cli(cli_env, ["aliases", "rollback", model, "champion", "--json"])
     history, registered = run_cli(

@@ -35,6 +35,7 @@ from tests.support.dag_runs import run_dag, task_states, xcom_value
 from tests.support.model_versions import add_version, unique
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from airflow.models.dagrun import DagRun
@@ -43,9 +44,21 @@ if TYPE_CHECKING:
     from tests.conftest import UseConnection
     from tests.support.mlflow_server import MlflowServer
 
+    ToOpenLineage = Callable[[Asset, Any], Any]
+
 pytestmark = pytest.mark.usefixtures("airflow_db")
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 LINK_NAME = "MLflow model version"
+
+
+@pytest.fixture
+def to_openlineage() -> ToOpenLineage:
+    """``assets.model_asset_to_openlineage``, the converter the openlineage provider calls for a
+    model asset; the test is skipped where that provider is not installed."""
+    pytest.importorskip("airflow.providers.openlineage")
+    from airflow_mlflow_registry.assets import model_asset_to_openlineage
+
+    return model_asset_to_openlineage
 
 
 def extra_links(dag_run: DagRun, task_id: str) -> dict[str, str | None]:
@@ -382,21 +395,18 @@ def test_openlineage_extraction_names_the_version_and_its_source(
     assert (dataset.namespace, dataset.name) == (namespace, model)
 
 
-def test_model_asset_converts_to_the_models_openlineage_dataset() -> None:
-    pytest.importorskip("airflow.providers.openlineage")
-    from airflow_mlflow_registry.assets import model_asset_to_openlineage
-
-    dataset = model_asset_to_openlineage(model_asset("http://h:5000", "churn model"), None)
+def test_model_asset_converts_to_the_models_openlineage_dataset(
+    to_openlineage: ToOpenLineage,
+) -> None:
+    dataset = to_openlineage(model_asset("http://h:5000", "churn model"), None)
     assert (dataset.namespace, dataset.name) == ("mlflow://h:5000", "churn model")
-    dataset = model_asset_to_openlineage(model_asset("http://h:5000/team-a", "churn"), None)
+    dataset = to_openlineage(model_asset("http://h:5000/team-a", "churn"), None)
     assert (dataset.namespace, dataset.name) == ("mlflow://h:5000/team-a", "churn")
 
 
 def test_a_model_in_an_mlflow_workspace_is_its_own_asset_and_namespace(
-    use_connection: UseConnection,
+    use_connection: UseConnection, to_openlineage: ToOpenLineage
 ) -> None:
-    pytest.importorskip("airflow.providers.openlineage")
-    from airflow_mlflow_registry.assets import model_asset_to_openlineage
     from airflow_mlflow_registry.utils.openlineage_facets import model_namespace
 
     team_a = model_asset("http://H:5000/p", "churn", workspace="team-a")
@@ -412,16 +422,13 @@ def test_a_model_in_an_mlflow_workspace_is_its_own_asset_and_namespace(
     assert model_namespace({**record, "workspace": "team-a"}) == "mlflow://h:5000/workspaces/team-a"
 
     use_connection("team_a", "http://h:5000", workspace="team-a")
-    dataset = model_asset_to_openlineage(model_asset("team_a", "churn"), None)
+    dataset = to_openlineage(model_asset("team_a", "churn"), None)
     assert (dataset.namespace, dataset.name) == ("mlflow://h:5000/workspaces/team-a", "churn")
 
 
 def test_two_databricks_connections_are_two_assets_named_by_their_workspace_hosts(
-    use_connection: UseConnection,
+    use_connection: UseConnection, to_openlineage: ToOpenLineage
 ) -> None:
-    pytest.importorskip("airflow.providers.openlineage")
-    from airflow_mlflow_registry.assets import model_asset_to_openlineage
-
     hosts = {"databricks_a": "adb-1111.1", "databricks_b": "adb-2222.2"}
     for conn_id, host in hosts.items():
         use_connection(
@@ -433,7 +440,7 @@ def test_two_databricks_connections_are_two_assets_named_by_their_workspace_host
     asset_a, asset_b = (model_asset(conn_id, "churn") for conn_id in hosts)
     assert asset_a.uri == "mlflow://airflow_connection/databricks_a/churn"
     assert asset_b.uri == "mlflow://airflow_connection/databricks_b/churn"
-    assert [model_asset_to_openlineage(a, None).namespace for a in (asset_a, asset_b)] == [
+    assert [to_openlineage(a, None).namespace for a in (asset_a, asset_b)] == [
         "mlflow://adb-1111.1.azuredatabricks.net",
         "mlflow://adb-2222.2.azuredatabricks.net",
     ]
@@ -443,11 +450,10 @@ def test_two_databricks_connections_are_two_assets_named_by_their_workspace_host
             model_asset(uri, "churn")
 
 
-def test_asset_of_an_unreadable_connection_converts_to_its_connection_namespace() -> None:
-    pytest.importorskip("airflow.providers.openlineage")
-    from airflow_mlflow_registry.assets import model_asset_to_openlineage
-
-    dataset = model_asset_to_openlineage(model_asset("mlflow_undefined", "churn"), None)
+def test_asset_of_an_unreadable_connection_converts_to_its_connection_namespace(
+    to_openlineage: ToOpenLineage,
+) -> None:
+    dataset = to_openlineage(model_asset("mlflow_undefined", "churn"), None)
     assert (dataset.namespace, dataset.name) == (
         "mlflow://airflow_connection/mlflow_undefined",
         "churn",

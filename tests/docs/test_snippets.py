@@ -118,13 +118,7 @@ def test_workspace_snippet_lets_the_user_work_in_that_workspace_only(
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", server.admin_password)
     load_snippet("workspace_permissions").set_up_team_workspace(server.url, "team-c", "carol")
     for conn_id, workspace in (("carol_c", "team-c"), ("carol_a", "team-a")):
-        use_connection(
-            conn_id,
-            server.url,
-            login="carol",
-            password=server.passwords["carol"],
-            workspace=workspace,
-        )
+        use_connection(conn_id, server.url, **server.sign_in_as("carol"), workspace=workspace)
     model = unique("carol")
 
     created = MlflowRegistryHook(mlflow_conn_id="carol_c").get_conn().create_registered_model(model)

@@ -55,7 +55,7 @@ def test_alias_of_a_missing_model_is_none_for_a_non_admin_on_a_basic_auth_server
     """MLflow's basic-auth server answers 403 (not 404) when a non-admin reads an alias of a
     model that does not exist, as the operator does before registering a new model."""
     server = auth_mlflow_server
-    use_connection("alias_alice", server.url, login="alice", password=server.passwords["alice"])
+    use_connection("alias_alice", server.url, **server.sign_in_as("alice"))
     alice = MlflowRegistryHook(mlflow_conn_id="alias_alice")
     model = unique("alias-auth")
     assert alice.get_version_by_alias(model, "staging") is None

@@ -54,8 +54,7 @@ def experiments(
         use_connection(
             f"art_{user}",
             private_auth_mlflow_server.url,
-            login=user,
-            password=private_auth_mlflow_server.passwords[user],
+            **private_auth_mlflow_server.sign_in_as(user),
         )
         hook = MlflowRegistryHook(mlflow_conn_id=f"art_{user}")
         made[user] = (hook, hook.get_conn().create_experiment(f"art-{user}-{uuid.uuid4().hex}"))

@@ -43,12 +43,7 @@ def test_interleaved_calls_from_8_threads_never_run_under_the_other_identity(
     auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> None:
     for user in USERS:
-        use_connection(
-            f"iso_{user}",
-            auth_mlflow_server.url,
-            login=user,
-            password=auth_mlflow_server.passwords[user],
-        )
+        use_connection(f"iso_{user}", auth_mlflow_server.url, **auth_mlflow_server.sign_in_as(user))
     hooks = {user: MlflowRegistryHook(mlflow_conn_id=f"iso_{user}") for user in USERS}
     start = threading.Barrier(len(USERS) * THREADS_PER_USER)
 

@@ -35,6 +35,18 @@ if TYPE_CHECKING:
     from tests.support.silent_server import SilentServer
 
 
+def connection_test_failure(conn_id: str) -> str:
+    """What the UI's Test button says for ``conn_id``: ``test_connection()``'s message.
+
+    :param conn_id: the Airflow connection to test.
+    :return: the message of the failure.
+    :raises AssertionError: the test reported success, or raised instead of answering.
+    """
+    ok, message = MlflowRegistryHook(mlflow_conn_id=conn_id).test_connection()
+    assert not ok, message
+    return message
+
+
 def test_get_conn_returns_one_cached_client_that_reaches_the_server(
     mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> None:
@@ -50,12 +62,7 @@ def test_get_conn_returns_one_cached_client_that_reaches_the_server(
 def test_building_and_using_a_client_leaves_os_environ_untouched(
     auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> None:
-    use_connection(
-        "alice_env",
-        auth_mlflow_server.url,
-        login="alice",
-        password=auth_mlflow_server.passwords["alice"],
-    )
+    use_connection("alice_env", auth_mlflow_server.url, **auth_mlflow_server.sign_in_as("alice"))
     before = dict(os.environ)
     client = MlflowRegistryHook(mlflow_conn_id="alice_env").get_conn()
     client.search_registered_models(max_results=1)
@@ -66,15 +73,8 @@ def test_building_and_using_a_client_leaves_os_environ_untouched(
 def test_basic_auth_acts_as_the_connection_user(
     auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> None:
-    use_connection(
-        "alice",
-        auth_mlflow_server.url,
-        login="alice",
-        password=auth_mlflow_server.passwords["alice"],
-    )
-    use_connection(
-        "bob", auth_mlflow_server.url, login="bob", password=auth_mlflow_server.passwords["bob"]
-    )
+    use_connection("alice", auth_mlflow_server.url, **auth_mlflow_server.sign_in_as("alice"))
+    use_connection("bob", auth_mlflow_server.url, **auth_mlflow_server.sign_in_as("bob"))
     alice = MlflowRegistryHook(mlflow_conn_id="alice").get_conn()
     bob = MlflowRegistryHook(mlflow_conn_id="bob").get_conn()
     alice.create_registered_model("owned-by-alice")
@@ -87,12 +87,7 @@ def test_basic_auth_acts_as_the_connection_user(
 def test_test_connection_succeeds_with_good_credentials(
     auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> None:
-    use_connection(
-        "good",
-        auth_mlflow_server.url,
-        login="alice",
-        password=auth_mlflow_server.passwords["alice"],
-    )
+    use_connection("good", auth_mlflow_server.url, **auth_mlflow_server.sign_in_as("alice"))
     ok, message = MlflowRegistryHook(mlflow_conn_id="good").test_connection()
     assert ok, message
     assert auth_mlflow_server.url in message
@@ -107,8 +102,7 @@ def test_test_connection_reports_wrong_password_without_leaking_it(
     wrong = "wrong-password-0123456789"
     use_connection("wrong_pw", auth_mlflow_server.url, login="alice", password=wrong)
     caplog.set_level(logging.DEBUG)
-    ok, message = MlflowRegistryHook(mlflow_conn_id="wrong_pw").test_connection()
-    assert not ok
+    message = connection_test_failure("wrong_pw")
     assert "authentication failed" in message
     assert wrong not in message and wrong not in caplog.text
 
@@ -117,8 +111,7 @@ def test_test_connection_reports_an_unreachable_port(
     unused_port: int, use_connection: UseConnection
 ) -> None:
     use_connection("dead", f"http://127.0.0.1:{unused_port}", timeout=30, max_retries=5)
-    ok, message = MlflowRegistryHook(mlflow_conn_id="dead").test_connection()
-    assert not ok
+    message = connection_test_failure("dead")
     assert "could not connect" in message
 
 
@@ -130,8 +123,7 @@ def test_test_connection_sends_one_request_whatever_the_connections_retries(
     UI's Test button answers at once."""
     use_connection("unavailable", fault_proxy.url, timeout=30, max_retries=5)
     fault_proxy.add_fault("GET", "/api/", "503_before_forward", times=None)
-    ok, message = MlflowRegistryHook(mlflow_conn_id="unavailable").test_connection()
-    assert not ok
+    message = connection_test_failure("unavailable")
     assert "503" in message or "unavailable" in message.lower(), message
     assert len(fault_proxy.requests_seen) == 1, fault_proxy.requests_seen
 
@@ -144,9 +136,8 @@ def test_test_connection_on_a_silent_server_times_out_once_without_the_connectio
     use_connection("silent", silent_server.url, timeout=60, max_retries=5)
     accepted = silent_server.connections_accepted
     started = time.monotonic()
-    ok, message = MlflowRegistryHook(mlflow_conn_id="silent").test_connection()
+    message = connection_test_failure("silent")
     elapsed = time.monotonic() - started
-    assert not ok
     assert "timeout" in message
     assert silent_server.connections_accepted == accepted + 1
     assert elapsed < 60, elapsed  # the connection's own timeout would take at least 60 s
@@ -156,8 +147,7 @@ def test_test_connection_reports_invalid_connection_instead_of_raising(
     use_connection: UseConnection,
 ) -> None:
     use_connection("bad_scheme", "ftp://mlflow.example.com")
-    ok, message = MlflowRegistryHook(mlflow_conn_id="bad_scheme").test_connection()
-    assert not ok
+    message = connection_test_failure("bad_scheme")
     assert "Tracking URI" in message
 
 
@@ -179,8 +169,7 @@ def test_bearer_token_reaches_server_through_token_checking_proxy(
     use_connection("token_bad", bearer_proxy.url, token="not-the-token-xyz")
     ok, message = MlflowRegistryHook(mlflow_conn_id="token_ok").test_connection()
     assert ok, message
-    ok, message = MlflowRegistryHook(mlflow_conn_id="token_bad").test_connection()
-    assert not ok
+    message = connection_test_failure("token_bad")
     assert "authentication failed" in message and "not-the-token-xyz" not in message
 
 
@@ -233,8 +222,7 @@ class TestTls:
         self, https_mlflow_server: MlflowServer, use_connection: UseConnection
     ) -> None:
         use_connection("tls_none", https_mlflow_server.url)
-        ok, message = MlflowRegistryHook(mlflow_conn_id="tls_none").test_connection()
-        assert not ok
+        message = connection_test_failure("tls_none")
         assert "TLS" in message and "ca_bundle_path" in message
 
     def test_https_with_wrong_ca_fails_with_tls_message(
@@ -275,8 +263,7 @@ class TestTls:
         use_connection("mtls_no_cert", mtls_mlflow_server.url, ca_bundle_path=str(tls_certs.ca_pem))
         ok, message = MlflowRegistryHook(mlflow_conn_id="mtls_ok").test_connection()
         assert ok, message
-        ok, message = MlflowRegistryHook(mlflow_conn_id="mtls_no_cert").test_connection()
-        assert not ok
+        message = connection_test_failure("mtls_no_cert")
         assert "TLS" in message or "could not connect" in message
 
 

@@ -56,20 +56,19 @@ def use_team_connection(
 ) -> str:
     """Connection ``ws_<user>``: ``user`` in the user's workspace, at ``url`` (the server)."""
     conn_id = f"ws_{user}"
-    use_connection(
-        conn_id,
-        url or server.url,
-        login=user,
-        password=server.passwords[user],
-        workspace=TEAMS[user],
-    )
+    use_connection(conn_id, url or server.url, **server.sign_in_as(user), workspace=TEAMS[user])
     return conn_id
 
 
-def team_hooks(server: MlflowServer, use_connection: UseConnection) -> dict[str, Any]:
+@pytest.fixture
+def team_hooks(
+    workspaces_mlflow_server: MlflowServer, use_connection: UseConnection
+) -> dict[str, MlflowRegistryHook]:
     """A hook per user of ``TEAMS``, each on its own connection in the user's workspace."""
     return {
-        user: MlflowRegistryHook(mlflow_conn_id=use_team_connection(server, use_connection, user))
+        user: MlflowRegistryHook(
+            mlflow_conn_id=use_team_connection(workspaces_mlflow_server, use_connection, user)
+        )
         for user in TEAMS
     }
 
@@ -93,11 +92,10 @@ def tag(version: dict[str, Any], key: str) -> str | None:
 
 
 def test_two_workspaces_from_20_threads_in_one_process_never_cross(
-    workspaces_mlflow_server: MlflowServer, use_connection: UseConnection
+    workspaces_mlflow_server: MlflowServer, team_hooks: dict[str, MlflowRegistryHook]
 ) -> None:
-    server = workspaces_mlflow_server
+    server, hooks = workspaces_mlflow_server, team_hooks
     model = unique("shared-name")
-    hooks = team_hooks(server, use_connection)
     for hook in hooks.values():  # the same model name in both workspaces
         hook.get_conn().create_registered_model(model)
     start = threading.Barrier(THREADS)
@@ -137,11 +135,10 @@ def test_two_workspaces_from_20_threads_in_one_process_never_cross(
 
 
 def test_exactly_once_lookup_is_scoped_to_the_workspace(
-    workspaces_mlflow_server: MlflowServer, use_connection: UseConnection
+    workspaces_mlflow_server: MlflowServer, team_hooks: dict[str, MlflowRegistryHook]
 ) -> None:
-    server = workspaces_mlflow_server
+    server, hooks = workspaces_mlflow_server, team_hooks
     model = unique("keyed")
-    hooks = team_hooks(server, use_connection)
     first = {
         user: hook.register_model_version(
             model, f"s3://bucket/{user}/model", idempotency_key="same-key"
@@ -239,8 +236,7 @@ def test_workspace_on_a_server_without_workspaces_or_missing_fails_clearly(
     use_connection(
         "ws_missing",
         workspaces_mlflow_server.url,
-        login="alice",
-        password=workspaces_mlflow_server.passwords["alice"],
+        **workspaces_mlflow_server.sign_in_as("alice"),
         workspace="team-x",
     )
 
@@ -319,10 +315,12 @@ def test_webhooks_are_created_in_the_connection_workspace(
 
 
 def test_runs_artifacts_and_logged_models_use_the_connection_workspace(
-    workspaces_mlflow_server: MlflowServer, use_connection: UseConnection, tmp_path: Path
+    workspaces_mlflow_server: MlflowServer,
+    team_hooks: dict[str, MlflowRegistryHook],
+    tmp_path: Path,
 ) -> None:
     server = workspaces_mlflow_server
-    client = team_hooks(server, use_connection)["alice"].get_conn()
+    client = team_hooks["alice"].get_conn()
     experiment_id = client.create_experiment(unique("exp"))
     run_id = client.create_run(experiment_id).info.run_id
     notes = tmp_path / "notes.txt"

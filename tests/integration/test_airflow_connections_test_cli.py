@@ -36,7 +36,7 @@ def test_airflow_connections_test_reports_success_wrong_password_and_unreachable
     wrong_password = "definitely-wrong-password"
     connections = {
         "cli_good": connection_json(
-            auth_mlflow_server.url, login="alice", password=auth_mlflow_server.passwords["alice"]
+            auth_mlflow_server.url, **auth_mlflow_server.sign_in_as("alice")
         ),
         "cli_wrong_password": connection_json(
             auth_mlflow_server.url, login="alice", password=wrong_password

@@ -137,7 +137,7 @@ def test_register_model_example_runs_against_basic_auth_server_with_proxied_arti
     for name in [key for key in os.environ if key.startswith("MLFLOW_TRACKING_")]:
         monkeypatch.delenv(name)
     server = auth_mlflow_server
-    use_connection("mlflow_default", server.url, login="alice", password=server.passwords["alice"])
+    use_connection("mlflow_default", server.url, **server.sign_in_as("alice"))
     example = load_example("register_model")
 
     dag_run = run_dag(example.register_model())

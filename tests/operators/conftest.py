@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -32,6 +32,26 @@ if TYPE_CHECKING:
     from tests.support.mlflow_server import MlflowServer
 
 
+def hook_as(
+    use_connection: UseConnection,
+    conn_id: str,
+    server: MlflowServer,
+    user: str,
+    url: str | None = None,
+    **fields: Any,
+) -> MlflowRegistryHook:
+    """A hook on the connection ``conn_id``, defined for this test, signed in to ``server`` as
+    ``user``.
+
+    :param url: where the connection points (a proxy in front of ``server``); ``server.url``
+        if omitted.
+    :param fields: further connection fields (``timeout``, ``max_retries``).
+    :return: the hook, its client not built yet.
+    """
+    use_connection(conn_id, url or server.url, **server.sign_in_as(user), **fields)
+    return MlflowRegistryHook(mlflow_conn_id=conn_id)
+
+
 @pytest.fixture
 def hostile_environment(
     private_auth_mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
@@ -44,9 +64,7 @@ def hostile_environment(
 def source_hook(
     private_auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> MlflowRegistryHook:
-    server = private_auth_mlflow_server
-    use_connection("copy_source", server.url, login="alice", password=server.passwords["alice"])
-    return MlflowRegistryHook(mlflow_conn_id="copy_source")
+    return hook_as(use_connection, "copy_source", private_auth_mlflow_server, "alice")
 
 
 @pytest.fixture
@@ -58,9 +76,7 @@ def source_model(source_hook: MlflowRegistryHook, tmp_path: Path) -> SourceModel
 def target_hook(
     auth_mlflow_server: MlflowServer, use_connection: UseConnection
 ) -> MlflowRegistryHook:
-    server = auth_mlflow_server
-    use_connection("copy_target", server.url, login="bob", password=server.passwords["bob"])
-    return MlflowRegistryHook(mlflow_conn_id="copy_target")
+    return hook_as(use_connection, "copy_target", auth_mlflow_server, "bob")
 
 
 @pytest.fixture
@@ -74,12 +90,12 @@ def proxied_target_hook(
     auth_mlflow_server: MlflowServer, target_proxy: FaultProxy, use_connection: UseConnection
 ) -> MlflowRegistryHook:
     """bob on the target, through ``target_proxy`` (10 s timeout, 2 HTTP retries)."""
-    use_connection(
+    return hook_as(
+        use_connection,
         "copy_target_proxy",
-        target_proxy.url,
-        login="bob",
-        password=auth_mlflow_server.passwords["bob"],
+        auth_mlflow_server,
+        "bob",
+        url=target_proxy.url,
         timeout=10,
         max_retries=2,
     )
-    return MlflowRegistryHook(mlflow_conn_id="copy_target_proxy")

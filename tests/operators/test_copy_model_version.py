@@ -50,6 +50,25 @@ START = pendulum.datetime(2026, 1, 1, tz="UTC")
 CREATE = "/model-versions/create"
 
 
+def copy_try(
+    hook: MlflowRegistryHook,
+    source: SourceModel,
+    version: int,
+    target_model: str,
+    task_run: str,
+    try_number: int,
+) -> dict[str, Any]:
+    """Try ``try_number`` of the task instance of DAG run ``task_run`` copying ``version`` of
+    ``source`` into ``target_model`` through ``hook``; returns the hook's record."""
+    return hook.copy_model_version_from(
+        source.hook,
+        source.name,
+        version=version,
+        target_model_name=target_model,
+        lineage=lineage(task_run, try_number),
+    )
+
+
 @pytest.mark.usefixtures("hostile_environment")
 def test_copy_by_alias_runs_each_side_as_its_own_user_and_tags_the_source(
     source_model: SourceModel,
@@ -101,25 +120,13 @@ def test_lost_reply_of_the_targets_create_gives_one_version_and_a_retry_reuses_i
     proxied_target_hook.get_conn().create_registered_model(target_model)  # bob's model
     task_run = unique("copy")
     target_proxy.add_fault("POST", CREATE, "drop_reply")
-    first = proxied_target_hook.copy_model_version_from(
-        source_model.hook,
-        source_model.name,
-        version=1,
-        target_model_name=target_model,
-        lineage=lineage(task_run, 1),
-    )
+    first = copy_try(proxied_target_hook, source_model, 1, target_model, task_run, 1)
     assert target_proxy.faults_injected == 1
     assert (first["version"], first["created"]) == ("1", True)
     assert target_versions(proxied_target_hook, target_model) == ["1"]
 
     target_proxy.reset_counts()
-    retry = proxied_target_hook.copy_model_version_from(
-        source_model.hook,
-        source_model.name,
-        version=1,
-        target_model_name=target_model,
-        lineage=lineage(task_run, 2),
-    )
+    retry = copy_try(proxied_target_hook, source_model, 1, target_model, task_run, 2)
     assert (retry["version"], retry["created"], retry["source"]) == ("1", False, first["source"])
     assert target_versions(proxied_target_hook, target_model) == ["1"]
     sent = [(method, path.split("?")[0]) for method, path in target_proxy.requests_seen]
@@ -148,21 +155,9 @@ def test_retry_after_an_unfinished_upload_fills_the_same_logged_model(
     task_run = unique("copy")
     target_proxy.add_fault("PATCH", "/logged-models/", "403_before_forward")
     with pytest.raises(MlflowRequestError, match=source_model.name):
-        proxied_target_hook.copy_model_version_from(
-            source_model.hook,
-            source_model.name,
-            version=2,
-            target_model_name=target_model,
-            lineage=lineage(task_run, 1),
-        )
+        copy_try(proxied_target_hook, source_model, 2, target_model, task_run, 1)
     assert target_proxy.faults_injected == 1
-    retry = proxied_target_hook.copy_model_version_from(
-        source_model.hook,
-        source_model.name,
-        version=2,
-        target_model_name=target_model,
-        lineage=lineage(task_run, 2),
-    )
+    retry = copy_try(proxied_target_hook, source_model, 2, target_model, task_run, 2)
     assert (retry["version"], retry["created"]) == ("1", True)
     client = proxied_target_hook.get_conn()
     experiment_id = client.get_experiment_by_name("airflow-model-copies").experiment_id
@@ -271,8 +266,8 @@ def test_example_dag_promote_across_registries_runs_as_shipped(
     """On its own model name: the source model made by alice, under the example's connection
     ids (``mlflow_default`` as alice on the source, ``mlflow_production`` as bob)."""
     source, target = private_auth_mlflow_server, auth_mlflow_server
-    use_connection("mlflow_default", source.url, login="alice", password=source.passwords["alice"])
-    use_connection("mlflow_production", target.url, login="bob", password=target.passwords["bob"])
+    use_connection("mlflow_default", source.url, **source.sign_in_as("alice"))
+    use_connection("mlflow_production", target.url, **target.sign_in_as("bob"))
     dag = load_example("promote_across_registries").promote_across_registries()
     dag.get_task("promote").source_model_name = source_model.name
     dag_run = run_dag(dag)

@@ -241,17 +241,14 @@ def test_failed_source_download_names_connection_and_version_and_leaves_the_targ
     server = private_auth_mlflow_server
     if failure == "403":
         server.grant_model_permission(source_model.name, "bob", "READ")
-        use_connection(
-            "copy_source_failing", server.url, login="bob", password=server.passwords["bob"]
-        )
+        use_connection("copy_source_failing", server.url, **server.sign_in_as("bob"))
     else:
         kind = "401_before_forward" if failure == "401" else "drop_reply"
         source_proxy.add_fault("GET", "/mlflow-artifacts/artifacts", kind, times=None)
         use_connection(
             "copy_source_failing",
             source_proxy.url,
-            login="alice",
-            password=server.passwords["alice"],
+            **server.sign_in_as("alice"),
             max_retries=0,
         )
     source = MlflowRegistryHook(mlflow_conn_id="copy_source_failing")

@@ -28,7 +28,8 @@ from airflow.sdk import DAG
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from airflow_mlflow_registry.operators import RollbackModelVersionAliasOperator
 from tests.support.dag_runs import run_dag, task_states, xcom_value
-from tests.support.model_versions import add_version, unique
+from tests.support.ledger import promoted
+from tests.support.model_versions import unique
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -58,12 +59,7 @@ def test_bad_arguments_fail_at_parse_time_naming_the_field(
 def test_operator_in_a_dag_run_rolls_back_and_pushes_the_ledger_entry(
     default_registry: MlflowClient, mlflow_server: MlflowServer
 ) -> None:
-    model = unique("rollback-operator")
-    for _ in range(3):
-        add_version(default_registry, model)
-    hook = MlflowRegistryHook()
-    for version in ("1", "2", "3"):
-        hook.set_model_version_alias(model, "champion", version)
+    model = promoted(default_registry, MlflowRegistryHook(), 3, prefix="rollback-operator")
     dag_id = unique("dag_rollback")
     with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
         RollbackModelVersionAliasOperator(

@@ -22,30 +22,13 @@ from __future__ import annotations
 import pytest
 
 from airflow_mlflow_registry.plugins.alias_timeline import URL_PREFIX, MlflowAliasTimelinePlugin
+from tests.support.plugin_mounts import assert_listed_and_mounted_at
 
 pytestmark = [pytest.mark.compat, pytest.mark.usefixtures("airflow_db")]
 
 
 def test_plugins_manager_lists_the_timeline_and_mounts_its_app_at_the_prefix() -> None:
-    from airflow import plugins_manager
-    from airflow.api_fastapi.app import init_plugins
-    from fastapi import FastAPI
-
-    listed = {
-        plugin["name"]: plugin
-        for plugin in plugins_manager.get_plugin_info(attrs_to_dump=["fastapi_apps"])
-    }
-    [app_info] = listed[MlflowAliasTimelinePlugin.name]["fastapi_apps"]
-    assert app_info["url_prefix"] == URL_PREFIX
-    api_server_app = FastAPI()
-    init_plugins(api_server_app)
-    mounted = {
-        route.path: getattr(route, "app", None)
-        for route in api_server_app.routes
-        if route.path == URL_PREFIX
-    }
-    [page_app] = (app["app"] for app in MlflowAliasTimelinePlugin.fastapi_apps)
-    assert mounted == {URL_PREFIX: page_app}
+    assert_listed_and_mounted_at(MlflowAliasTimelinePlugin, URL_PREFIX)
 
 
 def test_the_page_refuses_a_request_without_a_login_before_reading_anything(

@@ -53,9 +53,7 @@ def test_concurrent_task_instances_get_distinct_versions_and_alias_lands_on_one(
         use_connection("concurrent_reader", server.url)
     else:
         server = request.getfixturevalue("auth_mlflow_server")
-        use_connection(
-            "concurrent", server.url, login="alice", password=server.passwords["alice"], timeout=30
-        )
+        use_connection("concurrent", server.url, **server.sign_in_as("alice"), timeout=30)
         use_connection(
             "concurrent_reader",
             server.url,

@@ -148,3 +148,20 @@ def _root_logger_kept() -> Iterator[None]:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+BACKFILL_OUTCOMES = ("registered", "already_registered", "would_register", "failed", "not_started")
+
+
+def backfill_counts(**nonzero: int) -> dict[str, int]:
+    """The ``counts`` a ``backfill --json`` report must hold: every outcome the command counts,
+    zero unless given.
+
+    :param nonzero: counts that are not zero, by outcome (``registered=3``).
+    :return: a dict with exactly the keys of ``BACKFILL_OUTCOMES``, to compare with ``==``.
+    :raises ValueError: an outcome that is not one of ``BACKFILL_OUTCOMES``.
+    """
+    unknown = set(nonzero) - set(BACKFILL_OUTCOMES)
+    if unknown:
+        raise ValueError(f"not a backfill outcome: {sorted(unknown)}")
+    return {outcome: nonzero.get(outcome, 0) for outcome in BACKFILL_OUTCOMES}

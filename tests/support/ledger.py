@@ -13,7 +13,8 @@
 # limitations under the License.
 
 
-"""Writing alias-ledger tags by hand, as a registry user without Airflow's key can."""
+"""Alias-ledger histories for tests: moves the hook signs, and tags written by hand, as a
+registry user without Airflow's key can."""
 
 from __future__ import annotations
 
@@ -21,9 +22,12 @@ import json
 from typing import TYPE_CHECKING
 
 from airflow_mlflow_registry.alias_ledger import LEDGER_TAG_PREFIX
+from tests.support.model_versions import add_version, unique
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+    from airflow_mlflow_registry.hooks import MlflowRegistryHook
 
 
 def forge_entry(
@@ -55,3 +59,26 @@ def forge_entry(
     }  # fmt: skip
     client.set_registered_model_tag(model_name, key, json.dumps(record))
     return key
+
+
+def promoted(
+    client: MlflowClient,
+    hook: MlflowRegistryHook,
+    holders: int,
+    extra: int = 0,
+    prefix: str = "rollback",
+) -> str:
+    """A new model with ``holders + extra`` versions whose ``champion`` the hook moved through
+    versions 1..``holders``, each move a signed ledger entry.
+
+    :param client: registers the versions.
+    :param hook: moves the alias (its connection's signing secret signs the entries).
+    :param prefix: the start of the model's :func:`unique` name.
+    :return: the model's name.
+    """
+    model = unique(prefix)
+    for _ in range(holders + extra):
+        add_version(client, model)
+    for version in range(1, holders + 1):
+        hook.set_model_version_alias(model, "champion", str(version))
+    return model

@@ -129,6 +129,15 @@ class MlflowServer:
         """The admin's password; raises ``KeyError`` without basic auth."""
         return self.passwords[self.admin_username]
 
+    def sign_in_as(self, username: str) -> dict[str, str]:
+        """The connection fields that sign in as ``username``: ``login`` and its password.
+
+        :param username: the admin or a user made with :meth:`create_user`.
+        :return: ``{"login": username, "password": ...}``, to spread into a connection.
+        :raises KeyError: no such user on this server (or no basic auth).
+        """
+        return {"login": username, "password": self.passwords[username]}
+
     def start(self) -> None:
         """Launch the server in its own process group and return without waiting."""
         self.root.mkdir(parents=True, exist_ok=True)

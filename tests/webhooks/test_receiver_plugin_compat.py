@@ -35,6 +35,7 @@ from tests.support.airflow_env import connection_env_var, connection_json
 from tests.support.dag_runs import write_dag_to_db
 from tests.support.model_versions import add_version, unique
 from tests.support.plugin_app_server import PluginAppServer
+from tests.support.plugin_mounts import assert_listed_and_mounted_at
 from tests.support.webhook_delivery import DELIVERY_ID_HEADER, signed_delivery, version_created
 
 if TYPE_CHECKING:
@@ -51,25 +52,7 @@ SECRET = "compat-webhook-secret-0123456789"
 
 
 def test_plugins_manager_lists_the_receiver_and_mounts_its_app_at_the_prefix() -> None:
-    from airflow import plugins_manager
-    from airflow.api_fastapi.app import init_plugins
-    from fastapi import FastAPI
-
-    listed = {
-        plugin["name"]: plugin
-        for plugin in plugins_manager.get_plugin_info(attrs_to_dump=["fastapi_apps"])
-    }
-    [app_info] = listed[MlflowRegistryWebhookPlugin.name]["fastapi_apps"]
-    assert app_info["url_prefix"] == URL_PREFIX
-    api_server_app = FastAPI()
-    init_plugins(api_server_app)
-    mounted = {
-        route.path: getattr(route, "app", None)
-        for route in api_server_app.routes
-        if route.path == URL_PREFIX
-    }
-    [receiver_app] = (app["app"] for app in MlflowRegistryWebhookPlugin.fastapi_apps)
-    assert mounted == {URL_PREFIX: receiver_app}
+    assert_listed_and_mounted_at(MlflowRegistryWebhookPlugin, URL_PREFIX)
 
 
 def asset_event_extras(uri: str) -> list[dict[str, Any]]:
