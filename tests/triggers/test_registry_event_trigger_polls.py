@@ -48,6 +48,21 @@ SET_TAG = "/api/2.0/mlflow/registered-models/set-tag"
 pytestmark = pytest.mark.compat  # also on each Airflow and MLflow client of the matrix
 
 
+def alias_watch(
+    mlflow_server: MlflowServer, prefix: str, alias: str
+) -> tuple[MlflowClient, str, str, str, MlflowRegistryEventTrigger]:
+    """A model whose ``alias`` points at version 1 of 2, and a trigger watching that alias
+    through connection ``watched``: (client, model, first, second, trigger)."""
+    client: MlflowClient = mlflow_server.client()
+    model = unique(prefix)
+    first = add_version(client, model, aliases=[alias])
+    second = add_version(client, model)
+    trigger = MlflowRegistryEventTrigger(
+        model_name=model, mlflow_conn_id="watched", alias=alias, poll_interval=WATCH_POLL_SECONDS
+    )
+    return client, model, first, second, trigger
+
+
 def test_new_versions_emit_once_each_in_order_with_one_request_per_poll(
     proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
@@ -106,15 +121,8 @@ def test_tag_filter_and_start_after_version(proxy: FaultProxy, mlflow_server: Ml
 def test_alias_moves_and_rollbacks_emit_with_the_previous_version(
     proxy: FaultProxy, mlflow_server: MlflowServer
 ) -> None:
-    client: MlflowClient = mlflow_server.client()
-    model = unique("watched-alias")
-    first = add_version(client, model, aliases=["production"])
-    second = add_version(client, model)
-    trigger = MlflowRegistryEventTrigger(
-        model_name=model,
-        mlflow_conn_id="watched",
-        alias="production",
-        poll_interval=WATCH_POLL_SECONDS,
+    client, model, first, second, trigger = alias_watch(
+        mlflow_server, "watched-alias", "production"
     )
     with RunningTrigger(trigger) as running:
         wait_until(lambda: polls(proxy, BY_ALIAS) >= 3, "three polls")
@@ -146,17 +154,8 @@ def test_alias_move_events_carry_the_ledger_entry_who_and_why(
 ) -> None:
     """A move made by the provider reaches the event with its ledger entry (who, why, kind,
     verified); a move made with a plain client reaches it as seen, author unknown."""
-    client: MlflowClient = mlflow_server.client()
-    model = unique("watched-ledger")
-    first = add_version(client, model, aliases=["champion"])
-    second = add_version(client, model)
+    client, model, first, second, trigger = alias_watch(mlflow_server, "watched-ledger", "champion")
     hook = MlflowRegistryHook(mlflow_conn_id="watched")
-    trigger = MlflowRegistryEventTrigger(
-        model_name=model,
-        mlflow_conn_id="watched",
-        alias="champion",
-        poll_interval=WATCH_POLL_SECONDS,
-    )
     with RunningTrigger(trigger) as running:
         wait_until(lambda: polls(proxy, BY_ALIAS) >= 2, "two polls")
         reason = MoveReason(MoveKind.APPROVAL, {"approvers": "ann, bob"})
@@ -220,17 +219,10 @@ def test_a_watch_that_may_not_write_ledger_tags_still_emits_the_move(
 ) -> None:
     """The watch's connection is refused the ledger tag (403, as without EDIT on the model):
     the move is emitted all the same, without a ledger entry."""
-    client: MlflowClient = mlflow_server.client()
-    model = unique("watched-readonly")
-    first = add_version(client, model, aliases=["champion"])
-    second = add_version(client, model)
-    proxy.add_fault("POST", "/registered-models/set-tag", "403_before_forward", times=5)
-    trigger = MlflowRegistryEventTrigger(
-        model_name=model,
-        mlflow_conn_id="watched",
-        alias="champion",
-        poll_interval=WATCH_POLL_SECONDS,
+    client, model, first, second, trigger = alias_watch(
+        mlflow_server, "watched-readonly", "champion"
     )
+    proxy.add_fault("POST", "/registered-models/set-tag", "403_before_forward", times=5)
     with RunningTrigger(trigger) as running:
         wait_until(lambda: polls(proxy, BY_ALIAS) >= 2, "two polls")
         client.set_registered_model_alias(model, "champion", second)
