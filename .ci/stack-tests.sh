@@ -14,7 +14,8 @@
 # limitations under the License.
 
 # The stack tier: starts the production-like deployment of .ci/stack.sh (PostgreSQL, Redis,
-# authenticated MLflow server, Airflow with CeleryExecutor, triggerer and two workers), runs
+# authenticated MLflow servers with local, proxied-S3 and direct-S3 artifacts on moto
+# endpoints, Airflow with CeleryExecutor, triggerer and two workers), runs
 # tests/stack against it, and stops it, also when a test fails or pytest is killed. Extra
 # arguments go to pytest.
 set -euo pipefail

@@ -14,8 +14,10 @@
 # limitations under the License.
 
 # A production-like deployment on 127.0.0.1 to evaluate the provider: PostgreSQL, Redis, an
-# authenticated MLflow server (several workers, proxied artifacts) and Airflow with the
-# CeleryExecutor (api-server, scheduler, dag-processor, triggerer, two Celery workers).
+# authenticated MLflow server (several workers, proxied artifacts), two more on S3 endpoints
+# (moto; one proxying its artifacts there, one whose clients reach the bucket directly) and
+# Airflow with the CeleryExecutor (api-server, scheduler, dag-processor, triggerer, two Celery
+# workers).
 #
 #   bash .ci/stack.sh up     [--dir DIR] [--dags-folder FOLDER]   # prints UI addresses and credentials
 #   bash .ci/stack.sh status [--dir DIR]

@@ -16,7 +16,8 @@
 tests against the production-like deployment of ``.ci/stack.sh``, started once for the
 session (1-4 minutes on two cores) and stopped at its end, whatever the outcome. Its DAGs
 folder holds the shipped example DAGs, unchanged, beside the tier's own DAGs in
-``tests/stack/dags``.
+``tests/stack/dags`` and, for each S3-backed MLflow server, the train-register-promote examples
+pointed at that server's connection (``tests.support.stack_dags``).
 
 ``STACK_DIR`` (set by ``.ci/stack-tests.sh``) names the stack's directory, so the script can
 stop the stack even if pytest itself is killed. If a stack is already running there (started
@@ -34,8 +35,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.stack import REPO_ROOT, STATE_FILE
+from tests.support.stack import REPO_ROOT, S3_STORES, STATE_FILE
 from tests.support.stack_api import StackApi
+from tests.support.stack_dags import S3_EXAMPLE_DAGS, retargeted_example_dag, s3_example_dag_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -55,6 +57,10 @@ def stack() -> Iterator[StackApi]:
     for source in (REPO_ROOT / "example_dags", STACK_DAGS):
         for dag_file in source.glob("*.py"):
             shutil.copy(dag_file, dags_folder)
+    for server in S3_STORES:
+        for dag_id in S3_EXAMPLE_DAGS:
+            text = retargeted_example_dag(REPO_ROOT / "example_dags" / f"{dag_id}.py", server)
+            (dags_folder / f"{s3_example_dag_id(dag_id, server)}.py").write_text(text)
     root.mkdir(parents=True, exist_ok=True)
     script = REPO_ROOT / ".ci" / "stack.sh"
     up = ["bash", str(script), "up", "--dir", str(root), "--dags-folder", str(dags_folder)]

@@ -93,7 +93,7 @@ def test_worker_sigkill_mid_registration_and_mlflow_restart_leave_one_version_pe
     # with 403 and nothing is committed: the task creates the model and sends the version again
     # only after its read timeout, which is not the fault under test.)
     stack.mlflow("POST", "registered-models/create", json={"name": model}, user="airflow")
-    connection = {**stack.state.mlflow_connection(), "host": holding_proxy.url}
+    connection = {**stack.state.connections()["mlflow_default"], "host": holding_proxy.url}
     connection["extra"] = json.dumps({"timeout": HOLD_SECONDS / 2})
     stack.airflow("POST", "connections", json={"connection_id": "mlflow_faults", **connection})
     # The first create is forwarded (the server commits it) and its reply held.

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
-from tests.support.stack import WORKERS
+from tests.support.stack import MLFLOW_SERVERS, WORKERS
 
 if TYPE_CHECKING:
     from tests.support.stack_api import StackApi
@@ -67,12 +67,13 @@ def test_no_stack_process_has_mlflow_tracking_variables_and_workers_have_no_meta
     commands = " ".join(environments)
     for service in ("mlflow server", "celery worker", "scheduler", "triggerer", "api_server"):
         assert service in commands
-    # `mlflow server` itself hands its uvicorn workers MLFLOW_TRACKING_URI (its own backend
+    # Each `mlflow server` hands its uvicorn workers MLFLOW_TRACKING_URI (its own backend
     # store, no credentials): the server's children are held to "no credentials" only.
     server_children = {
         c
         for c in environments
-        if "mlflow server" not in c and _in_group(c, stack.state.pids["mlflow"])
+        for server in MLFLOW_SERVERS
+        if "mlflow server" not in c and _in_group(c, stack.state.pids[server])
     }
     leaked = {
         command: sorted(name for name in names if name.startswith("MLFLOW_TRACKING_"))

@@ -102,15 +102,17 @@ class S3Server(StartedOnEnter):
         """Stop the server; what it stored is gone with it."""
         self._process.stop()
 
+    @property
+    def pid(self) -> int:
+        """The server's process id (also its process group's: it runs in a session of its
+        own), for a caller that stops it without this object (``os.killpg``)."""
+        if self._process.process is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self._process.process.pid
+
     def client(self):  # type: ignore[no-untyped-def]
         """A boto3 S3 client of this endpoint with its own keys (boto3 imported here)."""
-        import boto3
-
-        return boto3.session.Session(
-            aws_access_key_id=self.access_key_id,
-            aws_secret_access_key=self.secret_access_key,
-            region_name=REGION,
-        ).client("s3", endpoint_url=self.url)
+        return s3_client(self.url, self.access_key_id, self.secret_access_key)
 
     def server_environment(self) -> dict[str, str]:
         """What an ``mlflow server`` process needs to keep its artifacts on this endpoint
@@ -128,12 +130,7 @@ class S3Server(StartedOnEnter):
 
     def object_keys(self, bucket: str, prefix: str = "") -> list[str]:
         """Every object key in ``bucket`` under ``prefix``, sorted."""
-        paginator = self.client().get_paginator("list_objects_v2")
-        return sorted(
-            item["Key"]
-            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
-            for item in page.get("Contents", [])
-        )
+        return object_keys(self.client(), bucket, prefix)
 
     def access_log(self) -> str:
         """Every request line this server logged so far."""
@@ -147,6 +144,29 @@ class S3Server(StartedOnEnter):
             return True
         except OSError:
             return False
+
+
+def s3_client(url: str, access_key_id: str, secret_access_key: str):  # type: ignore[no-untyped-def]
+    """A boto3 S3 client of the endpoint at ``url`` with the given keys (boto3 imported here),
+    e.g. for an endpoint started by another process."""
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        region_name=REGION,
+    ).client("s3", endpoint_url=url)
+
+
+def object_keys(client, bucket: str, prefix: str = "") -> list[str]:  # type: ignore[no-untyped-def]
+    """Every object key in ``bucket`` under ``prefix`` that the boto3 S3 ``client`` lists,
+    sorted."""
+    paginator = client.get_paginator("list_objects_v2")
+    return sorted(
+        item["Key"]
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+    )
 
 
 @contextlib.contextmanager

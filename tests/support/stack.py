@@ -22,13 +22,21 @@ starts, on free ports:
 - Redis (``redis-server``, password-protected) as the Celery broker and result backend;
 - ``mlflow server`` on the ``mlflow`` database: several uvicorn workers, the ``basic-auth``
   app, ``--serve-artifacts``; an admin and a user ``airflow`` for the Airflow connection;
+- three S3 endpoints (moto, :class:`~tests.support.s3_server.S3Server`, each with keys of its
+  own) and two more ``mlflow server`` processes on their own databases, same users: one proxying
+  its artifacts to an S3 bucket (``--artifacts-destination s3://...``, the server holds that
+  endpoint's keys), one whose clients reach their S3 bucket themselves
+  (``--default-artifact-root s3://... --no-serve-artifacts``) through the Airflow connection
+  ``aws_s3_direct``; the third endpoint is "another account" the Celery workers' own AWS
+  environment points at;
 - Airflow on the ``airflow`` database with the CeleryExecutor: api-server, scheduler,
   dag-processor, a standalone triggerer and two Celery workers with distinct hostnames.
 
-The ``mlflow_default`` connection (user ``airflow``) is stored, encrypted, in the metadata
-DB. The Celery workers get neither the metadata DB's address nor the connection: their
-task processes read it through the api-server (Airflow 3's Task SDK), and their results go
-to Redis. No process gets an ``MLFLOW_TRACKING_*`` variable.
+The connections ``mlflow_default``, ``mlflow_s3_proxied`` and ``mlflow_s3_direct`` (user
+``airflow``) and ``aws_s3_direct`` are stored, encrypted, in the metadata DB. The Celery
+workers get neither the metadata DB's address nor the connections (their task processes read
+them through the api-server, Airflow 3's Task SDK) nor any S3 store's keys, and their results
+go to Redis. No process gets an ``MLFLOW_TRACKING_*`` variable.
 
 Everything the deployment needs to be used or stopped (addresses, credentials, process ids,
 the environment of the Airflow CLI) is written to ``D/stack.json``; ``down`` kills every
@@ -58,6 +66,8 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from tests.support.s3_server import REGION, S3Server
+from tests.support.s3_stores import hostile_environment
 from tests.support.silent_server import find_unused_port
 
 if TYPE_CHECKING:
@@ -73,11 +83,22 @@ MLFLOW_WORKERS = 2
 # unacknowledged and asks the broker for no other, so while two task instances are in flight
 # they are on different workers. A backfill with several active runs therefore uses both.
 CELERY_WORKER_CONCURRENCY = 1
-DATABASES = ("airflow", "mlflow")  # each owned by a role of the same name
+#: The MLflow servers, each on a database (and an Airflow connection, but ``mlflow_default``
+#: for the first) of its name: artifacts proxied to a local directory, proxied to S3, and
+#: read and written by the clients on S3 directly.
+MLFLOW_SERVERS = ("mlflow", "mlflow_s3_proxied", "mlflow_s3_direct")
+DATABASES = ("airflow", *MLFLOW_SERVERS)  # each owned by a role of the same name
+#: The S3 endpoints: the two stores' and the one the Celery workers' ambient AWS settings name.
+S3_ENDPOINTS = ("s3-proxied", "s3-direct", "s3-hostile")
+#: Each S3-backed server's endpoint and bucket. The hostile endpoint has the direct store's
+#: bucket too, so a write sent there by mistake would succeed silently, not fail.
+S3_STORES = {"mlflow_s3_proxied": ("s3-proxied", "stack-proxied"),
+             "mlflow_s3_direct": ("s3-direct", "stack-direct")}  # fmt: skip
+DIRECT_AWS_CONN_ID = "aws_s3_direct"
 # Generous: a loaded two-core machine needs minutes for the migrations and imports.
 STARTUP_TIMEOUT = 480.0
 WORKER_HOSTNAME_VARIABLE = "STACK_WORKER_HOSTNAME"
-_STATE_LOCK = threading.Lock()  # MLflow and Airflow start in two threads
+_STATE_LOCK = threading.Lock()  # the MLflow servers and Airflow start in threads
 
 
 def worker_hostname() -> str:
@@ -106,11 +127,21 @@ class StackState:
     jwt_secret: str
     flask_secret: str
     log_ports: dict[str, int]
+    s3_mlflow_ports: dict[str, int]
+    #: Endpoint name to its ``url``, ``access_key_id`` and ``secret_access_key``.
+    s3_endpoints: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The Celery workers' ambient AWS settings: the hostile endpoint's keys and URL.
+    worker_aws_environment: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
 
     @property
     def mlflow_url(self) -> str:
-        return f"http://127.0.0.1:{self.mlflow_port}"
+        return self.mlflow_server_url("mlflow")
+
+    def mlflow_server_url(self, server: str) -> str:
+        """The URL of MLflow server ``server`` (one of :data:`MLFLOW_SERVERS`)."""
+        port = self.mlflow_port if server == "mlflow" else self.s3_mlflow_ports[server]
+        return f"http://127.0.0.1:{port}"
 
     @property
     def airflow_url(self) -> str:
@@ -118,15 +149,16 @@ class StackState:
 
     @property
     def airflow_db_url(self) -> str:
-        return self._database_url("airflow", "postgresql+psycopg")
+        return self.database_url("airflow")
 
     @property
     def mlflow_db_url(self) -> str:
-        return self._database_url("mlflow", "postgresql+psycopg")
+        return self.database_url("mlflow")
 
-    def _database_url(self, name: str, scheme: str) -> str:
+    def database_url(self, name: str) -> str:
+        """The SQLAlchemy URL of database ``name`` (one of :data:`DATABASES`) as its owner."""
         password = self.postgres_password[name]
-        return f"{scheme}://{name}:{password}@127.0.0.1:{self.postgres_port}/{name}"
+        return f"postgresql+psycopg://{name}:{password}@127.0.0.1:{self.postgres_port}/{name}"
 
     def broker_url(self, database: int) -> str:
         return f"redis://:{self.redis_password}@127.0.0.1:{self.redis_port}/{database}"
@@ -169,6 +201,8 @@ class StackState:
             env["AIRFLOW_HOME"] = str(home / service)
             env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = "tests.support.stack.worker_hostname"
             env[WORKER_HOSTNAME_VARIABLE] = f"stack-{service}"
+            # Another account's keys, profile and endpoints: no artifact may go there.
+            env.update(self.worker_aws_environment)
             return env
         return {
             **env,
@@ -197,10 +231,22 @@ class StackState:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         }
 
-    def mlflow_env(self) -> dict[str, str]:
-        root = Path(self.root) / "mlflow"
+    def mlflow_env(self, server: str = "mlflow") -> dict[str, str]:
+        """The environment of MLflow server ``server``: its auth config, its admin, and for the
+        S3-proxying server its endpoint's keys (the server holds the cloud credentials)."""
+        root = Path(self.root) / server
+        cloud = {}
+        if server == "mlflow_s3_proxied":
+            endpoint = self.s3_endpoints[S3_STORES[server][0]]
+            cloud = {
+                "MLFLOW_S3_ENDPOINT_URL": endpoint["url"],
+                "AWS_ACCESS_KEY_ID": endpoint["access_key_id"],
+                "AWS_SECRET_ACCESS_KEY": endpoint["secret_access_key"],
+                "AWS_DEFAULT_REGION": REGION,
+            }
         return {
             **_clean_environ(),
+            **cloud,
             "MLFLOW_AUTH_CONFIG_PATH": str(root / "basic_auth.ini"),
             "MLFLOW_AUTH_ADMIN_USERNAME": "admin",
             "MLFLOW_AUTH_ADMIN_PASSWORD": self.mlflow_admin_password,
@@ -209,15 +255,31 @@ class StackState:
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         }
 
-    def mlflow_connection(self) -> dict[str, Any]:
-        """The ``mlflow_default`` connection stored in Airflow's metadata DB."""
-        return {
-            "conn_type": "mlflow",
-            "host": self.mlflow_url,
-            "login": "airflow",
-            "password": self.mlflow_airflow_password,
-            "extra": {"timeout": 30},
+    def connections(self) -> dict[str, dict[str, Any]]:
+        """The connections stored in Airflow's metadata DB, by id: one ``mlflow`` connection
+        per server (user ``airflow``), the direct-access one naming ``aws_s3_direct`` (the
+        direct store endpoint's keys and URL) for its bucket."""
+        connections = {}
+        for server in MLFLOW_SERVERS:
+            extra: dict[str, Any] = {"timeout": 30}
+            if server == "mlflow_s3_direct":
+                extra.update(aws_conn_id=DIRECT_AWS_CONN_ID, artifact_buckets=S3_STORES[server][1])
+            connection_id = "mlflow_default" if server == "mlflow" else server
+            connections[connection_id] = {
+                "conn_type": "mlflow",
+                "host": self.mlflow_server_url(server),
+                "login": "airflow",
+                "password": self.mlflow_airflow_password,
+                "extra": extra,
+            }
+        endpoint = self.s3_endpoints[S3_STORES["mlflow_s3_direct"][0]]
+        connections[DIRECT_AWS_CONN_ID] = {
+            "conn_type": "aws",
+            "login": endpoint["access_key_id"],
+            "password": endpoint["secret_access_key"],
+            "extra": {"endpoint_url": endpoint["url"], "region_name": REGION},
         }
+        return connections
 
 
 def _clean_environ() -> dict[str, str]:
@@ -246,7 +308,8 @@ def _launch(state: StackState, name: str, command: list[str], env: dict[str, str
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    state.pids[name] = process.pid
+    with _STATE_LOCK:
+        state.pids[name] = process.pid
     state.save()
 
 
@@ -361,15 +424,30 @@ def _start_redis(state: StackState) -> None:
     _launch(state, "redis", command, _clean_environ())
 
 
-def _prepare_mlflow(state: StackState) -> None:
-    """Create the tracking and auth schemas once, before several server workers start (each
-    worker would otherwise run the migrations at the same time)."""
-    root = Path(state.root) / "mlflow"
+def _artifact_options(state: StackState, server: str) -> tuple[str, list[str]]:
+    """The default artifact root of MLflow server ``server`` and its ``mlflow server`` options:
+    a local directory or an S3 bucket proxied by the server, or an S3 bucket its clients reach
+    themselves."""
+    if server == "mlflow_s3_direct":
+        root = f"s3://{S3_STORES[server][1]}/root"
+        return root, ["--default-artifact-root", root, "--no-serve-artifacts"]
+    if server == "mlflow_s3_proxied":
+        destination = f"s3://{S3_STORES[server][1]}/mlflow"
+    else:
+        destination = str(Path(state.root) / server / "artifacts")
+    return destination, ["--artifacts-destination", destination, "--serve-artifacts"]
+
+
+def _prepare_mlflow(state: StackState, server: str) -> None:
+    """Create the tracking and auth schemas of MLflow server ``server`` once, before several
+    server workers start (each worker would otherwise run the migrations at the same time)."""
+    root = Path(state.root) / server
     (root / "artifacts").mkdir(parents=True, exist_ok=True)
+    database_url = state.database_url(server)
     (root / "basic_auth.ini").write_text(
         "[mlflow]\n"
         "default_permission = READ\n"
-        f"database_uri = {state.mlflow_db_url}\n"
+        f"database_uri = {database_url}\n"
         "admin_username = admin\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
         # Without the cache every request spends ~0.4 s checking a password hash.
@@ -382,36 +460,39 @@ def _prepare_mlflow(state: StackState) -> None:
         "SqlAlchemyStore(sys.argv[1], sys.argv[2])\n"
         "AuthStore().init_db(sys.argv[1])\n"
     )
+    artifact_root, _ = _artifact_options(state, server)
     _run(
-        [sys.executable, "-c", script, state.mlflow_db_url, str(root / "artifacts")],
-        env=state.mlflow_env(),
+        [sys.executable, "-c", script, database_url, artifact_root],
+        env=state.mlflow_env(server),
     )
 
 
-def start_mlflow(state: StackState) -> None:
-    """Launch ``mlflow server`` (not waiting for it) on the stack's port and stores."""
-    root = Path(state.root) / "mlflow"
+def start_mlflow(state: StackState, server: str = "mlflow") -> None:
+    """Launch MLflow server ``server`` (not waiting for it) on its port and stores; the stack's
+    own server runs :data:`MLFLOW_WORKERS` uvicorn workers, the S3-backed ones one each."""
+    _, artifact_options = _artifact_options(state, server)
+    port = state.mlflow_server_url(server).rsplit(":", 1)[1]
+    workers = MLFLOW_WORKERS if server == "mlflow" else 1
     command = [
         sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", state.mlflow_db_url,
-        "--artifacts-destination", str(root / "artifacts"), "--serve-artifacts",
+        "--backend-store-uri", state.database_url(server), *artifact_options,
         "--app-name", "basic-auth",
-        "--host", "127.0.0.1", "--port", str(state.mlflow_port),
-        "--workers", str(MLFLOW_WORKERS),
+        "--host", "127.0.0.1", "--port", port, "--workers", str(workers),
     ]  # fmt: skip
-    _launch(state, "mlflow", command, state.mlflow_env())
+    _launch(state, server, command, state.mlflow_env(server))
 
 
-def wait_for_mlflow(state: StackState, deadline: float) -> None:
-    """Block until the MLflow server answers an authenticated registry request."""
+def wait_for_mlflow(state: StackState, deadline: float, server: str = "mlflow") -> None:
+    """Block until MLflow server ``server`` answers an authenticated registry request."""
     admin = ("admin", state.mlflow_admin_password)
+    url = state.mlflow_server_url(server)
     _wait(
         state,
-        "mlflow",
+        server,
         deadline,
         lambda: (
             requests.get(
-                f"{state.mlflow_url}/api/2.0/mlflow/registered-models/search",
+                f"{url}/api/2.0/mlflow/registered-models/search",
                 params={"max_results": 1},
                 auth=admin,
                 timeout=30,
@@ -421,14 +502,47 @@ def wait_for_mlflow(state: StackState, deadline: float) -> None:
     )
 
 
-def _create_mlflow_user(state: StackState) -> None:
+def _create_mlflow_user(state: StackState, server: str) -> None:
     response = requests.post(
-        f"{state.mlflow_url}/api/2.0/mlflow/users/create",
+        f"{state.mlflow_server_url(server)}/api/2.0/mlflow/users/create",
         json={"username": "airflow", "password": state.mlflow_airflow_password},
         auth=("admin", state.mlflow_admin_password),
         timeout=30,
     )
     response.raise_for_status()
+
+
+def _start_s3_endpoint(state: StackState, name: str) -> S3Server:
+    """Start S3 endpoint ``name`` with its keys and record it; on failure stop it and raise."""
+    s3 = S3Server(Path(state.root) / "s3", name=name)
+    try:
+        s3.start()
+        for store_endpoint, bucket in S3_STORES.values():
+            if name in (store_endpoint, "s3-hostile"):
+                s3.create_bucket(bucket)
+    except BaseException:
+        s3.stop()
+        raise
+    with _STATE_LOCK:
+        state.pids[name] = s3.pid
+        state.s3_endpoints[name] = {
+            "url": s3.url,
+            "access_key_id": s3.access_key_id,
+            "secret_access_key": s3.secret_access_key,
+        }
+    state.save()
+    return s3
+
+
+def _start_s3_endpoints(state: StackState) -> None:
+    """Start the S3 endpoints at once, and set the workers' hostile AWS environment."""
+    with ThreadPoolExecutor(max_workers=len(S3_ENDPOINTS)) as executor:
+        started = {name: executor.submit(_start_s3_endpoint, state, name) for name in S3_ENDPOINTS}
+        hostile = started["s3-hostile"].result()
+        for future in started.values():
+            future.result()
+    state.worker_aws_environment = hostile_environment(hostile, Path(state.root) / "hostile-aws")
+    state.save()
 
 
 def airflow_cli(state: StackState, *args: str, timeout: float = 300) -> str:
@@ -444,26 +558,27 @@ def _prepare_airflow(state: StackState) -> None:
     airflow_cli(state, "db", "migrate")
 
 
-def _add_mlflow_connection(state: StackState) -> None:
-    """Store ``mlflow_default`` in the metadata DB through the REST API, as the admin."""
+def _add_connections(state: StackState) -> None:
+    """Store :meth:`StackState.connections` in the metadata DB through the REST API, as the
+    admin."""
     token = requests.post(
         f"{state.airflow_url}/auth/token",
         json={"username": "admin", "password": state.airflow_admin_password},
         timeout=60,
     )
     token.raise_for_status()
-    connection = state.mlflow_connection()
-    response = requests.post(
-        f"{state.airflow_url}/api/v2/connections",
-        json={
-            **connection,
-            "connection_id": "mlflow_default",
-            "extra": json.dumps(connection["extra"]),
-        },
-        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
-        timeout=60,
-    )
-    response.raise_for_status()
+    for connection_id, connection in state.connections().items():
+        response = requests.post(
+            f"{state.airflow_url}/api/v2/connections",
+            json={
+                **connection,
+                "connection_id": connection_id,
+                "extra": json.dumps(connection["extra"]),
+            },
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+            timeout=60,
+        )
+        response.raise_for_status()
 
 
 def start_airflow_service(state: StackState, service: str) -> None:
@@ -564,9 +679,7 @@ def up(root: Path, dags_folder: Path) -> StackState:
         postgres_port=find_unused_port(),
         # PostgreSQL runs as its own user: its files live outside a root-only tree.
         postgres_data=str(Path(tempfile.mkdtemp(prefix="stack-postgres-")) / "data"),
-        postgres_password={
-            name: secrets.token_hex(16) for name in ("postgres", "airflow", "mlflow")
-        },
+        postgres_password={name: secrets.token_hex(16) for name in ("postgres", *DATABASES)},
         redis_port=find_unused_port(),
         redis_password=secrets.token_hex(16),
         mlflow_port=find_unused_port(),
@@ -578,21 +691,25 @@ def up(root: Path, dags_folder: Path) -> StackState:
         jwt_secret=secrets.token_hex(32),
         flask_secret=secrets.token_hex(32),
         log_ports={"worker": find_unused_port(), "triggerer": find_unused_port()},
+        s3_mlflow_ports={server: find_unused_port() for server in MLFLOW_SERVERS[1:]},
     )
     state.save()
     deadline = time.monotonic() + STARTUP_TIMEOUT
     try:
         _start_redis(state)
-        start_postgres(
-            Path(state.postgres_data),
-            state.postgres_port,
-            state.postgres_password["postgres"],
-            {name: state.postgres_password[name] for name in DATABASES},
-        )
-        _progress("PostgreSQL and Redis started")
-        with ThreadPoolExecutor(max_workers=2) as executor:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            s3_started = executor.submit(_start_s3_endpoints, state)
+            start_postgres(
+                Path(state.postgres_data),
+                state.postgres_port,
+                state.postgres_password["postgres"],
+                {name: state.postgres_password[name] for name in DATABASES},
+            )
+            s3_started.result()
+        _progress("PostgreSQL, Redis and the S3 endpoints started")
+        with ThreadPoolExecutor(max_workers=1 + len(MLFLOW_SERVERS)) as executor:
             startups = [
-                executor.submit(_start_mlflow_stack, state, deadline),
+                *(executor.submit(_start_mlflow_stack, state, deadline, s) for s in MLFLOW_SERVERS),
                 executor.submit(_start_airflow_stack, state, deadline),
             ]
             for future in startups:
@@ -603,12 +720,12 @@ def up(root: Path, dags_folder: Path) -> StackState:
     return state
 
 
-def _start_mlflow_stack(state: StackState, deadline: float) -> None:
-    _prepare_mlflow(state)
-    start_mlflow(state)
-    wait_for_mlflow(state, deadline)
-    _create_mlflow_user(state)
-    _progress(f"MLflow ready at {state.mlflow_url}")
+def _start_mlflow_stack(state: StackState, deadline: float, server: str) -> None:
+    _prepare_mlflow(state, server)
+    start_mlflow(state, server)
+    wait_for_mlflow(state, deadline, server)
+    _create_mlflow_user(state, server)
+    _progress(f"MLflow server {server} ready at {state.mlflow_server_url(server)}")
 
 
 def _start_airflow_stack(state: StackState, deadline: float) -> None:
@@ -617,7 +734,7 @@ def _start_airflow_stack(state: StackState, deadline: float) -> None:
     for service in AIRFLOW_SERVICES:
         start_airflow_service(state, service)
     wait_for_airflow(state, deadline, WORKERS)
-    _add_mlflow_connection(state)
+    _add_connections(state)
     _progress(f"Airflow ready at {state.airflow_url}")
 
 
@@ -681,7 +798,12 @@ def describe(state: StackState) -> str:
         f"{state.airflow_admin_password}\n"
         f"MLflow UI    {state.mlflow_url}   user admin, password {state.mlflow_admin_password}"
         f" (Airflow's connection mlflow_default uses user airflow)\n"
-        f"PostgreSQL   127.0.0.1:{state.postgres_port} (databases airflow, mlflow)   "
+        + "".join(
+            f"MLflow       {state.mlflow_server_url(server)}   same users, artifacts on "
+            f"{state.s3_endpoints[endpoint]['url']} bucket {bucket} (connection {server})\n"
+            for server, (endpoint, bucket) in S3_STORES.items()
+        )
+        + f"PostgreSQL   127.0.0.1:{state.postgres_port} (databases {', '.join(DATABASES)})   "
         f"Redis 127.0.0.1:{state.redis_port}\n"
         f"Services     {', '.join(AIRFLOW_SERVICES)}, mlflow ({MLFLOW_WORKERS} workers)\n"
         f"DAGs folder  {state.dags_folder}\n"

@@ -148,19 +148,36 @@ class StackApi:
             )
         ]
 
+    def s3_object_keys(self, endpoint: str, bucket: str) -> list[str]:
+        """Every object key in ``bucket`` on the stack's S3 endpoint ``endpoint``, listed with
+        that endpoint's own keys."""
+        from tests.support.s3_server import object_keys, s3_client
+
+        keys = self.state.s3_endpoints[endpoint]
+        client = s3_client(keys["url"], keys["access_key_id"], keys["secret_access_key"])
+        return object_keys(client, bucket)
+
     # --- MLflow -------------------------------------------------------------------------
 
-    def mlflow(self, method: str, endpoint: str, *, user: str = "admin", **kwargs: Any) -> Any:
-        """Call ``/api/2.0/mlflow/<endpoint>`` as the MLflow ``user`` (``admin``, or
-        ``airflow``: the user of Airflow's ``mlflow_default`` connection); return the JSON
-        answer."""
+    def mlflow(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        user: str = "admin",
+        server: str = "mlflow",
+        **kwargs: Any,
+    ) -> Any:
+        """Call ``/api/2.0/mlflow/<endpoint>`` of MLflow server ``server`` (see
+        ``MLFLOW_SERVERS``; all have the same users) as the MLflow ``user`` (``admin``, or
+        ``airflow``: the user of Airflow's ``mlflow`` connections); return the JSON answer."""
         passwords = {
             "admin": self.state.mlflow_admin_password,
             "airflow": self.state.mlflow_airflow_password,
         }
         response = requests.request(
             method,
-            f"{self.state.mlflow_url}/api/2.0/mlflow/{endpoint}",
+            f"{self.state.mlflow_server_url(server)}/api/2.0/mlflow/{endpoint}",
             auth=(user, passwords[user]),
             timeout=60,
             **kwargs,
@@ -169,15 +186,16 @@ class StackApi:
             raise RuntimeError(f"{method} {endpoint} answered {response.status_code}")
         return response.json()
 
-    def model_versions(self, model_name: str) -> list[dict[str, Any]]:
-        """Every version of ``model_name`` (all pages), tags as a dict."""
+    def model_versions(self, model_name: str, server: str = "mlflow") -> list[dict[str, Any]]:
+        """Every version of ``model_name`` on MLflow server ``server`` (all pages), tags as a
+        dict."""
         versions: list[dict[str, Any]] = []
         page_token = None
         while True:
             params = {"filter": f"name = '{model_name}'", "max_results": 200}
             if page_token:
                 params["page_token"] = page_token
-            answer = self.mlflow("GET", "model-versions/search", params=params)
+            answer = self.mlflow("GET", "model-versions/search", params=params, server=server)
             for version in answer.get("model_versions", []):
                 version["tags"] = {t["key"]: t["value"] for t in version.get("tags", [])}
                 versions.append(version)
@@ -185,7 +203,9 @@ class StackApi:
             if not page_token:
                 return versions
 
-    def aliases(self, model_name: str) -> dict[str, str]:
-        """Alias to version of ``model_name``."""
-        model = self.mlflow("GET", "registered-models/get", params={"name": model_name})
+    def aliases(self, model_name: str, server: str = "mlflow") -> dict[str, str]:
+        """Alias to version of ``model_name`` on MLflow server ``server``."""
+        model = self.mlflow(
+            "GET", "registered-models/get", params={"name": model_name}, server=server
+        )
         return {a["alias"]: a["version"] for a in model["registered_model"].get("aliases", [])}
