@@ -45,6 +45,11 @@ if TYPE_CHECKING:
 SIGNER = RecordSigner(SIGNING_SECRET)
 
 
+# In the end-to-end tier (.ci/e2e-tests.sh): these server-bound tests would put the default
+# suite over its 8-minute budget.
+pytestmark = pytest.mark.e2e
+
+
 @pytest.fixture
 def hook(default_registry: MlflowClient) -> MlflowRegistryHook:
     return MlflowRegistryHook()

@@ -23,6 +23,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import pytest
+
 from airflow_mlflow_registry.hooks import MlflowRegistryHook
 from tests.support.airflow_env import SIGNING_SECRET
 from tests.support.cli import run_cli, run_cli_in_process
@@ -33,6 +35,11 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 SECRET_VARIABLE = "AIRFLOW_VAR_MLFLOW_REGISTRY_SIGNING_SECRET"
+
+
+# In the end-to-end tier (.ci/e2e-tests.sh): these server-bound tests would put the default
+# suite over its 8-minute budget.
+pytestmark = pytest.mark.e2e
 
 
 def test_history_prints_every_entry_with_its_status_and_flags_the_forged_one(

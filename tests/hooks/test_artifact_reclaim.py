@@ -47,6 +47,11 @@ BUCKET = "artifacts"
 DELETE_ARTIFACTS_PATH = "/api/2.0/mlflow-artifacts/artifacts/"
 
 
+# In the end-to-end tier (.ci/e2e-tests.sh): these server-bound tests would put the default
+# suite over its 8-minute budget.
+pytestmark = pytest.mark.e2e
+
+
 @pytest.fixture(scope="module")
 def s3_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     with proxied_s3_mlflow_server(tmp_path_factory.mktemp("reclaim"), BUCKET) as s3:
