@@ -39,6 +39,7 @@ from airflow_mlflow_registry.alias_ledger import (
     observation,
     read_entries,
 )
+from airflow_mlflow_registry.exceptions import AliasMovedError, MlflowRequestError
 from airflow_mlflow_registry.hooks.client.mlflow_compat import registry_client_of
 from airflow_mlflow_registry.hooks.registry_calls import error_code
 
@@ -107,12 +108,8 @@ def read_alias_state(
 
     :raises MlflowRequestError: naming the model.
     """
-    try:
-        model = registry.client.get_registered_model(model_name)
-    except Exception as exc:
-        raise registry.request_error(f"Reading model {model_name!r}", exc) from exc
-    holder = (model.aliases or {}).get(alias)
-    entries = read_entries(model_name, dict(model.tags or {}), signer)
+    aliases, entries = _read_model(registry, model_name, signer)
+    holder = aliases.get(alias)
     return AliasState(
         None if holder is None else str(holder), AliasHistory.of(model_name, alias, entries)
     )
@@ -126,11 +123,21 @@ def read_ledger(
 
     :raises MlflowRequestError: naming the model.
     """
+    return _read_model(registry, model_name, signer)[1]
+
+
+def _read_model(
+    registry: RegistryCalls, model_name: str, signer: RecordSigner | None
+) -> tuple[dict[str, Any], list[LedgerEntry]]:
+    """One read of the registered model: its aliases (alias to version) and its ledger.
+
+    :raises MlflowRequestError: naming the model.
+    """
     try:
         model = registry.client.get_registered_model(model_name)
     except Exception as exc:
         raise registry.request_error(f"Reading model {model_name!r}", exc) from exc
-    return read_entries(model_name, dict(model.tags or {}), signer)
+    return dict(model.aliases or {}), read_entries(model_name, dict(model.tags or {}), signer)
 
 
 def set_model_version_alias(
@@ -143,7 +150,7 @@ def set_model_version_alias(
     """Point ``alias`` at ``version`` unless it already points there, recording the move in
     the ledger (:func:`move_alias`); return the version it pointed at before (None when the
     alias did not exist)."""
-    return move_alias(registry, model_name, alias, str(version), reason).previous
+    return move_alias(registry, model_name, alias, str(version), reason, ledger_signer()).previous
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,13 +168,13 @@ def move_alias(
     alias: str,
     version: str,
     reason: MoveReason,
-    signer: RecordSigner | None = None,
+    signer: RecordSigner | None,
     *,
     expected_holder: str | None = None,
     check_holder: bool = False,
 ) -> AliasMove:
     """Point ``alias`` at ``version`` and record the move in the ledger, signed with
-    ``signer`` (default: :func:`~airflow_mlflow_registry.alias_ledger.ledger_signer`).
+    ``signer`` (:func:`~airflow_mlflow_registry.alias_ledger.ledger_signer`; None: unsigned).
 
     Before moving, a holder the ledger does not show is recorded as seen (a move made outside
     the provider); after moving, a holder other than the ledger's last entry (moves that raced
@@ -178,7 +185,6 @@ def move_alias(
     :raises AliasMovedError: with ``check_holder``, when the alias points elsewhere.
     :raises MlflowRequestError: naming the model, alias and version.
     """
-    signer = signer if signer is not None else ledger_signer()
     started_ms = time.time_ns() // 1_000_000
     state = _settled(registry, read_alias_state(registry, model_name, alias, signer), signer)
     seen = _record_unexplained(registry, state, signer)
@@ -186,8 +192,6 @@ def move_alias(
         entries = (*state.history.entries, seen)
         state = AliasState(state.holder, dataclasses.replace(state.history, entries=entries))
     if check_holder and state.holder != expected_holder:
-        from airflow_mlflow_registry.exceptions import AliasMovedError
-
         raise AliasMovedError(
             f"Alias {alias!r} of model {model_name!r} points at version "
             f"{state.holder or '(none)'}, not {expected_holder or '(none)'} as expected: it "
@@ -230,8 +234,6 @@ def observe_alias(
 
     :raises MlflowRequestError: when the model cannot be read.
     """
-    from airflow_mlflow_registry.exceptions import MlflowRequestError
-
     state = _settled(registry, read_alias_state(registry, model_name, alias, signer), signer)
     try:
         return _record_unexplained(registry, state, signer) or state.history.last
